@@ -1,0 +1,41 @@
+/*
+ * log: one line per event on stderr, "2026-11-21T13:45:01.123Z [4242] info: ...".
+ *
+ * The logging facility itself; other common/ modules never call it (they
+ * return errors and let the process-role code log once, with context).
+ * Every process writes whole lines with a single write(2), so lines from
+ * the master and its workers interleave but never tear.
+ */
+#ifndef FERRY_LOG_H
+#define FERRY_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Sets the most verbose level that is written (default LOG_INFO). */
+void log_set_level(enum log_level level);
+
+/* Returns the current level, so that callers can skip building debug text. */
+enum log_level log_get_level(void);
+
+/* Parses "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
+int log_parse_level(const char *name, enum log_level *out);
+
+/* Writes one line at the given level (printf format, no trailing newline). */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * Copies len bytes of untrusted text into dst as printable ASCII: control
+ * bytes, backslash, quotes and non-ASCII become \xHH. dstlen must be at
+ * least 4; always NUL-terminates, ending in "..." when dst was too small.
+ * Returns dst.
+ */
+char *log_escape(char *dst, size_t dstlen, const void *src, size_t len);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * scoreboard: shared-memory pool state with per-slot sequence locks.
+ * See scoreboard.h.
+ */
+#include "common/scoreboard.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define SB_READ_TRIES 10000
+
+static const char *const sb_state_names[SB_STATE_COUNT] = {
+    "empty", "starting", "idle", "reading", "sending", "closing", "exiting",
+};
+
+struct scoreboard *sb_create(uint32_t nslots)
+{
+    size_t len = sizeof(struct scoreboard) + (size_t)nslots * sizeof(struct sb_slot);
+    struct scoreboard *sb;
+
+    if (nslots == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    sb = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sb == MAP_FAILED)
+        return NULL;
+    sb->nslots = nslots;
+    sb->map_len = len;
+    return sb;
+}
+
+void sb_destroy(struct scoreboard *sb)
+{
+    if (sb != NULL)
+        munmap(sb, sb->map_len);
+}
+
+/* Opens a write section: readers that overlap it will retry. */
+static void sb_write_begin(struct sb_slot *s)
+{
+    uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+
+    atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void sb_write_end(struct sb_slot *s)
+{
+    uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+
+    atomic_store_explicit(&s->seq, q + 1, memory_order_release);
+}
+
+int sb_claim(struct scoreboard *sb)
+{
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        struct sb_slot *s = &sb->slots[i];
+
+        if (s->state != SB_EMPTY)
+            continue;
+        sb_write_begin(s);
+        s->generation++;
+        s->state = SB_STARTING;
+        s->started_ns = s->changed_ns = clock_now_ns();
+        s->started_unix = time(NULL);
+        sb_write_end(s);
+        return (int)i;
+    }
+    return -ENOSPC;
+}
+
+void sb_unclaim(struct scoreboard *sb, int slot)
+{
+    struct sb_slot *s = &sb->slots[slot];
+
+    sb_write_begin(s);
+    s->state = SB_EMPTY;
+    sb_write_end(s);
+}
+
+uint32_t sb_in_use(const struct scoreboard *sb)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < sb->nslots; i++)
+        n += sb->slots[i].state != SB_EMPTY;
+    return n;
+}
+
+static void sb_add(struct sb_counters *to, const struct sb_counters *from)
+{
+    to->connections += from->connections;
+    to->requests += from->requests;
+    to->bytes += from->bytes;
+    for (int i = 0; i < WIRE_STATUS_COUNT; i++)
+        to->status[i] += from->status[i];
+}
+
+void sb_release(struct scoreboard *sb, int slot, bool crashed)
+{
+    struct sb_slot *s = &sb->slots[slot];
+    uint32_t generation = s->generation;
+
+    /* The child is reaped, so nobody else writes the slot now; a child
+     * killed inside a write section left seq odd, which memset repairs. */
+    sb_add(&sb->reaped.c, &s->c);
+    sb->reaped.worker_exits++;
+    sb->reaped.crashes += crashed;
+    memset(s, 0, sizeof(*s));
+    s->generation = generation;
+}
+
+int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
+{
+    const struct sb_slot *s = &sb->slots[slot];
+
+    for (int tries = 0; tries < SB_READ_TRIES; tries++) {
+        uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+
+        if (q1 & 1)
+            continue;
+        memcpy(out, (const void *)s, sizeof(*out));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == q1)
+            return 0;
+    }
+    return -EAGAIN;
+}
+
+int sb_totals(const struct scoreboard *sb, struct sb_totals *out)
+{
+    struct sb_slot s;
+
+    *out = sb->reaped;
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        if (sb_read(sb, (int)i, &s) < 0)
+            return -EAGAIN;
+        if (s.state != SB_EMPTY)
+            sb_add(&out->c, &s.c);
+    }
+    return 0;
+}
+
+const char *sb_state_name(unsigned state)
+{
+    return state < SB_STATE_COUNT ? sb_state_names[state] : "unknown";
+}
+
+void sb_worker_start(struct sb_slot *s, pid_t pid)
+{
+    sb_write_begin(s);
+    s->pid = pid;
+    s->state = SB_IDLE;
+    s->changed_ns = clock_now_ns();
+    sb_write_end(s);
+}
+
+void sb_set_state(struct sb_slot *s, enum sb_state state)
+{
+    sb_write_begin(s);
+    s->state = (uint8_t)state;
+    s->changed_ns = clock_now_ns();
+    sb_write_end(s);
+}
+
+void sb_conn_begin(struct sb_slot *s, const char *peer)
+{
+    int64_t now = clock_now_ns();
+
+    sb_write_begin(s);
+    s->c.connections++;
+    s->state = SB_READING;
+    s->changed_ns = now;
+    memset(&s->t, 0, sizeof(s->t));
+    strncpy(s->t.peer, peer, sizeof(s->t.peer) - 1);
+    s->t.start_ns = s->t.progress_ns = now;
+    sb_write_end(s);
+}
+
+void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size)
+{
+    sb_write_begin(s);
+    s->c.requests++;
+    s->c.status[status]++;
+    if (file != NULL)
+        strncpy(s->t.file, file, sizeof(s->t.file) - 1);
+    s->t.size = size;
+    sb_write_end(s);
+}
+
+void sb_conn_progress(struct sb_slot *s, uint64_t n)
+{
+    sb_write_begin(s);
+    s->c.bytes += n;
+    s->t.sent += n;
+    s->t.progress_ns = clock_now_ns();
+    sb_write_end(s);
+}

@@ -1,0 +1,203 @@
+/*
+ * config: option table, parsing and usage for ferryd. See config.h.
+ */
+#include "master/config.h"
+
+#include "common/size.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum cfg_type { CFG_UINT, CFG_SIZE, CFG_MODE, CFG_LEVEL, CFG_HELP, CFG_VERSION };
+
+struct cfg_option {
+    const char *name;
+    enum cfg_type type;
+    size_t offset; /* into struct config */
+    unsigned long long min, max;
+    const char *arg, *defval, *help;
+};
+
+#define CFG_AT(field) offsetof(struct config, field)
+
+static const struct cfg_option cfg_options[] = {
+    {"mode", CFG_MODE, CFG_AT(mode), 0, 0, "MODE", "prefork", "iterative | fork | prefork"},
+    {"workers", CFG_UINT, CFG_AT(workers), 1, 65536, "N", "CPUs / max-children",
+     "prefork pool size; in fork mode the concurrency limit"},
+    {"max-children", CFG_UINT, CFG_AT(max_children), 1, 65536, "M", "64",
+     "hard ceiling on child processes (scoreboard slots), fixed at start"},
+    {"chunk-size", CFG_SIZE, CFG_AT(chunk_size), 4096, 1u << 30, "BYTES", "64K",
+     "bytes per sendfile() call (K/M suffixes)"},
+    {"io-timeout", CFG_UINT, CFG_AT(io_timeout), 1, 86400, "SECONDS", "30",
+     "bound on reading a request, awaiting READY and each write"},
+    {"shutdown-timeout", CFG_UINT, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
+     "graceful stop: SIGKILL what is still running after this"},
+    {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
+    {"log-level", CFG_LEVEL, CFG_AT(log_level), 0, 0, "LEVEL", "info",
+     "error | warn | info | debug"},
+    {"help", CFG_HELP, 0, 0, 0, NULL, NULL, "show this help"},
+    {"version", CFG_VERSION, 0, 0, 0, NULL, NULL, "show the version"},
+};
+
+#define CFG_NOPTIONS (sizeof(cfg_options) / sizeof(cfg_options[0]))
+
+static const char *const cfg_modes[] = {"iterative", "fork", "prefork"};
+
+const char *cfg_mode_name(enum pool_mode mode)
+{
+    return cfg_modes[mode];
+}
+
+static void cfg_usage(FILE *out)
+{
+    fprintf(out, "usage: ferryd [options] ADDRESS PORT DIRECTORY\n\n"
+                 "Serves the regular files directly inside DIRECTORY over ferry's file\n"
+                 "protocol v1 on ADDRESS (IPv4/IPv6 literal or host name) and PORT\n"
+                 "(0 picks a free port and logs it).\n\noptions (default in brackets):\n");
+    for (size_t i = 0; i < CFG_NOPTIONS; i++) {
+        const struct cfg_option *o = &cfg_options[i];
+        char left[40];
+
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-26s %s", left, o->help);
+        if (o->defval)
+            fprintf(out, " [%s]", o->defval);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nSignals: SIGTERM/SIGINT stop gracefully (a second one stops now).\n"
+                 "Exit: 0 clean stop, 1 runtime error or children killed to stop, 2 usage.\n");
+}
+
+static int cfg_fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "ferryd: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\ntry 'ferryd --help'\n");
+    return -EINVAL;
+}
+
+static int cfg_number(const struct cfg_option *o, const char *arg, unsigned *out)
+{
+    uint64_t v = 0;
+    char *end;
+
+    if (o->type == CFG_SIZE) {
+        if (size_parse(arg, &v) < 0)
+            return cfg_fail("--%s: not a size: '%s'", o->name, arg);
+    } else {
+        errno = 0;
+        v = strtoull(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-')
+            return cfg_fail("--%s: not a number: '%s'", o->name, arg);
+    }
+    if (v < o->min || v > o->max) {
+        char range[64];
+        snprintf(range, sizeof(range), "%llu..%llu", o->min, o->max);
+        return cfg_fail("--%s: out of range (%s)", o->name, range);
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Applies one option. Returns 0, 1 (help/version printed) or -EINVAL. */
+static int cfg_apply(const struct cfg_option *o, const char *arg, struct config *cfg)
+{
+    switch (o->type) {
+    case CFG_UINT:
+    case CFG_SIZE:
+        return cfg_number(o, arg, (unsigned *)((char *)cfg + o->offset));
+    case CFG_MODE:
+        for (int m = MODE_ITERATIVE; m <= MODE_PREFORK; m++) {
+            if (strcmp(arg, cfg_modes[m]) == 0) {
+                cfg->mode = (enum pool_mode)m;
+                return 0;
+            }
+        }
+        return cfg_fail("--%s: unknown mode '%s' (iterative, fork, prefork)", o->name, arg);
+    case CFG_LEVEL:
+        if (log_parse_level(arg, &cfg->log_level) < 0)
+            return cfg_fail("--%s: unknown level '%s' (error, warn, info, debug)", o->name, arg);
+        return 0;
+    case CFG_HELP:
+        cfg_usage(stdout);
+        return 1;
+    case CFG_VERSION:
+        printf("ferryd %s (protocol v1)\n", FERRY_VERSION);
+        return 1;
+    }
+    return -EINVAL;
+}
+
+static void cfg_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mode = MODE_PREFORK;
+    cfg->max_children = 64;
+    cfg->chunk_size = 64 * 1024;
+    cfg->io_timeout = 30;
+    cfg->shutdown_timeout = 30;
+    cfg->backlog = 511;
+    cfg->log_level = LOG_INFO;
+}
+
+/* Checks what no single option can: the pool against the slots. */
+static int cfg_check(struct config *cfg, bool workers_set)
+{
+    char w[16], m[16];
+
+    if (!workers_set) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = cfg->mode == MODE_FORK ? cfg->max_children : (unsigned)(cpus > 0 ? cpus : 1);
+        if (cfg->workers > cfg->max_children)
+            cfg->workers = cfg->max_children;
+    }
+    if (cfg->workers > cfg->max_children) {
+        snprintf(w, sizeof(w), "%u", cfg->workers);
+        snprintf(m, sizeof(m), "%u", cfg->max_children);
+        return cfg_fail("--workers %s exceeds --max-children %s (the number of child slots); "
+                        "raise --max-children or lower --workers",
+                        w, m);
+    }
+    return 0;
+}
+
+int cfg_parse(int argc, char **argv, struct config *cfg)
+{
+    struct option longopts[CFG_NOPTIONS + 1];
+    bool workers_set = false;
+    int c, idx, rc;
+
+    cfg_defaults(cfg);
+    memset(longopts, 0, sizeof(longopts));
+    for (size_t i = 0; i < CFG_NOPTIONS; i++) {
+        longopts[i].name = cfg_options[i].name;
+        longopts[i].has_arg = cfg_options[i].arg ? required_argument : no_argument;
+        longopts[i].val = 256 + (int)i;
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, &idx)) != -1) {
+        if (c == 'h')
+            c = 256 + (int)CFG_NOPTIONS - 2; /* --help */
+        if (c < 256)
+            return cfg_fail("unknown or incomplete option '%s'%s", argv[optind - 1], "");
+        rc = cfg_apply(&cfg_options[c - 256], optarg, cfg);
+        if (rc != 0)
+            return rc;
+        workers_set |= strcmp(cfg_options[c - 256].name, "workers") == 0;
+    }
+    if (argc - optind != 3)
+        return cfg_fail("expected ADDRESS PORT DIRECTORY, got %s argument(s)%s",
+                        argc - optind < 3 ? "too few" : "too many", "");
+    cfg->address = argv[optind];
+    cfg->port = argv[optind + 1];
+    cfg->directory = argv[optind + 2];
+    if (strspn(cfg->port, "0123456789") != strlen(cfg->port) || strlen(cfg->port) > 5 ||
+        cfg->port[0] == '\0' || atoi(cfg->port) > 65535)
+        return cfg_fail("PORT must be 0..65535, got '%s'%s", cfg->port, "");
+    return cfg_check(cfg, workers_set);
+}

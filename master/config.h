@@ -1,0 +1,38 @@
+/*
+ * config: ferryd's command line. One table drives getopt_long, the bounds
+ * checks and --help, so they cannot disagree.
+ */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include "common/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum pool_mode { MODE_ITERATIVE, MODE_FORK, MODE_PREFORK };
+
+struct config {
+    enum pool_mode mode;
+    unsigned workers; /* prefork: pool size; fork: concurrency limit */
+    unsigned max_children;
+    unsigned chunk_size;
+    unsigned io_timeout;
+    unsigned shutdown_timeout;
+    unsigned backlog;
+    enum log_level log_level;
+    const char *address;
+    const char *port;
+    const char *directory;
+};
+
+/*
+ * Fills cfg from argv. Returns 0 to run, 1 when --help or --version was
+ * printed (exit 0), or -EINVAL after printing the problem (exit 2).
+ */
+int cfg_parse(int argc, char **argv, struct config *cfg);
+
+/* Returns the mode's name ("prefork"). */
+const char *cfg_mode_name(enum pool_mode mode);
+
+#endif

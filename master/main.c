@@ -1,0 +1,106 @@
+/*
+ * ferryd: the file-distribution daemon's entry point. Parses the command
+ * line, opens the served directory and the listeners, creates the
+ * scoreboard, then hands over to the pool (fork, prefork) or serves alone
+ * (iterative).
+ */
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/scoreboard.h"
+#include "master/config.h"
+#include "master/listen.h"
+#include "master/pool.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Iterative mode: this process is the only server, one client at a time. */
+static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct listeners *ls,
+                         int dirfd)
+{
+    struct worker_config wc = {
+        .lfds = ls->fds,
+        .nlfds = ls->n,
+        .serve = {.dirfd = dirfd, .chunk = cfg->chunk_size},
+        .standalone = true,
+        .shutdown_timeout = cfg->shutdown_timeout,
+    };
+    int slot = sb_claim(sb), rc;
+
+    wc.serve.slot = &sb->slots[slot];
+    if ((rc = worker_signals_init(&wc)) < 0) {
+        log_error("signals: %s", strerror(-rc));
+        return 1;
+    }
+    /* The abort flag makes a second signal or the deadline cut a transfer. */
+    wc.serve.abort = worker_abort_flag();
+    rc = worker_run(&wc);
+    log_info("stopped%s", rc ? " (a transfer was cut)" : "");
+    return rc;
+}
+
+static void log_listeners(const struct listeners *ls)
+{
+    for (size_t i = 0; i < ls->n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char addr[ADDR_STR_MAX];
+
+        if (getsockname(ls->fds[i], (struct sockaddr *)&ss, &len) == 0)
+            log_info("listening on %s", addr_format((struct sockaddr *)&ss, addr));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct lsn_options lo;
+    struct listeners ls = {.n = 0};
+    struct scoreboard *sb = NULL;
+    struct config cfg;
+    char where[128];
+    int dirfd = -1, rc;
+
+    rc = cfg_parse(argc, argv, &cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    log_set_level(cfg.log_level);
+    dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg.directory,
+                strerror(errno));
+        return 1;
+    }
+    lo.backlog = cfg.backlog;
+    lo.io_timeout = cfg.io_timeout;
+    rc = lsn_open(&ls, cfg.address, cfg.port, &lo, where, sizeof(where));
+    if (rc < 0) {
+        fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
+                rc == -EHOSTUNREACH ? "cannot resolve the address" : strerror(-rc));
+        goto out;
+    }
+    sb = sb_create(cfg.max_children);
+    if (sb == NULL) {
+        fprintf(stderr, "ferryd: cannot create the scoreboard: %s\n", strerror(errno));
+        rc = -1;
+        goto out;
+    }
+    log_info("ferryd %s starting: mode %s, address %s, port %s, directory %s, workers %u, "
+             "max-children %u",
+             FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.address, cfg.port, cfg.directory,
+             cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
+    log_listeners(&ls);
+    if (cfg.mode == MODE_ITERATIVE)
+        rc = run_iterative(&cfg, sb, &ls, dirfd);
+    else
+        rc = pool_run(&cfg, sb, &ls, dirfd);
+out:
+    lsn_close(&ls);
+    sb_destroy(sb);
+    close(dirfd);
+    return rc < 0 ? 1 : rc;
+}

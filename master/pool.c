@@ -1,0 +1,355 @@
+/*
+ * pool: fork and prefork supervision. See pool.h.
+ *
+ * Everything happens in libuv callbacks on one thread, so the pool state
+ * needs no locking. The scoreboard decides whether a child may be forked:
+ * a child holds its slot until the master reaps it, so counting unreaped
+ * children against the limit means there are never more than the limit.
+ */
+#include "master/pool.h"
+
+#include "common/log.h"
+#include "master/proc.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define POOL_ACCEPT_BATCH     64           /* accepts per wake-up before yielding */
+#define POOL_QUICK_DEATH_NS   1000000000LL /* a worker dying sooner is failing */
+#define POOL_BACKOFF_FIRST_MS 100
+#define POOL_BACKOFF_MAX_MS   10000
+
+struct pool {
+    uv_loop_t loop;
+    const struct config *cfg;
+    struct scoreboard *sb;
+    struct listeners *ls;
+    int dirfd;
+    uv_signal_t sig_term, sig_int, sig_chld;
+    uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
+    uv_timer_t respawn, deadline;
+    pid_t *pids;           /* per slot; 0 when the slot is free */
+    unsigned children;     /* forked and not yet reaped */
+    unsigned target;       /* prefork: pool size; fork: concurrency limit */
+    unsigned quick_deaths; /* consecutive workers that died young */
+    bool accepting;        /* fork mode: polls started */
+    bool stopping;
+    bool killed; /* a child had to be SIGKILLed */
+};
+
+/* In the child: serve, then leave without returning into the loop. */
+static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr_storage *peer)
+{
+    struct worker_config wc = {
+        .lfds = p->ls->fds,
+        .nlfds = p->ls->n,
+        .serve = {.dirfd = p->dirfd, .chunk = p->cfg->chunk_size, .slot = &p->sb->slots[slot]},
+    };
+    int rc = 0;
+
+    if (worker_signals_init(&wc) < 0)
+        _exit(1);
+    if (conn >= 0) {
+        sb_worker_start(wc.serve.slot, getpid());
+        worker_serve_one(&wc.serve, conn, (const struct sockaddr *)peer);
+        sb_set_state(wc.serve.slot, SB_EXITING);
+    } else {
+        rc = worker_run(&wc);
+    }
+    _exit(rc);
+}
+
+/*
+ * Forks a child into a free slot: a prefork worker when conn < 0, else a
+ * fork-mode child for conn. Returns 0, or -ENOSPC at the limit, or -errno.
+ */
+static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *peer)
+{
+    int keep[LSN_MAX + 1], slot;
+    size_t nkeep = 0;
+    pid_t pid;
+
+    slot = sb_claim(p->sb);
+    if (slot < 0)
+        return slot;
+    keep[nkeep++] = p->dirfd;
+    if (conn >= 0) {
+        keep[nkeep++] = conn;
+    } else {
+        for (size_t i = 0; i < p->ls->n; i++)
+            keep[nkeep++] = p->ls->fds[i];
+    }
+    pid = proc_fork(keep, nkeep);
+    if (pid == 0)
+        pool_child(p, slot, conn, peer);
+    if (pid < 0) {
+        sb_unclaim(p->sb, slot);
+        return (int)pid;
+    }
+    p->pids[slot] = pid;
+    p->children++;
+    log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "worker started: pid %ld slot %d", (long)pid, slot);
+    return 0;
+}
+
+static void pool_on_readable(uv_poll_t *h, int status, int events);
+
+static void pool_accept_start(struct pool *p)
+{
+    if (p->accepting || p->stopping || p->cfg->mode != MODE_FORK)
+        return;
+    for (size_t i = 0; i < p->ls->n; i++)
+        uv_poll_start(&p->polls[i], UV_READABLE, pool_on_readable);
+    p->accepting = true;
+}
+
+static void pool_accept_stop(struct pool *p)
+{
+    if (!p->accepting)
+        return;
+    for (size_t i = 0; i < p->ls->n; i++)
+        uv_poll_stop(&p->polls[i]);
+    p->accepting = false;
+}
+
+/* Fork mode: a listener is readable. Forks a child per connection until
+ * none is pending or the pool is at its limit, which pauses accepting:
+ * further connections wait in the kernel's backlog. */
+static void pool_on_readable(uv_poll_t *h, int status, int events)
+{
+    struct pool *p = h->loop->data;
+    int lfd = p->ls->fds[h - p->polls];
+
+    (void)status;
+    (void)events;
+    for (int i = 0; i < POOL_ACCEPT_BATCH && p->accepting; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd, rc;
+
+        if (p->children >= p->target) {
+            log_debug("at the limit of %u children: pausing accept", p->target);
+            pool_accept_stop(p);
+            return;
+        }
+        fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+                log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        rc = pool_spawn(p, fd, &peer);
+        close(fd); /* the child has its own copy */
+        if (rc < 0) {
+            log_error("cannot fork a child for a connection: %s", strerror(-rc));
+            return;
+        }
+    }
+}
+
+/* Prefork: brings the pool back to its target size. */
+static void pool_on_respawn(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    while (!p->stopping && p->children < p->target) {
+        int rc = pool_spawn(p, -1, NULL);
+
+        if (rc < 0) {
+            log_error("cannot start a worker: %s; retrying in 1 s", strerror(-rc));
+            uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
+            return;
+        }
+    }
+}
+
+/* Prefork: plans a replacement, backing off while workers die young. */
+static void pool_plan_respawn(struct pool *p, int64_t lived_ns)
+{
+    uint64_t delay = 0;
+
+    if (lived_ns < POOL_QUICK_DEATH_NS) {
+        unsigned shift = p->quick_deaths < 16 ? p->quick_deaths : 16;
+
+        p->quick_deaths++;
+        delay = (uint64_t)POOL_BACKOFF_FIRST_MS << shift;
+        if (delay > POOL_BACKOFF_MAX_MS)
+            delay = POOL_BACKOFF_MAX_MS;
+        log_warn("worker died %.0f ms after start (%u in a row): next start in %llu ms",
+                 (double)lived_ns / 1e6, p->quick_deaths, (unsigned long long)delay);
+    } else {
+        p->quick_deaths = 0;
+    }
+    if (!uv_is_active((uv_handle_t *)&p->respawn) || uv_timer_get_due_in(&p->respawn) > delay)
+        uv_timer_start(&p->respawn, pool_on_respawn, delay, 0);
+}
+
+static void pool_close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Every child is gone during shutdown: close the handles, ending the loop. */
+static void pool_finish(struct pool *p)
+{
+    struct sb_totals t;
+
+    if (sb_totals(p->sb, &t) == 0)
+        log_info("stopped: %llu connections, %llu requests, %llu bytes sent, %llu worker exits, "
+                 "%llu crashes",
+                 (unsigned long long)t.c.connections, (unsigned long long)t.c.requests,
+                 (unsigned long long)t.c.bytes, (unsigned long long)t.worker_exits,
+                 (unsigned long long)t.crashes);
+    uv_walk(&p->loop, pool_close_walk, NULL);
+}
+
+/* Logs a reaped child and frees its slot. Returns the slot, or -1. */
+static int pool_reaped(struct pool *p, pid_t pid, int wstatus)
+{
+    bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
+    int slot = -1;
+
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] == pid)
+            slot = (int)i;
+    }
+    if (slot < 0)
+        return -1; /* not one of ours */
+    if (WIFSIGNALED(wstatus))
+        log_msg(p->stopping && p->killed ? LOG_INFO : LOG_WARN,
+                "worker exited: pid %ld slot %d killed by signal %d (%s)", (long)pid, slot,
+                WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+    else
+        log_msg(crashed                     ? LOG_WARN
+                : p->cfg->mode == MODE_FORK ? LOG_DEBUG
+                                            : LOG_INFO,
+                "worker exited: pid %ld slot %d status %d", (long)pid, slot, WEXITSTATUS(wstatus));
+    sb_release(p->sb, slot, crashed);
+    p->pids[slot] = 0;
+    p->children--;
+    return slot;
+}
+
+static void pool_on_sigchld(uv_signal_t *h, int signum)
+{
+    struct pool *p = h->loop->data;
+    int wstatus;
+    pid_t pid;
+
+    (void)signum;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        int64_t lived;
+        int slot;
+
+        /* Read the start time before pool_reaped() clears the slot. */
+        for (slot = 0; slot < (int)p->sb->nslots && p->pids[slot] != pid; slot++)
+            ;
+        lived = slot < (int)p->sb->nslots ? clock_now_ns() - p->sb->slots[slot].started_ns : 0;
+        if (pool_reaped(p, pid, wstatus) < 0 || p->stopping)
+            continue;
+        if (p->cfg->mode == MODE_PREFORK)
+            pool_plan_respawn(p, lived);
+        else if (p->children < p->target)
+            pool_accept_start(p);
+    }
+    if (p->stopping && p->children == 0)
+        pool_finish(p);
+}
+
+static void pool_kill_all(struct pool *p, int sig)
+{
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] > 0 && kill(p->pids[i], sig) == 0 && sig == SIGKILL)
+            p->killed = true;
+    }
+}
+
+static void pool_on_deadline(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    log_warn("shutdown timeout of %u s passed: killing %u child(ren)", p->cfg->shutdown_timeout,
+             p->children);
+    pool_kill_all(p, SIGKILL);
+}
+
+/* SIGTERM/SIGINT: the first stops gracefully, the second stops now. */
+static void pool_on_stop(uv_signal_t *h, int signum)
+{
+    struct pool *p = h->loop->data;
+
+    if (p->stopping) {
+        log_warn("second SIG%s: stopping now, killing %u child(ren)", sigabbrev_np(signum),
+                 p->children);
+        pool_kill_all(p, SIGKILL);
+        return;
+    }
+    p->stopping = true;
+    log_info("SIG%s: stopping gracefully; %u child(ren) to finish, deadline %u s",
+             sigabbrev_np(signum), p->children, p->cfg->shutdown_timeout);
+    pool_accept_stop(p);
+    uv_timer_stop(&p->respawn);
+    lsn_close(p->ls); /* new connections are refused, not queued */
+    if (p->cfg->mode == MODE_PREFORK)
+        pool_kill_all(p, SIGTERM); /* workers finish the transfer in hand */
+    uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)p->cfg->shutdown_timeout * 1000, 0);
+    if (p->children == 0)
+        pool_finish(p);
+}
+
+static int pool_init(struct pool *p)
+{
+    int rc;
+
+    if ((rc = uv_loop_init(&p->loop)) < 0)
+        return rc;
+    p->loop.data = p;
+    uv_signal_init(&p->loop, &p->sig_term);
+    uv_signal_init(&p->loop, &p->sig_int);
+    uv_signal_init(&p->loop, &p->sig_chld);
+    uv_timer_init(&p->loop, &p->respawn);
+    uv_timer_init(&p->loop, &p->deadline);
+    if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
+        (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
+        (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0)
+        return rc;
+    if (p->cfg->mode == MODE_FORK) {
+        for (size_t i = 0; i < p->ls->n; i++) {
+            if ((rc = uv_poll_init_socket(&p->loop, &p->polls[i], p->ls->fds[i])) < 0 ||
+                (rc = uv_poll_start(&p->polls[i], UV_READABLE, pool_on_readable)) < 0)
+                return rc;
+        }
+        p->accepting = true;
+    }
+    return 0;
+}
+
+int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd)
+{
+    struct pool p = {.cfg = cfg, .sb = sb, .ls = ls, .dirfd = dirfd, .target = cfg->workers};
+    int rc;
+
+    p.pids = calloc(sb->nslots, sizeof(pid_t));
+    if (p.pids == NULL)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    rc = pool_init(&p);
+    if (rc < 0) {
+        log_error("event loop: %s", uv_strerror(rc));
+        pool_finish(&p);
+    } else if (cfg->mode == MODE_PREFORK) {
+        pool_on_respawn(&p.respawn);
+    }
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&p.loop);
+    free(p.pids);
+    return rc < 0 || p.killed ? 1 : 0;
+}

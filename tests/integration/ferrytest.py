@@ -1,0 +1,233 @@
+"""Helpers for ferry's integration tests: start the real ferryd on a free
+loopback port over a temporary directory, talk to it with the real ferry
+client or raw sockets, and read its log as it is written.
+
+Environment: FERRY_BIN (the build's bin/ directory), FERRY_KEEP_TMP=1 to
+keep each test's temporary directory for debugging."""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("FERRY_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+FERRYD = os.path.join(BIN, "ferryd")
+FERRY = os.path.join(BIN, "ferry")
+MODES = ("iterative", "fork", "prefork")
+
+STATUS = {"OK": 0, "VERSION_MISMATCH": 1, "INVALID_NAME": 2, "NOT_FOUND": 3,
+          "NOT_REGULAR": 4, "ACCESS_DENIED": 5, "BAD_REQUEST": 6, "SERVER_ERROR": 7}
+READY, REFUSE = b"\x03", b"\x04"
+
+
+def request(name, version=1, mtype=1):
+    """Encodes a FILE_REQUEST; name may be str or bytes, valid or not."""
+    if isinstance(name, str):
+        name = name.encode()
+    return struct.pack(">BBH", version, mtype, len(name)) + name
+
+
+def parse_response(data):
+    """Decodes an 11-byte FILE_RESPONSE into (version, type, status, size)."""
+    assert len(data) == 11, f"response of {len(data)} bytes: {data!r}"
+    return struct.unpack(">BBBQ", data)
+
+
+def recv_exact(sock, n):
+    """Reads n bytes, or fewer if the peer closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def children_of(pid):
+    """Pids whose parent is pid, from /proc."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command may hold spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(entry))
+    return kids
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    """Polls a state the kernel gives no signal for (e.g. /proc), bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Server:
+    """A running ferryd. Its stderr is read by a thread into self.lines;
+    wait_log() blocks on a condition variable until a line matches."""
+
+    def __init__(self, directory, mode="prefork", args=(), address="127.0.0.1",
+                 preexec_fn=None, wrapper=()):
+        self.cmd = [*wrapper, FERRYD, "--mode", mode, *args, address, "0", directory]
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     preexec_fn=preexec_fn)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        line = self.wait_log(r"listening on (\S+):(\d+)", timeout=10)
+        m = re.search(r"listening on (\S+):(\d+)", line)
+        self.host = m.group(1).strip("[]")
+        self.port = int(m.group(2))
+        self.pid = self.proc.pid
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF marker
+            self.cond.notify_all()
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Returns the first log line at index >= start matching pattern."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        raise AssertionError(f"ferryd exited before logging /{pattern}/:\n"
+                                             + self.log())
+                    if rx.search(line):
+                        return line
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no log line /{pattern}/ within {timeout}s:\n"
+                                         + self.log())
+                self.cond.wait(left)
+
+    def mark(self):
+        """Index of the next log line, for wait_log(start=...)."""
+        with self.cond:
+            return len(self.lines)
+
+    def log(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def connect(self, timeout=10):
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((self.host, self.port))
+        return s
+
+    def ask(self, name, **kw):
+        """Sends a request; returns (socket, (version, type, status, size))."""
+        s = self.connect()
+        s.sendall(request(name, **kw))
+        return s, parse_response(recv_exact(s, 11))
+
+    def fetch(self, name):
+        """Fetches name over a raw socket; returns its bytes."""
+        s, (_, _, status, size) = self.ask(name)
+        assert status == 0, f"status {status} for {name!r}"
+        s.sendall(READY)
+        data = recv_exact(s, size)
+        s.close()
+        assert len(data) == size
+        return data
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signals ferryd and waits for it; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=5)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def ferry(*args, cwd=None, timeout=60, stdout=subprocess.PIPE, **kw):
+    """Runs the ferry client; returns the CompletedProcess (text stderr)."""
+    return subprocess.run([FERRY, *map(str, args)], cwd=cwd, timeout=timeout, stdout=stdout,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **kw)
+
+
+class FerryTest(unittest.TestCase):
+    """A temporary directory per test (self.tmp, served dir self.root) and
+    ferryd instances stopped at the end, whatever happens."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ferrytest-")
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, "root")
+        os.mkdir(self.root)
+        self.servers = []
+
+    def tearDown(self):
+        for srv in self.servers:
+            srv.kill()
+            for kid in children_of(srv.pid):
+                os.kill(kid, signal.SIGKILL)
+        if os.environ.get("FERRY_KEEP_TMP"):
+            print(f"\nkept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def serve(self, mode="prefork", args=(), **kw):
+        srv = Server(self.root, mode, args, **kw)
+        self.servers.append(srv)
+        return srv
+
+    def put(self, name, data):
+        path = os.path.join(self.root, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+
+def per_mode(cls, modes=MODES):
+    """Makes one TestCase class per mode from a mixin with a MODE attribute."""
+    made = {}
+    for mode in modes:
+        name = f"{cls.__name__}_{mode}"
+        made[name] = type(name, (cls, FerryTest), {"MODE": mode})
+    return made

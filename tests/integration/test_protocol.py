@@ -1,0 +1,204 @@
+"""Protocol v1 against the real ferryd, in every mode, over raw sockets:
+every status, hostile input, and the server still serving afterwards."""
+
+import os
+import resource
+import socket
+import time
+import unittest
+
+from ferrytest import (READY, REFUSE, STATUS, children_of, per_mode, parse_response,
+                       recv_exact, request)
+
+
+class Protocol:
+    MODE = None
+
+    def start(self, *args):
+        self.srv = self.serve(self.MODE, ("--workers", "2", "--io-timeout", "2", *args))
+        return self.srv
+
+    def assert_still_serves(self):
+        self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
+
+    def status_of(self, raw):
+        s = self.srv.connect()
+        s.sendall(raw)
+        data = recv_exact(s, 64)  # the server answers then closes
+        s.close()
+        return parse_response(data)
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+
+    def test_ok_and_content(self):
+        data = os.urandom(300_000)
+        self.put("blob.bin", data)
+        self.start()
+        s, (version, mtype, status, size) = self.srv.ask("blob.bin")
+        self.assertEqual((version, mtype, status, size), (1, 2, STATUS["OK"], len(data)))
+        s.sendall(READY)
+        self.assertEqual(recv_exact(s, len(data) + 1), data)  # then EOF: exactly size bytes
+
+    def test_empty_file(self):
+        self.put("empty", b"")
+        self.start()
+        self.assertEqual(self.srv.fetch("empty"), b"")
+
+    def test_refuse_sends_nothing(self):
+        self.start()
+        s, (_, _, status, size) = self.srv.ask("hello.txt")
+        self.assertEqual((status, size), (0, 6))
+        s.sendall(REFUSE)
+        self.assertEqual(s.recv(100), b"")
+        self.srv.wait_log(r'file="hello.txt" status=OK bytes=0/6 .*refused')
+        self.assert_still_serves()
+
+    def test_not_found(self):
+        self.start()
+        self.assertEqual(self.status_of(request("nope")), (1, 2, STATUS["NOT_FOUND"], 0))
+
+    def test_version_mismatch(self):
+        self.start()
+        for version in (0, 2, 255):
+            self.assertEqual(self.status_of(request("hello.txt", version=version)),
+                             (1, 2, STATUS["VERSION_MISMATCH"], 0))
+        # A future client's longer request still gets the answer before the close.
+        self.assertEqual(self.status_of(bytes([2, 1]) + os.urandom(4000))[2],
+                         STATUS["VERSION_MISMATCH"])
+        self.assert_still_serves()
+
+    def test_bad_request_type(self):
+        self.start()
+        for mtype in (0, 2, 3, 4, 0xFF):
+            self.assertEqual(self.status_of(request("hello.txt", mtype=mtype))[2],
+                             STATUS["BAD_REQUEST"])
+
+    def test_invalid_names(self):
+        self.start()
+        hostile = [b".", b"..", b"../hello.txt", b"/etc/passwd", b"a/b", b"hello.txt\0",
+                   b"\x1b[2J", b"caf\xc3\xa9", b"\x7f", b"x" * 255 + b"/", b"a\nb"]
+        for name in hostile:
+            with self.subTest(name=name):
+                self.assertEqual(self.status_of(request(name))[2], STATUS["INVALID_NAME"])
+        # Control bytes from clients are escaped in the log.
+        self.srv.wait_log(r'file="\\x1b\[2J" status=INVALID_NAME')
+        self.assert_still_serves()
+
+    def test_name_len_decided_from_header(self):
+        self.start()
+        # name_len 0 and 256+ are answered at once, without the name bytes.
+        for header in (b"\x01\x01\x00\x00", b"\x01\x01\x01\x00", b"\x01\x01\xff\xff"):
+            self.assertEqual(self.status_of(header)[2], STATUS["INVALID_NAME"])
+        self.assertEqual(self.status_of(request("y" * 255))[2], STATUS["NOT_FOUND"])
+
+    def test_not_regular(self):
+        os.mkdir(os.path.join(self.root, "adir"))
+        os.mkfifo(os.path.join(self.root, "fifo"))
+        os.symlink("/etc/passwd", os.path.join(self.root, "passwd"))
+        os.symlink("hello.txt", os.path.join(self.root, "inner-link"))
+        sock_path = os.path.join(self.root, "sock")
+        unix = socket.socket(socket.AF_UNIX)
+        unix.bind(sock_path)
+        self.addCleanup(unix.close)
+        self.start()
+        for name in ("adir", "fifo", "passwd", "inner-link", "sock"):
+            with self.subTest(name=name):
+                t0 = time.monotonic()
+                self.assertEqual(self.status_of(request(name))[2], STATUS["NOT_REGULAR"])
+                self.assertLess(time.monotonic() - t0, 1.0, "refused quickly")
+        self.assert_still_serves()
+
+    def test_access_denied(self):
+        secret = self.put("secret", b"s")
+        os.chmod(secret, 0)
+        if os.geteuid() == 0:  # root reads anything: serve as nobody instead
+            self.srv = self.serve(self.MODE, ("--workers", "2"),
+                                  wrapper=("setpriv", "--reuid=65534", "--regid=65534",
+                                           "--clear-groups"))
+        else:
+            self.start()
+        self.assertEqual(self.status_of(request("secret"))[2], STATUS["ACCESS_DENIED"])
+        self.assert_still_serves()
+
+    def test_server_error(self):
+        # Leave the serving process room for the accepted socket but not for
+        # the file: openat() fails with EMFILE, the client is told
+        # SERVER_ERROR, and once the limit is lifted the same process serves.
+        if self.MODE == "fork":
+            self.skipTest("a fork child's descriptors are not the master's: no limit "
+                          "lets the master accept yet makes the child's open fail")
+        self.start("--workers", "1")
+        self.assert_still_serves()  # the serving process is set up and in its loop
+        server = self.srv.pid if self.MODE == "iterative" else children_of(self.srv.pid)[0]
+        top = max(int(fd) for fd in os.listdir(f"/proc/{server}/fd"))
+        soft, hard = resource.prlimit(server, resource.RLIMIT_NOFILE)
+        resource.prlimit(server, resource.RLIMIT_NOFILE, (top + 2, hard))
+        self.assertEqual(self.status_of(request("hello.txt"))[2], STATUS["SERVER_ERROR"])
+        resource.prlimit(server, resource.RLIMIT_NOFILE, (soft, hard))
+        self.assert_still_serves()
+
+    def test_garbage_and_truncated_headers(self):
+        self.start()
+        for junk in (b"", b"\x01", b"\x01\x01", b"\x01\x01\x00", b"\x01\x01\x00\x05ab"):
+            s = self.srv.connect()
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)  # cut short: no answer, just a close
+            self.assertEqual(s.recv(100), b"")
+            s.close()
+        s = self.srv.connect()
+        s.sendall(os.urandom(512))
+        s.close()
+        self.srv.wait_log(r"problem=\"client closed early\" during=request")
+        self.assert_still_serves()
+
+    def test_unexpected_byte_instead_of_ready(self):
+        self.start()
+        s, _ = self.srv.ask("hello.txt")
+        s.sendall(b"\x07")
+        self.assertEqual(s.recv(100), b"")
+        self.srv.wait_log(r"unexpected byte instead of READY")
+        self.assert_still_serves()
+
+    def test_stalled_client_is_dropped(self):
+        self.start("--io-timeout", "1")
+        stalled = self.srv.connect()
+        stalled.sendall(b"\x01\x01")  # half a header, then silence
+        self.srv.wait_log(r'problem="timed out: Connection timed out" during=request', timeout=5)
+        self.assertEqual(stalled.recv(10), b"")
+        self.assert_still_serves()
+
+    def test_client_vanishes_mid_transfer(self):
+        self.put("big", os.urandom(64 << 20))
+        self.start()
+        s, (_, _, status, size) = self.srv.ask("big")
+        s.sendall(READY)
+        recv_exact(s, 1 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # linger 0: a reset, mid-transfer
+        self.srv.wait_log(r'file="big" status=OK .*problem="client vanished')
+        self.assert_still_serves()
+
+    def test_sparse_file_over_4gib(self):
+        size = (5 << 30) + 7
+        path = os.path.join(self.root, "sparse")
+        with open(path, "wb") as f:
+            f.write(b"head")
+            f.truncate(size)
+        self.start()
+        s, (_, _, status, got) = self.srv.ask("sparse")
+        self.assertEqual((status, got), (0, size))
+        s.sendall(READY)
+        prefix = recv_exact(s, 1 << 20)
+        self.assertEqual(prefix[:4], b"head")
+        self.assertEqual(prefix[4:], bytes(len(prefix) - 4))
+        s.close()
+        self.assert_still_serves()
+
+
+globals().update(per_mode(Protocol))
+del Protocol
+
+if __name__ == "__main__":
+    unittest.main()

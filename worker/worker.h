@@ -1,0 +1,43 @@
+/*
+ * worker: an iterative server, one connection at a time, on the listening
+ * sockets it inherited. Runs in prefork workers and, standalone, as the
+ * whole of ferryd in iterative mode.
+ */
+#ifndef FERRY_WORKER_H
+#define FERRY_WORKER_H
+
+#include "worker/serve.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct worker_config {
+    const int *lfds; /* non-blocking listening sockets */
+    size_t nlfds;
+    struct serve_ctx serve;
+    bool standalone;           /* no master above: handle shutdown itself */
+    unsigned shutdown_timeout; /* standalone: seconds before giving up */
+};
+
+/*
+ * Installs the serving processes' signal handling: SIGTERM/SIGINT ask to
+ * stop after the connection in hand (a second one, standalone, exits 1 at
+ * once), SIGPIPE is ignored. Returns 0 or -errno.
+ */
+int worker_signals_init(const struct worker_config *cfg);
+
+/*
+ * Accepts and serves until asked to stop. Returns the process exit code:
+ * 0 after a clean stop, 1 when the accept loop could not go on.
+ */
+int worker_run(const struct worker_config *cfg);
+
+/* Returns the flag that, once set by a second signal or the shutdown
+ * deadline (standalone only), makes a transfer in progress end. */
+const volatile sig_atomic_t *worker_abort_flag(void);
+
+/* Serves one accepted connection and logs its outcome (fork mode's child). */
+void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer);
+
+#endif
