@@ -39,9 +39,21 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     }
     /* The abort flag makes a second signal or the deadline cut a transfer. */
     wc.serve.abort = worker_abort_flag();
-    rc = worker_run(&wc);
-    log_info("stopped%s", rc ? " (a transfer was cut)" : "");
-    return rc;
+    return worker_run(&wc);
+}
+
+/* The final summary: every connection, including reaped children's. */
+static void log_totals(const struct scoreboard *sb, int rc)
+{
+    struct sb_totals t;
+
+    if (sb_totals(sb, &t) < 0)
+        return;
+    log_info("stopped%s: %llu connections, %llu requests, %llu bytes sent, %llu worker exits, "
+             "%llu crashes",
+             rc ? " (children killed or transfers cut)" : "", (unsigned long long)t.c.connections,
+             (unsigned long long)t.c.requests, (unsigned long long)t.c.bytes,
+             (unsigned long long)t.worker_exits, (unsigned long long)t.crashes);
 }
 
 static void log_listeners(const struct listeners *ls)
@@ -80,7 +92,9 @@ int main(int argc, char **argv)
     rc = lsn_open(&ls, cfg.address, cfg.port, &lo, where, sizeof(where));
     if (rc < 0) {
         fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
-                rc == -EHOSTUNREACH ? "cannot resolve the address" : strerror(-rc));
+                rc == -EHOSTUNREACH ? "cannot resolve the address"
+                : rc == -EADDRINUSE ? "address already in use"
+                                    : strerror(-rc));
         goto out;
     }
     sb = sb_create(cfg.max_children);
@@ -98,6 +112,7 @@ int main(int argc, char **argv)
         rc = run_iterative(&cfg, sb, &ls, dirfd);
     else
         rc = pool_run(&cfg, sb, &ls, dirfd);
+    log_totals(sb, rc);
 out:
     lsn_close(&ls);
     sb_destroy(sb);

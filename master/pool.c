@@ -200,14 +200,6 @@ static void pool_close_walk(uv_handle_t *h, void *arg)
 /* Every child is gone during shutdown: close the handles, ending the loop. */
 static void pool_finish(struct pool *p)
 {
-    struct sb_totals t;
-
-    if (sb_totals(p->sb, &t) == 0)
-        log_info("stopped: %llu connections, %llu requests, %llu bytes sent, %llu worker exits, "
-                 "%llu crashes",
-                 (unsigned long long)t.c.connections, (unsigned long long)t.c.requests,
-                 (unsigned long long)t.c.bytes, (unsigned long long)t.worker_exits,
-                 (unsigned long long)t.crashes);
     uv_walk(&p->loop, pool_close_walk, NULL);
 }
 
