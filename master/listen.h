@@ -3,7 +3,10 @@
  * connections need is set here once, on the listener, and inherited by
  * accept(): the I/O timeout (SO_RCVTIMEO/SO_SNDTIMEO), TCP_NODELAY and a
  * cap on unsent data (TCP_NOTSENT_LOWAT), so serving a connection costs no
- * setsockopt() at all.
+ * setsockopt() at all. TCP_DEFER_ACCEPT hands a connection to accept() only
+ * once its request bytes have arrived, so a worker never sleeps in its
+ * first read; a client that connects and says nothing reaches a worker only
+ * after that many seconds (the I/O timeout), to be dropped after one more.
  */
 #ifndef FERRY_LISTEN_H
 #define FERRY_LISTEN_H

@@ -169,6 +169,19 @@ class Protocol:
         self.assertEqual(stalled.recv(10), b"")
         self.assert_still_serves()
 
+    def test_silent_client_neither_blocks_nor_lingers(self):
+        # TCP_DEFER_ACCEPT: a connection that sends nothing is not handed to
+        # a worker at once (even the single iterative server keeps serving),
+        # and it is closed once the defer period and the I/O timeout pass.
+        self.start("--io-timeout", "1")
+        silent = self.srv.connect()
+        t0 = time.monotonic()
+        self.assert_still_serves()
+        silent.settimeout(15)
+        self.assertEqual(silent.recv(10), b"")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.srv.wait_log(r'file="" status=- .*problem="timed out')
+
     def test_client_vanishes_mid_transfer(self):
         self.put("big", os.urandom(64 << 20))
         self.start()

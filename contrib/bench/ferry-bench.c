@@ -1,0 +1,349 @@
+/*
+ * ferry-bench: a load generator for protocol v1.
+ *
+ *   ferry-bench [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME
+ *
+ * One process, one epoll loop, non-blocking sockets. Each of the
+ * CONNECTIONS slots runs requests back to back (one file per TCP
+ * connection, as the protocol has it): connect, FILE_REQUEST, FILE_RESPONSE
+ * (must be OK), READY, then exactly size bytes read into one shared 1 MiB
+ * buffer, then close. Latency is connect to last byte. Every response's
+ * status and byte count is checked; anything else is an error.
+ *
+ * Prints a human summary and one machine-readable line:
+ *   RESULT req_s=... MB_s=... GB_s=... p50_ms=... p90_ms=... p99_ms=... max_ms=... errors=...
+ * (MB_s and GB_s are 10^6 and 10^9 bytes/s of everything read.)
+ */
+#include "common/addr.h"
+#include "common/clock.h"
+#include "common/wire.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BENCH_BUF (1 << 20)
+
+enum conn_state { C_CONNECTING, C_RESPONSE, C_BODY };
+
+struct conn {
+    int fd;
+    enum conn_state state;
+    uint8_t resp[WIRE_RESPONSE_LEN];
+    size_t have;
+    uint64_t size, got;
+    int64_t t0;
+};
+
+struct bench {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    uint8_t req[WIRE_REQUEST_MAX];
+    size_t reqlen;
+    int ep;
+    uint64_t limit;      /* -n: requests to start; 0 = by time */
+    int64_t deadline_ns; /* -d */
+    uint64_t started, done, bytes;
+    uint64_t err_connect, err_status, err_short, err_io;
+    int64_t *lat;
+    size_t nlat, caplat;
+    uint8_t *buf;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ferry-bench [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME\n"
+                 "  -c N   concurrent connections [1]\n"
+                 "  -n N   stop after N requests\n"
+                 "  -d S   run for S seconds [10, unless -n]\n");
+}
+
+static bool bench_more(const struct bench *b)
+{
+    if (b->limit > 0)
+        return b->started < b->limit;
+    return clock_now_ns() < b->deadline_ns;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* Starts the next request on c (a new connection). Returns 0 or -1. */
+static int conn_start(struct bench *b, struct conn *c)
+{
+    /* Edge-triggered for both directions, registered once: no epoll_ctl()
+     * per state change. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+
+    c->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return -1;
+    c->state = C_CONNECTING;
+    c->have = 0;
+    c->got = 0;
+    c->t0 = clock_now_ns();
+    b->started++;
+    if (connect(c->fd, (struct sockaddr *)&b->addr, b->addrlen) < 0 && errno != EINPROGRESS)
+        goto fail;
+    if (epoll_ctl(b->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        goto fail;
+    return 0;
+fail:
+    b->err_connect++;
+    conn_close(c);
+    return -1;
+}
+
+static void bench_record(struct bench *b, int64_t ns)
+{
+    if (b->nlat == b->caplat) {
+        size_t cap = b->caplat ? b->caplat * 2 : 65536;
+        int64_t *p = realloc(b->lat, cap * sizeof(*p));
+        if (p == NULL)
+            return;
+        b->lat = p;
+        b->caplat = cap;
+    }
+    b->lat[b->nlat++] = ns;
+}
+
+/* The request on c ended (ok or not); starts the next one if due. */
+static void conn_next(struct bench *b, struct conn *c, bool ok)
+{
+    conn_close(c);
+    if (ok) {
+        b->done++;
+        bench_record(b, clock_now_ns() - c->t0);
+    }
+    while (bench_more(b) && conn_start(b, c) < 0)
+        ;
+}
+
+/* Connected (or failed: then send() says so): send the request. */
+static bool conn_on_connected(struct bench *b, struct conn *c)
+{
+    if (send(c->fd, b->req, b->reqlen, MSG_NOSIGNAL) != (ssize_t)b->reqlen) {
+        b->err_connect++;
+        return false;
+    }
+    c->state = C_RESPONSE;
+    return true;
+}
+
+/* Reads the answer; on OK sends READY. Returns false on error. */
+static bool conn_on_response(struct bench *b, struct conn *c)
+{
+    struct wire_response r;
+    uint8_t ready = WIRE_READY;
+    ssize_t n = recv(c->fd, c->resp + c->have, sizeof(c->resp) - c->have, 0);
+
+    if (n < 0 && errno == EAGAIN)
+        return true;
+    if (n <= 0) {
+        b->err_io++;
+        return false;
+    }
+    b->bytes += (uint64_t)n;
+    c->have += (size_t)n;
+    if (c->have < sizeof(c->resp))
+        return true;
+    if (wire_response_parse(c->resp, &r) < 0 || r.status != WIRE_OK) {
+        b->err_status++;
+        return false;
+    }
+    c->size = r.size;
+    c->state = C_BODY;
+    if (send(c->fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+        b->err_io++;
+        return false;
+    }
+    return true;
+}
+
+/* Reads content. Returns 1 when complete, 0 to go on, -1 on error. */
+static int conn_on_body(struct bench *b, struct conn *c)
+{
+    while (c->got < c->size) {
+        uint64_t left = c->size - c->got;
+        ssize_t n = recv(c->fd, b->buf, left < BENCH_BUF ? (size_t)left : BENCH_BUF, 0);
+
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            b->err_short++;
+            return -1;
+        }
+        c->got += (uint64_t)n;
+        b->bytes += (uint64_t)n;
+    }
+    return 1;
+}
+
+static void conn_on_event(struct bench *b, struct conn *c)
+{
+    int rc;
+
+    switch (c->state) {
+    case C_CONNECTING:
+        if (!conn_on_connected(b, c))
+            conn_next(b, c, false);
+        return; /* the answer is a later edge */
+    case C_RESPONSE:
+        if (!conn_on_response(b, c)) {
+            conn_next(b, c, false);
+            return;
+        }
+        if (c->state != C_BODY)
+            return;
+        __attribute__((fallthrough)); /* content may already be here (or size 0) */
+    case C_BODY:
+        rc = conn_on_body(b, c);
+        if (rc != 0)
+            conn_next(b, c, rc > 0);
+        return;
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct_ms(const struct bench *b, double p)
+{
+    size_t i;
+
+    if (b->nlat == 0)
+        return 0;
+    i = (size_t)(p / 100.0 * (double)(b->nlat - 1) + 0.5);
+    return (double)b->lat[i] / 1e6;
+}
+
+static void bench_report(struct bench *b, double secs)
+{
+    uint64_t errors = b->err_connect + b->err_status + b->err_short + b->err_io;
+
+    qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_i64);
+    printf("%llu requests in %.2f s, %.1f MB read\n", (unsigned long long)b->done, secs,
+           (double)b->bytes / 1e6);
+    printf("  requests/s  %.1f\n  MB/s        %.1f\n", (double)b->done / secs,
+           (double)b->bytes / secs / 1e6);
+    printf("  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct_ms(b, 50), pct_ms(b, 90),
+           pct_ms(b, 99), pct_ms(b, 100));
+    printf("  errors      %llu (connect %llu, status %llu, short %llu, io %llu)\n",
+           (unsigned long long)errors, (unsigned long long)b->err_connect,
+           (unsigned long long)b->err_status, (unsigned long long)b->err_short,
+           (unsigned long long)b->err_io);
+    printf("RESULT req_s=%.1f MB_s=%.2f GB_s=%.3f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
+           "max_ms=%.3f errors=%llu requests=%llu\n",
+           (double)b->done / secs, (double)b->bytes / secs / 1e6, (double)b->bytes / secs / 1e9,
+           pct_ms(b, 50), pct_ms(b, 90), pct_ms(b, 99), pct_ms(b, 100), (unsigned long long)errors,
+           (unsigned long long)b->done);
+}
+
+static int bench_setup(struct bench *b, const char *host, const char *port, const char *name)
+{
+    struct addrinfo *res;
+    int rc = addr_resolve(host, port, false, &res);
+
+    if (rc != 0) {
+        fprintf(stderr, "ferry-bench: cannot resolve %s: %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+    b->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    b->reqlen = wire_request_encode(b->req, sizeof(b->req), WIRE_VERSION, name, strlen(name));
+    b->buf = malloc(BENCH_BUF);
+    b->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (b->reqlen == 0 || b->buf == NULL || b->ep < 0) {
+        fprintf(stderr, "ferry-bench: set-up failed (name too long?)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void bench_loop(struct bench *b, struct conn *conns, int nconns)
+{
+    struct epoll_event evs[256];
+    int active;
+
+    for (int i = 0; i < nconns; i++) {
+        conns[i].fd = -1;
+        while (bench_more(b) && conn_start(b, &conns[i]) < 0)
+            ;
+    }
+    do {
+        int n = epoll_wait(b->ep, evs, 256, 100);
+
+        for (int i = 0; i < n; i++)
+            conn_on_event(b, evs[i].data.ptr);
+        if (b->limit == 0 && !bench_more(b)) /* -d: abandon what is in flight */
+            break;
+        active = 0;
+        for (int i = 0; i < nconns; i++)
+            active += conns[i].fd >= 0;
+    } while (active > 0);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench b;
+    struct conn *conns;
+    double secs = 0;
+    int nconns = 1, c;
+    int64_t t0;
+
+    memset(&b, 0, sizeof(b));
+    while ((c = getopt(argc, argv, "c:n:d:h")) != -1) {
+        switch (c) {
+        case 'c':
+            nconns = atoi(optarg);
+            break;
+        case 'n':
+            b.limit = strtoull(optarg, NULL, 10);
+            break;
+        case 'd':
+            secs = atof(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 3 || nconns < 1 || (b.limit > 0 && secs > 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (b.limit == 0 && secs <= 0)
+        secs = 10;
+    if (bench_setup(&b, argv[optind], argv[optind + 1], argv[optind + 2]) < 0)
+        return 1;
+    conns = calloc((size_t)nconns, sizeof(*conns));
+    if (conns == NULL)
+        return 1;
+    t0 = clock_now_ns();
+    b.deadline_ns = t0 + (int64_t)(secs * 1e9);
+    bench_loop(&b, conns, nconns);
+    bench_report(&b, (double)(clock_now_ns() - t0) / 1e9);
+    for (int i = 0; i < nconns; i++)
+        conn_close(&conns[i]);
+    free(conns);
+    free(b.lat);
+    free(b.buf);
+    close(b.ep);
+    return b.err_connect + b.err_status + b.err_short + b.err_io > 0 ? 1 : 0;
+}

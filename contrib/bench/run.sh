@@ -1,0 +1,142 @@
+#!/bin/bash
+# ferry's benchmark: builds a Release tree, makes a corpus, runs ferryd in
+# each mode through one matrix and prints markdown tables for
+# docs/BENCHMARKS.md. With --peers it also measures nginx and lighttpd from
+# ../shared/bench the same way in the same run.
+#
+#   contrib/bench/run.sh [--peers] [--modes "iterative fork prefork"]
+#
+# Env: DURATION=5 (seconds per run) REPEATS=3 (median of) WORKERS=2
+#      (prefork pool) CORPUS=/tmp/benchdata SHARED_BENCH=../shared/bench
+# Cases: 4 KiB at 1/8/32 connections (one file per connection), 256 MiB at
+# 1/4 connections; idle PSS (/proc/PID/smaps_rollup) of master + children.
+# Only loopback; every server started here is stopped by pid.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DUR=${DURATION:-5}; REP=${REPEATS:-3}; WORKERS=${WORKERS:-2}
+CORPUS=${CORPUS:-/tmp/benchdata}; SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+PORT=18089; PEERS=0; MODES="iterative fork prefork"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --peers) PEERS=1 ;;
+    --modes) MODES=$2; shift ;;
+    *) echo "usage: $0 [--peers] [--modes \"iterative fork prefork\"]"; exit 2 ;;
+  esac; shift
+done
+
+BUILD=$ROOT/build-bench
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ferryd ferry-bench > /dev/null
+BENCH=$BUILD/bin/ferry-bench
+
+mkdir -p "$CORPUS"
+mk() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ] || head -c "$2" /dev/urandom > "$1"; }
+mk "$CORPUS/4K" 4096; mk "$CORPUS/256M" 268435456
+cat "$CORPUS/4K" "$CORPUS/256M" > /dev/null   # page cache
+
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+pss_kb() {  # PID: PSS of it and its children, KiB
+  local pids; pids=$(ps -o pid= --pid "$1" --ppid "$1" | xargs)
+  for p in $pids; do grep ^Pss: "/proc/$p/smaps_rollup"; done | awk '{s+=$2} END {print s+0}'
+}
+
+# ferry-bench -c C for DUR seconds, REP times: "req_s MB_s GB_s p99_ms errors" (medians; errors summed)
+run_case() {
+  local file=$1 c=$2 out=
+  "$BENCH" -c "$c" -d 1 127.0.0.1 $PORT "$file" > /dev/null || true    # warm-up
+  for _ in $(seq "$REP"); do out+=$("$BENCH" -c "$c" -d "$DUR" 127.0.0.1 $PORT "$file" | grep ^RESULT)$'\n'; done
+  echo "$(field req_s <<< "$out" | median) $(field MB_s <<< "$out" | median)" \
+       "$(field GB_s <<< "$out" | median) $(field p99_ms <<< "$out" | median)" \
+       "$(field errors <<< "$out" | awk '{s+=$1} END {print s}')"
+}
+
+# N parallel one-connection readers (the peers' reader forks one per stream): "GB_s"
+streams_gbs() {
+  local n=$1 file=$2 runs=
+  for _ in $(seq "$REP"); do
+    local tmp; tmp=$(mktemp -d)
+    for i in $(seq "$n"); do "$BENCH" -c 1 -d "$DUR" 127.0.0.1 $PORT "$file" > "$tmp/$i" & done
+    wait
+    runs+=$(cat "$tmp"/* | field GB_s | awk '{s+=$1} END {printf "%.3f\n", s}')$'\n'
+    rm -rf "$tmp"
+  done
+  median <<< "$runs"
+}
+
+start_ferryd() {  # MODE
+  "$BUILD/bin/ferryd" --mode "$1" --workers "$WORKERS" --log-level warn 127.0.0.1 $PORT "$CORPUS" &
+  FERRYD=$!
+  for _ in $(seq 100); do "$BENCH" -n 1 127.0.0.1 $PORT 4K > /dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "ferryd did not come up"; exit 1
+}
+stop_ferryd() { kill -TERM "$FERRYD"; wait "$FERRYD" || true; }
+trap '[ -n "${FERRYD:-}" ] && kill -TERM "$FERRYD" 2> /dev/null || true' EXIT
+
+echo "# $(date -Iseconds) on $(nproc) cores, $(uname -r); DURATION=$DUR REPEATS=$REP WORKERS=$WORKERS"
+echo
+echo "| mode | case | conns | req/s | MB/s | GB/s | p99 ms | errors |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+declare -A IDLE
+for mode in $MODES; do
+  start_ferryd "$mode"
+  IDLE[$mode]=$(pss_kb "$FERRYD")
+  for c in 1 8 32; do
+    read -r rq mb gb p99 err < <(run_case 4K "$c")
+    echo "| $mode | 4K | $c | $rq | $mb | $gb | $p99 | $err |"
+  done
+  for c in 1 4; do
+    read -r rq mb gb p99 err < <(run_case 256M "$c")
+    echo "| $mode | 256M | $c | $rq | $mb | $gb | $p99 | $err |"
+  done
+  stop_ferryd
+done
+echo
+echo "| mode | idle PSS, master + children (KiB) |"
+echo "|---|---:|"
+for mode in $MODES; do echo "| $mode | ${IDLE[$mode]} |"; done
+
+[ "$PEERS" = 1 ] || exit 0
+
+# Side by side with the peers, each measured its own way in this run:
+# ferry prefork with ferry-bench; nginx and lighttpd over HTTP with wrk
+# (4 KiB, Connection: close) and limit --http (256 MiB, 1 MiB recv reader).
+PB=$(mktemp -d); cp -r "$SHARED"/. "$PB"; chmod -R u+w "$PB"
+BENCHDATA=$CORPUS "$PB/setup.sh" > /dev/null
+gcc -O2 -o "$PB/limit/limit" "$PB/limit/limit.c"
+wrk_req_s() {  # URL: median req/s of wrk -c8 with Connection: close
+  local out=; wrk -t2 -c8 -d1s -H 'Connection: close' -s "$PB/wrk.lua" "$1" > /dev/null
+  for _ in $(seq "$REP"); do out+=$(wrk -t2 -c8 -d"${DUR}s" -H 'Connection: close' -s "$PB/wrk.lua" "$1" | grep ^RESULT)$'\n'; done
+  field req_s <<< "$out" | median
+}
+limit_gbs() {  # PORT STREAMS
+  for _ in $(seq "$REP"); do "$PB/limit/limit" --http "127.0.0.1:$1" /256M "$2" "$DUR"; done | field GB_s | median
+}
+declare -A R
+start_ferryd prefork
+R[ferry,4k]=$(run_case 4K 8 | cut -d' ' -f1)
+R[ferry,big1]=$(streams_gbs 1 256M); R[ferry,big4]=$(streams_gbs 4 256M)
+R[ferry,pss]=$(pss_kb "$FERRYD")
+stop_ferryd
+start_ferryd fork
+R[fork,4k]=$(run_case 4K 8 | cut -d' ' -f1)
+stop_ferryd
+for peer in nginx lighttpd; do
+  "$PB/peers.sh" start "$peer" > /dev/null
+  port=$("$PB/peers.sh" port "$peer"); pid=$(cat "/tmp/bench-peers/$peer.pid")
+  R[$peer,pss]=$(pss_kb "$pid")
+  R[$peer,4k]=$(wrk_req_s "http://127.0.0.1:$port/4K")
+  R[$peer,big1]=$(limit_gbs "$port" 1); R[$peer,big4]=$(limit_gbs "$port" 4)
+  "$PB/peers.sh" stop "$peer" > /dev/null
+done
+"$PB/limit/limit" "$CORPUS/256M" 1 "$DUR" splice | field GB_s > "$PB/phys"
+echo
+echo "| case | ferry prefork | ferry fork | nginx | lighttpd |"
+echo "|---|---:|---:|---:|---:|"
+echo "| 4 KiB, one file per connection, 8 conns (req/s) | ${R[ferry,4k]} | ${R[fork,4k]} | ${R[nginx,4k]} | ${R[lighttpd,4k]} |"
+echo "| 256 MiB, 1 stream, 1 MiB reader (GB/s) | ${R[ferry,big1]} | | ${R[nginx,big1]} | ${R[lighttpd,big1]} |"
+echo "| 256 MiB, 4 streams, 1 MiB readers (GB/s) | ${R[ferry,big4]} | | ${R[nginx,big4]} | ${R[lighttpd,big4]} |"
+echo "| idle PSS, all processes (KiB) | ${R[ferry,pss]} | | ${R[nginx,pss]} | ${R[lighttpd,pss]} |"
+echo
+echo "bare sendfile->splice limit, 1 stream: $(cat "$PB/phys") GB/s"
+rm -rf "$PB"
