@@ -26,7 +26,9 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     struct worker_config wc = {
         .lfds = ls->fds,
         .nlfds = ls->n,
-        .serve = {.dirfd = dirfd, .chunk = cfg->chunk_size},
+        .serve = {.dirfd = dirfd,
+                  .chunk = cfg->chunk_size,
+                  .io_timeout_ms = (int)cfg->io_timeout * 1000},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };

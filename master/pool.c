@@ -49,7 +49,10 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
     struct worker_config wc = {
         .lfds = p->ls->fds,
         .nlfds = p->ls->n,
-        .serve = {.dirfd = p->dirfd, .chunk = p->cfg->chunk_size, .slot = &p->sb->slots[slot]},
+        .serve = {.dirfd = p->dirfd,
+                  .chunk = p->cfg->chunk_size,
+                  .io_timeout_ms = (int)p->cfg->io_timeout * 1000,
+                  .slot = &p->sb->slots[slot]},
     };
     int rc = 0;
 

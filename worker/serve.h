@@ -21,6 +21,7 @@
 struct serve_ctx {
     int dirfd;            /* the served directory, O_DIRECTORY|O_PATH */
     size_t chunk;         /* bytes per sendfile() call */
+    int io_timeout_ms;    /* bound on waiting for room to send */
     struct sb_slot *slot; /* this process's scoreboard slot */
     /* When set and *abort is non-zero, a system call interrupted by a
      * signal ends the connection ("cut by shutdown") instead of resuming. */

@@ -1,7 +1,7 @@
 /*
  * ferry-bench: a load generator for protocol v1.
  *
- *   ferry-bench [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME
+ *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME
  *
  * One process, one epoll loop, non-blocking sockets. Each of the
  * CONNECTIONS slots runs requests back to back (one file per TCP
@@ -9,6 +9,10 @@
  * (must be OK), READY, then exactly size bytes read into one shared 1 MiB
  * buffer, then close. Latency is connect to last byte. Every response's
  * status and byte count is checked; anything else is an error.
+ *
+ * With -b each connection is instead a forked process doing blocking
+ * recv() into its own 1 MiB buffer: the reader shared/bench's limit --http
+ * uses for the HTTP peers, so large-file rates compare like with like.
  *
  * Prints a human summary and one machine-readable line:
  *   RESULT req_s=... MB_s=... GB_s=... p50_ms=... p90_ms=... p99_ms=... max_ms=... errors=...
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BENCH_BUF (1 << 20)
@@ -57,10 +62,12 @@ struct bench {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ferry-bench [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME\n"
-                 "  -c N   concurrent connections [1]\n"
-                 "  -n N   stop after N requests\n"
-                 "  -d S   run for S seconds [10, unless -n]\n");
+    fprintf(out,
+            "usage: ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME\n"
+            "  -b     blocking readers: one process per connection [one epoll process]\n"
+            "  -c N   concurrent connections [1]\n"
+            "  -n N   stop after N requests\n"
+            "  -d S   run for S seconds [10, unless -n]\n");
 }
 
 static bool bench_more(const struct bench *b)
@@ -213,6 +220,106 @@ static void conn_on_event(struct bench *b, struct conn *c)
     }
 }
 
+/* -b: one blocking request on a fresh connection. Returns 0, or -1 after
+ * counting the error in b. */
+static int blocking_one(struct bench *b)
+{
+    uint8_t resp[WIRE_RESPONSE_LEN], ready = WIRE_READY;
+    struct wire_response r;
+    uint64_t got = 0;
+    size_t have = 0;
+    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+
+    if (fd < 0 || connect(fd, (struct sockaddr *)&b->addr, b->addrlen) < 0 ||
+        send(fd, b->req, b->reqlen, MSG_NOSIGNAL) != (ssize_t)b->reqlen) {
+        b->err_connect++;
+        goto out;
+    }
+    while (have < sizeof(resp)) {
+        ssize_t n = recv(fd, resp + have, sizeof(resp) - have, 0);
+        if (n <= 0) {
+            b->err_io++;
+            goto out;
+        }
+        have += (size_t)n;
+    }
+    if (wire_response_parse(resp, &r) < 0 || r.status != WIRE_OK) {
+        b->err_status++;
+        goto out;
+    }
+    if (send(fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+        b->err_io++;
+        goto out;
+    }
+    b->bytes += sizeof(resp);
+    while (got < r.size) {
+        ssize_t n = recv(fd, b->buf, r.size - got < BENCH_BUF ? r.size - got : BENCH_BUF, 0);
+        if (n <= 0) {
+            b->err_short++;
+            goto out;
+        }
+        got += (uint64_t)n;
+        b->bytes += (uint64_t)n;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* -b: nconns processes, each requesting back to back; the parent sums
+ * their counters and latencies through a pipe. */
+static void blocking_run(struct bench *b, int nconns)
+{
+    int pfd[2];
+
+    if (pipe(pfd) < 0)
+        return;
+    for (int i = 0; i < nconns; i++) {
+        if (fork() != 0)
+            continue;
+        close(pfd[0]);
+        if (b->limit > 0)
+            b->limit = (b->limit + (uint64_t)(nconns - 1 - i)) / (uint64_t)nconns;
+        while (bench_more(b)) {
+            int64_t t0 = clock_now_ns();
+            b->started++;
+            if (blocking_one(b) == 0) {
+                int64_t ns = clock_now_ns() - t0;
+                b->done++;
+                if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
+                    _exit(1);
+            }
+        }
+        /* A negative record carries the totals at the end. */
+        int64_t tail[6] = {-1,
+                           (int64_t)b->bytes,
+                           (int64_t)b->err_connect,
+                           (int64_t)b->err_status,
+                           (int64_t)b->err_short,
+                           (int64_t)b->err_io};
+        _exit(write(pfd[1], tail, sizeof(tail)) == sizeof(tail) ? 0 : 1);
+    }
+    close(pfd[1]);
+    for (int64_t v; read(pfd[0], &v, sizeof(v)) == sizeof(v);) {
+        int64_t t[5];
+        if (v >= 0) {
+            b->done++;
+            bench_record(b, v);
+        } else if (read(pfd[0], t, sizeof(t)) == sizeof(t)) {
+            b->bytes += (uint64_t)t[0];
+            b->err_connect += (uint64_t)t[1];
+            b->err_status += (uint64_t)t[2];
+            b->err_short += (uint64_t)t[3];
+            b->err_io += (uint64_t)t[4];
+        }
+    }
+    close(pfd[0]);
+    while (wait(NULL) > 0)
+        ;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -302,11 +409,15 @@ int main(int argc, char **argv)
     struct conn *conns;
     double secs = 0;
     int nconns = 1, c;
+    bool blocking = false;
     int64_t t0;
 
     memset(&b, 0, sizeof(b));
-    while ((c = getopt(argc, argv, "c:n:d:h")) != -1) {
+    while ((c = getopt(argc, argv, "bc:n:d:h")) != -1) {
         switch (c) {
+        case 'b':
+            blocking = true;
+            break;
         case 'c':
             nconns = atoi(optarg);
             break;
@@ -337,7 +448,10 @@ int main(int argc, char **argv)
         return 1;
     t0 = clock_now_ns();
     b.deadline_ns = t0 + (int64_t)(secs * 1e9);
-    bench_loop(&b, conns, nconns);
+    if (blocking)
+        blocking_run(&b, nconns);
+    else
+        bench_loop(&b, conns, nconns);
     bench_report(&b, (double)(clock_now_ns() - t0) / 1e9);
     for (int i = 0; i < nconns; i++)
         conn_close(&conns[i]);
