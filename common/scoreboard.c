@@ -166,7 +166,7 @@ void sb_set_state(struct sb_slot *s, enum sb_state state)
     sb_write_end(s);
 }
 
-void sb_conn_begin(struct sb_slot *s, const char *peer)
+void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer)
 {
     int64_t now = clock_now_ns();
 
@@ -175,7 +175,8 @@ void sb_conn_begin(struct sb_slot *s, const char *peer)
     s->state = SB_READING;
     s->changed_ns = now;
     memset(&s->t, 0, sizeof(s->t));
-    strncpy(s->t.peer, peer, sizeof(s->t.peer) - 1);
+    memcpy(&s->t.peer, peer,
+           peer->sa_family == AF_INET6 ? sizeof(s->t.peer.in6) : sizeof(s->t.peer.in));
     s->t.start_ns = s->t.progress_ns = now;
     sb_write_end(s);
 }

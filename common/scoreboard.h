@@ -17,10 +17,12 @@
 #include "common/clock.h"
 #include "common/wire.h"
 
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum sb_state {
@@ -34,7 +36,12 @@ enum sb_state {
     SB_STATE_COUNT
 };
 
-#define SB_PEER_MAX 56 /* "[ipv6%scope]:port" */
+/* A peer's address, raw: formatting is left to whoever reads it. */
+union sb_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
 
 /* Monotonic counters; summed across slots and the reaped totals. */
 struct sb_counters {
@@ -46,7 +53,7 @@ struct sb_counters {
 
 /* The connection a worker is on (valid while state is not IDLE). */
 struct sb_transfer {
-    char peer[SB_PEER_MAX];
+    union sb_addr peer;
     char file[WIRE_NAME_MAX + 1]; /* valid names only: printable ASCII */
     uint64_t size;
     uint64_t sent;
@@ -119,7 +126,7 @@ int64_t sb_now_ns(void);
 void sb_worker_start(struct sb_slot *s, pid_t pid);
 void sb_set_state(struct sb_slot *s, enum sb_state state);
 /* A connection was accepted from peer: state READING, transfer reset. */
-void sb_conn_begin(struct sb_slot *s, const char *peer);
+void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer);
 /* The response went out with status for file (valid names only) of size. */
 void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size);
 /* n more content bytes left. */

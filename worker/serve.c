@@ -277,7 +277,8 @@ static void serve_linger(int fd)
         ;
 }
 
-void serve_conn(const struct serve_ctx *ctx, int fd, const char *peer, struct serve_result *res)
+void serve_conn(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
+                struct serve_result *res)
 {
     uint8_t buf[WIRE_REQUEST_MAX];
     struct wire_request req;

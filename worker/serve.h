@@ -42,7 +42,8 @@ struct serve_result {
     bool server_fault;                /* problem was ours, not the client's */
 };
 
-/* Serves the connection on fd (which it closes) from peer ("addr:port"). */
-void serve_conn(const struct serve_ctx *ctx, int fd, const char *peer, struct serve_result *res);
+/* Serves the connection on fd (which it closes) from peer. */
+void serve_conn(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
+                struct serve_result *res);
 
 #endif

@@ -90,14 +90,17 @@ void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr
     char addr[ADDR_STR_MAX], problem[160] = "";
     struct serve_result res;
     int64_t t0 = clock_now_ns();
+    enum log_level level;
 
+    serve_conn(ctx, fd, peer, &res);
+    level = res.server_fault ? LOG_WARN : LOG_INFO;
+    if (level > log_get_level())
+        return; /* nothing to format: the common case under load */
     addr_format(peer, addr);
-    serve_conn(ctx, fd, addr, &res);
     if (res.problem != NULL)
         snprintf(problem, sizeof(problem), " problem=\"%s%s%s\" during=%s", res.problem,
                  res.err ? ": " : "", res.err ? strerror(res.err) : "", res.phase);
-    log_msg(res.server_fault ? LOG_WARN : LOG_INFO,
-            "conn %s file=\"%s\" status=%s bytes=%llu/%llu time=%.3fms%s%s", addr, res.name,
+    log_msg(level, "conn %s file=\"%s\" status=%s bytes=%llu/%llu time=%.3fms%s%s", addr, res.name,
             res.answered ? wire_status_name(res.status) : "-", (unsigned long long)res.sent,
             (unsigned long long)res.size, (double)(clock_now_ns() - t0) / 1e6,
             res.refused ? " refused" : "", problem);

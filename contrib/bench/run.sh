@@ -51,21 +51,14 @@ run_case() {
        "$(field errors <<< "$out" | awk '{s+=$1} END {print s}')"
 }
 
-# N parallel one-connection readers (the peers' reader forks one per stream): "GB_s"
-streams_gbs() {
-  local n=$1 file=$2 runs=
-  for _ in $(seq "$REP"); do
-    local tmp; tmp=$(mktemp -d)
-    for i in $(seq "$n"); do "$BENCH" -c 1 -d "$DUR" 127.0.0.1 $PORT "$file" > "$tmp/$i" & done
-    wait
-    runs+=$(cat "$tmp"/* | field GB_s | awk '{s+=$1} END {printf "%.3f\n", s}')$'\n'
-    rm -rf "$tmp"
-  done
-  median <<< "$runs"
+# ferry-bench -b: blocking one-process-per-stream readers (limit --http's kind): "GB_s"
+blocking_gbs() {  # STREAMS FILE
+  for _ in $(seq "$REP"); do "$BENCH" -b -c "$1" -d "$DUR" 127.0.0.1 $PORT "$2"; done | field GB_s | median
 }
 
-start_ferryd() {  # MODE
-  "$BUILD/bin/ferryd" --mode "$1" --workers "$WORKERS" --log-level warn 127.0.0.1 $PORT "$CORPUS" &
+start_ferryd() {  # MODE [extra ferryd options]
+  local mode=$1; shift
+  "$BUILD/bin/ferryd" --mode "$mode" --workers "$WORKERS" --log-level warn "$@" 127.0.0.1 $PORT "$CORPUS" &
   FERRYD=$!
   for _ in $(seq 100); do "$BENCH" -n 1 127.0.0.1 $PORT 4K > /dev/null 2>&1 && return 0; sleep 0.05; done
   echo "ferryd did not come up"; exit 1
@@ -114,9 +107,13 @@ limit_gbs() {  # PORT STREAMS
 }
 declare -A R
 start_ferryd prefork
-R[ferry,4k]=$(run_case 4K 8 | cut -d' ' -f1)
-R[ferry,big1]=$(streams_gbs 1 256M); R[ferry,big4]=$(streams_gbs 4 256M)
 R[ferry,pss]=$(pss_kb "$FERRYD")
+R[ferry,4k]=$(run_case 4K 8 | cut -d' ' -f1)
+R[ferry,big1]=$(blocking_gbs 1 256M); R[ferry,big4]=$(blocking_gbs 4 256M)
+stop_ferryd
+start_ferryd prefork --chunk-size 256K
+R[f256,4k]=$(run_case 4K 8 | cut -d' ' -f1)
+R[f256,big1]=$(blocking_gbs 1 256M); R[f256,big4]=$(blocking_gbs 4 256M)
 stop_ferryd
 start_ferryd fork
 R[fork,4k]=$(run_case 4K 8 | cut -d' ' -f1)
@@ -131,12 +128,12 @@ for peer in nginx lighttpd; do
 done
 "$PB/limit/limit" "$CORPUS/256M" 1 "$DUR" splice | field GB_s > "$PB/phys"
 echo
-echo "| case | ferry prefork | ferry fork | nginx | lighttpd |"
-echo "|---|---:|---:|---:|---:|"
-echo "| 4 KiB, one file per connection, 8 conns (req/s) | ${R[ferry,4k]} | ${R[fork,4k]} | ${R[nginx,4k]} | ${R[lighttpd,4k]} |"
-echo "| 256 MiB, 1 stream, 1 MiB reader (GB/s) | ${R[ferry,big1]} | | ${R[nginx,big1]} | ${R[lighttpd,big1]} |"
-echo "| 256 MiB, 4 streams, 1 MiB readers (GB/s) | ${R[ferry,big4]} | | ${R[nginx,big4]} | ${R[lighttpd,big4]} |"
-echo "| idle PSS, all processes (KiB) | ${R[ferry,pss]} | | ${R[nginx,pss]} | ${R[lighttpd,pss]} |"
+echo "| case | ferry prefork | ferry prefork, --chunk-size 256K | ferry fork | nginx | lighttpd |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| 4 KiB, one file per connection, 8 conns (req/s) | ${R[ferry,4k]} | ${R[f256,4k]} | ${R[fork,4k]} | ${R[nginx,4k]} | ${R[lighttpd,4k]} |"
+echo "| 256 MiB, 1 stream, 1 MiB blocking reader (GB/s) | ${R[ferry,big1]} | ${R[f256,big1]} | | ${R[nginx,big1]} | ${R[lighttpd,big1]} |"
+echo "| 256 MiB, 4 streams, 1 MiB blocking readers (GB/s) | ${R[ferry,big4]} | ${R[f256,big4]} | | ${R[nginx,big4]} | ${R[lighttpd,big4]} |"
+echo "| idle PSS, all processes (KiB) | ${R[ferry,pss]} | | | ${R[nginx,pss]} | ${R[lighttpd,pss]} |"
 echo
 echo "bare sendfile->splice limit, 1 stream: $(cat "$PB/phys") GB/s"
 rm -rf "$PB"

@@ -2,7 +2,9 @@
  * folding on reap, and the sequence lock's reader. */
 #include "common/scoreboard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+/* A loopback address and port, as a worker would pass from accept(). */
+static const struct sockaddr *peer_v4(uint16_t port)
+{
+    static struct sockaddr_in sin;
+
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return (const struct sockaddr *)&sin;
+}
 
 static void test_claim_until_full(void **state)
 {
@@ -66,13 +79,13 @@ static void test_fold_on_reap(void **state)
     (void)state;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], "127.0.0.1:1");
+    sb_conn_begin(&sb->slots[a], peer_v4(1));
     sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 10);
     sb_conn_progress(&sb->slots[a], 6);
     sb_conn_progress(&sb->slots[a], 4);
-    sb_conn_begin(&sb->slots[b], "[::1]:2");
+    sb_conn_begin(&sb->slots[b], peer_v4(2));
     sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
-    sb_conn_begin(&sb->slots[b], "[::1]:3"); /* closed before a request */
+    sb_conn_begin(&sb->slots[b], peer_v4(3)); /* closed before a request */
 
     assert_int_equal(sb_totals(sb, &before), 0);
     assert_int_equal(before.c.connections, 3);
@@ -99,20 +112,21 @@ static void test_transfer_fields(void **state)
 
     (void)state;
     sb_worker_start(&sb->slots[s], 42);
-    sb_conn_begin(&sb->slots[s], "127.0.0.1:5555");
+    sb_conn_begin(&sb->slots[s], peer_v4(5555));
     sb_conn_answer(&sb->slots[s], WIRE_OK, "big.iso", 1000);
     sb_set_state(&sb->slots[s], SB_SENDING);
     sb_conn_progress(&sb->slots[s], 250);
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(copy.pid, 42);
     assert_int_equal(copy.state, SB_SENDING);
-    assert_string_equal(copy.t.peer, "127.0.0.1:5555");
+    assert_int_equal(copy.t.peer.sa.sa_family, AF_INET);
+    assert_int_equal(ntohs(copy.t.peer.in.sin_port), 5555);
     assert_string_equal(copy.t.file, "big.iso");
     assert_int_equal(copy.t.size, 1000);
     assert_int_equal(copy.t.sent, 250);
     assert_true(copy.t.progress_ns >= copy.t.start_ns);
     /* A new connection starts a fresh transfer but keeps the counters. */
-    sb_conn_begin(&sb->slots[s], "127.0.0.1:6666");
+    sb_conn_begin(&sb->slots[s], peer_v4(6666));
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(copy.t.sent, 0);
     assert_string_equal(copy.t.file, "");
@@ -152,7 +166,7 @@ static void test_shared_across_fork(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         sb_worker_start(&sb->slots[s], getpid());
-        sb_conn_begin(&sb->slots[s], "peer");
+        sb_conn_begin(&sb->slots[s], peer_v4(7));
         sb_conn_progress(&sb->slots[s], 77);
         _exit(0);
     }
