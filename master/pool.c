@@ -206,18 +206,21 @@ static void pool_finish(struct pool *p)
     uv_walk(&p->loop, pool_close_walk, NULL);
 }
 
-/* Logs a reaped child and frees its slot. Returns the slot, or -1. */
-static int pool_reaped(struct pool *p, pid_t pid, int wstatus)
+/* Returns the slot of child pid, or -1 when it is not one of ours. */
+static int pool_slot_of(const struct pool *p, pid_t pid)
 {
-    bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
-    int slot = -1;
-
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
         if (p->pids[i] == pid)
-            slot = (int)i;
+            return (int)i;
     }
-    if (slot < 0)
-        return -1; /* not one of ours */
+    return -1;
+}
+
+/* Logs a reaped child and frees its slot, folding its counters. */
+static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
+{
+    bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
+
     if (WIFSIGNALED(wstatus))
         log_msg(p->stopping && p->killed ? LOG_INFO : LOG_WARN,
                 "worker exited: pid %ld slot %d killed by signal %d (%s)", (long)pid, slot,
@@ -230,7 +233,6 @@ static int pool_reaped(struct pool *p, pid_t pid, int wstatus)
     sb_release(p->sb, slot, crashed);
     p->pids[slot] = 0;
     p->children--;
-    return slot;
 }
 
 static void pool_on_sigchld(uv_signal_t *h, int signum)
@@ -241,14 +243,14 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
 
     (void)signum;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        int slot = pool_slot_of(p, pid);
         int64_t lived;
-        int slot;
 
-        /* Read the start time before pool_reaped() clears the slot. */
-        for (slot = 0; slot < (int)p->sb->nslots && p->pids[slot] != pid; slot++)
-            ;
-        lived = slot < (int)p->sb->nslots ? clock_now_ns() - p->sb->slots[slot].started_ns : 0;
-        if (pool_reaped(p, pid, wstatus) < 0 || p->stopping)
+        if (slot < 0)
+            continue;
+        lived = clock_now_ns() - p->sb->slots[slot].started_ns; /* before the slot is freed */
+        pool_reaped(p, slot, pid, wstatus);
+        if (p->stopping)
             continue;
         if (p->cfg->mode == MODE_PREFORK)
             pool_plan_respawn(p, lived);

@@ -244,20 +244,22 @@ struct output {
 static int out_prepare(const struct get_opts *o, struct output *out)
 {
     struct stat st;
+    bool into_dir;
     int n;
 
     out->fd = -1;
     out->to_stdout = o->output != NULL && strcmp(o->output, "-") == 0;
     if (out->to_stdout)
         return EX_OK;
-    if (o->output != NULL && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode))
+    into_dir = o->output != NULL && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode);
+    if (into_dir)
         n = snprintf(out->path, sizeof(out->path), "%s/%s", o->output, o->name);
     else
         n = snprintf(out->path, sizeof(out->path), "%s", o->output ? o->output : o->name);
     if (n < 0 || (size_t)n >= sizeof(out->path))
         return fail(EX_USAGE, "output path too long");
     /* The name becomes a local path only if it is a plain file name. */
-    if ((o->output == NULL || S_ISDIR(st.st_mode)) && !name_valid(o->name, strlen(o->name)))
+    if ((o->output == NULL || into_dir) && !name_valid(o->name, strlen(o->name)))
         return fail(EX_USAGE, "'%s' is not a plain file name; choose the output with -o", o->name);
     if (!o->force && lstat(out->path, &st) == 0)
         return fail(EX_LOCAL, "%s exists (use -f to replace it)", out->path);

@@ -215,6 +215,19 @@ class Pool(FerryTest):
                        "--shutdown-timeout", "--log-level"):
             self.assertIn(option, r.stdout.decode())
 
+    def test_host_name_listens_on_every_address(self):
+        # Whatever localhost resolves to here (127.0.0.1, maybe ::1), ferryd
+        # listens on all of it, on one port.
+        hosts = {ai[4][0] for ai in socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM,
+                                                       flags=socket.AI_PASSIVE)}
+        srv = self.serve("prefork", ("--workers", "1"), address="localhost")
+        for host in hosts:
+            shown = f"[{host}]" if ":" in host else host
+            srv.wait_log(rf"listening on {re.escape(shown)}:{srv.port}")
+        for host in hosts:
+            r = ferry("get", "-o", "-", host, srv.port, "hello.txt", "1K")
+            self.assertEqual((r.returncode, r.stdout), (0, b"hello\n"), host)
+
     def test_debug_log_shows_headers(self):
         srv = self.serve("prefork", ("--workers", "1", "--log-level", "debug"))
         self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
