@@ -198,23 +198,8 @@ static ssize_t read_full(int fd, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
+/* Writes all len bytes to a file or a socket (SIGPIPE is ignored: a
+ * closed peer is EPIPE). Returns 0 or -1 with errno set. */
 static int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
@@ -347,7 +332,7 @@ static int get_exchange(int fd, const struct get_opts *o, struct wire_response *
     if (o->verbose)
         fprintf(stderr, "> FILE_REQUEST version=%u type=0x%02x name_len=%zu name=\"%s\"\n",
                 WIRE_VERSION, WIRE_FILE_REQUEST, strlen(o->name), o->name);
-    if (send_all(fd, req, len) < 0)
+    if (write_all(fd, req, len) < 0)
         return fail(EX_TRANSFER, "sending the request: %s", strerror(errno));
     n = read_full(fd, ans, sizeof(ans));
     if (n < 0)
@@ -374,7 +359,7 @@ static int get_reply(int fd, uint8_t b, bool verbose)
 {
     if (verbose)
         fprintf(stderr, "> %s (0x%02x)\n", b == WIRE_READY ? "READY" : "REFUSE", b);
-    return send_all(fd, &b, 1);
+    return write_all(fd, &b, 1);
 }
 
 /* Receives exactly size bytes into out. Returns EX_OK or an exit code. */
