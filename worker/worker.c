@@ -48,8 +48,11 @@ static void worker_on_signal(int sig)
     if (sig == SIGALRM || (worker_quit && worker_standalone)) {
         worker_abort = 1;
         alarm(1);
-    } else if (!worker_quit && worker_standalone && worker_deadline > 0) {
-        alarm(worker_deadline);
+    } else if (!worker_quit && worker_standalone) {
+        if (worker_deadline > 0)
+            alarm(worker_deadline);
+        else
+            worker_abort = 1; /* --shutdown-timeout 0: stop now, as the pool does */
     }
     worker_quit = 1;
     if (worker_wake_fd >= 0 && write(worker_wake_fd, &one, sizeof(one)) < 0) {

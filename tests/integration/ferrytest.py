@@ -79,6 +79,13 @@ def children_of(pid):
     return kids
 
 
+def signal_pending(pid, sig):
+    """True while sig is pending for pid (a second one would merge into it)."""
+    with open(f"/proc/{pid}/status") as f:
+        masks = {k: int(v, 16) for k, v in (l.split(":\t") for l in f if l[:6] in ("SigPnd", "ShdPnd"))}
+    return any(m & (1 << (sig - 1)) for m in masks.values())
+
+
 def wait_until(predicate, timeout=10.0, what="condition"):
     """Polls a state the kernel gives no signal for (e.g. /proc), bounded."""
     deadline = time.monotonic() + timeout
