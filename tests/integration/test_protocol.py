@@ -205,6 +205,25 @@ class Protocol:
         self.srv.wait_log(r'file="big" status=OK .*problem="client vanished')
         self.assert_still_serves()
 
+    def test_file_shrinking_mid_transfer_is_never_padded(self):
+        original = os.urandom(64 << 20)
+        path = self.put("shrinks", original)
+        self.start()
+        s, (_, _, status, size) = self.srv.ask("shrinks")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(READY)
+        head = recv_exact(s, 1 << 20)
+        os.truncate(path, 2 << 20)
+        rest = recv_exact(s, size)  # up to EOF: the server closes early
+        s.close()
+        got = len(head) + len(rest)
+        self.assertLess(got, size, "the server closed early")
+        # Every byte that came is the file's own: nothing padded, nothing invented.
+        self.assertEqual(head + rest, original[:got])
+        self.srv.wait_log(rf'warn: conn .* file="shrinks" status=OK bytes={got}/{size} .*'
+                          r'problem="file shrank" during=content')
+        self.assert_still_serves()
+
     def test_sparse_file_over_4gib(self):
         size = (5 << 30) + 7
         path = os.path.join(self.root, "sparse")
