@@ -80,9 +80,20 @@ struct sb_totals {
     uint64_t crashes; /* exits by signal or with a non-zero status */
 };
 
+/* What the pool's supervisor knows, for the admin socket (master-written). */
+struct sb_pool {
+    uint32_t target;       /* prefork pool size or fork-mode limit */
+    uint64_t respawns;     /* workers started to replace one that died */
+    uint64_t at_limit;     /* times the pool reached its limit */
+    int64_t at_limit_unix; /* when it last did, or 0 */
+    int64_t started_unix;
+    int64_t started_ns;
+};
+
 struct scoreboard {
     uint32_t nslots;
     size_t map_len;
+    struct sb_pool pool;
     struct sb_totals reaped;
     struct sb_slot slots[];
 };

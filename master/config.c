@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { CFG_UINT, CFG_SIZE, CFG_MODE, CFG_LEVEL, CFG_HELP, CFG_VERSION };
+enum cfg_type { CFG_UINT, CFG_SIZE, CFG_STRING, CFG_MODE, CFG_LEVEL, CFG_HELP, CFG_VERSION };
 
 struct cfg_option {
     const char *name;
@@ -38,6 +38,11 @@ static const struct cfg_option cfg_options[] = {
     {"shutdown-timeout", CFG_UINT, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
      "graceful stop: SIGKILL what is still running after this"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
+    {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
+     "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock",
+     "the JSON admin socket (docs/ADMIN.md)"},
+    {"admin-group", CFG_STRING, CFG_AT(admin_group), 0, 0, "GROUP", "none",
+     "a group whose members may use the read-only admin commands"},
     {"log-level", CFG_LEVEL, CFG_AT(log_level), 0, 0, "LEVEL", "info",
      "error | warn | info | debug"},
     {"help", CFG_HELP, 0, 0, 0, NULL, NULL, "show this help"},
@@ -111,6 +116,9 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
     case CFG_UINT:
     case CFG_SIZE:
         return cfg_number(o, arg, (unsigned *)((char *)cfg + o->offset));
+    case CFG_STRING:
+        *(const char **)((char *)cfg + o->offset) = arg;
+        return 0;
     case CFG_MODE:
         for (int m = MODE_ITERATIVE; m <= MODE_PREFORK; m++) {
             if (strcmp(arg, cfg_modes[m]) == 0) {

@@ -21,6 +21,8 @@ struct config {
     unsigned shutdown_timeout;
     unsigned backlog;
     enum log_level log_level;
+    const char *admin_socket; /* NULL: derived from the port */
+    const char *admin_group;  /* NULL: none */
     const char *address;
     const char *port;
     const char *directory;

@@ -7,6 +7,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/scoreboard.h"
+#include "master/admin.h"
 #include "master/config.h"
 #include "master/listen.h"
 #include "master/pool.h"
@@ -14,15 +15,33 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Iterative mode: this process is the only server, one client at a time. */
-static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct listeners *ls,
-                         int dirfd)
+static enum admin_state iterative_state(void *ctx)
 {
+    (void)ctx;
+    return worker_stop_requested() ? ADMIN_STOPPING : ADMIN_RUNNING;
+}
+
+static void iterative_shutdown(void *ctx, bool graceful, int timeout_s)
+{
+    (void)ctx;
+    worker_request_stop(graceful, timeout_s);
+}
+
+static const struct admin_ops iterative_admin_ops = {iterative_state, iterative_shutdown};
+
+/* Iterative mode: this process is the only server, one client at a time;
+ * its admin socket runs in a thread of its own. */
+static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct listeners *ls,
+                         int dirfd, const char *admin_path, gid_t admin_group)
+{
+    struct admin_thread at;
     struct worker_config wc = {
         .lfds = ls->fds,
         .nlfds = ls->n,
@@ -35,13 +54,23 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     int slot = sb_claim(sb), rc;
 
     wc.serve.slot = &sb->slots[slot];
+    sb->pool.target = 1;
     if ((rc = worker_signals_init(&wc)) < 0) {
         log_error("signals: %s", strerror(-rc));
         return 1;
     }
     /* The abort flag makes a second signal or the deadline cut a transfer. */
     wc.serve.abort = worker_abort_flag();
-    return worker_run(&wc);
+    rc = admin_thread_start(&at, admin_path, admin_group, cfg, sb, ls->fds, ls->n,
+                            &iterative_admin_ops, NULL);
+    if (rc < 0) {
+        log_error("cannot open the admin socket %s: %s", admin_path, admin_strerror(rc));
+        return 1;
+    }
+    log_info("admin socket %s", admin_path);
+    rc = worker_run(&wc);
+    admin_thread_stop(&at);
+    return rc;
 }
 
 /* The final summary: every connection, including reaped children's. */
@@ -56,6 +85,37 @@ static void log_totals(const struct scoreboard *sb, int rc)
              rc ? " (children killed or transfers cut)" : "", (unsigned long long)t.c.connections,
              (unsigned long long)t.c.requests, (unsigned long long)t.c.bytes,
              (unsigned long long)t.worker_exits, (unsigned long long)t.crashes);
+}
+
+/* Resolves --admin-group. Returns 0 with *gid ((gid_t)-1 for none), or -1. */
+static int admin_group_of(const char *name, gid_t *gid)
+{
+    struct group *g;
+
+    *gid = (gid_t)-1;
+    if (name == NULL)
+        return 0;
+    g = getgrnam(name);
+    if (g == NULL) {
+        fprintf(stderr, "ferryd: --admin-group: no group '%s'\n", name);
+        return -1;
+    }
+    *gid = g->gr_gid;
+    return 0;
+}
+
+/* --admin-socket, or the default derived from the first listener's port. */
+static int admin_path_of(const struct config *cfg, const struct listeners *ls, char *buf,
+                         size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    if (cfg->admin_socket != NULL)
+        return snprintf(buf, len, "%s", cfg->admin_socket) < (int)len ? 0 : -ENAMETOOLONG;
+    if (getsockname(ls->fds[0], (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    return admin_default_path(buf, len, addr_port((struct sockaddr *)&ss));
 }
 
 static void log_listeners(const struct listeners *ls)
@@ -76,13 +136,16 @@ int main(int argc, char **argv)
     struct listeners ls = {.n = 0};
     struct scoreboard *sb = NULL;
     struct config cfg;
-    char where[128];
+    char where[128], admin_path[108];
+    gid_t admin_group;
     int dirfd = -1, rc;
 
     rc = cfg_parse(argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     log_set_level(cfg.log_level);
+    if (admin_group_of(cfg.admin_group, &admin_group) < 0)
+        return 2;
     dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg.directory,
@@ -99,6 +162,11 @@ int main(int argc, char **argv)
                                     : strerror(-rc));
         goto out;
     }
+    rc = admin_path_of(&cfg, &ls, admin_path, sizeof(admin_path));
+    if (rc < 0) {
+        fprintf(stderr, "ferryd: admin socket path: %s\n", strerror(-rc));
+        goto out;
+    }
     sb = sb_create(cfg.max_children);
     if (sb == NULL) {
         fprintf(stderr, "ferryd: cannot create the scoreboard: %s\n", strerror(errno));
@@ -110,10 +178,12 @@ int main(int argc, char **argv)
              FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.address, cfg.port, cfg.directory,
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
+    sb->pool.started_unix = time(NULL);
+    sb->pool.started_ns = clock_now_ns();
     if (cfg.mode == MODE_ITERATIVE)
-        rc = run_iterative(&cfg, sb, &ls, dirfd);
+        rc = run_iterative(&cfg, sb, &ls, dirfd, admin_path, admin_group);
     else
-        rc = pool_run(&cfg, sb, &ls, dirfd);
+        rc = pool_run(&cfg, sb, &ls, dirfd, admin_path, admin_group);
     log_totals(sb, rc);
 out:
     lsn_close(&ls);

@@ -9,6 +9,7 @@
 #include "master/pool.h"
 
 #include "common/log.h"
+#include "master/admin.h"
 #include "master/proc.h"
 #include "worker/worker.h"
 
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -34,10 +36,15 @@ struct pool {
     uv_signal_t sig_term, sig_int, sig_chld;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t respawn, deadline;
+    struct admin admin;
+    const char *admin_path;
+    gid_t admin_group;
     pid_t *pids;           /* per slot; 0 when the slot is free */
     unsigned children;     /* forked and not yet reaped */
     unsigned target;       /* prefork: pool size; fork: concurrency limit */
     unsigned quick_deaths; /* consecutive workers that died young */
+    unsigned deadline_s;   /* of the shutdown under way */
+    bool started;          /* the initial pool is up: later spawns are respawns */
     bool accepting;        /* fork mode: polls started */
     bool stopping;
     bool killed; /* a child had to be SIGKILLed */
@@ -138,6 +145,8 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
 
         if (p->children >= p->target) {
             log_debug("at the limit of %u children: pausing accept", p->target);
+            p->sb->pool.at_limit++;
+            p->sb->pool.at_limit_unix = time(NULL);
             pool_accept_stop(p);
             return;
         }
@@ -169,7 +178,9 @@ static void pool_on_respawn(uv_timer_t *t)
             uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
             return;
         }
+        p->sb->pool.respawns += p->started;
     }
+    p->started = true;
 }
 
 /* Prefork: plans a replacement, backing off while workers die young. */
@@ -203,6 +214,7 @@ static void pool_close_walk(uv_handle_t *h, void *arg)
 /* Every child is gone during shutdown: close the handles, ending the loop. */
 static void pool_finish(struct pool *p)
 {
+    admin_close(&p->admin); /* its handles close with their own callbacks */
     uv_walk(&p->loop, pool_close_walk, NULL);
 }
 
@@ -273,34 +285,66 @@ static void pool_on_deadline(uv_timer_t *t)
 {
     struct pool *p = t->loop->data;
 
-    log_warn("shutdown timeout of %u s passed: killing %u child(ren)", p->cfg->shutdown_timeout,
-             p->children);
+    log_warn("shutdown timeout of %u s passed: killing %u child(ren)", p->deadline_s, p->children);
     pool_kill_all(p, SIGKILL);
+}
+
+/*
+ * Stops the pool: gracefully (no new connections, children finish what
+ * they hold, SIGKILL after timeout_s) or now (SIGKILL at once). A graceful
+ * request while already stopping changes nothing. why names the cause.
+ */
+static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const char *why)
+{
+    if (p->stopping && graceful)
+        return;
+    if (!p->stopping) {
+        p->stopping = true;
+        pool_accept_stop(p);
+        uv_timer_stop(&p->respawn);
+        lsn_close(p->ls); /* new connections are refused, not queued */
+    }
+    if (graceful) {
+        log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
+                 p->children, timeout_s);
+        p->deadline_s = timeout_s;
+        if (p->cfg->mode == MODE_PREFORK)
+            pool_kill_all(p, SIGTERM); /* workers finish the transfer in hand */
+        uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)timeout_s * 1000, 0);
+    } else {
+        log_warn("%s: stopping now, killing %u child(ren)", why, p->children);
+        pool_kill_all(p, SIGKILL);
+    }
+    if (p->children == 0)
+        pool_finish(p);
 }
 
 /* SIGTERM/SIGINT: the first stops gracefully, the second stops now. */
 static void pool_on_stop(uv_signal_t *h, int signum)
 {
     struct pool *p = h->loop->data;
+    char why[32];
 
-    if (p->stopping) {
-        log_warn("second SIG%s: stopping now, killing %u child(ren)", sigabbrev_np(signum),
-                 p->children);
-        pool_kill_all(p, SIGKILL);
-        return;
-    }
-    p->stopping = true;
-    log_info("SIG%s: stopping gracefully; %u child(ren) to finish, deadline %u s",
-             sigabbrev_np(signum), p->children, p->cfg->shutdown_timeout);
-    pool_accept_stop(p);
-    uv_timer_stop(&p->respawn);
-    lsn_close(p->ls); /* new connections are refused, not queued */
-    if (p->cfg->mode == MODE_PREFORK)
-        pool_kill_all(p, SIGTERM); /* workers finish the transfer in hand */
-    uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)p->cfg->shutdown_timeout * 1000, 0);
-    if (p->children == 0)
-        pool_finish(p);
+    snprintf(why, sizeof(why), "%sSIG%s", p->stopping ? "second " : "", sigabbrev_np(signum));
+    pool_stop(p, !p->stopping, p->cfg->shutdown_timeout, why);
 }
+
+static enum admin_state pool_admin_state(void *ctx)
+{
+    struct pool *p = ctx;
+
+    return p->stopping ? ADMIN_STOPPING : ADMIN_RUNNING;
+}
+
+static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
+{
+    struct pool *p = ctx;
+
+    pool_stop(p, graceful, timeout_s >= 0 ? (unsigned)timeout_s : p->cfg->shutdown_timeout,
+              "admin shutdown");
+}
+
+static const struct admin_ops pool_admin_ops = {pool_admin_state, pool_admin_shutdown};
 
 static int pool_init(struct pool *p)
 {
@@ -326,21 +370,34 @@ static int pool_init(struct pool *p)
         }
         p->accepting = true;
     }
-    return 0;
+    rc = admin_open(&p->admin, &p->loop, p->admin_path, p->admin_group, p->cfg, p->sb, p->ls->fds,
+                    p->ls->n, &pool_admin_ops, p);
+    if (rc < 0)
+        log_error("cannot open the admin socket %s: %s", p->admin_path, admin_strerror(rc));
+    else
+        log_info("admin socket %s", p->admin_path);
+    return rc;
 }
 
-int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd)
+int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd,
+             const char *admin_path, gid_t admin_group)
 {
-    struct pool p = {.cfg = cfg, .sb = sb, .ls = ls, .dirfd = dirfd, .target = cfg->workers};
+    struct pool p = {.cfg = cfg,
+                     .sb = sb,
+                     .ls = ls,
+                     .dirfd = dirfd,
+                     .target = cfg->workers,
+                     .admin_path = admin_path,
+                     .admin_group = admin_group};
     int rc;
 
     p.pids = calloc(sb->nslots, sizeof(pid_t));
     if (p.pids == NULL)
         return 1;
     signal(SIGPIPE, SIG_IGN);
+    sb->pool.target = cfg->workers;
     rc = pool_init(&p);
     if (rc < 0) {
-        log_error("event loop: %s", uv_strerror(rc));
         pool_finish(&p);
     } else if (cfg->mode == MODE_PREFORK) {
         pool_on_respawn(&p.respawn);

@@ -10,11 +10,15 @@
 #include "master/config.h"
 #include "master/listen.h"
 
+#include <sys/types.h>
+
 /*
- * Runs the pool until it has stopped. The pool takes ownership of ls (it
- * closes them when shutdown begins). Returns the exit code: 0 when every
- * transfer finished, 1 when a child had to be killed or the loop failed.
+ * Runs the pool, with its admin socket at admin_path, until it has
+ * stopped. The pool takes ownership of ls (it closes them when shutdown
+ * begins). Returns the exit code: 0 when every transfer finished, 1 when
+ * a child had to be killed or start-up failed (logged).
  */
-int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd);
+int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd,
+             const char *admin_path, gid_t admin_group);
 
 #endif

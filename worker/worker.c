@@ -31,7 +31,7 @@ static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_abort;
 static int worker_wake_fd = -1;
 static bool worker_standalone;
-static unsigned worker_deadline;
+static volatile unsigned worker_deadline; /* written by another thread before kill() */
 
 /*
  * SIGTERM/SIGINT: stop after the connection in hand. Standalone, the first
@@ -81,6 +81,20 @@ int worker_signals_init(const struct worker_config *cfg)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
     return 0;
+}
+
+void worker_request_stop(bool graceful, int timeout_s)
+{
+    /* Through the signal handler, so that a blocking call in the serving
+     * thread is interrupted exactly as by an operator's signal. */
+    if (graceful && timeout_s >= 0)
+        worker_deadline = (unsigned)timeout_s;
+    kill(getpid(), graceful ? SIGTERM : SIGALRM);
+}
+
+bool worker_stop_requested(void)
+{
+    return worker_quit != 0;
 }
 
 const volatile sig_atomic_t *worker_abort_flag(void)

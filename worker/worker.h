@@ -37,6 +37,13 @@ int worker_run(const struct worker_config *cfg);
  * deadline (standalone only), makes a transfer in progress end. */
 const volatile sig_atomic_t *worker_abort_flag(void);
 
+/* Standalone: asks the serving thread to stop, as SIGTERM would (graceful;
+ * timeout_s >= 0 replaces the deadline) or at once. Safe from any thread. */
+void worker_request_stop(bool graceful, int timeout_s);
+
+/* True once a stop was asked for. */
+bool worker_stop_requested(void);
+
 /* Serves one accepted connection and logs its outcome (fork mode's child). */
 void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer);
 

@@ -6,6 +6,7 @@ Environment: FERRY_BIN (the build's bin/ directory), FERRY_KEEP_TMP=1 to
 keep each test's temporary directory for debugging."""
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ BIN = os.environ.get("FERRY_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 FERRYD = os.path.join(BIN, "ferryd")
 FERRY = os.path.join(BIN, "ferry")
+FERRYCTL = os.path.join(BIN, "ferryctl")
 MODES = ("iterative", "fork", "prefork")
 
 STATUS = {"OK": 0, "VERSION_MISMATCH": 1, "INVALID_NAME": 2, "NOT_FOUND": 3,
@@ -97,17 +99,25 @@ def wait_until(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+_server_ids = itertools.count()
+
+
 class Server:
     """A running ferryd. Its stderr is read by a thread into self.lines;
     wait_log() blocks on a condition variable until a line matches."""
 
     def __init__(self, directory, mode="prefork", args=(), address="127.0.0.1",
-                 preexec_fn=None, wrapper=()):
-        self.cmd = [*wrapper, FERRYD, "--mode", mode, *args, address, "0", directory]
+                 preexec_fn=None, wrapper=(), admin=None, env=None):
+        # Each server's admin socket lives beside its directory unless the
+        # test says otherwise (admin=False: ferryd's default path).
+        self.admin = admin if admin is not None else os.path.join(
+            os.path.dirname(directory), f"admin-{next(_server_ids)}.sock")
+        admin_args = ("--admin-socket", self.admin) if admin is not False else ()
+        self.cmd = [*wrapper, FERRYD, "--mode", mode, *admin_args, *args, address, "0", directory]
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     preexec_fn=preexec_fn)
+                                     preexec_fn=preexec_fn, env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         line = self.wait_log(r"listening on (\S+):(\d+)", timeout=10)
@@ -115,6 +125,7 @@ class Server:
         self.host = m.group(1).strip("[]")
         self.port = int(m.group(2))
         self.pid = self.proc.pid
+        self.wait_log(r"admin socket ", timeout=10)  # ready for ferryctl too
 
     def _read(self):
         for raw in self.proc.stderr:
@@ -177,6 +188,18 @@ class Server:
         s.close()
         assert len(data) == size
         return data
+
+    def ctl(self, *args, timeout=30, wrapper=(), env=None):
+        """Runs ferryctl against this server's admin socket."""
+        return subprocess.run([*wrapper, FERRYCTL, "-s", self.admin, *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+
+    def admin_json(self, *args):
+        """ferryctl --json ARGS, decoded; asserts it succeeded."""
+        import json
+        r = self.ctl("--json", *args)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signals ferryd and waits for it; returns its exit code."""

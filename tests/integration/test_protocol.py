@@ -114,7 +114,11 @@ class Protocol:
         secret = self.put("secret", b"s")
         os.chmod(secret, 0)
         if os.geteuid() == 0:  # root reads anything: serve as nobody instead
+            run = os.path.join(self.tmp, "run")
+            os.mkdir(run)
+            os.chown(run, 65534, 65534)  # where nobody may create its admin socket
             self.srv = self.serve(self.MODE, ("--workers", "2"),
+                                  admin=os.path.join(run, "admin.sock"),
                                   wrapper=("setpriv", "--reuid=65534", "--regid=65534",
                                            "--clear-groups"))
         else:

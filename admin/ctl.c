@@ -1,0 +1,171 @@
+/*
+ * ctl: ferryctl's argument parsing and socket discovery. See ctl.h.
+ */
+#include "admin/ctl.h"
+
+#include "admin/fmt.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void ctl_print_ping(FILE *out, json_t *resp)
+{
+    (void)resp;
+    fprintf(out, "pong\n");
+}
+
+/* shutdown [--now] [--timeout S] */
+static int ctl_build_shutdown(int argc, char **argv, json_t *req, char *err, size_t errlen)
+{
+    static const struct option opts[] = {
+        {"now", no_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'}, {0}};
+    char *end;
+    long t;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            json_object_set_new(req, "graceful", json_false());
+            break;
+        case 't':
+            t = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || t < 0) {
+                snprintf(err, errlen, "--timeout wants seconds, not '%s'", optarg);
+                return -1;
+            }
+            json_object_set_new(req, "timeout_s", json_integer(t));
+            break;
+        default:
+            snprintf(err, errlen, "shutdown takes [--now] [--timeout S]");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "shutdown takes no argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"ping", "", "check that ferryd answers", NULL, ctl_print_ping},
+    {"status", "", "version, state, limits, pool, totals, throughput, saturation", NULL,
+     fmt_status},
+    {"workers", "", "one row per process, with the transfer in progress", NULL, fmt_workers},
+    {"shutdown", "[--now] [--timeout S]", "stop as SIGTERM does (or at once)", ctl_build_shutdown,
+     fmt_shutdown},
+};
+
+void ctl_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ferryctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n"
+            "Talks to a running ferryd over its admin socket (docs/ADMIN.md).\n\n"
+            "options:\n"
+            "  -s, --socket PATH  the admin socket [$FERRY_ADMIN_SOCKET, else the one\n"
+            "                     ferryd-*.sock in /run/ferry (root), $XDG_RUNTIME_DIR or /tmp]\n"
+            "  --json             print the server's JSON answer unchanged\n"
+            "  -h, --help         this help\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+        char left[48];
+        snprintf(left, sizeof(left), "%s %s", ctl_cmds[i].name, ctl_cmds[i].args);
+        fprintf(out, "  %-30s %s\n", left, ctl_cmds[i].help);
+    }
+    fprintf(out, "\nexit codes: 0 ok, 1 the server answered an error, 2 usage,\n"
+                 "            3 cannot reach the socket\n");
+}
+
+int ctl_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t errlen)
+{
+    static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    optind = 1;
+    opterr = 0;
+    /* '+': stop at the first non-option, the command word. */
+    while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            a->socket = optarg;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'h':
+            return 1;
+        default:
+            snprintf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        snprintf(err, errlen, "no command given");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+        if (strcmp(argv[optind], ctl_cmds[i].name) == 0)
+            a->cmd = &ctl_cmds[i];
+    }
+    if (a->cmd == NULL) {
+        snprintf(err, errlen, "unknown command '%s'", argv[optind]);
+        return -1;
+    }
+    a->req = json_object();
+    json_object_set_new(a->req, "cmd", json_string(a->cmd->name));
+    if (a->cmd->build != NULL) {
+        if (a->cmd->build(argc - optind, argv + optind, a->req, err, errlen) < 0)
+            goto fail;
+    } else if (argc - optind > 1) {
+        snprintf(err, errlen, "%s takes no arguments", a->cmd->name);
+        goto fail;
+    }
+    return 0;
+fail:
+    json_decref(a->req);
+    a->req = NULL;
+    return -1;
+}
+
+int ctl_find_socket(char *buf, size_t len, char *err, size_t errlen)
+{
+    const char *env = getenv("FERRY_ADMIN_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+    char pattern[512];
+    glob_t g;
+    int rc;
+
+    if (env != NULL && env[0] != '\0') {
+        snprintf(buf, len, "%s", env);
+        return 0;
+    }
+    if (geteuid() == 0)
+        snprintf(pattern, sizeof(pattern), "/run/ferry/ferryd-*.sock");
+    else if (xdg != NULL && xdg[0] != '\0')
+        snprintf(pattern, sizeof(pattern), "%s/ferryd-*.sock", xdg);
+    else
+        snprintf(pattern, sizeof(pattern), "/tmp/ferryd-%ld-*.sock", (long)geteuid());
+    if (glob(pattern, 0, NULL, &g) != 0) {
+        snprintf(err, errlen, "no ferryd admin socket matches %s (is ferryd running? use -s)",
+                 pattern);
+        return CTL_UNREACHABLE;
+    }
+    if (g.gl_pathc > 1) {
+        snprintf(err, errlen, "%zu ferryd admin sockets match %s: choose one with -s", g.gl_pathc,
+                 pattern);
+        rc = CTL_USAGE;
+    } else {
+        snprintf(buf, len, "%s", g.gl_pathv[0]);
+        rc = 0;
+    }
+    globfree(&g);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * admin: the JSON admin socket (docs/ADMIN.md).
+ *
+ * A Unix stream socket on a libuv loop: newline-delimited JSON, one
+ * request object per line ({"cmd": "status"}), one response object per
+ * line, in order, many clients at once. Peers are identified with
+ * SO_PEERCRED: the owner's uid and root may use every command, members of
+ * --admin-group the read-only ones. A line over 64 KiB, or a client that
+ * lets more than 1 MiB of answers pile up unread, is cut off; the loop
+ * never blocks on a client.
+ *
+ * The module runs on whichever loop it is given: the master's, or in
+ * iterative mode a loop of its own in a thread, since that process is busy
+ * serving. What it cannot do itself it asks through admin_ops.
+ */
+#ifndef FERRY_ADMIN_H
+#define FERRY_ADMIN_H
+
+#include "common/scoreboard.h"
+#include "master/config.h"
+#include "master/snapshot.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#define ADMIN_SCHEMA    1
+#define ADMIN_LINE_MAX  (64 * 1024)
+#define ADMIN_QUEUE_MAX (1024 * 1024)
+
+enum admin_state { ADMIN_RUNNING, ADMIN_DRAINING, ADMIN_STOPPING };
+
+struct admin_ops {
+    /* The pool's state now. */
+    enum admin_state (*state)(void *ctx);
+    /* Stops as SIGTERM does (graceful, with timeout_s; < 0: the configured
+     * one), or at once. */
+    void (*shutdown)(void *ctx, bool graceful, int timeout_s);
+};
+
+struct admin {
+    uv_loop_t *loop;
+    uv_pipe_t server;
+    uv_timer_t sampler;
+    char path[108];
+    bool listening;
+    const struct config *cfg;
+    struct scoreboard *sb;
+    char listeners[8][64];
+    unsigned nlisteners;
+    int lfd0; /* the first listener, for its queue depth */
+    uid_t owner;
+    gid_t group; /* (gid_t)-1: none */
+    const struct admin_ops *ops;
+    void *ops_ctx;
+    struct snapshot snap;
+    struct snap_history hist;
+    struct admin_conn *conns; /* open client connections */
+};
+
+/*
+ * Writes the default socket path for port into buf: ferryd-PORT.sock
+ * under /run/ferry as root, else under $XDG_RUNTIME_DIR, else /tmp (as
+ * ferryd-UID-PORT.sock). Returns 0 or -ENAMETOOLONG.
+ */
+int admin_default_path(char *buf, size_t len, unsigned port);
+
+/*
+ * Binds the socket at path (mode 0600, 0660 with a group), replacing a
+ * stale socket file; a live one (another ferryd answering) is -EADDRINUSE,
+ * a path that is not a socket -EEXIST. Starts accepting and the once-a-
+ * second sampler on loop. Returns 0 or -errno; on failure nothing is left
+ * open.
+ */
+int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
+               const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
+               const struct admin_ops *ops, void *ops_ctx);
+
+/* Explains an admin_open() error for a start-up message. */
+const char *admin_strerror(int rc);
+
+/* Closes every client and the socket, and removes the socket file. The
+ * handles finish closing when the loop next runs. */
+void admin_close(struct admin *a);
+
+/* The admin socket on a loop of its own, in a thread that has every
+ * signal blocked (iterative mode: the main thread is busy serving). */
+struct admin_thread {
+    uv_loop_t loop;
+    uv_async_t stop;
+    pthread_t tid;
+    struct admin admin;
+};
+
+/* admin_open() on a new loop, then runs it in a new thread. 0 or -errno. */
+int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
+                       const struct config *cfg, struct scoreboard *sb, const int *lfds,
+                       size_t nlfds, const struct admin_ops *ops, void *ops_ctx);
+
+/* Closes the socket and joins the thread. */
+void admin_thread_stop(struct admin_thread *t);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * snapshot: one consistent view of the scoreboard, and the arithmetic the
+ * admin socket reports from it (counts by state, totals, rates).
+ *
+ * Consistency: each slot is copied under its sequence lock and the totals
+ * are computed from those same copies plus the reaped figures, so the
+ * totals always equal the per-worker figures plus the reaped ones.
+ */
+#ifndef FERRY_SNAPSHOT_H
+#define FERRY_SNAPSHOT_H
+
+#include "common/scoreboard.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct snapshot {
+    int64_t taken_ns; /* CLOCK_MONOTONIC */
+    int64_t taken_unix;
+    struct sb_pool pool;
+    struct sb_totals reaped;
+    struct sb_totals totals; /* reaped + every live slot */
+    uint32_t by_state[SB_STATE_COUNT];
+    uint32_t nslots;
+    uint32_t nlive;       /* slots not EMPTY, copied into live[] */
+    struct sb_slot *live; /* nslots entries, caller-owned */
+    int *live_slot;       /* slot index of each live[] entry */
+};
+
+/* Allocates the arrays for a scoreboard of nslots. Returns 0 or -ENOMEM. */
+int snap_init(struct snapshot *s, uint32_t nslots);
+
+/* Frees them. */
+void snap_free(struct snapshot *s);
+
+/* Copies sb into s. Returns 0, or -EAGAIN when a slot stayed mid-write. */
+int snap_take(const struct scoreboard *sb, struct snapshot *s);
+
+#define SNAP_HISTORY 64 /* seconds of samples kept: enough for 60 s rates */
+
+/* Once-a-second samples of the totals, and of each slot's transfer, for
+ * rates over the last 1, 10 and 60 seconds. */
+struct snap_history {
+    struct {
+        int64_t ns;
+        uint64_t requests, bytes, connections;
+    } ring[SNAP_HISTORY];
+    unsigned n, head;
+    uint32_t nslots;
+    struct snap_progress {
+        uint32_t generation;
+        int64_t start_ns; /* identifies the transfer */
+        uint64_t sent;
+        int64_t ns;
+        double rate_bps; /* over the last sampling interval */
+    } * slots;
+};
+
+/* Allocates a history for nslots slots. Returns 0 or -ENOMEM. */
+int snap_history_init(struct snap_history *h, uint32_t nslots);
+void snap_history_free(struct snap_history *h);
+
+/* Records the totals and every transfer's progress from s. */
+void snap_history_add(struct snap_history *h, const struct snapshot *s);
+
+/* Rate over the last window_s seconds (as far as the history goes back),
+ * from s's totals: requests/s and bytes/s. Returns false with no history. */
+bool snap_rate(const struct snap_history *h, const struct snapshot *s, unsigned window_s,
+               double *req_s, double *bytes_s);
+
+/* A live slot's transfer rates in bytes/s: current (over the last sample
+ * interval; the average until there is one) and average since it began. */
+void snap_transfer_rates(const struct snap_history *h, const struct snapshot *s, uint32_t i,
+                         double *rate_bps, double *avg_bps);
+
+#endif

@@ -1,0 +1,277 @@
+"""The admin socket and ferryctl against the real ferryd, in every mode:
+every command, malformed and oversized requests, many clients, a client
+that never reads, permissions, start-up conflicts, and answers that come
+quickly while every worker is busy."""
+
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import threading
+import time
+import unittest
+
+from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Server, per_mode, recv_exact,
+                       wait_until)
+
+
+def admin_conn(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    return s, s.makefile("rwb")
+
+
+def ask(f, line):
+    f.write(line if isinstance(line, bytes) else json.dumps(line).encode())
+    f.write(b"\n")
+    f.flush()
+    return json.loads(f.readline())
+
+
+class Admin:
+    MODE = None
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+        self.put("big", bytes(64 << 20))
+        self.srv = self.serve(self.MODE, ("--workers", "2"))
+
+    def stalled(self):
+        """A transfer whose client has stopped reading: a busy worker."""
+        s, (_, _, status, size) = self.srv.ask("big")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(READY)
+        recv_exact(s, 4096)
+        return s
+
+    def test_ping_and_json_passthrough(self):
+        r = self.srv.ctl("ping")
+        self.assertEqual((r.returncode, r.stdout), (0, "pong\n"))
+        r = self.srv.ctl("--json", "ping")
+        self.assertEqual(json.loads(r.stdout), {"ok": True, "schema": 1, "pong": True})
+
+    def test_status(self):
+        for _ in range(3):
+            self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
+        st = self.srv.admin_json("status")
+        self.assertEqual((st["ok"], st["schema"], st["mode"], st["state"]),
+                         (True, 1, self.MODE, "running"))
+        self.assertEqual(st["pid"], self.srv.pid)
+        self.assertEqual(st["listeners"], [f"127.0.0.1:{self.srv.port}"])
+        self.assertEqual(st["limits"]["max_children"], 64)
+        self.assertEqual(st["totals"]["connections"], 3)
+        self.assertEqual(st["totals"]["status"]["OK"], 3)
+        self.assertEqual(st["totals"]["bytes"], 18)
+        self.assertEqual(set(st["throughput"]), {"1s", "10s", "60s"})
+        self.assertEqual(st["saturation"]["listen_queue"], 0)
+        human = self.srv.ctl("status").stdout
+        self.assertIn(f"ferryd {st['version']}  pid {self.srv.pid}  {self.MODE}  running", human)
+        self.assertIn("3 connections  3 requests", human)
+
+    def test_workers_show_a_live_transfer(self):
+        s = self.stalled()
+        def sending():
+            ws = self.srv.admin_json("workers")["workers"]
+            return [w for w in ws if "transfer" in w and w["transfer"]["sent"] > 0]
+        busy = wait_until(sending, what="a worker with a transfer under way")[0]
+        t = busy["transfer"]
+        self.assertEqual((t["file"], t["size"], busy["state"]), ("big", 64 << 20, "sending"))
+        self.assertRegex(t["peer"], r"^127\.0\.0\.1:\d+$")
+        self.assertLess(t["sent"], t["size"])
+        self.assertGreaterEqual(t["idle_ms"], 0)
+        expected = {"iterative": 1, "fork": 1, "prefork": 2}[self.MODE]
+        self.assertEqual(len(self.srv.admin_json("workers")["workers"]), expected)
+        self.assertRegex(self.srv.ctl("workers").stdout, r"sending .* big +\s+0% ")
+        s.close()
+
+    def test_answers_quickly_while_every_worker_is_busy(self):
+        held = [self.stalled()] + ([self.stalled()] if self.MODE != "iterative" else [])
+        if self.MODE == "prefork":
+            wait_until(lambda: self.srv.admin_json("status")["pool"].get("sending") == 2,
+                       what="both workers sending")
+        worst = 0
+        for _ in range(20):
+            t0 = time.monotonic()
+            self.assertEqual(self.srv.ctl("status").returncode, 0)
+            worst = max(worst, time.monotonic() - t0)
+        self.assertLess(worst, 0.5, "status must not wait for the transfers")
+        for s in held:
+            s.close()
+
+    def test_malformed_requests_keep_the_connection(self):
+        s, f = admin_conn(self.srv.admin)
+        cases = [(b"{not json", "bad_json"), (b"[1,2]", "bad_request"), (b"{}", "bad_request"),
+                 (b'{"cmd": 7}', "bad_request"), (b'{"cmd": "frobnicate"}', "unknown_command"),
+                 (b'{"cmd": "shutdown", "graceful": "yes"}', "bad_argument"),
+                 (b'{"cmd": "shutdown", "timeout_s": "soon"}', "bad_argument"),
+                 (b'{"cmd": "shutdown", "timeout_s": 100000}', "out_of_range"),
+                 (b'{"cmd": "ping", "cmd": "status"}', "bad_json")]
+        for line, code in cases:
+            with self.subTest(line=line):
+                r = ask(f, line)
+                self.assertEqual((r["ok"], r["schema"], r["error"]), (False, 1, code))
+                self.assertTrue(r["message"])
+        self.assertEqual(ask(f, {"cmd": "ping"})["pong"], True)  # still usable
+        # Several requests in one write are answered in order.
+        f.write(b'{"cmd":"ping"}\n{"cmd":"workers"}\n\n{"cmd":"ping"}\n')
+        f.flush()
+        self.assertIn("pong", json.loads(f.readline()))
+        self.assertIn("workers", json.loads(f.readline()))
+        self.assertIn("pong", json.loads(f.readline()))
+        s.close()
+
+    def test_oversized_line_is_cut_off(self):
+        s, f = admin_conn(self.srv.admin)
+        s.sendall(b'{"cmd": "ping", "pad": "' + b"x" * (70 * 1024))
+        r = json.loads(f.readline())
+        self.assertEqual((r["ok"], r["error"]), (False, "line_too_long"))
+        self.assertEqual(f.readline(), b"")  # then closed
+        self.srv.wait_log(r"admin: request line over 65536 bytes")
+        self.assertEqual(self.srv.ctl("ping").returncode, 0)
+
+    def test_client_that_never_reads_is_cut_off(self):
+        s, _ = admin_conn(self.srv.admin)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        line = b'{"cmd":"status"}\n'
+        try:
+            for _ in range(200):
+                s.sendall(line * 50)  # 10,000 answers of ~1 KB that nobody reads
+        except OSError:
+            pass  # cut off while still writing: what we want
+        self.srv.wait_log(r"does not read its answers: cutting it off")
+        t0 = time.monotonic()
+        self.assertEqual(self.srv.ctl("ping").returncode, 0)
+        self.assertLess(time.monotonic() - t0, 1)
+        s.close()
+
+    def test_many_clients_at_once(self):
+        errors = []
+        def client():
+            try:
+                s, f = admin_conn(self.srv.admin)
+                for i in range(20):
+                    r = ask(f, {"cmd": "status" if i % 2 else "workers"})
+                    if not r["ok"]:
+                        errors.append(r)
+                s.close()
+            except Exception as e:
+                errors.append(e)
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+
+    def test_shutdown_with_a_transfer_in_flight(self):
+        s, (_, _, status, size) = self.srv.ask("big")
+        s.sendall(READY)
+        head = recv_exact(s, 1 << 20)
+        r = self.srv.ctl("shutdown", "--timeout", "20")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("stopping gracefully", r.stdout)
+        if self.MODE != "iterative":  # iterative closes the socket only at the end
+            self.assertEqual(self.srv.admin_json("status")["state"], "stopping")
+        self.assertEqual(len(head) + len(recv_exact(s, size)), size)
+        self.assertEqual(self.srv.stop(), 0)
+        self.assertFalse(os.path.exists(self.srv.admin), "the socket file is removed")
+
+    def test_shutdown_now(self):
+        s = self.stalled()
+        r = self.srv.ctl("--json", "shutdown", "--now")
+        self.assertEqual(json.loads(r.stdout)["graceful"], False)
+        self.assertEqual(self.srv.proc.wait(timeout=10), 1)
+        s.close()
+
+
+class AdminSocket(FerryTest):
+
+    def test_socket_mode_and_stale_file(self):
+        path = os.path.join(self.tmp, "stale.sock")
+        dead = socket.socket(socket.AF_UNIX)
+        dead.bind(path)
+        dead.close()  # a socket file nobody answers on
+        srv = self.serve("prefork", ("--workers", "1"), admin=path)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(srv.ctl("ping").returncode, 0)
+
+    def test_live_socket_is_a_startup_error(self):
+        srv = self.serve("prefork", ("--workers", "1"))
+        for mode in ("prefork", "iterative"):
+            r = subprocess.run([FERRYD, "--mode", mode, "--admin-socket", srv.admin, "127.0.0.1",
+                                "0", self.root], capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"cannot open the admin socket {srv.admin}: in use by another running "
+                          "ferryd", r.stderr)
+        self.assertEqual(srv.ctl("ping").returncode, 0, "the first one is untouched")
+
+    def test_path_that_is_not_a_socket(self):
+        path = os.path.join(self.tmp, "file")
+        open(path, "w").write("keep me")
+        r = subprocess.run([FERRYD, "--admin-socket", path, "127.0.0.1", "0", self.root],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exists and is not a socket", r.stderr)
+        self.assertEqual(open(path).read(), "keep me")
+
+    def test_default_path_and_discovery(self):
+        xdg = os.path.join(self.tmp, "xdg")
+        os.mkdir(xdg, 0o700)
+        env = dict(os.environ, XDG_RUNTIME_DIR=xdg)
+        wrapper = ()
+        if os.geteuid() == 0:  # as root the default is /run/ferry: test the user case as nobody
+            os.chown(xdg, 65534, 65534)
+            os.chmod(self.tmp, 0o755)
+            wrapper = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        srv = self.serve("prefork", ("--workers", "1"), admin=False, env=env, wrapper=wrapper)
+        expected = os.path.join(xdg, f"ferryd-{srv.port}.sock")
+        srv.wait_log(re.escape(f"admin socket {expected}"))
+        env.pop("FERRY_ADMIN_SOCKET", None)
+        r = subprocess.run([*wrapper, FERRYCTL, "ping"], capture_output=True, text=True, env=env,
+                           timeout=10)
+        self.assertEqual((r.returncode, r.stdout), (0, "pong\n"), r.stderr)
+        r = subprocess.run([FERRYCTL, "ping"], capture_output=True, text=True, timeout=10,
+                           env=dict(env, FERRY_ADMIN_SOCKET=expected))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_ferryctl_exit_codes(self):
+        r = subprocess.run([FERRYCTL, "-s", os.path.join(self.tmp, "none.sock"), "ping"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("cannot reach", r.stderr)
+        self.assertEqual(subprocess.run([FERRYCTL, "frob"], capture_output=True).returncode, 2)
+        self.assertEqual(subprocess.run([FERRYCTL], capture_output=True).returncode, 2)
+        r = subprocess.run([FERRYCTL, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("exit codes", r.stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
+    def test_permissions(self):
+        srv = self.serve("prefork", ("--workers", "1", "--admin-group", "nogroup"))
+        st = os.stat(srv.admin)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+        nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        # A member of the admin group reads...
+        self.assertEqual(srv.ctl("status", wrapper=nobody).returncode, 0)
+        # ...but may not control, and the denial is logged.
+        r = srv.ctl("shutdown", wrapper=nobody)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("permission_denied", r.stderr)
+        srv.wait_log(r'admin: denied "shutdown" to uid 65534')
+        # Someone in neither the owner's uid nor the group cannot connect at all.
+        other = ("setpriv", "--reuid=65534", "--regid=65533", "--clear-groups")
+        r = srv.ctl("ping", wrapper=other)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("Permission denied", r.stderr)
+        self.assertEqual(srv.ctl("ping").returncode, 0)
+
+
+globals().update(per_mode(Admin))
+del Admin
+
+if __name__ == "__main__":
+    unittest.main()
