@@ -53,11 +53,51 @@ static int ctl_build_shutdown(int argc, char **argv, json_t *req, char *err, siz
     return 0;
 }
 
+/* resize N|+N|-N [--drain-timeout S] [--no-wait]; the size comes first,
+ * so that "-2" is a size and not an option. */
+static int ctl_build_resize(int argc, char **argv, json_t *req, char *err, size_t errlen)
+{
+    static const struct option opts[] = {
+        {"drain-timeout", required_argument, NULL, 'd'}, {"no-wait", no_argument, NULL, 'n'}, {0}};
+    const char *spec = argc > 1 ? argv[1] : "";
+    char *end;
+    long n;
+    int c;
+
+    n = strtol(spec, &end, 10);
+    if (spec[0] == '\0' || *end != '\0' || (spec[0] != '+' && spec[0] != '-' && n < 1)) {
+        snprintf(err, errlen, "resize wants N, +N or -N workers, not '%s'", spec);
+        return -1;
+    }
+    if (spec[0] == '+' || spec[0] == '-')
+        json_object_set_new(req, "workers", json_string(spec));
+    else
+        json_object_set_new(req, "workers", json_integer(n));
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'n') {
+            json_object_set_new(req, "wait", json_false());
+        } else if (c == 'd' && (n = strtol(optarg, &end, 10)) >= 0 && *end == '\0' && *optarg) {
+            json_object_set_new(req, "drain_timeout_s", json_integer(n));
+        } else {
+            snprintf(err, errlen, "resize takes N|+N|-N [--drain-timeout S] [--no-wait]");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "resize takes no argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
     {"ping", "", "check that ferryd answers", NULL, ctl_print_ping},
     {"status", "", "version, state, limits, pool, totals, throughput, saturation", NULL,
      fmt_status},
     {"workers", "", "one row per process, with the transfer in progress", NULL, fmt_workers},
+    {"resize", "N|+N|-N [--drain-timeout S] [--no-wait]",
+     "set the pool size (prefork) or child limit (fork)", ctl_build_resize, fmt_resize},
     {"shutdown", "[--now] [--timeout S]", "stop as SIGTERM does (or at once)", ctl_build_shutdown,
      fmt_shutdown},
 };

@@ -174,6 +174,19 @@ void fmt_workers(FILE *out, json_t *r)
     }
 }
 
+void fmt_resize(FILE *out, json_t *r)
+{
+    if (json_is_true(json_object_get(r, "resizing"))) {
+        fprintf(out, "resizing %lld -> %lld (not waiting)\n", (long long)fmt_int(r, "from"),
+                (long long)fmt_int(r, "to"));
+        return;
+    }
+    fprintf(out, "resized %lld -> %lld in %.3fs: %lld started, %lld retired, %lld killed\n",
+            (long long)fmt_int(r, "from"), (long long)fmt_int(r, "to"), fmt_num(r, "time_s"),
+            (long long)fmt_int(r, "started"), (long long)fmt_int(r, "retired"),
+            (long long)fmt_int(r, "killed"));
+}
+
 void fmt_shutdown(FILE *out, json_t *r)
 {
     if (json_is_true(json_object_get(r, "graceful")))

@@ -22,6 +22,9 @@ void fmt_status(FILE *out, json_t *resp);
 /* Prints a workers answer as a table, one row per process. */
 void fmt_workers(FILE *out, json_t *resp);
 
+/* Prints a resize answer. */
+void fmt_resize(FILE *out, json_t *resp);
+
 /* Prints a shutdown answer. */
 void fmt_shutdown(FILE *out, json_t *resp);
 

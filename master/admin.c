@@ -28,13 +28,18 @@ struct admin_conn {
     bool control; /* may use control commands */
     bool closing;
     size_t discard; /* > 0: cut off; bytes still to drop before closing */
+    bool in_lines;  /* admin_lines() is on the stack */
+    uint64_t token; /* != 0: pending holds an answer still to come */
+    json_t *pending;
     pid_t pid;
     uid_t uid;
     size_t len;
     char buf[ADMIN_LINE_MAX + 1];
 };
 
-typedef int (*admin_fn)(struct admin *a, json_t *req, json_t *resp);
+/* A command handler: 0 (resp answers), -1 (resp holds the error) or 1
+ * (the answer comes later: resp now belongs to the connection). */
+typedef int (*admin_fn)(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp);
 
 /* ---- responses --------------------------------------------------------- */
 
@@ -68,6 +73,9 @@ static void admin_conn_close(struct admin_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    json_decref(c->pending); /* a resize finishing later finds no one */
+    c->pending = NULL;
+    c->token = 0;
     for (pp = &c->a->conns; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
@@ -158,6 +166,10 @@ static json_t *admin_response(void)
 
 /* ---- commands ---------------------------------------------------------- */
 
+static void admin_lines(struct admin_conn *c);
+static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void admin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 static const char *const admin_state_names[] = {"running", "draining", "stopping"};
 
 static json_t *admin_counters(const struct sb_counters *c)
@@ -206,9 +218,10 @@ static int admin_snapshot(struct admin *a, json_t *resp)
     return 0;
 }
 
-static int admin_cmd_ping(struct admin *a, json_t *req, json_t *resp)
+static int admin_cmd_ping(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     (void)a;
+    (void)c;
     (void)req;
     json_object_set_new(resp, "pong", json_true());
     return 0;
@@ -256,12 +269,13 @@ static json_t *admin_saturation(struct admin *a, enum admin_state state)
     return o;
 }
 
-static int admin_cmd_status(struct admin *a, json_t *req, json_t *resp)
+static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     const struct snapshot *s = &a->snap;
     enum admin_state state = a->ops->state(a->ops_ctx);
     json_t *lis = json_array(), *lim = json_object(), *pool = json_object(), *tot;
 
+    (void)c;
     (void)req;
     if (admin_snapshot(a, resp) < 0)
         return -1;
@@ -313,10 +327,11 @@ static json_t *admin_transfer(struct admin *a, uint32_t i)
     return t;
 }
 
-static int admin_cmd_workers(struct admin *a, json_t *req, json_t *resp)
+static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     json_t *list = json_array();
 
+    (void)c;
     (void)req;
     if (admin_snapshot(a, resp) < 0) {
         json_decref(list);
@@ -359,11 +374,12 @@ static int admin_int_arg(json_t *req, const char *name, json_int_t min, json_int
     return 0;
 }
 
-static int admin_cmd_shutdown(struct admin *a, json_t *req, json_t *resp)
+static int admin_cmd_shutdown(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     json_t *g = json_object_get(req, "graceful");
     json_int_t timeout = -1;
 
+    (void)c;
     if (g != NULL && !json_is_boolean(g))
         return admin_fail(resp, "bad_argument", "\"graceful\" must be true or false");
     if (admin_int_arg(req, "timeout_s", 0, 86400, &timeout, resp) < 0)
@@ -373,6 +389,99 @@ static int admin_cmd_shutdown(struct admin *a, json_t *req, json_t *resp)
     json_object_set_new(resp, "timeout_s",
                         json_integer(timeout >= 0 ? timeout : a->cfg->shutdown_timeout));
     return 0;
+}
+
+/* Reads "workers": N, "+N" or "-N" (relative to target) into *out.
+ * Returns 0 or fails resp. */
+static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t *resp)
+{
+    json_t *v = json_object_get(req, "workers");
+    long long n, target = a->ops->target(a->ops_ctx);
+    const char *str;
+    char *end;
+
+    if (json_is_integer(v)) {
+        n = json_integer_value(v);
+    } else if (json_is_string(v) && ((str = json_string_value(v))[0] == '+' || str[0] == '-') &&
+               str[1] >= '0' && str[1] <= '9') {
+        n = strtoll(str, &end, 10);
+        if (*end != '\0')
+            return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
+        n += target;
+    } else {
+        return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
+    }
+    if (n < 1 || n > (long long)a->cfg->max_children)
+        return admin_fail(resp, "out_of_range",
+                          "workers must be within 1..%u (--max-children); asked for %lld",
+                          a->cfg->max_children, n);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int admin_cmd_resize(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_int_t drain = a->cfg->shutdown_timeout;
+    json_t *wait = json_object_get(req, "wait");
+    unsigned from = a->ops->target(a->ops_ctx), to = from;
+    uint64_t token;
+    int rc;
+
+    if (a->ops->resize == NULL)
+        return admin_fail(resp, "unsupported", "%s mode has no pool to resize",
+                          cfg_mode_name(a->cfg->mode));
+    if (admin_workers_arg(a, req, &to, resp) < 0 ||
+        admin_int_arg(req, "drain_timeout_s", 0, 86400, &drain, resp) < 0)
+        return -1;
+    if (wait != NULL && !json_is_boolean(wait))
+        return admin_fail(resp, "bad_argument", "\"wait\" must be true or false");
+    token = json_is_false(wait) ? 0 : ++a->next_token;
+    if (token != 0) { /* set up first: the pool may finish at once */
+        c->token = token;
+        c->pending = resp;
+    }
+    rc = a->ops->resize(a->ops_ctx, to, (unsigned)drain, token);
+    if (rc < 0) {
+        c->token = 0;
+        c->pending = NULL;
+        if (rc == -EBUSY)
+            return admin_fail(resp, "busy", "a resize is under way; try again when it is done");
+        if (rc == -ESHUTDOWN)
+            return admin_fail(resp, "stopping", "the pool is stopping");
+        return admin_fail(resp, "unsupported", "this mode cannot resize");
+    }
+    if (token != 0)
+        return 1;
+    json_object_set_new(resp, "resizing", json_true());
+    json_object_set_new(resp, "from", json_integer(from));
+    json_object_set_new(resp, "to", json_integer(to));
+    return 0;
+}
+
+void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r)
+{
+    struct admin_conn *c;
+    json_t *resp;
+
+    for (c = a->conns; c != NULL && c->token != token; c = c->next)
+        ;
+    if (token == 0 || c == NULL)
+        return; /* nobody waits, or the client left */
+    resp = c->pending;
+    c->pending = NULL;
+    c->token = 0;
+    json_object_set_new(resp, "ok", json_true());
+    json_object_set_new(resp, "from", json_integer(r->from));
+    json_object_set_new(resp, "to", json_integer(r->to));
+    json_object_set_new(resp, "started", json_integer(r->started));
+    json_object_set_new(resp, "retired", json_integer(r->retired));
+    json_object_set_new(resp, "killed", json_integer(r->killed));
+    json_object_set_new(resp, "time_s", json_real((double)llround(r->seconds * 1e3) / 1e3));
+    admin_send(c, resp);
+    if (!c->in_lines && !c->closing) { /* requests that waited behind it */
+        admin_lines(c);
+        uv_read_start((uv_stream_t *)&c->pipe, admin_alloc, admin_read);
+    }
 }
 
 /* After the answer to shutdown went out: act on it. */
@@ -395,6 +504,7 @@ static const struct admin_cmd {
     {"ping", false, admin_cmd_ping, NULL},
     {"status", false, admin_cmd_status, NULL},
     {"workers", false, admin_cmd_workers, NULL},
+    {"resize", true, admin_cmd_resize, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
 };
 
@@ -430,10 +540,14 @@ static void admin_line(struct admin_conn *c, const char *line, size_t len)
     else if (cmd->control && !c->control)
         rc = admin_fail(resp, "permission_denied", "\"%s\" is for the owner and root", cmd->name);
     else
-        rc = cmd->fn(c->a, req, resp);
+        rc = cmd->fn(c->a, c, req, resp);
     if (rc < 0 && cmd != NULL && cmd->control && !c->control)
         log_warn("admin: denied \"%s\" to uid %ld (pid %ld)", cmd->name, (long)c->uid,
                  (long)c->pid);
+    if (rc == 1) { /* answered later, by admin_resize_done() */
+        json_decref(req);
+        return;
+    }
     json_object_set_new(resp, "ok", json_boolean(rc == 0));
     admin_send(c, resp);
     if (rc == 0 && cmd->after != NULL)
@@ -454,11 +568,15 @@ static void admin_lines(struct admin_conn *c)
 {
     char *start = c->buf, *nl;
 
-    while (!c->closing && (nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))) {
+    /* While an answer is pending, later requests wait: answers stay in order. */
+    c->in_lines = true;
+    while (!c->closing && c->token == 0 &&
+           (nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))) {
         if (nl > start)
             admin_line(c, start, (size_t)(nl - start));
         start = nl + 1;
     }
+    c->in_lines = false;
     c->len -= (size_t)(start - c->buf);
     memmove(c->buf, start, c->len);
 }
@@ -479,6 +597,10 @@ static void admin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     c->len += (size_t)nread;
     admin_lines(c);
+    if (!c->closing && c->len == sizeof(c->buf) && c->token != 0) {
+        uv_read_stop(s); /* whole requests wait behind a pending answer */
+        return;
+    }
     if (!c->closing && c->len == sizeof(c->buf)) {
         log_warn("admin: request line over %d bytes from pid %ld: cut off", ADMIN_LINE_MAX,
                  (long)c->pid);

@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -37,6 +38,20 @@ struct admin_ops {
     /* Stops as SIGTERM does (graceful, with timeout_s; < 0: the configured
      * one), or at once. */
     void (*shutdown)(void *ctx, bool graceful, int timeout_s);
+    /* The current worker target (prefork size, fork-mode limit). */
+    unsigned (*target)(void *ctx);
+    /* Starts a resize to workers, retiring surplus workers within drain_s.
+     * Returns 0 and later calls admin_resize_done(token) (token 0: nobody
+     * waits), or -EBUSY (a resize is under way), -ESHUTDOWN (stopping),
+     * -ENOTSUP (this mode cannot). NULL: resizing is not supported. */
+    int (*resize)(void *ctx, unsigned workers, unsigned drain_s, uint64_t token);
+};
+
+/* What a finished resize did, for its answer. */
+struct admin_resize_result {
+    unsigned from, to;
+    unsigned started, retired, killed;
+    double seconds;
 };
 
 struct admin {
@@ -57,6 +72,7 @@ struct admin {
     struct snapshot snap;
     struct snap_history hist;
     struct admin_conn *conns; /* open client connections */
+    uint64_t next_token;
 };
 
 /*
@@ -76,6 +92,9 @@ int admin_default_path(char *buf, size_t len, unsigned port);
 int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
                const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
                const struct admin_ops *ops, void *ops_ctx);
+
+/* Answers the resize that token names, if its client is still there. */
+void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r);
 
 /* Explains an admin_open() error for a start-up message. */
 const char *admin_strerror(int rc);

@@ -34,7 +34,18 @@ static void iterative_shutdown(void *ctx, bool graceful, int timeout_s)
     worker_request_stop(graceful, timeout_s);
 }
 
-static const struct admin_ops iterative_admin_ops = {iterative_state, iterative_shutdown};
+static unsigned iterative_target(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/* No resize: one process is the whole server. */
+static const struct admin_ops iterative_admin_ops = {
+    .state = iterative_state,
+    .shutdown = iterative_shutdown,
+    .target = iterative_target,
+};
 
 /* Iterative mode: this process is the only server, one client at a time;
  * its admin socket runs in a thread of its own. */

@@ -26,6 +26,8 @@
 #define POOL_QUICK_DEATH_NS   1000000000LL /* a worker dying sooner is failing */
 #define POOL_BACKOFF_FIRST_MS 100
 #define POOL_BACKOFF_MAX_MS   10000
+#define POOL_SPAWN_BATCH      16 /* forks in one go when growing... */
+#define POOL_SPAWN_PAUSE_MS   10 /* ...then a pause: no fork storm */
 
 struct pool {
     uv_loop_t loop;
@@ -33,19 +35,28 @@ struct pool {
     struct scoreboard *sb;
     struct listeners *ls;
     int dirfd;
-    uv_signal_t sig_term, sig_int, sig_chld;
+    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
-    uv_timer_t respawn, deadline;
+    uv_timer_t respawn, deadline, drain;
     struct admin admin;
     const char *admin_path;
     gid_t admin_group;
-    pid_t *pids;           /* per slot; 0 when the slot is free */
+    pid_t *pids;    /* per slot; 0 when the slot is free */
+    bool *retiring; /* per slot: asked to leave by a resize */
+    unsigned nretiring;
     unsigned children;     /* forked and not yet reaped */
     unsigned target;       /* prefork: pool size; fork: concurrency limit */
     unsigned quick_deaths; /* consecutive workers that died young */
     unsigned deadline_s;   /* of the shutdown under way */
     bool started;          /* the initial pool is up: later spawns are respawns */
-    bool accepting;        /* fork mode: polls started */
+    struct {
+        bool active;
+        uint64_t token; /* the admin client waiting, or 0 */
+        int64_t t0;
+        unsigned drain_s;
+        struct admin_resize_result r;
+    } resize;
+    bool accepting; /* fork mode: polls started */
     bool stopping;
     bool killed; /* a child had to be SIGKILLed */
 };
@@ -109,6 +120,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
 }
 
 static void pool_on_readable(uv_poll_t *h, int status, int events);
+static void pool_resize_check(struct pool *p);
 
 static void pool_accept_start(struct pool *p)
 {
@@ -170,17 +182,26 @@ static void pool_on_respawn(uv_timer_t *t)
 {
     struct pool *p = t->loop->data;
 
-    while (!p->stopping && p->children < p->target) {
-        int rc = pool_spawn(p, -1, NULL);
+    for (unsigned batch = 0; !p->stopping && p->children < p->target; batch++) {
+        int rc;
 
+        if (batch == POOL_SPAWN_BATCH) {
+            uv_timer_start(&p->respawn, pool_on_respawn, POOL_SPAWN_PAUSE_MS, 0);
+            return;
+        }
+        rc = pool_spawn(p, -1, NULL);
         if (rc < 0) {
             log_error("cannot start a worker: %s; retrying in 1 s", strerror(-rc));
             uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
             return;
         }
-        p->sb->pool.respawns += p->started;
+        if (p->resize.active)
+            p->resize.r.started++;
+        else
+            p->sb->pool.respawns += p->started;
     }
     p->started = true;
+    pool_resize_check(p);
 }
 
 /* Prefork: plans a replacement, backing off while workers die young. */
@@ -228,12 +249,23 @@ static int pool_slot_of(const struct pool *p, pid_t pid)
     return -1;
 }
 
-/* Logs a reaped child and frees its slot, folding its counters. */
+/* Logs a reaped child and frees its slot, folding its counters. A worker
+ * retired by a resize is no crash, even when the drain timeout killed it. */
 static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
 {
     bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
 
-    if (WIFSIGNALED(wstatus))
+    if (p->retiring[slot]) {
+        bool killed = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
+
+        p->retiring[slot] = false;
+        p->nretiring--;
+        p->resize.r.killed += killed;
+        p->resize.r.retired += !killed;
+        log_info("worker %s: pid %ld slot %d",
+                 killed ? "killed after the drain timeout" : "retired", (long)pid, slot);
+        crashed = false;
+    } else if (WIFSIGNALED(wstatus))
         log_msg(p->stopping && p->killed ? LOG_INFO : LOG_WARN,
                 "worker exited: pid %ld slot %d killed by signal %d (%s)", (long)pid, slot,
                 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
@@ -256,18 +288,21 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
     (void)signum;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
         int slot = pool_slot_of(p, pid);
+        bool retired;
         int64_t lived;
 
         if (slot < 0)
             continue;
         lived = clock_now_ns() - p->sb->slots[slot].started_ns; /* before the slot is freed */
+        retired = p->retiring[slot];
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping)
             continue;
-        if (p->cfg->mode == MODE_PREFORK)
+        if (p->cfg->mode == MODE_PREFORK && !retired)
             pool_plan_respawn(p, lived);
-        else if (p->children < p->target)
+        else if (p->cfg->mode == MODE_FORK && p->children < p->target)
             pool_accept_start(p);
+        pool_resize_check(p);
     }
     if (p->stopping && p->children == 0)
         pool_finish(p);
@@ -289,6 +324,117 @@ static void pool_on_deadline(uv_timer_t *t)
     pool_kill_all(p, SIGKILL);
 }
 
+/* Answers the resize under way (if any) with what it did. */
+static void pool_resize_finish(struct pool *p)
+{
+    struct admin_resize_result *r = &p->resize.r;
+
+    if (!p->resize.active)
+        return;
+    p->resize.active = false;
+    uv_timer_stop(&p->drain);
+    r->seconds = (double)(clock_now_ns() - p->resize.t0) / 1e9;
+    log_info("resize %u -> %u done in %.3f s: %u started, %u retired, %u killed", r->from, r->to,
+             r->seconds, r->started, r->retired, r->killed);
+    admin_resize_done(&p->admin, p->resize.token, r);
+}
+
+/* Finishes the resize once the pool matches its target. */
+static void pool_resize_check(struct pool *p)
+{
+    if (!p->resize.active || p->nretiring > 0)
+        return;
+    if (p->cfg->mode == MODE_PREFORK && p->children < p->target)
+        return;
+    pool_resize_finish(p);
+}
+
+/* Asks n workers to leave, idle ones first: SIGTERM makes an idle worker
+ * exit at once and a busy one after the transfer in hand. */
+static void pool_retire(struct pool *p, unsigned n)
+{
+    for (int pass = 0; pass < 2 && n > 0; pass++) {
+        for (uint32_t i = 0; i < p->sb->nslots && n > 0; i++) {
+            uint8_t state = p->sb->slots[i].state;
+
+            if (p->pids[i] == 0 || p->retiring[i] ||
+                (pass == 0 && state != SB_IDLE && state != SB_STARTING))
+                continue;
+            p->retiring[i] = true;
+            p->nretiring++;
+            kill(p->pids[i], SIGTERM);
+            n--;
+        }
+    }
+}
+
+static void pool_on_drain(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    log_warn("resize: drain timeout of %u s passed: killing %u busy worker(s)", p->resize.drain_s,
+             p->nretiring);
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->retiring[i] && p->pids[i] > 0)
+            kill(p->pids[i], SIGKILL);
+    }
+}
+
+/* Resizes the pool (prefork) or changes the concurrency limit (fork). */
+static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
+{
+    struct pool *p = ctx;
+    unsigned from = p->target, live;
+
+    if (p->stopping)
+        return -ESHUTDOWN;
+    if (p->resize.active)
+        return -EBUSY;
+    memset(&p->resize, 0, sizeof(p->resize));
+    p->resize.active = true;
+    p->resize.token = token;
+    p->resize.t0 = clock_now_ns();
+    p->resize.drain_s = drain_s;
+    p->resize.r.from = from;
+    p->resize.r.to = to;
+    log_info("resize: %u -> %u %s", from, to,
+             p->cfg->mode == MODE_FORK ? "children at most" : "workers");
+    p->target = to;
+    p->sb->pool.target = to;
+    if (p->cfg->mode == MODE_FORK) {
+        if (p->children < p->target)
+            pool_accept_start(p); /* children above a lower limit just finish */
+    } else if (to > from) {
+        pool_on_respawn(&p->respawn);
+    } else {
+        live = p->children - p->nretiring;
+        if (live > to) {
+            pool_retire(p, live - to);
+            uv_timer_start(&p->drain, pool_on_drain, (uint64_t)drain_s * 1000, 0);
+        }
+    }
+    pool_resize_check(p);
+    return 0;
+}
+
+/* SIGTTIN / SIGTTOU: one worker more or less (gunicorn's convention). */
+static void pool_on_ttinou(uv_signal_t *h, int signum)
+{
+    struct pool *p = h->loop->data;
+    unsigned to = signum == SIGTTIN ? p->target + 1 : p->target - 1;
+    int rc;
+
+    if (to < 1 || to > p->cfg->max_children) {
+        log_warn("SIG%s: %u workers is outside 1..%u: ignored", sigabbrev_np(signum), to,
+                 p->cfg->max_children);
+        return;
+    }
+    rc = pool_resize(p, to, p->cfg->shutdown_timeout, 0);
+    if (rc < 0)
+        log_warn("SIG%s: %s: ignored", sigabbrev_np(signum),
+                 rc == -EBUSY ? "a resize is under way" : "stopping");
+}
+
 /*
  * Stops the pool: gracefully (no new connections, children finish what
  * they hold, SIGKILL after timeout_s) or now (SIGKILL at once). A graceful
@@ -300,6 +446,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         return;
     if (!p->stopping) {
         p->stopping = true;
+        pool_resize_finish(p);
         pool_accept_stop(p);
         uv_timer_stop(&p->respawn);
         lsn_close(p->ls); /* new connections are refused, not queued */
@@ -333,7 +480,14 @@ static enum admin_state pool_admin_state(void *ctx)
 {
     struct pool *p = ctx;
 
-    return p->stopping ? ADMIN_STOPPING : ADMIN_RUNNING;
+    if (p->stopping)
+        return ADMIN_STOPPING;
+    return p->nretiring > 0 ? ADMIN_DRAINING : ADMIN_RUNNING;
+}
+
+static unsigned pool_admin_target(void *ctx)
+{
+    return ((struct pool *)ctx)->target;
 }
 
 static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
@@ -344,7 +498,12 @@ static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
               "admin shutdown");
 }
 
-static const struct admin_ops pool_admin_ops = {pool_admin_state, pool_admin_shutdown};
+static const struct admin_ops pool_admin_ops = {
+    .state = pool_admin_state,
+    .shutdown = pool_admin_shutdown,
+    .target = pool_admin_target,
+    .resize = pool_resize,
+};
 
 static int pool_init(struct pool *p)
 {
@@ -358,9 +517,14 @@ static int pool_init(struct pool *p)
     uv_signal_init(&p->loop, &p->sig_chld);
     uv_timer_init(&p->loop, &p->respawn);
     uv_timer_init(&p->loop, &p->deadline);
+    uv_timer_init(&p->loop, &p->drain);
+    uv_signal_init(&p->loop, &p->sig_ttin);
+    uv_signal_init(&p->loop, &p->sig_ttou);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
         (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
-        (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0)
+        (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0 ||
+        (rc = uv_signal_start(&p->sig_ttin, pool_on_ttinou, SIGTTIN)) < 0 ||
+        (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
         for (size_t i = 0; i < p->ls->n; i++) {
@@ -392,8 +556,12 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     int rc;
 
     p.pids = calloc(sb->nslots, sizeof(pid_t));
-    if (p.pids == NULL)
+    p.retiring = calloc(sb->nslots, sizeof(bool));
+    if (p.pids == NULL || p.retiring == NULL) {
+        free(p.pids);
+        free(p.retiring);
         return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     sb->pool.target = cfg->workers;
     rc = pool_init(&p);
@@ -405,5 +573,6 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     free(p.pids);
+    free(p.retiring);
     return rc < 0 || p.killed ? 1 : 0;
 }

@@ -3,9 +3,11 @@ every command, malformed and oversized requests, many clients, a client
 that never reads, permissions, start-up conflicts, and answers that come
 quickly while every worker is busy."""
 
+import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -13,8 +15,8 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Server, per_mode, recv_exact,
-                       wait_until)
+from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Server, children_of, per_mode,
+                       recv_exact, sha256_file, wait_until)
 
 
 def admin_conn(path):
@@ -275,3 +277,143 @@ del Admin
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Resize(FerryTest):
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+        self.put("big", bytes(64 << 20))
+
+    def workers(self, srv):
+        return len(srv.admin_json("workers")["workers"])
+
+    def stalled(self, srv, small_window=True):
+        """A transfer whose client does not read. With a 4 KiB receive
+        window it crawls for good; without, reading it later finishes it
+        at full speed."""
+        s, _ = srv.ask("big")
+        if small_window:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(READY)
+        recv_exact(s, 4096)
+        return s
+
+    def test_grow_and_shrink_match_when_the_command_returns(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        r = srv.ctl("resize", "+2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("resized 2 -> 4", r.stdout)
+        self.assertEqual(self.workers(srv), 4)
+        self.assertEqual(len(children_of(srv.pid)), 4)
+        r = srv.admin_json("resize", "-3")
+        self.assertEqual((r["from"], r["to"], r["retired"], r["killed"]), (4, 1, 3, 0))
+        self.assertEqual(self.workers(srv), 1)
+        self.assertEqual(len(children_of(srv.pid)), 1)
+        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 1)
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 0)
+
+    def test_resize_under_load_loses_nothing(self):
+        data = os.urandom(8 << 20)
+        self.put("data", data)
+        srv = self.serve("prefork", ("--workers", "4"))
+        out = os.path.join(self.tmp, "out")
+        os.mkdir(out)
+        procs = [subprocess.Popen([os.path.join(os.path.dirname(FERRYD), "ferry"), "get", "-q",
+                                   "-o", f"f{i}", "127.0.0.1", str(srv.port), "data", "1G"],
+                                  cwd=out) for i in range(20)]
+        for size in ("+4", "-6", "+3", "5"):
+            r = srv.admin_json("resize", size)
+            self.assertEqual(self.workers(srv), r["to"])
+            self.assertEqual(len(children_of(srv.pid)), r["to"])
+        self.assertEqual([p.wait(timeout=120) for p in procs], [0] * 20)
+        digest = hashlib.sha256(data).hexdigest()
+        for i in range(20):
+            self.assertEqual(sha256_file(os.path.join(out, f"f{i}")), digest)
+
+    def test_drain_timeout_kills_a_stalled_transfer(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        held = [self.stalled(srv), self.stalled(srv)]
+        wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
+        t0 = time.monotonic()
+        r = srv.admin_json("resize", "1", "--drain-timeout", "1")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        self.assertEqual((r["retired"], r["killed"]), (0, 1))
+        self.assertGreaterEqual(r["time_s"], 1.0)
+        srv.wait_log(r"drain timeout of 1 s passed: killing 1 busy worker")
+        self.assertEqual(self.workers(srv), 1)
+        self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 0)
+        for s in held:
+            s.close()
+
+    def test_draining_state_and_busy(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        held = [self.stalled(srv, small_window=False), self.stalled(srv, small_window=False)]
+        wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
+        r = srv.ctl("resize", "1", "--no-wait")
+        self.assertIn("resizing 2 -> 1 (not waiting)", r.stdout)
+        self.assertEqual(srv.admin_json("status")["state"], "draining")
+        r = srv.ctl("resize", "3")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("busy", r.stderr)
+        for s in held:  # the transfers finish: the chosen worker retires
+            while s.recv(1 << 20):
+                pass
+            s.close()
+        wait_until(lambda: srv.admin_json("status")["state"] == "running", what="running again")
+        self.assertEqual(self.workers(srv), 1)
+
+    def test_answers_stay_in_order_behind_a_resize(self):
+        srv = self.serve("prefork", ("--workers", "1"))
+        s, f = admin_conn(srv.admin)
+        f.write(b'{"cmd":"resize","workers":3}\n{"cmd":"ping"}\n')
+        f.flush()
+        first, second = json.loads(f.readline()), json.loads(f.readline())
+        self.assertEqual((first["to"], first["started"]), (3, 2))
+        self.assertEqual(second["pong"], True)
+        s.close()
+
+    def test_range_and_types(self):
+        srv = self.serve("prefork", ("--workers", "2", "--max-children", "8"))
+        s, f = admin_conn(srv.admin)
+        for workers, code in ((0, "out_of_range"), (9, "out_of_range"), ("-2", "out_of_range"),
+                              ("+7", "out_of_range"), ("two", "bad_argument"), (2.5, "bad_argument"),
+                              ("+", "bad_argument"), ("+1x", "bad_argument")):
+            with self.subTest(workers=workers):
+                r = ask(f, {"cmd": "resize", "workers": workers})
+                self.assertEqual((r["ok"], r["error"]), (False, code))
+        self.assertEqual(ask(f, {"cmd": "resize", "workers": 8})["to"], 8)
+        s.close()
+
+    def test_fork_mode_changes_the_limit(self):
+        srv = self.serve("fork", ("--workers", "4"))
+        r = srv.admin_json("resize", "1")
+        self.assertEqual((r["from"], r["to"]), (4, 1))
+        held, _ = srv.ask("hello.txt")
+        wait_until(lambda: len(children_of(srv.pid)) == 1)
+        second = srv.connect()
+        second.sendall(b"\x01\x01\x00\x09hello.txt")
+        second.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            second.recv(11)  # the limit is now 1
+        held.sendall(READY)
+        recv_exact(held, 100)
+        second.settimeout(10)
+        self.assertEqual(recv_exact(second, 11)[2], 0)
+
+    def test_iterative_refuses(self):
+        srv = self.serve("iterative")
+        r = srv.ctl("resize", "2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unsupported: iterative mode has no pool to resize", r.stderr)
+
+    def test_ttin_and_ttou(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        os.kill(srv.pid, signal.SIGTTIN)
+        wait_until(lambda: len(children_of(srv.pid)) == 3, what="3 workers after SIGTTIN")
+        os.kill(srv.pid, signal.SIGTTOU)
+        srv.wait_log(r"resize 3 -> 2 done")
+        self.assertEqual(len(children_of(srv.pid)), 2)
+        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 2)

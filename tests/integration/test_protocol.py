@@ -8,7 +8,7 @@ import time
 import unittest
 
 from ferrytest import (READY, REFUSE, STATUS, children_of, per_mode, parse_response,
-                       recv_exact, request)
+                       recv_exact, request, wait_until)
 
 
 class Protocol:
@@ -134,11 +134,16 @@ class Protocol:
             self.skipTest("a fork child's descriptors are not the master's: no limit "
                           "lets the master accept yet makes the child's open fail")
         self.start("--workers", "1")
-        self.assert_still_serves()  # the serving process is set up and in its loop
+        self.assert_still_serves()  # the serving process is set up and in its loop...
+        wait_until(lambda: [w["state"] for w in self.srv.admin_json("workers")["workers"]]
+                   == ["idle"], what="the worker idle")  # ...with that connection closed
         server = self.srv.pid if self.MODE == "iterative" else children_of(self.srv.pid)[0]
-        top = max(int(fd) for fd in os.listdir(f"/proc/{server}/fd"))
+        # New descriptors take the lowest free numbers: allow exactly one of
+        # them (for accept) by setting the limit to the second free number.
+        used = {int(fd) for fd in os.listdir(f"/proc/{server}/fd")}
+        free = [n for n in range(max(used) + 3) if n not in used]
         soft, hard = resource.prlimit(server, resource.RLIMIT_NOFILE)
-        resource.prlimit(server, resource.RLIMIT_NOFILE, (top + 2, hard))
+        resource.prlimit(server, resource.RLIMIT_NOFILE, (free[1], hard))
         self.assertEqual(self.status_of(request("hello.txt"))[2], STATUS["SERVER_ERROR"])
         resource.prlimit(server, resource.RLIMIT_NOFILE, (soft, hard))
         self.assert_still_serves()

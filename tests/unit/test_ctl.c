@@ -65,6 +65,32 @@ static void test_parse_shutdown(void **state)
     assert_int_equal(parse(&a, err, "shutdown", "extra", NULL), -1);
 }
 
+static void test_parse_resize(void **state)
+{
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    /* "-2" after the command word is a size, not an option. */
+    assert_int_equal(parse(&a, err, "resize", "-2", NULL), 0);
+    assert_string_equal(json_string_value(json_object_get(a.req, "workers")), "-2");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "--json", "resize", "+3", "--no-wait", NULL), 0);
+    assert_true(a.json);
+    assert_string_equal(json_string_value(json_object_get(a.req, "workers")), "+3");
+    assert_true(json_is_false(json_object_get(a.req, "wait")));
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", "5", "--drain-timeout", "7", NULL), 0);
+    assert_int_equal(json_integer_value(json_object_get(a.req, "workers")), 5);
+    assert_int_equal(json_integer_value(json_object_get(a.req, "drain_timeout_s")), 7);
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", "0", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", "two", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", "2", "--drain-timeout", "x", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", "2", "3", NULL), -1);
+}
+
 static void test_parse_errors(void **state)
 {
     struct ctl_args a;
@@ -161,7 +187,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_commands), cmocka_unit_test(test_parse_shutdown),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_units),
-        cmocka_unit_test(test_workers_table),  cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_parse_resize),   cmocka_unit_test(test_workers_table),
+        cmocka_unit_test(test_status_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
