@@ -91,11 +91,17 @@ static int ctl_build_resize(int argc, char **argv, json_t *req, char *err, size_
     return 0;
 }
 
+static void ctl_print_metrics(FILE *out, json_t *resp)
+{
+    fputs(json_string_value(json_object_get(resp, "text")), out);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
     {"ping", "", "check that ferryd answers", NULL, ctl_print_ping},
     {"status", "", "version, state, limits, pool, totals, throughput, saturation", NULL,
      fmt_status},
     {"workers", "", "one row per process, with the transfer in progress", NULL, fmt_workers},
+    {"metrics", "", "the same figures in Prometheus text format", NULL, ctl_print_metrics},
     {"resize", "N|+N|-N [--drain-timeout S] [--no-wait]",
      "set the pool size (prefork) or child limit (fork)", ctl_build_resize, fmt_resize},
     {"shutdown", "[--now] [--timeout S]", "stop as SIGTERM does (or at once)", ctl_build_shutdown,

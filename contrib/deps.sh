@@ -1,14 +1,23 @@
 #!/bin/sh
-# Installs what ferry needs to build and test on Debian 12 (as root, or via sudo).
+# Installs what ferry needs to build and run on Debian 12 (as root, or via
+# sudo). --test adds what only the test suite uses: promtool, from
+# Debian's prometheus package, to check the metrics exposition.
 set -e
 pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev python3 util-linux"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-if [ -n "$missing" ]; then
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+[ -n "$missing" ] || exit 0
+# Packages must not start services here (prometheus would): deny starts
+# while installing, unless the machine already has a policy.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d > /dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
 fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

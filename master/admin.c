@@ -5,6 +5,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "master/metrics.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -391,6 +392,26 @@ static int admin_cmd_shutdown(struct admin *a, struct admin_conn *c, json_t *req
     return 0;
 }
 
+static int admin_cmd_metrics(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    (void)c;
+    (void)req;
+    if (admin_snapshot(a, resp) < 0)
+        return -1;
+    out = open_memstream(&text, &len);
+    if (out == NULL)
+        return admin_fail(resp, "busy", "out of memory");
+    metrics_render(out, &a->snap, &a->hist, a->cfg);
+    fclose(out);
+    json_object_set_new(resp, "text", json_stringn(text, len));
+    free(text);
+    return 0;
+}
+
 /* Reads "workers": N, "+N" or "-N" (relative to target) into *out.
  * Returns 0 or fails resp. */
 static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t *resp)
@@ -504,6 +525,7 @@ static const struct admin_cmd {
     {"ping", false, admin_cmd_ping, NULL},
     {"status", false, admin_cmd_status, NULL},
     {"workers", false, admin_cmd_workers, NULL},
+    {"metrics", false, admin_cmd_metrics, NULL},
     {"resize", true, admin_cmd_resize, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
 };

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -103,6 +104,23 @@ class Admin:
         self.assertLess(worst, 0.5, "status must not wait for the transfers")
         for s in held:
             s.close()
+
+    @unittest.skipUnless(shutil.which("promtool"), "promtool (Debian's prometheus) not installed")
+    def test_metrics_pass_promtool(self):
+        self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
+        s = self.stalled()
+        wait_until(lambda: "transfer" in str(self.srv.admin_json("workers")))
+        text = self.srv.admin_json("metrics")["text"]
+        self.assertIn('ferry_responses_total{status="OK"} 2', text)
+        self.assertRegex(text, r'ferry_worker_transfer_size_bytes\{slot="\d+",pid="\d+"\} 67108864')
+        declared = [l for l in text.splitlines() if l.startswith("#")]
+        self.assertEqual([l for l in self.srv.ctl("metrics").stdout.splitlines()
+                          if l.startswith("#")], declared)  # ferryctl prints the same families
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertEqual(check.stdout + check.stderr, "", "no lint findings either")
+        s.close()
 
     def test_malformed_requests_keep_the_connection(self):
         s, f = admin_conn(self.srv.admin)
