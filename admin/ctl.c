@@ -97,15 +97,34 @@ static void ctl_print_metrics(FILE *out, json_t *resp)
 }
 
 static const struct ctl_cmd ctl_cmds[] = {
-    {"ping", "", "check that ferryd answers", NULL, ctl_print_ping},
-    {"status", "", "version, state, limits, pool, totals, throughput, saturation", NULL,
-     fmt_status},
-    {"workers", "", "one row per process, with the transfer in progress", NULL, fmt_workers},
-    {"metrics", "", "the same figures in Prometheus text format", NULL, ctl_print_metrics},
-    {"resize", "N|+N|-N [--drain-timeout S] [--no-wait]",
-     "set the pool size (prefork) or child limit (fork)", ctl_build_resize, fmt_resize},
-    {"shutdown", "[--now] [--timeout S]", "stop as SIGTERM does (or at once)", ctl_build_shutdown,
-     fmt_shutdown},
+    {.name = "ping", .args = "", .help = "check that ferryd answers", .print = ctl_print_ping},
+    {.name = "status",
+     .args = "",
+     .help = "version, state, limits, pool, totals, throughput, saturation",
+     .print = fmt_status},
+    {.name = "workers",
+     .args = "",
+     .help = "one row per process, with the transfer in progress",
+     .print = fmt_workers},
+    {.name = "metrics",
+     .args = "",
+     .help = "the same figures in Prometheus text format",
+     .print = ctl_print_metrics},
+    {.name = "events",
+     .args = "",
+     .help = "follow pool events (workers, resizes, limits, shutdown)",
+     .print = fmt_event,
+     .stream = true},
+    {.name = "resize",
+     .args = "N|+N|-N [--drain-timeout S] [--no-wait]",
+     .help = "set the pool size (prefork) or child limit (fork)",
+     .build = ctl_build_resize,
+     .print = fmt_resize},
+    {.name = "shutdown",
+     .args = "[--now] [--timeout S]",
+     .help = "stop as SIGTERM does (or at once)",
+     .build = ctl_build_shutdown,
+     .print = fmt_shutdown},
 };
 
 void ctl_usage(FILE *out)
@@ -167,7 +186,7 @@ int ctl_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t errle
         return -1;
     }
     a->req = json_object();
-    json_object_set_new(a->req, "cmd", json_string(a->cmd->name));
+    json_object_set_new(a->req, "cmd", json_string(a->cmd->stream ? "subscribe" : a->cmd->name));
     if (a->cmd->build != NULL) {
         if (a->cmd->build(argc - optind, argv + optind, a->req, err, errlen) < 0)
             goto fail;

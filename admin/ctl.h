@@ -20,6 +20,7 @@ struct ctl_cmd {
     /* Adds the command's arguments to req; -1 with err set on bad usage. */
     int (*build)(int argc, char **argv, json_t *req, char *err, size_t errlen);
     void (*print)(FILE *out, json_t *resp);
+    bool stream; /* the answer is followed by events, one per line */
 };
 
 struct ctl_args {

@@ -41,49 +41,85 @@ static int ctl_connect(const char *path)
     return fd;
 }
 
-/* Sends req as one line and reads one answer line. Returns a malloc'd
- * NUL-terminated line, or NULL after saying why. */
-static char *ctl_exchange(int fd, const char *path, json_t *req)
-{
-    char *text = json_dumps(req, JSON_COMPACT), *ans = NULL;
-    size_t len = 0, cap = 0;
+/* Buffered line reading from the socket. */
+struct ctl_reader {
+    int fd;
+    const char *path;
+    char *buf;
+    size_t len, cap;
+};
 
-    if (text == NULL)
-        return NULL;
-    if (dprintf(fd, "%s\n", text) < 0) {
-        fprintf(stderr, "ferryctl: cannot write to %s: %s\n", path, strerror(errno));
-        free(text);
-        return NULL;
-    }
-    free(text);
+/* Returns the next line (malloc'd, without '\n'), or NULL at the end or on
+ * an error (said, unless quiet_eof and the peer simply closed). */
+static char *ctl_read_line(struct ctl_reader *r, bool quiet_eof)
+{
     for (;;) {
+        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
         ssize_t n;
 
-        if (len + 4096 + 1 > cap) {
-            char *p = cap < CTL_ANSWER_MAX ? realloc(ans, cap = cap ? cap * 2 : 65536) : NULL;
-            if (p == NULL)
-                break;
-            ans = p;
+        if (nl != NULL) {
+            size_t k = (size_t)(nl - r->buf);
+            char *line = strndup(r->buf, k);
+            r->len -= k + 1;
+            memmove(r->buf, nl + 1, r->len);
+            return line;
         }
-        n = recv(fd, ans + len, cap - len - 1, 0);
+        if (r->len + 4096 > r->cap) {
+            char *p = r->cap < CTL_ANSWER_MAX ? realloc(r->buf, r->cap ? r->cap * 2 : 65536) : NULL;
+            if (p == NULL) {
+                fprintf(stderr, "ferryctl: %s: answer too long\n", r->path);
+                return NULL;
+            }
+            r->buf = p;
+            r->cap = r->cap ? r->cap * 2 : 65536;
+        }
+        n = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "ferryctl: %s: %s\n", path,
-                    n == 0            ? "closed without an answer"
-                    : errno == EAGAIN ? "no answer in time"
-                                      : strerror(errno));
-            break;
+            if (n < 0 || !quiet_eof)
+                fprintf(stderr, "ferryctl: %s: %s\n", r->path,
+                        n == 0            ? "closed without an answer"
+                        : errno == EAGAIN ? "no answer in time"
+                                          : strerror(errno));
+            return NULL;
         }
-        len += (size_t)n;
-        ans[len] = '\0';
-        if (memchr(ans, '\n', len) != NULL) {
-            *strchr(ans, '\n') = '\0';
-            return ans;
-        }
+        r->len += (size_t)n;
     }
-    free(ans);
-    return NULL;
+}
+
+/* Sends req as one line. Returns 0, or -1 after saying why. */
+static int ctl_send(int fd, const char *path, json_t *req)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    int rc = text != NULL && dprintf(fd, "%s\n", text) >= 0 ? 0 : -1;
+
+    if (rc < 0)
+        fprintf(stderr, "ferryctl: cannot write to %s: %s\n", path, strerror(errno));
+    free(text);
+    return rc;
+}
+
+/* Prints the events that follow a subscribe answer until ferryd closes. */
+static int ctl_follow(const struct ctl_args *a, struct ctl_reader *r)
+{
+    struct timeval none = {0};
+    char *line;
+
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)); /* wait for ever */
+    while ((line = ctl_read_line(r, true)) != NULL) {
+        json_t *ev = json_loads(line, 0, NULL);
+
+        if (a->json) {
+            printf("%s\n", line);
+            fflush(stdout);
+        } else if (ev != NULL) {
+            a->cmd->print(stdout, ev);
+        }
+        json_decref(ev);
+        free(line);
+    }
+    return CTL_OK;
 }
 
 /* Prints the answer; returns the exit code. */
@@ -103,6 +139,7 @@ static int ctl_report(const struct ctl_args *a, const char *line)
         printf("%s\n", line);
     else if (rc == CTL_OK)
         a->cmd->print(stdout, resp);
+    fflush(stdout); /* a stream's reader needs the answer before the events */
     if (rc != CTL_OK) {
         const char *code = json_string_value(json_object_get(resp, "error"));
         const char *msg = json_string_value(json_object_get(resp, "message"));
@@ -140,12 +177,14 @@ int main(int argc, char **argv)
         json_decref(a.req);
         return CTL_UNREACHABLE;
     }
-    answer = ctl_exchange(fd, path, a.req);
-    close(fd);
+    struct ctl_reader r = {.fd = fd, .path = path};
+    answer = ctl_send(fd, path, a.req) == 0 ? ctl_read_line(&r, false) : NULL;
     json_decref(a.req);
-    if (answer == NULL)
-        return CTL_UNREACHABLE;
-    rc = ctl_report(&a, answer);
+    rc = answer != NULL ? ctl_report(&a, answer) : CTL_UNREACHABLE;
     free(answer);
+    if (rc == CTL_OK && a.cmd->stream)
+        rc = ctl_follow(&a, &r);
+    free(r.buf);
+    close(fd);
     return rc;
 }

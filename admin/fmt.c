@@ -5,6 +5,7 @@
 
 #include "common/size.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 char *fmt_duration(double s, char *buf, size_t len)
@@ -172,6 +173,28 @@ void fmt_workers(FILE *out, json_t *r)
         fmt_transfer(out, json_object_get(w, "transfer"));
         fputc('\n', out);
     }
+}
+
+void fmt_event(FILE *out, json_t *ev)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_string(json_object_get(ev, "event")))
+        return; /* the answer to subscribe */
+    fprintf(out, "%s %s", fmt_str(ev, "time"), fmt_str(ev, "event"));
+    json_object_foreach(ev, key, v)
+    {
+        char *text;
+
+        if (strcmp(key, "event") == 0 || strcmp(key, "schema") == 0 || strcmp(key, "time") == 0)
+            continue;
+        text = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        fprintf(out, " %s=%s", key, text ? text : "?");
+        free(text);
+    }
+    fputc('\n', out);
+    fflush(out);
 }
 
 void fmt_resize(FILE *out, json_t *r)

@@ -22,6 +22,10 @@ void fmt_status(FILE *out, json_t *resp);
 /* Prints a workers answer as a table, one row per process. */
 void fmt_workers(FILE *out, json_t *resp);
 
+/* Prints one event as "TIME event key=value ..." (or nothing for the
+ * subscribe answer itself). */
+void fmt_event(FILE *out, json_t *ev);
+
 /* Prints a resize answer. */
 void fmt_resize(FILE *out, json_t *resp);
 

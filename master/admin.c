@@ -28,9 +28,10 @@ struct admin_conn {
     struct admin_conn *next;
     bool control; /* may use control commands */
     bool closing;
-    size_t discard; /* > 0: cut off; bytes still to drop before closing */
-    bool in_lines;  /* admin_lines() is on the stack */
-    uint64_t token; /* != 0: pending holds an answer still to come */
+    size_t discard;  /* > 0: cut off; bytes still to drop before closing */
+    bool in_lines;   /* admin_lines() is on the stack */
+    bool subscribed; /* an event stream now: input is ignored */
+    uint64_t token;  /* != 0: pending holds an answer still to come */
     json_t *pending;
     pid_t pid;
     uid_t uid;
@@ -119,17 +120,15 @@ static void admin_after_write(uv_write_t *req, int status)
     free(w);
 }
 
-/* Queues resp as one line to c, and frees resp. A client that lets too
- * much pile up unread is cut off rather than allowed to grow memory. */
-static void admin_send(struct admin_conn *c, json_t *resp)
+/* Queues len bytes of text (malloc'd, ending in '\n'; taken over) to c. A
+ * client that lets too much pile up unread is cut off rather than allowed
+ * to grow memory. */
+static void admin_send_text(struct admin_conn *c, char *text, size_t len)
 {
     struct admin_write *w;
-    size_t len;
-    char *text = json_dumps(resp, JSON_COMPACT | JSON_REAL_PRECISION(15));
     uv_buf_t buf;
 
-    json_decref(resp);
-    if (c->closing || text == NULL) {
+    if (c->closing) {
         free(text);
         return;
     }
@@ -139,8 +138,6 @@ static void admin_send(struct admin_conn *c, json_t *resp)
         admin_conn_close(c);
         return;
     }
-    len = strlen(text);
-    text[len] = '\n'; /* json_dumps' NUL becomes the line end... */
     w = malloc(sizeof(*w));
     if (w == NULL) {
         free(text);
@@ -148,11 +145,34 @@ static void admin_send(struct admin_conn *c, json_t *resp)
         return;
     }
     w->text = text;
-    buf = uv_buf_init(text, (unsigned)len + 1); /* ...and is not sent */
+    buf = uv_buf_init(text, (unsigned)len);
     if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, admin_after_write) < 0) {
         admin_after_write(&w->req, 0);
         admin_conn_close(c);
     }
+}
+
+/* Dumps j as one line: malloc'd text ending in '\n', its length in *len. */
+static char *admin_dump(json_t *j, size_t *len)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+
+    if (text == NULL)
+        return NULL;
+    *len = strlen(text);
+    text[(*len)++] = '\n'; /* json_dumps' NUL becomes the line end */
+    return text;
+}
+
+/* Queues resp as one line to c, and frees resp. */
+static void admin_send(struct admin_conn *c, json_t *resp)
+{
+    size_t len;
+    char *text = admin_dump(resp, &len);
+
+    json_decref(resp);
+    if (text != NULL)
+        admin_send_text(c, text, len);
 }
 
 /* A fresh response object; "ok" comes first and is settled at the end. */
@@ -412,6 +432,45 @@ static int admin_cmd_metrics(struct admin *a, struct admin_conn *c, json_t *req,
     return 0;
 }
 
+static int admin_cmd_subscribe(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    (void)a;
+    (void)req;
+    c->subscribed = true;
+    json_object_set_new(resp, "subscribed", json_true());
+    return 0;
+}
+
+void admin_event(struct admin *a, const char *name, json_t *fields)
+{
+    json_t *ev = json_object();
+    char *text;
+    size_t len;
+
+    json_object_set_new(ev, "event", json_string(name));
+    json_object_set_new(ev, "schema", json_integer(ADMIN_SCHEMA));
+    json_object_set_new(ev, "time", admin_time(time(NULL)));
+    if (fields != NULL)
+        json_object_update(ev, fields);
+    json_decref(fields);
+    text = admin_dump(ev, &len);
+    json_decref(ev);
+    if (text == NULL || !a->listening) {
+        free(text);
+        return;
+    }
+    for (struct admin_conn *c = a->conns, *next; c != NULL; c = next) {
+        char *copy;
+
+        next = c->next; /* sending may close and unlink c */
+        if (!c->subscribed || (copy = malloc(len)) == NULL)
+            continue;
+        memcpy(copy, text, len);
+        admin_send_text(c, copy, len);
+    }
+    free(text);
+}
+
 /* Reads "workers": N, "+N" or "-N" (relative to target) into *out.
  * Returns 0 or fails resp. */
 static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t *resp)
@@ -526,6 +585,7 @@ static const struct admin_cmd {
     {"status", false, admin_cmd_status, NULL},
     {"workers", false, admin_cmd_workers, NULL},
     {"metrics", false, admin_cmd_metrics, NULL},
+    {"subscribe", false, admin_cmd_subscribe, NULL},
     {"resize", true, admin_cmd_resize, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
 };
@@ -592,7 +652,7 @@ static void admin_lines(struct admin_conn *c)
 
     /* While an answer is pending, later requests wait: answers stay in order. */
     c->in_lines = true;
-    while (!c->closing && c->token == 0 &&
+    while (!c->closing && c->token == 0 && !c->subscribed &&
            (nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))) {
         if (nl > start)
             admin_line(c, start, (size_t)(nl - start));
@@ -619,6 +679,10 @@ static void admin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     c->len += (size_t)nread;
     admin_lines(c);
+    if (c->subscribed) { /* an event stream: what the client sends is dropped */
+        c->len = 0;
+        return;
+    }
     if (!c->closing && c->len == sizeof(c->buf) && c->token != 0) {
         uv_read_stop(s); /* whole requests wait behind a pending answer */
         return;

@@ -20,6 +20,7 @@
 #include "master/config.h"
 #include "master/snapshot.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,6 +93,12 @@ int admin_default_path(char *buf, size_t len, unsigned port);
 int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
                const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
                const struct admin_ops *ops, void *ops_ctx);
+
+/*
+ * Sends an event to every subscriber: {"event": name, "schema": 1, "time":
+ * ISO-8601, ...fields}. Takes ownership of fields (NULL: none).
+ */
+void admin_event(struct admin *a, const char *name, json_t *fields);
 
 /* Answers the resize that token names, if its client is still there. */
 void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r);

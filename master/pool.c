@@ -14,6 +14,7 @@
 #include "worker/worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -115,6 +116,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
     }
     p->pids[slot] = pid;
     p->children++;
+    admin_event(&p->admin, "worker_started", json_pack("{s:i,s:i}", "slot", slot, "pid", (int)pid));
     log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "worker started: pid %ld slot %d", (long)pid, slot);
     return 0;
 }
@@ -160,6 +162,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             p->sb->pool.at_limit++;
             p->sb->pool.at_limit_unix = time(NULL);
             pool_accept_stop(p);
+            admin_event(&p->admin, "pool_at_limit", json_pack("{s:i}", "limit", p->target));
             return;
         }
         fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
@@ -254,6 +257,7 @@ static int pool_slot_of(const struct pool *p, pid_t pid)
 static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
 {
     bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
+    bool retired = p->retiring[slot];
 
     if (p->retiring[slot]) {
         bool killed = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
@@ -277,6 +281,12 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     sb_release(p->sb, slot, crashed);
     p->pids[slot] = 0;
     p->children--;
+    admin_event(&p->admin, "worker_exited",
+                json_pack("{s:i,s:i,s:o,s:o,s:b,s:b}", "slot", slot, "pid", (int)pid, "status",
+                          WIFEXITED(wstatus) ? json_integer(WEXITSTATUS(wstatus)) : json_null(),
+                          "signal",
+                          WIFSIGNALED(wstatus) ? json_integer(WTERMSIG(wstatus)) : json_null(),
+                          "crashed", crashed, "retired", retired));
 }
 
 static void pool_on_sigchld(uv_signal_t *h, int signum)
@@ -296,12 +306,17 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         lived = clock_now_ns() - p->sb->slots[slot].started_ns; /* before the slot is freed */
         retired = p->retiring[slot];
         pool_reaped(p, slot, pid, wstatus);
-        if (p->stopping)
+        if (p->stopping) {
+            admin_event(&p->admin, "shutdown_progress",
+                        json_pack("{s:i}", "children_left", p->children));
             continue;
-        if (p->cfg->mode == MODE_PREFORK && !retired)
+        }
+        if (p->cfg->mode == MODE_PREFORK && !retired) {
             pool_plan_respawn(p, lived);
-        else if (p->cfg->mode == MODE_FORK && p->children < p->target)
+        } else if (p->cfg->mode == MODE_FORK && p->children < p->target && !p->accepting) {
             pool_accept_start(p);
+            admin_event(&p->admin, "pool_below_limit", json_pack("{s:i}", "limit", p->target));
+        }
         pool_resize_check(p);
     }
     if (p->stopping && p->children == 0)
@@ -321,6 +336,7 @@ static void pool_on_deadline(uv_timer_t *t)
     struct pool *p = t->loop->data;
 
     log_warn("shutdown timeout of %u s passed: killing %u child(ren)", p->deadline_s, p->children);
+    admin_event(&p->admin, "shutdown_timeout", json_pack("{s:i}", "killing", p->children));
     pool_kill_all(p, SIGKILL);
 }
 
@@ -336,6 +352,10 @@ static void pool_resize_finish(struct pool *p)
     r->seconds = (double)(clock_now_ns() - p->resize.t0) / 1e9;
     log_info("resize %u -> %u done in %.3f s: %u started, %u retired, %u killed", r->from, r->to,
              r->seconds, r->started, r->retired, r->killed);
+    admin_event(&p->admin, "resize_done",
+                json_pack("{s:i,s:i,s:i,s:i,s:i,s:f}", "from", r->from, "to", r->to, "started",
+                          r->started, "retired", r->retired, "killed", r->killed, "time_s",
+                          round(r->seconds * 1e3) / 1e3));
     admin_resize_done(&p->admin, p->resize.token, r);
 }
 
@@ -401,6 +421,8 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
              p->cfg->mode == MODE_FORK ? "children at most" : "workers");
     p->target = to;
     p->sb->pool.target = to;
+    admin_event(&p->admin, "resize_started",
+                json_pack("{s:i,s:i,s:i}", "from", from, "to", to, "drain_timeout_s", drain_s));
     if (p->cfg->mode == MODE_FORK) {
         if (p->children < p->target)
             pool_accept_start(p); /* children above a lower limit just finish */
@@ -451,6 +473,9 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         uv_timer_stop(&p->respawn);
         lsn_close(p->ls); /* new connections are refused, not queued */
     }
+    admin_event(&p->admin, "shutdown_started",
+                json_pack("{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s", timeout_s,
+                          "children", p->children, "cause", why));
     if (graceful) {
         log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
                  p->children, timeout_s);

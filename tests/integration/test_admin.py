@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -435,3 +436,94 @@ class Resize(FerryTest):
         srv.wait_log(r"resize 3 -> 2 done")
         self.assertEqual(len(children_of(srv.pid)), 2)
         self.assertEqual(srv.admin_json("status")["limits"]["workers"], 2)
+
+
+class Events(FerryTest):
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+
+    def subscribe(self, srv):
+        s, f = admin_conn(srv.admin)
+        self.assertEqual(ask(f, {"cmd": "subscribe"}),
+                         {"ok": True, "schema": 1, "subscribed": True})
+        return s, f
+
+    def next_event(self, f, name):
+        """Reads events until one named name; returns it and those before."""
+        seen = []
+        while True:
+            line = f.readline()
+            self.assertTrue(line, f"stream ended before {name}; saw {seen}")
+            ev = json.loads(line)
+            self.assertEqual(ev["schema"], 1)
+            self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            if ev["event"] == name:
+                return ev, seen
+            seen.append(ev)
+
+    def test_a_resize_as_events(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        s, f = self.subscribe(srv)
+        self.assertEqual(srv.ctl("resize", "+1").returncode, 0)
+        done, before = self.next_event(f, "resize_done")
+        self.assertEqual([e["event"] for e in before], ["resize_started", "worker_started"])
+        self.assertEqual((before[0]["from"], before[0]["to"]), (2, 3))
+        self.assertIn(before[1]["pid"], children_of(srv.pid))
+        self.assertEqual((done["started"], done["retired"]), (1, 0))
+        self.assertEqual(srv.ctl("resize", "-2").returncode, 0)
+        done, before = self.next_event(f, "resize_done")
+        exits = [e for e in before if e["event"] == "worker_exited"]
+        self.assertEqual(len(exits), 2)
+        self.assertTrue(all(e["retired"] and not e["crashed"] and e["status"] == 0
+                            for e in exits))
+        s.close()
+
+    def test_a_killed_worker_and_shutdown(self):
+        srv = self.serve("prefork", ("--workers", "1"))
+        s, f = self.subscribe(srv)
+        victim = wait_until(lambda: children_of(srv.pid))[0]
+        os.kill(victim, signal.SIGKILL)
+        ev, _ = self.next_event(f, "worker_exited")
+        self.assertEqual((ev["pid"], ev["signal"], ev["status"], ev["crashed"]),
+                         (victim, 9, None, True))
+        ev, _ = self.next_event(f, "worker_started")  # its replacement
+        srv.proc.send_signal(signal.SIGTERM)
+        ev, _ = self.next_event(f, "shutdown_started")
+        self.assertEqual((ev["graceful"], ev["cause"]), (True, "SIGTERM"))
+        ev, _ = self.next_event(f, "shutdown_progress")
+        self.assertEqual(ev["children_left"], 0)
+        s.close()
+
+    def test_fork_limit_events(self):
+        srv = self.serve("fork", ("--workers", "1"))
+        s, f = self.subscribe(srv)
+        held, _ = srv.ask("hello.txt")
+        second = srv.connect()
+        second.sendall(b"\x01\x01\x00\x09hello.txt")
+        ev, _ = self.next_event(f, "pool_at_limit")
+        self.assertEqual(ev["limit"], 1)
+        held.sendall(READY)
+        recv_exact(held, 100)
+        ev, _ = self.next_event(f, "pool_below_limit")
+        self.assertEqual(recv_exact(second, 11)[2], 0)
+        self.assertGreaterEqual(srv.admin_json("status")["saturation"]["at_limit_count"], 1)
+        s.close()
+
+    def test_ferryctl_events_follows_until_ferryd_stops(self):
+        srv = self.serve("prefork", ("--workers", "1"))
+        follower = subprocess.Popen([FERRYCTL, "-s", srv.admin, "--json", "events"], text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Its first line is the answer to subscribe: from then on it sees everything.
+        ready, _, _ = select.select([follower.stdout], [], [], 10)
+        self.assertTrue(ready, "ferryctl events printed nothing within 10 s")
+        self.assertEqual(json.loads(follower.stdout.readline())["subscribed"], True)
+        self.assertEqual(srv.ctl("resize", "2").returncode, 0)
+        self.assertEqual(srv.stop(), 0)
+        out, err = follower.communicate(timeout=10)
+        self.assertEqual(follower.returncode, 0, err)
+        events = [json.loads(l) for l in out.splitlines()]
+        names = [e["event"] for e in events]
+        self.assertEqual(names[:3], ["resize_started", "worker_started", "resize_done"])
+        self.assertIn("shutdown_started", names)

@@ -182,13 +182,28 @@ static void test_status_text(void **state)
     free(t);
 }
 
+static void test_event_line(void **state)
+{
+    char *t = render(fmt_event, "{\"event\":\"worker_exited\",\"schema\":1,\"time\":"
+                                "\"2026-11-21T14:00:00Z\",\"slot\":3,\"pid\":42,\"signal\":null,"
+                                "\"crashed\":false,\"cause\":\"SIGTERM\"}");
+
+    (void)state;
+    assert_string_equal(t, "2026-11-21T14:00:00Z worker_exited slot=3 pid=42 signal=null "
+                           "crashed=false cause=\"SIGTERM\"\n");
+    free(t);
+    t = render(fmt_event, "{\"ok\":true,\"schema\":1,\"subscribed\":true}");
+    assert_string_equal(t, ""); /* the subscribe answer prints nothing */
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_commands), cmocka_unit_test(test_parse_shutdown),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_units),
-        cmocka_unit_test(test_parse_resize),   cmocka_unit_test(test_workers_table),
-        cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_parse_resize),   cmocka_unit_test(test_event_line),
+        cmocka_unit_test(test_workers_table),  cmocka_unit_test(test_status_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
