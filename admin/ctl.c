@@ -91,6 +91,14 @@ static int ctl_build_resize(int argc, char **argv, json_t *req, char *err, size_
     return 0;
 }
 
+static void ctl_print_reopen(FILE *out, json_t *resp)
+{
+    if (json_is_true(json_object_get(resp, "reopened")))
+        fprintf(out, "log file reopened\n");
+    else
+        fprintf(out, "%s\n", json_string_value(json_object_get(resp, "message")));
+}
+
 static void ctl_print_metrics(FILE *out, json_t *resp)
 {
     fputs(json_string_value(json_object_get(resp, "text")), out);
@@ -120,6 +128,10 @@ static const struct ctl_cmd ctl_cmds[] = {
      .help = "set the pool size (prefork) or child limit (fork)",
      .build = ctl_build_resize,
      .print = fmt_resize},
+    {.name = "reopen-logs",
+     .args = "",
+     .help = "reopen the log file (after rotation), in every process",
+     .print = ctl_print_reopen},
     {.name = "shutdown",
      .args = "[--now] [--timeout S]",
      .help = "stop as SIGTERM does (or at once)",

@@ -4,6 +4,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 static enum log_level log_level = LOG_INFO;
+static const char *log_path; /* NULL: stderr as given */
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
@@ -34,6 +36,33 @@ int log_parse_level(const char *name, enum log_level *out)
         }
     }
     return -EINVAL;
+}
+
+int log_open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+    if (fd < 0)
+        return -errno;
+    /* Onto stderr: log lines, and any library's stray message, go there. */
+    if (dup2(fd, STDERR_FILENO) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    close(fd);
+    log_path = path;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    int rc;
+
+    if (log_path == NULL)
+        return 0;
+    rc = log_open_file(log_path);
+    return rc < 0 ? rc : 1;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -22,6 +22,14 @@ enum log_level log_get_level(void);
 /* Parses "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
 int log_parse_level(const char *name, enum log_level *out);
 
+/* Sends the log (every later write to stderr, in this process and in the
+ * children it forks) to path, appending. Returns 0 or -errno. */
+int log_open_file(const char *path);
+
+/* Opens the log file again (after rotation), if there is one. Returns 1
+ * when it did, 0 when logs go to stderr, or -errno. */
+int log_reopen(void);
+
 /* Writes one line at the given level (printf format, no trailing newline). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -471,6 +471,20 @@ void admin_event(struct admin *a, const char *name, json_t *fields)
     free(text);
 }
 
+static int admin_cmd_reopen_logs(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    int rc = a->ops->reopen_logs(a->ops_ctx);
+
+    (void)c;
+    (void)req;
+    if (rc < 0)
+        return admin_fail(resp, "io_error", "cannot reopen the log file: %s", strerror(-rc));
+    json_object_set_new(resp, "reopened", json_boolean(rc > 0));
+    if (rc == 0)
+        json_object_set_new(resp, "message", json_string("logs go to stderr: nothing to reopen"));
+    return 0;
+}
+
 /* Reads "workers": N, "+N" or "-N" (relative to target) into *out.
  * Returns 0 or fails resp. */
 static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t *resp)
@@ -587,6 +601,7 @@ static const struct admin_cmd {
     {"metrics", false, admin_cmd_metrics, NULL},
     {"subscribe", false, admin_cmd_subscribe, NULL},
     {"resize", true, admin_cmd_resize, NULL},
+    {"reopen-logs", true, admin_cmd_reopen_logs, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
 };
 

@@ -39,6 +39,9 @@ struct admin_ops {
     /* Stops as SIGTERM does (graceful, with timeout_s; < 0: the configured
      * one), or at once. */
     void (*shutdown)(void *ctx, bool graceful, int timeout_s);
+    /* Reopens the log file in every process. Returns 1 (reopened), 0 (logs
+     * go to stderr) or -errno. */
+    int (*reopen_logs)(void *ctx);
     /* The current worker target (prefork size, fork-mode limit). */
     unsigned (*target)(void *ctx);
     /* Starts a resize to workers, retiring surplus workers within drain_s.

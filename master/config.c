@@ -43,6 +43,8 @@ static const struct cfg_option cfg_options[] = {
      "the JSON admin socket (docs/ADMIN.md)"},
     {"admin-group", CFG_STRING, CFG_AT(admin_group), 0, 0, "GROUP", "none",
      "a group whose members may use the read-only admin commands"},
+    {"log-file", CFG_STRING, CFG_AT(log_file), 0, 0, "PATH", "stderr",
+     "append logs to PATH; reopened on SIGUSR1 or reopen-logs"},
     {"log-level", CFG_LEVEL, CFG_AT(log_level), 0, 0, "LEVEL", "info",
      "error | warn | info | debug"},
     {"help", CFG_HELP, 0, 0, 0, NULL, NULL, "show this help"},

@@ -23,6 +23,7 @@ struct config {
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */
+    const char *log_file;     /* NULL: stderr */
     const char *address;
     const char *port;
     const char *directory;

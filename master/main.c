@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +35,16 @@ static void iterative_shutdown(void *ctx, bool graceful, int timeout_s)
     worker_request_stop(graceful, timeout_s);
 }
 
+/* The serving thread reopens between connections, as a worker does. */
+static int iterative_reopen_logs(void *ctx)
+{
+    (void)ctx;
+    if (log_reopen() == 0)
+        return 0;
+    kill(getpid(), SIGUSR1);
+    return 1;
+}
+
 static unsigned iterative_target(void *ctx)
 {
     (void)ctx;
@@ -44,6 +55,7 @@ static unsigned iterative_target(void *ctx)
 static const struct admin_ops iterative_admin_ops = {
     .state = iterative_state,
     .shutdown = iterative_shutdown,
+    .reopen_logs = iterative_reopen_logs,
     .target = iterative_target,
 };
 
@@ -155,6 +167,10 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     log_set_level(cfg.log_level);
+    if (cfg.log_file != NULL && (rc = log_open_file(cfg.log_file)) < 0) {
+        fprintf(stderr, "ferryd: cannot open the log file %s: %s\n", cfg.log_file, strerror(-rc));
+        return 1;
+    }
     if (admin_group_of(cfg.admin_group, &admin_group) < 0)
         return 2;
     dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);

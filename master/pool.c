@@ -36,7 +36,7 @@ struct pool {
     struct scoreboard *sb;
     struct listeners *ls;
     int dirfd;
-    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou;
+    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t respawn, deadline, drain;
     struct admin admin;
@@ -510,6 +510,30 @@ static enum admin_state pool_admin_state(void *ctx)
     return p->nretiring > 0 ? ADMIN_DRAINING : ADMIN_RUNNING;
 }
 
+/* Reopens the master's log file and asks every worker to do the same
+ * (between connections). Returns as log_reopen(). */
+static int pool_reopen_logs(void *ctx)
+{
+    struct pool *p = ctx;
+    int rc = log_reopen();
+
+    if (rc <= 0)
+        return rc;
+    log_info("log file reopened");
+    if (p->cfg->mode == MODE_PREFORK)
+        pool_kill_all(p, SIGUSR1); /* fork-mode children are short-lived */
+    return rc;
+}
+
+static void pool_on_usr1(uv_signal_t *h, int signum)
+{
+    int rc = pool_reopen_logs(h->loop->data);
+
+    (void)signum;
+    if (rc < 0)
+        log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-rc));
+}
+
 static unsigned pool_admin_target(void *ctx)
 {
     return ((struct pool *)ctx)->target;
@@ -526,6 +550,7 @@ static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
 static const struct admin_ops pool_admin_ops = {
     .state = pool_admin_state,
     .shutdown = pool_admin_shutdown,
+    .reopen_logs = pool_reopen_logs,
     .target = pool_admin_target,
     .resize = pool_resize,
 };
@@ -545,11 +570,13 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->drain);
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
+    uv_signal_init(&p->loop, &p->sig_usr1);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
         (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
         (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttin, pool_on_ttinou, SIGTTIN)) < 0 ||
-        (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0)
+        (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0 ||
+        (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
         for (size_t i = 0; i < p->ls->n; i++) {

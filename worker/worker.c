@@ -29,6 +29,7 @@
 
 static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_abort;
+static volatile sig_atomic_t worker_reopen; /* SIGUSR1: reopen the log file */
 static int worker_wake_fd = -1;
 static bool worker_standalone;
 static volatile unsigned worker_deadline; /* written by another thread before kill() */
@@ -40,10 +41,29 @@ static volatile unsigned worker_deadline; /* written by another thread before ki
  * the transfer; SIGALRM re-arms itself so a call that slipped past the
  * signal is interrupted again a second later.
  */
+/* Wakes the accept loop (an idle worker sleeps in epoll_wait). */
+static void worker_wake(void)
+{
+    uint64_t one = 1;
+
+    if (worker_wake_fd >= 0 && write(worker_wake_fd, &one, sizeof(one)) < 0) {
+        /* already non-zero: the loop will wake anyway */
+    }
+}
+
+static void worker_on_usr1(int sig)
+{
+    int saved = errno;
+
+    (void)sig;
+    worker_reopen = 1;
+    worker_wake();
+    errno = saved;
+}
+
 static void worker_on_signal(int sig)
 {
     int saved = errno;
-    uint64_t one = 1;
 
     if (sig == SIGALRM || (worker_quit && worker_standalone)) {
         worker_abort = 1;
@@ -55,9 +75,7 @@ static void worker_on_signal(int sig)
             worker_abort = 1; /* --shutdown-timeout 0: stop now, as the pool does */
     }
     worker_quit = 1;
-    if (worker_wake_fd >= 0 && write(worker_wake_fd, &one, sizeof(one)) < 0) {
-        /* already non-zero: the loop will wake anyway */
-    }
+    worker_wake();
     errno = saved;
 }
 
@@ -78,6 +96,9 @@ int worker_signals_init(const struct worker_config *cfg)
     /* No SA_RESTART: blocking calls return EINTR and the loops decide. */
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
         sigaction(SIGALRM, &sa, NULL) < 0)
+        return -errno;
+    sa.sa_handler = worker_on_usr1;
+    if (sigaction(SIGUSR1, &sa, NULL) < 0)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
     return 0;
@@ -166,6 +187,20 @@ fail:
     return -errno;
 }
 
+/* SIGUSR1 arrived: reopen the log file after rotation. */
+static void worker_reopen_log(void)
+{
+    uint64_t v;
+    int rc;
+
+    worker_reopen = 0;
+    /* Reset the wake-up, or an idle worker would spin in epoll_wait. */
+    if (read(worker_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        log_warn("worker: eventfd: %s", strerror(errno));
+    if ((rc = log_reopen()) < 0)
+        log_error("cannot reopen the log file: %s", strerror(-rc));
+}
+
 int worker_run(const struct worker_config *cfg)
 {
     struct sockaddr_storage peer;
@@ -180,7 +215,11 @@ int worker_run(const struct worker_config *cfg)
     }
     sb_worker_start(cfg->serve.slot, getpid());
     while (!worker_quit) {
-        int fd = worker_accept(cfg, &next, (struct sockaddr *)&peer);
+        int fd;
+
+        if (worker_reopen) /* between connections: never mid-line */
+            worker_reopen_log();
+        fd = worker_accept(cfg, &next, (struct sockaddr *)&peer);
 
         if (fd >= 0) {
             worker_serve_one(&cfg->serve, fd, (struct sockaddr *)&peer);

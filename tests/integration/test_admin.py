@@ -18,7 +18,7 @@ import time
 import unittest
 
 from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Server, children_of, per_mode,
-                       recv_exact, sha256_file, wait_until)
+                       recv_exact, sha256_file, signal_pending, wait_until)
 
 
 def admin_conn(path):
@@ -294,9 +294,6 @@ class AdminSocket(FerryTest):
 globals().update(per_mode(Admin))
 del Admin
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class Resize(FerryTest):
 
@@ -527,3 +524,69 @@ class Events(FerryTest):
         names = [e["event"] for e in events]
         self.assertEqual(names[:3], ["resize_started", "worker_started", "resize_done"])
         self.assertIn("shutdown_started", names)
+
+
+class LogRotation:
+    MODE = None
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def test_reopen_after_rotation(self):
+        self.put("hello.txt", b"hello\n")
+        log = os.path.join(self.tmp, "ferryd.log")
+        admin = os.path.join(self.tmp, "rot.sock")
+        proc = subprocess.Popen([FERRYD, "--mode", self.MODE, "--workers", "2", "--log-file", log,
+                                 "--admin-socket", admin, "127.0.0.1", "0", self.root],
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        # Logs go to the file: wait for it to say the admin socket is up.
+        wait_until(lambda: os.path.exists(log) and "admin socket" in self.read(log),
+                   what="start-up lines in the log file")
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", self.read(log)).group(1))
+        fetch = lambda: ferry_get(port)
+        fetch()
+        os.rename(log, log + ".1")
+        r = subprocess.run([FERRYCTL, "-s", admin, "reopen-logs"], capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stdout), (0, "log file reopened\n"), r.stderr)
+        fetch()
+        wait_until(lambda: os.path.exists(log) and "conn " in self.read(log), what="a conn line")
+        self.assertEqual(self.read(log + ".1").count("conn "), 1, "the first only")
+        self.assertEqual(self.read(log).count("conn "), 1, "the second only")
+        # SIGUSR1 does the same.
+        os.rename(log, log + ".2")
+        proc.send_signal(signal.SIGUSR1)
+        if self.MODE != "iterative":  # the master says so in the new file
+            wait_until(lambda: os.path.exists(log) and "log file reopened" in self.read(log))
+        else:  # the serving thread reopens once the signal is delivered
+            wait_until(lambda: not signal_pending(proc.pid, signal.SIGUSR1))
+        fetch()
+        wait_until(lambda: os.path.exists(log) and "conn " in self.read(log))
+        self.assertEqual(self.read(log + ".2").count("conn "), 1)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=30), 0)
+        self.assertEqual(proc.stderr.read(), "", "nothing went to stderr")
+        self.assertIn("stopped:", self.read(log))
+
+
+def ferry_get(port):
+    r = subprocess.run([os.path.join(os.path.dirname(FERRYD), "ferry"), "get", "-o", "-",
+                        "127.0.0.1", str(port), "hello.txt", "1K"], capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0 and r.stdout == b"hello\n", r.stderr
+
+
+class NoLogFile(FerryTest):
+
+    def test_reopen_without_a_log_file(self):
+        srv = self.serve("prefork", ("--workers", "1"))
+        r = srv.ctl("reopen-logs")
+        self.assertEqual((r.returncode, r.stdout), (0, "logs go to stderr: nothing to reopen\n"))
+
+
+globals().update(per_mode(LogRotation))
+del LogRotation
+
+if __name__ == "__main__":
+    unittest.main()
