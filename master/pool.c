@@ -36,7 +36,7 @@ struct pool {
     struct scoreboard *sb;
     struct listeners *ls;
     int dirfd;
-    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1;
+    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t respawn, deadline, drain;
     struct admin admin;
@@ -50,6 +50,13 @@ struct pool {
     unsigned quick_deaths; /* consecutive workers that died young */
     unsigned deadline_s;   /* of the shutdown under way */
     bool started;          /* the initial pool is up: later spawns are respawns */
+    struct {
+        bool active;
+        pid_t *old;       /* the workers to replace, in turn */
+        unsigned n, next; /* how many; the next to replace */
+        int slot;         /* the old worker being retired, or -1 */
+        int64_t t0;
+    } roll;
     struct {
         bool active;
         uint64_t token; /* the admin client waiting, or 0 */
@@ -123,6 +130,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
 
 static void pool_on_readable(uv_poll_t *h, int status, int events);
 static void pool_resize_check(struct pool *p);
+static void pool_roll_reaped(struct pool *p, int slot);
 
 static void pool_accept_start(struct pool *p)
 {
@@ -264,8 +272,10 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
 
         p->retiring[slot] = false;
         p->nretiring--;
-        p->resize.r.killed += killed;
-        p->resize.r.retired += !killed;
+        if (p->resize.active) {
+            p->resize.r.killed += killed;
+            p->resize.r.retired += !killed;
+        }
         log_info("worker %s: pid %ld slot %d",
                  killed ? "killed after the drain timeout" : "retired", (long)pid, slot);
         crashed = false;
@@ -311,6 +321,8 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
                         json_pack("{s:i}", "children_left", p->children));
             continue;
         }
+        if (retired)
+            pool_roll_reaped(p, slot);
         if (p->cfg->mode == MODE_PREFORK && !retired) {
             pool_plan_respawn(p, lived);
         } else if (p->cfg->mode == MODE_FORK && p->children < p->target && !p->accepting) {
@@ -408,7 +420,7 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
 
     if (p->stopping)
         return -ESHUTDOWN;
-    if (p->resize.active)
+    if (p->resize.active || p->roll.active)
         return -EBUSY;
     memset(&p->resize, 0, sizeof(p->resize));
     p->resize.active = true;
@@ -457,6 +469,73 @@ static void pool_on_ttinou(uv_signal_t *h, int signum)
                  rc == -EBUSY ? "a resize is under way" : "stopping");
 }
 
+/* Rolling restart: replaces the next old worker, or finishes. The
+ * replacement starts before the old worker is told to leave, so the pool
+ * never has fewer workers accepting (unless it is at --max-children). */
+static void pool_roll_next(struct pool *p)
+{
+    while (p->roll.next < p->roll.n) {
+        int slot = pool_slot_of(p, p->roll.old[p->roll.next++]);
+
+        if (slot < 0 || p->retiring[slot])
+            continue; /* gone meanwhile */
+        if (p->children < p->cfg->max_children)
+            pool_spawn(p, -1, NULL); /* on failure the reap below tops up */
+        p->roll.slot = slot;
+        p->retiring[slot] = true;
+        p->nretiring++;
+        kill(p->pids[slot], SIGTERM);
+        admin_event(&p->admin, "restart_progress",
+                    json_pack("{s:i,s:i}", "replacing", (int)p->pids[slot], "left",
+                              (int)(p->roll.n - p->roll.next)));
+        return;
+    }
+    log_info("rolling restart done: %u worker(s) replaced in %.3f s", p->roll.n,
+             (double)(clock_now_ns() - p->roll.t0) / 1e9);
+    admin_event(&p->admin, "restart_done", json_pack("{s:i}", "replaced", p->roll.n));
+    free(p->roll.old);
+    memset(&p->roll, 0, sizeof(p->roll));
+}
+
+/* An old worker of the rolling restart was reaped: on to the next. */
+static void pool_roll_reaped(struct pool *p, int slot)
+{
+    if (!p->roll.active || slot != p->roll.slot)
+        return;
+    if (p->children < p->target) /* it was retired before its replacement */
+        pool_on_respawn(&p->respawn);
+    pool_roll_next(p);
+}
+
+/* SIGHUP: replace every prefork worker, one at a time. */
+static void pool_on_hup(uv_signal_t *h, int signum)
+{
+    struct pool *p = h->loop->data;
+
+    (void)signum;
+    if (p->cfg->mode != MODE_PREFORK) {
+        log_info("SIGHUP: fork mode starts a fresh child per connection: nothing to restart");
+        return;
+    }
+    if (p->stopping || p->resize.active || p->roll.active) {
+        log_warn("SIGHUP: %s: ignored",
+                 p->stopping ? "stopping" : "a resize or restart is under way");
+        return;
+    }
+    p->roll.old = calloc(p->sb->nslots, sizeof(pid_t));
+    if (p->roll.old == NULL)
+        return;
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] > 0 && !p->retiring[i])
+            p->roll.old[p->roll.n++] = p->pids[i];
+    }
+    p->roll.active = true;
+    p->roll.t0 = clock_now_ns();
+    log_info("SIGHUP: rolling restart of %u worker(s)", p->roll.n);
+    admin_event(&p->admin, "restart_started", json_pack("{s:i}", "workers", p->roll.n));
+    pool_roll_next(p);
+}
+
 /*
  * Stops the pool: gracefully (no new connections, children finish what
  * they hold, SIGKILL after timeout_s) or now (SIGKILL at once). A graceful
@@ -469,6 +548,8 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
     if (!p->stopping) {
         p->stopping = true;
         pool_resize_finish(p);
+        free(p->roll.old);
+        memset(&p->roll, 0, sizeof(p->roll));
         pool_accept_stop(p);
         uv_timer_stop(&p->respawn);
         lsn_close(p->ls); /* new connections are refused, not queued */
@@ -507,7 +588,7 @@ static enum admin_state pool_admin_state(void *ctx)
 
     if (p->stopping)
         return ADMIN_STOPPING;
-    return p->nretiring > 0 ? ADMIN_DRAINING : ADMIN_RUNNING;
+    return p->nretiring > 0 || p->roll.active ? ADMIN_DRAINING : ADMIN_RUNNING;
 }
 
 /* Reopens the master's log file and asks every worker to do the same
@@ -571,12 +652,14 @@ static int pool_init(struct pool *p)
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
     uv_signal_init(&p->loop, &p->sig_usr1);
+    uv_signal_init(&p->loop, &p->sig_hup);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
         (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
         (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttin, pool_on_ttinou, SIGTTIN)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0 ||
-        (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0)
+        (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0 ||
+        (rc = uv_signal_start(&p->sig_hup, pool_on_hup, SIGHUP)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
         for (size_t i = 0; i < p->ls->n; i++) {

@@ -222,7 +222,12 @@ static int serve_content(const struct serve_ctx *ctx, int fd, int file, struct s
         return serve_io_failed(ctx, res);
     while (res->sent < res->size) {
         uint64_t left = res->size - res->sent;
-        ssize_t n = sendfile(fd, file, &off, left < ctx->chunk ? (size_t)left : ctx->chunk);
+        ssize_t n;
+
+        /* A stop that arrived between two calls interrupted nothing. */
+        if (ctx->abort != NULL && *ctx->abort)
+            return serve_trouble(res, "cut by shutdown", EINTR);
+        n = sendfile(fd, file, &off, left < ctx->chunk ? (size_t)left : ctx->chunk);
 
         if (n > 0) {
             res->sent += (uint64_t)n;

@@ -69,10 +69,12 @@ static void worker_on_signal(int sig)
         worker_abort = 1;
         alarm(1);
     } else if (!worker_quit && worker_standalone) {
-        if (worker_deadline > 0)
+        if (worker_deadline > 0) {
             alarm(worker_deadline);
-        else
-            worker_abort = 1; /* --shutdown-timeout 0: stop now, as the pool does */
+        } else { /* --shutdown-timeout 0: stop now, as the pool does */
+            worker_abort = 1;
+            alarm(1);
+        }
     }
     worker_quit = 1;
     worker_wake();
@@ -101,6 +103,7 @@ int worker_signals_init(const struct worker_config *cfg)
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* restarts are the master's business, not a hangup's */
     return 0;
 }
 

@@ -590,3 +590,54 @@ del LogRotation
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RollingRestart(FerryTest):
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+        self.data = os.urandom(48 << 20)
+        self.put("big", self.data)
+
+    def test_sighup_replaces_every_worker_without_refusing_anyone(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        old = sorted(wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid)))
+        events, f = admin_conn(srv.admin)
+        ask(f, {"cmd": "subscribe"})
+        s, (_, _, status, size) = srv.ask("big")  # a transfer in flight...
+        s.sendall(READY)
+        head = recv_exact(s, 1 << 20)
+        os.kill(srv.pid, signal.SIGHUP)
+        for _ in range(20):  # ...and clients keep being served all along
+            self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        rest = recv_exact(s, size)  # the busy worker finishes, then leaves
+        self.assertEqual(hashlib.sha256(head + rest).digest(), hashlib.sha256(self.data).digest())
+        srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced")
+        new = children_of(srv.pid)
+        self.assertEqual(len(new), 2)
+        self.assertFalse(set(new) & set(old), "every worker is new")
+        seen = []
+        while not seen or seen[-1] != "restart_done":
+            seen.append(json.loads(f.readline())["event"])
+        self.assertEqual(seen[0], "restart_started")
+        self.assertEqual(seen.count("restart_progress"), 2)
+        st = srv.admin_json("status")
+        self.assertEqual((st["state"], st["totals"]["crashes"]), ("running", 0))
+        events.close()
+
+    def test_sighup_elsewhere(self):
+        fork = self.serve("fork", ("--workers", "2"))
+        os.kill(fork.pid, signal.SIGHUP)
+        fork.wait_log(r"SIGHUP: fork mode starts a fresh child per connection: nothing to restart")
+        self.assertEqual(fork.fetch("hello.txt"), b"hello\n")
+        it = self.serve("iterative")
+        os.kill(it.pid, signal.SIGHUP)
+        wait_until(lambda: not signal_pending(it.pid, signal.SIGHUP))
+        self.assertEqual(it.fetch("hello.txt"), b"hello\n")  # ignored, still serving
+        pre = self.serve("prefork", ("--workers", "1"))
+        worker = wait_until(lambda: children_of(pre.pid))[0]
+        os.kill(worker, signal.SIGHUP)  # a hangup is not a reason for a worker to die
+        wait_until(lambda: not signal_pending(worker, signal.SIGHUP))
+        self.assertEqual(pre.fetch("hello.txt"), b"hello\n")
+        self.assertEqual(children_of(pre.pid), [worker])
