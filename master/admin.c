@@ -313,6 +313,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
     json_object_set_new(lim, "io_timeout_s", json_integer(a->cfg->io_timeout));
     json_object_set_new(lim, "shutdown_timeout_s", json_integer(a->cfg->shutdown_timeout));
+    json_object_set_new(lim, "stall_timeout_s", json_integer(a->cfg->stall_timeout));
     json_object_set_new(lim, "chunk_size", json_integer(a->cfg->chunk_size));
     json_object_set_new(resp, "limits", lim);
     json_object_set_new(pool, "processes", json_integer(s->nlive));

@@ -37,6 +37,8 @@ static const struct cfg_option cfg_options[] = {
      "bound on reading a request, awaiting READY and each write"},
     {"shutdown-timeout", CFG_UINT, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
      "graceful stop: SIGKILL what is still running after this"},
+    {"stall-timeout", CFG_UINT, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
+     "kill a worker whose transfer made no progress for this long (0: never)"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
      "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock",
@@ -151,6 +153,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->chunk_size = 64 * 1024;
     cfg->io_timeout = 30;
     cfg->shutdown_timeout = 30;
+    cfg->stall_timeout = 120;
     cfg->backlog = 511;
     cfg->log_level = LOG_INFO;
 }

@@ -19,6 +19,7 @@ struct config {
     unsigned chunk_size;
     unsigned io_timeout;
     unsigned shutdown_timeout;
+    unsigned stall_timeout; /* 0: no watchdog */
     unsigned backlog;
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */

@@ -8,6 +8,7 @@
  */
 #include "master/pool.h"
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "master/admin.h"
 #include "master/proc.h"
@@ -38,7 +39,8 @@ struct pool {
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
-    uv_timer_t respawn, deadline, drain;
+    uv_timer_t respawn, deadline, drain, watchdog;
+    int64_t *reported; /* per slot: start of the transfer reported stuck */
     struct admin admin;
     const char *admin_path;
     gid_t admin_group;
@@ -451,6 +453,41 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
     return 0;
 }
 
+/* Reports and kills one stuck worker. */
+static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_t idle_ns)
+{
+    char peer[ADDR_STR_MAX];
+
+    addr_format(&w->t.peer.sa, peer);
+    log_warn("worker stuck: pid %ld slot %d peer %s file \"%s\" at %llu of %llu bytes, no "
+             "progress for %.1f s: killing it",
+             (long)p->pids[slot], slot, peer, w->t.file, (unsigned long long)w->t.sent,
+             (unsigned long long)w->t.size, (double)idle_ns / 1e9);
+    admin_event(&p->admin, "worker_stuck",
+                json_pack("{s:i,s:i,s:s,s:s,s:I,s:I,s:f}", "slot", slot, "pid", (int)p->pids[slot],
+                          "peer", peer, "file", w->t.file, "sent", (json_int_t)w->t.sent, "size",
+                          (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3));
+    p->reported[slot] = w->t.start_ns;
+    kill(p->pids[slot], SIGKILL);
+}
+
+/* Once a second: a transfer that made no progress for --stall-timeout is
+ * stuck, not slow (a moving one always progresses); its worker goes. */
+static void pool_on_watchdog(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+    int64_t now = clock_now_ns(), limit = (int64_t)p->cfg->stall_timeout * 1000000000;
+    struct sb_slot w;
+
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
+            continue;
+        if ((w.state == SB_READING || w.state == SB_SENDING) && now - w.t.progress_ns > limit &&
+            p->reported[i] != w.t.start_ns)
+            pool_stuck(p, (int)i, &w, now - w.t.progress_ns);
+    }
+}
+
 /* SIGTTIN / SIGTTOU: one worker more or less (gunicorn's convention). */
 static void pool_on_ttinou(uv_signal_t *h, int signum)
 {
@@ -649,6 +686,9 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->respawn);
     uv_timer_init(&p->loop, &p->deadline);
     uv_timer_init(&p->loop, &p->drain);
+    uv_timer_init(&p->loop, &p->watchdog);
+    if (p->cfg->stall_timeout > 0)
+        uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
     uv_signal_init(&p->loop, &p->sig_usr1);
@@ -692,9 +732,11 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
 
     p.pids = calloc(sb->nslots, sizeof(pid_t));
     p.retiring = calloc(sb->nslots, sizeof(bool));
-    if (p.pids == NULL || p.retiring == NULL) {
+    p.reported = calloc(sb->nslots, sizeof(int64_t));
+    if (p.pids == NULL || p.retiring == NULL || p.reported == NULL) {
         free(p.pids);
         free(p.retiring);
+        free(p.reported);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -709,5 +751,6 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     uv_loop_close(&p.loop);
     free(p.pids);
     free(p.retiring);
+    free(p.reported);
     return rc < 0 || p.killed ? 1 : 0;
 }

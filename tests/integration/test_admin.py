@@ -641,3 +641,49 @@ class RollingRestart(FerryTest):
         wait_until(lambda: not signal_pending(worker, signal.SIGHUP))
         self.assertEqual(pre.fetch("hello.txt"), b"hello\n")
         self.assertEqual(children_of(pre.pid), [worker])
+
+
+class Watchdog(FerryTest):
+
+    def setUp(self):
+        super().setUp()
+        self.put("big", bytes(64 << 20))
+
+    def test_a_stuck_transfer_is_reported_and_killed(self):
+        for mode in ("prefork", "fork"):
+            with self.subTest(mode=mode):
+                srv = self.serve(mode, ("--workers", "2", "--stall-timeout", "1"))
+                s, f = admin_conn(srv.admin)
+                ask(f, {"cmd": "subscribe"})
+                stuck, _ = srv.ask("big")
+                stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                stuck.sendall(READY)
+                recv_exact(stuck, 4096)  # and then never another byte read
+                while True:
+                    ev = json.loads(f.readline())
+                    if ev["event"] == "worker_stuck":
+                        break
+                self.assertEqual((ev["file"], ev["size"]), ("big", 64 << 20))
+                self.assertLess(ev["sent"], ev["size"])
+                self.assertGreater(ev["idle_s"], 1)
+                srv.wait_log(r'worker stuck: pid \d+ slot \d+ peer 127\.0\.0\.1:\d+ file "big" '
+                             r'at \d+ of 67108864 bytes, no progress for \d+\.\d s: killing it')
+                srv.wait_log(r"killed by signal 9")
+                self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 1)
+                stuck.close()
+                s.close()
+
+    def test_a_slow_but_moving_client_is_left_alone(self):
+        srv = self.serve("prefork", ("--workers", "1", "--stall-timeout", "2"))
+        s, (_, _, status, size) = srv.ask("big")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+        s.sendall(READY)
+        got, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 4:  # 4 s at ~320 KB/s: slow, but moving
+            got += len(recv_exact(s, 64 * 1024))
+            time.sleep(0.2)  # the client's own pace, not synchronisation
+        self.assertNotIn("worker stuck", srv.log())
+        w = srv.admin_json("workers")["workers"][0]
+        self.assertEqual(w["state"], "sending")
+        self.assertGreater(w["transfer"]["sent"], got - 1)
+        s.close()
