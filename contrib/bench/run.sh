@@ -26,7 +26,7 @@ done
 
 BUILD=$ROOT/build-bench
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target ferryd ferry-bench > /dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ferryd ferry-bench ferry-admin-probe > /dev/null
 BENCH=$BUILD/bin/ferry-bench
 
 mkdir -p "$CORPUS"
@@ -56,9 +56,11 @@ blocking_gbs() {  # STREAMS FILE
   for _ in $(seq "$REP"); do "$BENCH" -b -c "$1" -d "$DUR" 127.0.0.1 $PORT "$2"; done | field GB_s | median
 }
 
+ADMIN=$(mktemp -u /tmp/ferry-bench-XXXXXX.sock)
 start_ferryd() {  # MODE [extra ferryd options]
   local mode=$1; shift
-  "$BUILD/bin/ferryd" --mode "$mode" --workers "$WORKERS" --log-level warn "$@" 127.0.0.1 $PORT "$CORPUS" &
+  "$BUILD/bin/ferryd" --mode "$mode" --workers "$WORKERS" --log-level warn --admin-socket "$ADMIN" \
+    "$@" 127.0.0.1 $PORT "$CORPUS" &
   FERRYD=$!
   for _ in $(seq 100); do "$BENCH" -n 1 127.0.0.1 $PORT 4K > /dev/null 2>&1 && return 0; sleep 0.05; done
   echo "ferryd did not come up"; exit 1
@@ -88,6 +90,31 @@ echo
 echo "| mode | idle PSS, master + children (KiB) |"
 echo "|---|---:|"
 for mode in $MODES; do echo "| $mode | ${IDLE[$mode]} |"; done
+
+# Admin socket latency while every worker is busy: status every 10 ms from
+# one client, during a load that keeps the whole pool (or, iterative, the
+# one process) inside transfers.
+probe_under() {  # LOAD... : prints p50 p99 max (ms) of status round trips
+  "$@" > /dev/null &
+  local load=$!
+  sleep 0.5
+  "$BUILD/bin/ferry-admin-probe" "$ADMIN" "$((DUR - 1))" 10 | grep ^RESULT |
+    awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
+          print v["p50_ms"], v["p99_ms"], v["max_ms"], v["n"]}'
+  wait "$load" || true
+}
+echo
+echo "| mode | load during the probe | status answers | p50 ms | p99 ms | max ms |"
+echo "|---|---|---:|---:|---:|---:|"
+for mode in $MODES; do
+  start_ferryd "$mode"
+  read -r p50 p99 mx n < <(probe_under "$BENCH" -c 32 -d "$DUR" 127.0.0.1 $PORT 4K)
+  echo "| $mode | 4K, 32 connections | $n | $p50 | $p99 | $mx |"
+  c=$([ "$mode" = iterative ] && echo 1 || echo 4)
+  read -r p50 p99 mx n < <(probe_under "$BENCH" -b -c "$c" -d "$DUR" 127.0.0.1 $PORT 256M)
+  echo "| $mode | 256M, $c stream(s) | $n | $p50 | $p99 | $mx |"
+  stop_ferryd
+done
 
 [ "$PEERS" = 1 ] || exit 0
 
