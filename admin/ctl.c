@@ -104,6 +104,33 @@ static void ctl_print_metrics(FILE *out, json_t *resp)
     fputs(json_string_value(json_object_get(resp, "text")), out);
 }
 
+/* top [--interval S] [--iterations N]. top's request is never sent: it
+ * only carries these options to ferryctl's loop. */
+static int ctl_build_top(int argc, char **argv, json_t *req, char *err, size_t errlen)
+{
+    static const struct option opts[] = {{"interval", required_argument, NULL, 'i'},
+                                         {"iterations", required_argument, NULL, 'n'},
+                                         {0}};
+    char *end;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        double v = c == 'i' || c == 'n' ? strtod(optarg, &end) : -1;
+
+        if (v <= 0 || *end != '\0' || (c == 'n' && v != (unsigned)v)) {
+            snprintf(err, errlen, "top takes [--interval S] [--iterations N], both above 0");
+            return -1;
+        }
+        json_object_set_new(req, c == 'i' ? "interval" : "iterations", json_real(v));
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "top takes no argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
     {.name = "ping", .args = "", .help = "check that ferryd answers", .print = ctl_print_ping},
     {.name = "status",
@@ -123,6 +150,12 @@ static const struct ctl_cmd ctl_cmds[] = {
      .help = "follow pool events (workers, resizes, limits, shutdown)",
      .print = fmt_event,
      .stream = true},
+    {.name = "top",
+     .args = "[--interval S] [--iterations N]",
+     .help = "a live view of the pool and every transfer; q quits",
+     .build = ctl_build_top,
+     .print = fmt_status,
+     .live = true},
     {.name = "resize",
      .args = "N|+N|-N [--drain-timeout S] [--no-wait]",
      .help = "set the pool size (prefork) or child limit (fork)",

@@ -21,13 +21,16 @@ struct ctl_cmd {
     int (*build)(int argc, char **argv, json_t *req, char *err, size_t errlen);
     void (*print)(FILE *out, json_t *resp);
     bool stream; /* the answer is followed by events, one per line */
+    bool live;   /* a refreshing view (top): ferryctl drives the requests */
 };
 
 struct ctl_args {
     const char *socket; /* -s, or NULL */
     bool json;          /* --json: print the server's answer as is */
     const struct ctl_cmd *cmd;
-    json_t *req; /* the request to send; the caller frees it */
+    json_t *req;         /* the request to send; the caller frees it */
+    double interval;     /* top: seconds between frames */
+    unsigned iterations; /* top: frames before quitting, 0: until 'q' */
 };
 
 /*

@@ -5,13 +5,17 @@
  * (the socket cannot be reached).
  */
 #include "admin/ctl.h"
+#include "admin/fmt.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define CTL_TIMEOUT_S  10
@@ -122,6 +126,88 @@ static int ctl_follow(const struct ctl_args *a, struct ctl_reader *r)
     return CTL_OK;
 }
 
+/* Asks one question on the open connection; returns the decoded answer or
+ * NULL (said why). */
+static json_t *ctl_ask(struct ctl_reader *r, const char *cmd)
+{
+    json_t *req = json_pack("{s:s}", "cmd", cmd), *resp = NULL;
+    char *line = ctl_send(r->fd, r->path, req) == 0 ? ctl_read_line(r, false) : NULL;
+
+    json_decref(req);
+    if (line != NULL)
+        resp = json_loads(line, 0, NULL);
+    free(line);
+    return resp;
+}
+
+/* Draws one frame of top: the status report, then the workers table. */
+static int ctl_top_frame(struct ctl_reader *r, bool tty)
+{
+    json_t *st = ctl_ask(r, "status"), *ws = st ? ctl_ask(r, "workers") : NULL;
+    int rc = st && ws ? 0 : -1;
+
+    if (rc == 0) {
+        if (tty)
+            fputs("\033[H\033[2J", stdout); /* home, clear */
+        fmt_status(stdout, st);
+        fputc('\n', stdout);
+        fmt_workers(stdout, ws);
+        if (tty)
+            fputs("\n(q quits)", stdout);
+        fflush(stdout);
+    }
+    json_decref(st);
+    json_decref(ws);
+    return rc;
+}
+
+/* Waits up to secs for a key on a terminal; returns true when it was q. */
+static bool ctl_top_quit(bool tty, double secs)
+{
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    char c;
+
+    if (!tty) {
+        poll(NULL, 0, (int)(secs * 1000));
+        return false;
+    }
+    if (poll(&p, 1, (int)(secs * 1000)) <= 0)
+        return false;
+    return read(STDIN_FILENO, &c, 1) <= 0 || c == 'q' || c == 'Q';
+}
+
+/* top: frames every interval until q (a terminal) or the iterations. */
+static int ctl_top(const struct ctl_args *a, struct ctl_reader *r)
+{
+    bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    json_t *iv = json_object_get(a->req, "interval"), *it = json_object_get(a->req, "iterations");
+    double interval = iv ? json_real_value(iv) : 1;
+    unsigned iterations = it ? (unsigned)json_real_value(it) : 0; /* 0: until q */
+    struct termios saved, raw;
+    int rc = CTL_OK;
+
+    if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+        raw = saved;
+        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO); /* keys without Enter, unechoed */
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    } else {
+        tty = false;
+    }
+    for (unsigned i = 0; iterations == 0 || i < iterations; i++) {
+        if (ctl_top_frame(r, tty) < 0) {
+            rc = CTL_UNREACHABLE;
+            break;
+        }
+        if (i + 1 == iterations || ctl_top_quit(tty, interval))
+            break;
+    }
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        fputc('\n', stdout);
+    }
+    return rc;
+}
+
 /* Prints the answer; returns the exit code. */
 static int ctl_report(const struct ctl_args *a, const char *line)
 {
@@ -178,6 +264,13 @@ int main(int argc, char **argv)
         return CTL_UNREACHABLE;
     }
     struct ctl_reader r = {.fd = fd, .path = path};
+    if (a.cmd->live) {
+        rc = ctl_top(&a, &r);
+        json_decref(a.req);
+        free(r.buf);
+        close(fd);
+        return rc;
+    }
     answer = ctl_send(fd, path, a.req) == 0 ? ctl_read_line(&r, false) : NULL;
     json_decref(a.req);
     rc = answer != NULL ? ctl_report(&a, answer) : CTL_UNREACHABLE;

@@ -6,6 +6,7 @@ quickly while every worker is busy."""
 import hashlib
 import json
 import os
+import pty
 import re
 import select
 import shutil
@@ -13,6 +14,7 @@ import signal
 import socket
 import stat
 import subprocess
+import termios
 import threading
 import time
 import unittest
@@ -57,6 +59,14 @@ class Admin:
         self.assertEqual((r.returncode, r.stdout), (0, "pong\n"))
         r = self.srv.ctl("--json", "ping")
         self.assertEqual(json.loads(r.stdout), {"ok": True, "schema": 1, "pong": True})
+
+    def test_subscribe_and_reopen_are_answered(self):
+        s, f = admin_conn(self.srv.admin)
+        self.assertEqual(ask(f, {"cmd": "subscribe"}),
+                         {"ok": True, "schema": 1, "subscribed": True})
+        s.close()
+        r = self.srv.admin_json("reopen-logs")
+        self.assertEqual(r["reopened"], False)
 
     def test_status(self):
         for _ in range(3):
@@ -588,9 +598,6 @@ class NoLogFile(FerryTest):
 globals().update(per_mode(LogRotation))
 del LogRotation
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class RollingRestart(FerryTest):
 
@@ -687,3 +694,50 @@ class Watchdog(FerryTest):
         self.assertEqual(w["state"], "sending")
         self.assertGreater(w["transfer"]["sent"], got - 1)
         s.close()
+
+
+class Top(FerryTest):
+
+    def test_top_on_a_terminal_quits_on_q(self):
+        self.put("big", bytes(64 << 20))
+        srv = self.serve("prefork", ("--workers", "2"))
+        s, _ = srv.ask("big")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(READY)
+        recv_exact(s, 4096)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(FERRYCTL, [FERRYCTL, "-s", srv.admin, "top", "--interval", "0.2"])
+        before = termios.tcgetattr(fd)
+        screen = b""
+        deadline = time.monotonic() + 10
+        while b"(q quits)" not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                screen += os.read(fd, 65536)
+        self.assertIn(b"\x1b[H\x1b[2J", screen)  # a full-screen frame
+        self.assertRegex(screen, rb"SLOT +PID.*PROGRESS +RATE")
+        self.assertRegex(screen, rb"sending .* big +  0% ")
+        while True:  # a second frame: it refreshes
+            ready, _, _ = select.select([fd], [], [], 5)
+            self.assertTrue(ready, "no second frame")
+            chunk = os.read(fd, 65536)
+            if b"\x1b[H\x1b[2J" in chunk:
+                break
+        os.write(fd, b"q")
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(termios.tcgetattr(fd)[3], before[3], "terminal modes restored")
+        os.close(fd)
+        s.close()
+
+    def test_top_in_batch(self):
+        srv = self.serve("fork", ("--workers", "2"))
+        r = srv.ctl("top", "--iterations", "3", "--interval", "0.1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count("SLOT"), 3)
+        self.assertNotIn("\x1b[", r.stdout, "no terminal control codes into a pipe")
+
+
+if __name__ == "__main__":
+    unittest.main()

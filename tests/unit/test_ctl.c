@@ -91,6 +91,28 @@ static void test_parse_resize(void **state)
     assert_int_equal(parse(&a, err, "resize", "2", "3", NULL), -1);
 }
 
+static void test_parse_top(void **state)
+{
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse(&a, err, "top", NULL), 0);
+    assert_true(a.cmd->live);
+    assert_null(json_object_get(a.req, "interval"));
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "top", "--interval", "0.5", "--iterations", "3", NULL), 0);
+    assert_float_equal(json_real_value(json_object_get(a.req, "interval")), 0.5, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(a.req, "iterations")), 3, 1e-9);
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "top", "--interval", "0", NULL), -1);
+    assert_int_equal(parse(&a, err, "top", "--iterations", "1.5", NULL), -1);
+    assert_int_equal(parse(&a, err, "top", "now", NULL), -1);
+    assert_int_equal(parse(&a, err, "events", NULL), 0);
+    assert_string_equal(json_string_value(json_object_get(a.req, "cmd")), "subscribe");
+    json_decref(a.req);
+}
+
 static void test_parse_errors(void **state)
 {
     struct ctl_args a;
@@ -203,7 +225,8 @@ int main(void)
         cmocka_unit_test(test_parse_commands), cmocka_unit_test(test_parse_shutdown),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_units),
         cmocka_unit_test(test_parse_resize),   cmocka_unit_test(test_event_line),
-        cmocka_unit_test(test_workers_table),  cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_parse_top),      cmocka_unit_test(test_workers_table),
+        cmocka_unit_test(test_status_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
