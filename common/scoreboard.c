@@ -90,7 +90,7 @@ uint32_t sb_in_use(const struct scoreboard *sb)
     return n;
 }
 
-static void sb_add(struct sb_counters *to, const struct sb_counters *from)
+void sb_counters_add(struct sb_counters *to, const struct sb_counters *from)
 {
     to->connections += from->connections;
     to->requests += from->requests;
@@ -106,7 +106,7 @@ void sb_release(struct scoreboard *sb, int slot, bool crashed)
 
     /* The child is reaped, so nobody else writes the slot now; a child
      * killed inside a write section left seq odd, which memset repairs. */
-    sb_add(&sb->reaped.c, &s->c);
+    sb_counters_add(&sb->reaped.c, &s->c);
     sb->reaped.worker_exits++;
     sb->reaped.crashes += crashed;
     memset(s, 0, sizeof(*s));
@@ -139,7 +139,7 @@ int sb_totals(const struct scoreboard *sb, struct sb_totals *out)
         if (sb_read(sb, (int)i, &s) < 0)
             return -EAGAIN;
         if (s.state != SB_EMPTY)
-            sb_add(&out->c, &s.c);
+            sb_counters_add(&out->c, &s.c);
     }
     return 0;
 }

@@ -122,6 +122,9 @@ void sb_release(struct scoreboard *sb, int slot, bool crashed);
  * mid-write (a writer killed inside its write section) after many tries. */
 int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out);
 
+/* Adds the counters of from to to. */
+void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
+
 /* Sums the reaped totals and every live slot into out. Returns 0 or -EAGAIN. */
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
 

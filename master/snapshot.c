@@ -29,15 +29,6 @@ void snap_free(struct snapshot *s)
     s->live_slot = NULL;
 }
 
-static void snap_add(struct sb_counters *to, const struct sb_counters *from)
-{
-    to->connections += from->connections;
-    to->requests += from->requests;
-    to->bytes += from->bytes;
-    for (int i = 0; i < WIRE_STATUS_COUNT; i++)
-        to->status[i] += from->status[i];
-}
-
 int snap_take(const struct scoreboard *sb, struct snapshot *s)
 {
     struct sb_slot copy;
@@ -55,7 +46,7 @@ int snap_take(const struct scoreboard *sb, struct snapshot *s)
         s->by_state[copy.state < SB_STATE_COUNT ? copy.state : 0]++;
         if (copy.state == SB_EMPTY)
             continue;
-        snap_add(&s->totals.c, &copy.c);
+        sb_counters_add(&s->totals.c, &copy.c);
         s->live_slot[s->nlive] = (int)i;
         s->live[s->nlive++] = copy;
     }

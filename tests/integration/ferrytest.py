@@ -201,6 +201,17 @@ class Server:
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
+    def stalled(self, name="big", small_window=True):
+        """A transfer of name whose client does not read: a busy worker.
+        With a 4 KiB receive window it crawls for good; without, reading
+        it later finishes it at full speed."""
+        s, _ = self.ask(name)
+        if small_window:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(READY)
+        recv_exact(s, 4096)
+        return s
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signals ferryd and waits for it; returns its exit code."""
         if self.proc.poll() is None:

@@ -46,14 +46,6 @@ class Admin:
         self.put("big", bytes(64 << 20))
         self.srv = self.serve(self.MODE, ("--workers", "2"))
 
-    def stalled(self):
-        """A transfer whose client has stopped reading: a busy worker."""
-        s, (_, _, status, size) = self.srv.ask("big")
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(READY)
-        recv_exact(s, 4096)
-        return s
-
     def test_ping_and_json_passthrough(self):
         r = self.srv.ctl("ping")
         self.assertEqual((r.returncode, r.stdout), (0, "pong\n"))
@@ -87,7 +79,7 @@ class Admin:
         self.assertIn("3 connections  3 requests", human)
 
     def test_workers_show_a_live_transfer(self):
-        s = self.stalled()
+        s = self.srv.stalled()
         def sending():
             ws = self.srv.admin_json("workers")["workers"]
             return [w for w in ws if "transfer" in w and w["transfer"]["sent"] > 0]
@@ -103,7 +95,7 @@ class Admin:
         s.close()
 
     def test_answers_quickly_while_every_worker_is_busy(self):
-        held = [self.stalled()] + ([self.stalled()] if self.MODE != "iterative" else [])
+        held = [self.srv.stalled()] + ([self.srv.stalled()] if self.MODE != "iterative" else [])
         if self.MODE == "prefork":
             wait_until(lambda: self.srv.admin_json("status")["pool"].get("sending") == 2,
                        what="both workers sending")
@@ -119,7 +111,7 @@ class Admin:
     @unittest.skipUnless(shutil.which("promtool"), "promtool (Debian's prometheus) not installed")
     def test_metrics_pass_promtool(self):
         self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
-        s = self.stalled()
+        s = self.srv.stalled()
         wait_until(lambda: "transfer" in str(self.srv.admin_json("workers")))
         text = self.srv.admin_json("metrics")["text"]
         self.assertIn('ferry_responses_total{status="OK"} 2', text)
@@ -212,7 +204,7 @@ class Admin:
         self.assertFalse(os.path.exists(self.srv.admin), "the socket file is removed")
 
     def test_shutdown_now(self):
-        s = self.stalled()
+        s = self.srv.stalled()
         r = self.srv.ctl("--json", "shutdown", "--now")
         self.assertEqual(json.loads(r.stdout)["graceful"], False)
         self.assertEqual(self.srv.proc.wait(timeout=10), 1)
@@ -315,17 +307,6 @@ class Resize(FerryTest):
     def workers(self, srv):
         return len(srv.admin_json("workers")["workers"])
 
-    def stalled(self, srv, small_window=True):
-        """A transfer whose client does not read. With a 4 KiB receive
-        window it crawls for good; without, reading it later finishes it
-        at full speed."""
-        s, _ = srv.ask("big")
-        if small_window:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(READY)
-        recv_exact(s, 4096)
-        return s
-
     def test_grow_and_shrink_match_when_the_command_returns(self):
         srv = self.serve("prefork", ("--workers", "2"))
         r = srv.ctl("resize", "+2")
@@ -361,7 +342,7 @@ class Resize(FerryTest):
 
     def test_drain_timeout_kills_a_stalled_transfer(self):
         srv = self.serve("prefork", ("--workers", "2"))
-        held = [self.stalled(srv), self.stalled(srv)]
+        held = [srv.stalled(), srv.stalled()]
         wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
         t0 = time.monotonic()
         r = srv.admin_json("resize", "1", "--drain-timeout", "1")
@@ -376,7 +357,7 @@ class Resize(FerryTest):
 
     def test_draining_state_and_busy(self):
         srv = self.serve("prefork", ("--workers", "2"))
-        held = [self.stalled(srv, small_window=False), self.stalled(srv, small_window=False)]
+        held = [srv.stalled(small_window=False), srv.stalled(small_window=False)]
         wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
         r = srv.ctl("resize", "1", "--no-wait")
         self.assertIn("resizing 2 -> 1 (not waiting)", r.stdout)
@@ -662,10 +643,7 @@ class Watchdog(FerryTest):
                 srv = self.serve(mode, ("--workers", "2", "--stall-timeout", "1"))
                 s, f = admin_conn(srv.admin)
                 ask(f, {"cmd": "subscribe"})
-                stuck, _ = srv.ask("big")
-                stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-                stuck.sendall(READY)
-                recv_exact(stuck, 4096)  # and then never another byte read
+                stuck = srv.stalled()  # never another byte read
                 while True:
                     ev = json.loads(f.readline())
                     if ev["event"] == "worker_stuck":
@@ -701,10 +679,7 @@ class Top(FerryTest):
     def test_top_on_a_terminal_quits_on_q(self):
         self.put("big", bytes(64 << 20))
         srv = self.serve("prefork", ("--workers", "2"))
-        s, _ = srv.ask("big")
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(READY)
-        recv_exact(s, 4096)
+        s = srv.stalled()
         pid, fd = pty.fork()
         if pid == 0:
             os.execv(FERRYCTL, [FERRYCTL, "-s", srv.admin, "top", "--interval", "0.2"])

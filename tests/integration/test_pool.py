@@ -57,18 +57,10 @@ class Parallel:
             self.assertFalse(os.path.exists(f"/proc/{kid}/stat") and kid in children_of(srv.pid))
         self.assertEqual(children_of(srv.pid), [])
 
-    def stalled_transfer(self, srv):
-        """A transfer whose client stops reading: it cannot finish."""
-        s, _ = srv.ask("big")
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(READY)
-        recv_exact(s, 4096)
-        return s
-
     def test_shutdown_timeout_kills(self):
         self.put("big", bytes(64 << 20))
         srv = self.serve(self.MODE, ("--workers", "1", "--shutdown-timeout", "1"))
-        s = self.stalled_transfer(srv)
+        s = srv.stalled()
         t0 = time.monotonic()
         self.assertEqual(srv.stop(), 1)
         self.assertLess(time.monotonic() - t0, 10)
@@ -79,7 +71,7 @@ class Parallel:
     def test_zero_shutdown_timeout_stops_at_once(self):
         self.put("big", bytes(64 << 20))
         srv = self.serve(self.MODE, ("--workers", "1", "--shutdown-timeout", "0"))
-        s = self.stalled_transfer(srv)
+        s = srv.stalled()
         t0 = time.monotonic()
         self.assertEqual(srv.stop(), 1)
         self.assertLess(time.monotonic() - t0, 5)
@@ -89,7 +81,7 @@ class Parallel:
     def test_second_signal_stops_now(self):
         self.put("big", bytes(64 << 20))
         srv = self.serve(self.MODE, ("--workers", "1", "--shutdown-timeout", "60"))
-        s = self.stalled_transfer(srv)
+        s = srv.stalled()
         mark = srv.mark()
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGINT)

@@ -181,10 +181,7 @@ class Protocol:
     def test_client_that_stops_reading_is_dropped(self):
         self.put("big", bytes(64 << 20))
         self.start("--io-timeout", "1")
-        s, (_, _, status, size) = self.srv.ask("big")
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(READY)
-        recv_exact(s, 4096)  # then stop reading: the server's sends stall
+        s = self.srv.stalled()  # the server's sends stall
         self.srv.wait_log(r'file="big" status=OK bytes=\d+/67108864 .*'
                           r'problem="timed out: Connection timed out" during=content', timeout=10)
         self.assert_still_serves()
