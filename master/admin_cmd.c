@@ -1,0 +1,397 @@
+/*
+ * admin_cmd: the admin socket's commands: one table for dispatch and
+ * access, and a handler per command that reads its arguments and builds
+ * its answer from a scoreboard snapshot. The transport is admin.c.
+ */
+#include "master/admin_int.h"
+
+#include "common/addr.h"
+#include "master/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int admin_fail(json_t *resp, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_object_set_new(resp, "error", json_string(code));
+    json_object_set_new(resp, "message", json_string(msg));
+    return -1;
+}
+
+static const char *const admin_state_names[] = {"running", "draining", "stopping"};
+
+static json_t *admin_counters(const struct sb_counters *c)
+{
+    json_t *o = json_object(), *st = json_object();
+
+    json_object_set_new(o, "connections", json_integer((json_int_t)c->connections));
+    json_object_set_new(o, "requests", json_integer((json_int_t)c->requests));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)c->bytes));
+    for (unsigned i = 0; i < WIRE_STATUS_COUNT; i++)
+        json_object_set_new(st, wire_status_name(i), json_integer((json_int_t)c->status[i]));
+    json_object_set_new(o, "status", st);
+    return o;
+}
+
+json_t *admin_time(int64_t unix_s)
+{
+    char buf[32];
+    struct tm tm;
+    time_t t = (time_t)unix_s;
+
+    if (unix_s == 0)
+        return json_null();
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* Seconds from nanoseconds, to the millisecond. */
+static json_t *admin_seconds(int64_t ns)
+{
+    return json_real((double)llround((double)ns / 1e6) / 1e3);
+}
+
+/* A rate, to the unit: nobody needs fractions of a byte per second. */
+static json_t *admin_rate(double per_s)
+{
+    return json_integer((json_int_t)llround(per_s));
+}
+
+/* Takes a fresh snapshot into a->snap. Returns 0 or fails resp. */
+static int admin_snapshot(struct admin *a, json_t *resp)
+{
+    if (snap_take(a->sb, &a->snap) < 0)
+        return admin_fail(resp, "busy", "a scoreboard slot stayed mid-update; try again");
+    return 0;
+}
+
+static int admin_cmd_ping(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    (void)a;
+    (void)c;
+    (void)req;
+    json_object_set_new(resp, "pong", json_true());
+    return 0;
+}
+
+static json_t *admin_throughput(struct admin *a)
+{
+    static const unsigned windows[] = {1, 10, 60};
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        json_t *w = json_object();
+        double rq, by;
+        char key[8];
+
+        snap_rate(&a->hist, &a->snap, windows[i], &rq, &by);
+        json_object_set_new(w, "requests_per_s", admin_rate(rq));
+        json_object_set_new(w, "bytes_per_s", admin_rate(by));
+        snprintf(key, sizeof(key), "%us", windows[i]);
+        json_object_set_new(o, key, w);
+    }
+    return o;
+}
+
+/* Queue depth of the first listener, from TCP_INFO (for a listening
+ * socket the kernel reports the accept queue in tcpi_unacked). */
+static json_t *admin_saturation(struct admin *a, enum admin_state state)
+{
+    json_t *o = json_object();
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    /* Once stopping, the master has closed its listeners. */
+    if (state != ADMIN_STOPPING && a->nlisteners > 0 &&
+        getsockopt(a->lfd0, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        json_object_set_new(o, "listen_queue", json_integer(ti.tcpi_unacked));
+        json_object_set_new(o, "listen_backlog", json_integer(ti.tcpi_sacked));
+    } else {
+        json_object_set_new(o, "listen_queue", json_null());
+        json_object_set_new(o, "listen_backlog", json_null());
+    }
+    json_object_set_new(o, "at_limit_count", json_integer((json_int_t)a->snap.pool.at_limit));
+    json_object_set_new(o, "last_at_limit", admin_time(a->snap.pool.at_limit_unix));
+    json_object_set_new(o, "oldest_wait_ms", json_null()); /* the kernel does not tell */
+    return o;
+}
+
+static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    const struct snapshot *s = &a->snap;
+    enum admin_state state = a->ops->state(a->ops_ctx);
+    json_t *lis = json_array(), *lim = json_object(), *pool = json_object(), *tot;
+
+    (void)c;
+    (void)req;
+    if (admin_snapshot(a, resp) < 0)
+        return -1;
+    json_object_set_new(resp, "version", json_string(FERRY_VERSION));
+    json_object_set_new(resp, "pid", json_integer(getpid()));
+    json_object_set_new(resp, "mode", json_string(cfg_mode_name(a->cfg->mode)));
+    json_object_set_new(resp, "state", json_string(admin_state_names[state]));
+    json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
+    json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
+    for (unsigned i = 0; i < a->nlisteners; i++)
+        json_array_append_new(lis, json_string(a->listeners[i]));
+    json_object_set_new(resp, "listeners", lis);
+    json_object_set_new(lim, "workers", json_integer(s->pool.target));
+    json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
+    json_object_set_new(lim, "io_timeout_s", json_integer(a->cfg->io_timeout));
+    json_object_set_new(lim, "shutdown_timeout_s", json_integer(a->cfg->shutdown_timeout));
+    json_object_set_new(lim, "stall_timeout_s", json_integer(a->cfg->stall_timeout));
+    json_object_set_new(lim, "chunk_size", json_integer(a->cfg->chunk_size));
+    json_object_set_new(resp, "limits", lim);
+    json_object_set_new(pool, "processes", json_integer(s->nlive));
+    for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
+        json_object_set_new(pool, sb_state_name(i), json_integer(s->by_state[i]));
+    json_object_set_new(resp, "pool", pool);
+    tot = admin_counters(&s->totals.c);
+    json_object_set_new(tot, "worker_exits", json_integer((json_int_t)s->totals.worker_exits));
+    json_object_set_new(tot, "crashes", json_integer((json_int_t)s->totals.crashes));
+    json_object_set_new(tot, "respawns", json_integer((json_int_t)s->pool.respawns));
+    json_object_set_new(resp, "totals", tot);
+    json_object_set_new(resp, "throughput", admin_throughput(a));
+    json_object_set_new(resp, "saturation", admin_saturation(a, state));
+    return 0;
+}
+
+static json_t *admin_transfer(struct admin *a, uint32_t i)
+{
+    const struct sb_slot *w = &a->snap.live[i];
+    json_t *t = json_object();
+    char peer[ADDR_STR_MAX];
+    double rate, avg;
+
+    snap_transfer_rates(&a->hist, &a->snap, i, &rate, &avg);
+    json_object_set_new(t, "peer", json_string(addr_format(&w->t.peer.sa, peer)));
+    json_object_set_new(t, "file", w->t.file[0] ? json_string(w->t.file) : json_null());
+    json_object_set_new(t, "size", json_integer((json_int_t)w->t.size));
+    json_object_set_new(t, "sent", json_integer((json_int_t)w->t.sent));
+    json_object_set_new(t, "rate_bps", admin_rate(rate));
+    json_object_set_new(t, "avg_rate_bps", admin_rate(avg));
+    json_object_set_new(t, "idle_ms",
+                        json_integer((a->snap.taken_ns - w->t.progress_ns) / 1000000));
+    return t;
+}
+
+static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_t *list = json_array();
+
+    (void)c;
+    (void)req;
+    if (admin_snapshot(a, resp) < 0) {
+        json_decref(list);
+        return -1;
+    }
+    for (uint32_t i = 0; i < a->snap.nlive; i++) {
+        const struct sb_slot *w = &a->snap.live[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "slot", json_integer(a->snap.live_slot[i]));
+        json_object_set_new(o, "pid", json_integer(w->pid));
+        json_object_set_new(o, "generation", json_integer(w->generation));
+        json_object_set_new(o, "state", json_string(sb_state_name(w->state)));
+        json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
+        json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
+        json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
+        if (w->state == SB_READING || w->state == SB_SENDING || w->state == SB_CLOSING)
+            json_object_set_new(o, "transfer", admin_transfer(a, i));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(resp, "workers", list);
+    return 0;
+}
+
+/* Reads an optional integer argument within [min, max]. Returns 0 (with
+ * *out untouched when absent) or fails resp. */
+static int admin_int_arg(json_t *req, const char *name, json_int_t min, json_int_t max,
+                         json_int_t *out, json_t *resp)
+{
+    json_t *v = json_object_get(req, name);
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v))
+        return admin_fail(resp, "bad_argument", "\"%s\" must be an integer", name);
+    if (json_integer_value(v) < min || json_integer_value(v) > max)
+        return admin_fail(resp, "out_of_range", "\"%s\" must be within %lld..%lld", name,
+                          (long long)min, (long long)max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int admin_cmd_shutdown(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_t *g = json_object_get(req, "graceful");
+    json_int_t timeout = -1;
+
+    (void)c;
+    if (g != NULL && !json_is_boolean(g))
+        return admin_fail(resp, "bad_argument", "\"graceful\" must be true or false");
+    if (admin_int_arg(req, "timeout_s", 0, 86400, &timeout, resp) < 0)
+        return -1;
+    json_object_set_new(resp, "stopping", json_true());
+    json_object_set_new(resp, "graceful", json_boolean(g == NULL || json_is_true(g)));
+    json_object_set_new(resp, "timeout_s",
+                        json_integer(timeout >= 0 ? timeout : a->cfg->shutdown_timeout));
+    return 0;
+}
+
+static int admin_cmd_metrics(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    (void)c;
+    (void)req;
+    if (admin_snapshot(a, resp) < 0)
+        return -1;
+    out = open_memstream(&text, &len);
+    if (out == NULL)
+        return admin_fail(resp, "busy", "out of memory");
+    metrics_render(out, &a->snap, &a->hist, a->cfg);
+    fclose(out);
+    json_object_set_new(resp, "text", json_stringn(text, len));
+    free(text);
+    return 0;
+}
+
+static int admin_cmd_subscribe(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    (void)a;
+    (void)req;
+    c->subscribed = true;
+    json_object_set_new(resp, "subscribed", json_true());
+    return 0;
+}
+
+static int admin_cmd_reopen_logs(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    int rc = a->ops->reopen_logs(a->ops_ctx);
+
+    (void)c;
+    (void)req;
+    if (rc < 0)
+        return admin_fail(resp, "io_error", "cannot reopen the log file: %s", strerror(-rc));
+    json_object_set_new(resp, "reopened", json_boolean(rc > 0));
+    if (rc == 0)
+        json_object_set_new(resp, "message", json_string("logs go to stderr: nothing to reopen"));
+    return 0;
+}
+
+/* Reads "workers": N, "+N" or "-N" (relative to target) into *out.
+ * Returns 0 or fails resp. */
+static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t *resp)
+{
+    json_t *v = json_object_get(req, "workers");
+    long long n, target = a->ops->target(a->ops_ctx);
+    const char *str;
+    char *end;
+
+    if (json_is_integer(v)) {
+        n = json_integer_value(v);
+    } else if (json_is_string(v) && ((str = json_string_value(v))[0] == '+' || str[0] == '-') &&
+               str[1] >= '0' && str[1] <= '9') {
+        n = strtoll(str, &end, 10);
+        if (*end != '\0')
+            return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
+        n += target;
+    } else {
+        return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
+    }
+    if (n < 1 || n > (long long)a->cfg->max_children)
+        return admin_fail(resp, "out_of_range",
+                          "workers must be within 1..%u (--max-children); asked for %lld",
+                          a->cfg->max_children, n);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int admin_cmd_resize(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_int_t drain = a->cfg->shutdown_timeout;
+    json_t *wait = json_object_get(req, "wait");
+    unsigned from = a->ops->target(a->ops_ctx), to = from;
+    uint64_t token;
+    int rc;
+
+    if (a->ops->resize == NULL)
+        return admin_fail(resp, "unsupported", "%s mode has no pool to resize",
+                          cfg_mode_name(a->cfg->mode));
+    if (admin_workers_arg(a, req, &to, resp) < 0 ||
+        admin_int_arg(req, "drain_timeout_s", 0, 86400, &drain, resp) < 0)
+        return -1;
+    if (wait != NULL && !json_is_boolean(wait))
+        return admin_fail(resp, "bad_argument", "\"wait\" must be true or false");
+    token = json_is_false(wait) ? 0 : ++a->next_token;
+    if (token != 0) { /* set up first: the pool may finish at once */
+        c->token = token;
+        c->pending = resp;
+    }
+    rc = a->ops->resize(a->ops_ctx, to, (unsigned)drain, token);
+    if (rc < 0) {
+        c->token = 0;
+        c->pending = NULL;
+        if (rc == -EBUSY)
+            return admin_fail(resp, "busy", "a resize is under way; try again when it is done");
+        if (rc == -ESHUTDOWN)
+            return admin_fail(resp, "stopping", "the pool is stopping");
+        return admin_fail(resp, "unsupported", "this mode cannot resize");
+    }
+    if (token != 0)
+        return 1;
+    json_object_set_new(resp, "resizing", json_true());
+    json_object_set_new(resp, "from", json_integer(from));
+    json_object_set_new(resp, "to", json_integer(to));
+    return 0;
+}
+
+/* After the answer to shutdown went out: act on it. */
+static void admin_after_shutdown_cmd(struct admin *a, json_t *req)
+{
+    json_t *g = json_object_get(req, "graceful");
+    json_t *t = json_object_get(req, "timeout_s");
+
+    a->ops->shutdown(a->ops_ctx, g == NULL || json_is_true(g),
+                     t != NULL ? (int)json_integer_value(t) : -1);
+}
+
+/* One table drives dispatch, access control and the docs' command list. */
+static const struct admin_cmd admin_cmds[] = {
+    {"ping", false, admin_cmd_ping, NULL},
+    {"status", false, admin_cmd_status, NULL},
+    {"workers", false, admin_cmd_workers, NULL},
+    {"metrics", false, admin_cmd_metrics, NULL},
+    {"subscribe", false, admin_cmd_subscribe, NULL},
+    {"resize", true, admin_cmd_resize, NULL},
+    {"reopen-logs", true, admin_cmd_reopen_logs, NULL},
+    {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
+};
+
+const struct admin_cmd *admin_cmd_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {
+        if (strcmp(admin_cmds[i].name, name) == 0)
+            return &admin_cmds[i];
+    }
+    return NULL;
+}
