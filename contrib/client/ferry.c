@@ -217,9 +217,12 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* Where the file goes: stdout, or path through a temporary file. */
+/* Where the file goes: a regular file through a temporary one renamed into
+ * place; or, written as a stream, stdout or an existing device or FIFO
+ * (-o /dev/null): renaming over those would replace the device itself. */
 struct output {
     bool to_stdout;
+    bool stream; /* stdout, a device or a FIFO: written in place */
     char path[PATH_MAX];
     int fd;
 };
@@ -234,6 +237,7 @@ static int out_prepare(const struct get_opts *o, struct output *out)
 
     out->fd = -1;
     out->to_stdout = o->output != NULL && strcmp(o->output, "-") == 0;
+    out->stream = out->to_stdout;
     if (out->to_stdout)
         return EX_OK;
     into_dir = o->output != NULL && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode);
@@ -246,6 +250,10 @@ static int out_prepare(const struct get_opts *o, struct output *out)
     /* The name becomes a local path only if it is a plain file name. */
     if ((o->output == NULL || into_dir) && !name_valid(o->name, strlen(o->name)))
         return fail(EX_USAGE, "'%s' is not a plain file name; choose the output with -o", o->name);
+    if (stat(out->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        out->stream = true; /* nothing is replaced, so no -f needed */
+        return EX_OK;
+    }
     if (!o->force && lstat(out->path, &st) == 0)
         return fail(EX_LOCAL, "%s exists (use -f to replace it)", out->path);
     return EX_OK;
@@ -259,6 +267,12 @@ static int out_open(struct output *out)
 
     if (out->to_stdout) {
         out->fd = STDOUT_FILENO;
+        return EX_OK;
+    }
+    if (out->stream) {
+        out->fd = open(out->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (out->fd < 0)
+            return fail(EX_LOCAL, "cannot open %s: %s", out->path, strerror(errno));
         return EX_OK;
     }
     slash = strrchr(out->path, '/');
@@ -282,6 +296,11 @@ static void out_abort(struct output *out)
 {
     if (out->to_stdout || out->fd < 0)
         return;
+    if (out->stream) { /* a device or FIFO: never unlinked */
+        close(out->fd);
+        out->fd = -1;
+        return;
+    }
     close(out->fd);
     out->fd = -1;
     unlink(tmp_path);
@@ -297,6 +316,12 @@ static int out_commit(struct output *out, bool force)
     umask(mask);
     if (out->to_stdout)
         return EX_OK;
+    if (out->stream) {
+        if (close(out->fd) < 0)
+            return fail(EX_LOCAL, "%s: %s", out->path, strerror(errno));
+        out->fd = -1;
+        return EX_OK;
+    }
     if (fchmod(out->fd, 0666 & ~mask) < 0 || fsync(out->fd) < 0 || close(out->fd) < 0) {
         int err = errno;
         out->fd = -1;

@@ -7,6 +7,7 @@ import os
 import pty
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import threading
@@ -49,6 +50,28 @@ class Client(FerryTest):
         self.assertEqual(open(os.path.join(self.out, "sub", "data.bin"), "rb").read(), self.data)
         r = self.get("-o", "-")
         self.assertEqual((r.returncode, r.stdout), (0, self.data))
+
+    def test_devices_and_fifos_are_written_not_replaced(self):
+        # -o /dev/null discards, with or without -f, and leaves the device be.
+        for args in (("-o", "/dev/null"), ("-f", "-o", "/dev/null")):
+            r = self.get(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(stat.S_ISCHR(os.stat("/dev/null").st_mode), "still a device")
+        r = self.get("-f", "-o", "/dev/full")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"No space left on device", r.stderr)
+        self.assertTrue(stat.S_ISCHR(os.stat("/dev/full").st_mode), "not unlinked on failure")
+        fifo = os.path.join(self.tmp, "pipe")
+        os.mkfifo(fifo)
+        got = []
+        reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+        reader.start()
+        r = self.get("-o", fifo)
+        reader.join(30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(got, [self.data])
+        self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode))
+        self.assert_out_empty()
 
     def test_existing_file_needs_force(self):
         target = os.path.join(self.out, "data.bin")
