@@ -36,6 +36,7 @@ static void admin_conn_close(struct admin_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    c->a->subscribers -= c->subscribed;
     json_decref(c->pending); /* a resize finishing later finds no one */
     c->pending = NULL;
     c->token = 0;
@@ -152,6 +153,11 @@ static void admin_lines(struct admin_conn *c);
 static void admin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void admin_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+bool admin_wants_events(const struct admin *a)
+{
+    return a->listening && a->subscribers > 0;
+}
+
 void admin_event(struct admin *a, const char *name, json_t *fields)
 {
     json_t *ev = json_object();
@@ -166,7 +172,7 @@ void admin_event(struct admin *a, const char *name, json_t *fields)
     json_decref(fields);
     text = admin_dump(ev, &len);
     json_decref(ev);
-    if (text == NULL || !a->listening) {
+    if (text == NULL || !admin_wants_events(a)) {
         free(text);
         return;
     }

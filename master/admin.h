@@ -76,6 +76,7 @@ struct admin {
     struct snapshot snap;
     struct snap_history hist;
     struct admin_conn *conns; /* open client connections */
+    unsigned subscribers;     /* of those, event streams */
     uint64_t next_token;
 };
 
@@ -96,6 +97,10 @@ int admin_default_path(char *buf, size_t len, unsigned port);
 int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
                const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
                const struct admin_ops *ops, void *ops_ctx);
+
+/* True when someone follows the events: callers skip building them
+ * otherwise (fork mode would build two per connection for nobody). */
+bool admin_wants_events(const struct admin *a);
 
 /*
  * Sends an event to every subscriber: {"event": name, "schema": 1, "time":

@@ -277,8 +277,8 @@ static int admin_cmd_metrics(struct admin *a, struct admin_conn *c, json_t *req,
 
 static int admin_cmd_subscribe(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
-    (void)a;
     (void)req;
+    a->subscribers += !c->subscribed;
     c->subscribed = true;
     json_object_set_new(resp, "subscribed", json_true());
     return 0;

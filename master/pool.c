@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,6 +72,19 @@ struct pool {
     bool killed; /* a child had to be SIGKILLed */
 };
 
+/* Sends an event with fields packed from fmt (json_pack), building it
+ * only when someone follows the events. */
+static void pool_event(struct pool *p, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!admin_wants_events(&p->admin))
+        return;
+    va_start(ap, fmt);
+    admin_event(&p->admin, name, json_vpack_ex(NULL, 0, fmt, ap));
+    va_end(ap);
+}
+
 /* In the child: serve, then leave without returning into the loop. */
 static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr_storage *peer)
 {
@@ -125,7 +139,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
     }
     p->pids[slot] = pid;
     p->children++;
-    admin_event(&p->admin, "worker_started", json_pack("{s:i,s:i}", "slot", slot, "pid", (int)pid));
+    pool_event(p, "worker_started", "{s:i,s:i}", "slot", slot, "pid", (int)pid);
     log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "worker started: pid %ld slot %d", (long)pid, slot);
     return 0;
 }
@@ -172,7 +186,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             p->sb->pool.at_limit++;
             p->sb->pool.at_limit_unix = time(NULL);
             pool_accept_stop(p);
-            admin_event(&p->admin, "pool_at_limit", json_pack("{s:i}", "limit", p->target));
+            pool_event(p, "pool_at_limit", "{s:i}", "limit", p->target);
             return;
         }
         fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
@@ -293,12 +307,14 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     sb_release(p->sb, slot, crashed);
     p->pids[slot] = 0;
     p->children--;
-    admin_event(&p->admin, "worker_exited",
-                json_pack("{s:i,s:i,s:o,s:o,s:b,s:b}", "slot", slot, "pid", (int)pid, "status",
-                          WIFEXITED(wstatus) ? json_integer(WEXITSTATUS(wstatus)) : json_null(),
-                          "signal",
-                          WIFSIGNALED(wstatus) ? json_integer(WTERMSIG(wstatus)) : json_null(),
-                          "crashed", crashed, "retired", retired));
+    /* Guarded here, not in pool_event(): the arguments are new objects. */
+    if (admin_wants_events(&p->admin))
+        admin_event(&p->admin, "worker_exited",
+                    json_pack("{s:i,s:i,s:o,s:o,s:b,s:b}", "slot", slot, "pid", (int)pid, "status",
+                              WIFEXITED(wstatus) ? json_integer(WEXITSTATUS(wstatus)) : json_null(),
+                              "signal",
+                              WIFSIGNALED(wstatus) ? json_integer(WTERMSIG(wstatus)) : json_null(),
+                              "crashed", crashed, "retired", retired));
 }
 
 static void pool_on_sigchld(uv_signal_t *h, int signum)
@@ -319,8 +335,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         retired = p->retiring[slot];
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping) {
-            admin_event(&p->admin, "shutdown_progress",
-                        json_pack("{s:i}", "children_left", p->children));
+            pool_event(p, "shutdown_progress", "{s:i}", "children_left", p->children);
             continue;
         }
         if (retired)
@@ -329,7 +344,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
             pool_plan_respawn(p, lived);
         } else if (p->cfg->mode == MODE_FORK && p->children < p->target && !p->accepting) {
             pool_accept_start(p);
-            admin_event(&p->admin, "pool_below_limit", json_pack("{s:i}", "limit", p->target));
+            pool_event(p, "pool_below_limit", "{s:i}", "limit", p->target);
         }
         pool_resize_check(p);
     }
@@ -350,7 +365,7 @@ static void pool_on_deadline(uv_timer_t *t)
     struct pool *p = t->loop->data;
 
     log_warn("shutdown timeout of %u s passed: killing %u child(ren)", p->deadline_s, p->children);
-    admin_event(&p->admin, "shutdown_timeout", json_pack("{s:i}", "killing", p->children));
+    pool_event(p, "shutdown_timeout", "{s:i}", "killing", p->children);
     pool_kill_all(p, SIGKILL);
 }
 
@@ -366,10 +381,9 @@ static void pool_resize_finish(struct pool *p)
     r->seconds = (double)(clock_now_ns() - p->resize.t0) / 1e9;
     log_info("resize %u -> %u done in %.3f s: %u started, %u retired, %u killed", r->from, r->to,
              r->seconds, r->started, r->retired, r->killed);
-    admin_event(&p->admin, "resize_done",
-                json_pack("{s:i,s:i,s:i,s:i,s:i,s:f}", "from", r->from, "to", r->to, "started",
-                          r->started, "retired", r->retired, "killed", r->killed, "time_s",
-                          round(r->seconds * 1e3) / 1e3));
+    pool_event(p, "resize_done", "{s:i,s:i,s:i,s:i,s:i,s:f}", "from", r->from, "to", r->to,
+               "started", r->started, "retired", r->retired, "killed", r->killed, "time_s",
+               round(r->seconds * 1e3) / 1e3);
     admin_resize_done(&p->admin, p->resize.token, r);
 }
 
@@ -435,8 +449,8 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
              p->cfg->mode == MODE_FORK ? "children at most" : "workers");
     p->target = to;
     p->sb->pool.target = to;
-    admin_event(&p->admin, "resize_started",
-                json_pack("{s:i,s:i,s:i}", "from", from, "to", to, "drain_timeout_s", drain_s));
+    pool_event(p, "resize_started", "{s:i,s:i,s:i}", "from", from, "to", to, "drain_timeout_s",
+               drain_s);
     if (p->cfg->mode == MODE_FORK) {
         if (p->children < p->target)
             pool_accept_start(p); /* children above a lower limit just finish */
@@ -463,10 +477,9 @@ static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_
              "progress for %.1f s: killing it",
              (long)p->pids[slot], slot, peer, w->t.file, (unsigned long long)w->t.sent,
              (unsigned long long)w->t.size, (double)idle_ns / 1e9);
-    admin_event(&p->admin, "worker_stuck",
-                json_pack("{s:i,s:i,s:s,s:s,s:I,s:I,s:f}", "slot", slot, "pid", (int)p->pids[slot],
-                          "peer", peer, "file", w->t.file, "sent", (json_int_t)w->t.sent, "size",
-                          (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3));
+    pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:s,s:I,s:I,s:f}", "slot", slot, "pid",
+               (int)p->pids[slot], "peer", peer, "file", w->t.file, "sent", (json_int_t)w->t.sent,
+               "size", (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3);
     p->reported[slot] = w->t.start_ns;
     kill(p->pids[slot], SIGKILL);
 }
@@ -522,14 +535,13 @@ static void pool_roll_next(struct pool *p)
         p->retiring[slot] = true;
         p->nretiring++;
         kill(p->pids[slot], SIGTERM);
-        admin_event(&p->admin, "restart_progress",
-                    json_pack("{s:i,s:i}", "replacing", (int)p->pids[slot], "left",
-                              (int)(p->roll.n - p->roll.next)));
+        pool_event(p, "restart_progress", "{s:i,s:i}", "replacing", (int)p->pids[slot], "left",
+                   (int)(p->roll.n - p->roll.next));
         return;
     }
     log_info("rolling restart done: %u worker(s) replaced in %.3f s", p->roll.n,
              (double)(clock_now_ns() - p->roll.t0) / 1e9);
-    admin_event(&p->admin, "restart_done", json_pack("{s:i}", "replaced", p->roll.n));
+    pool_event(p, "restart_done", "{s:i}", "replaced", p->roll.n);
     free(p->roll.old);
     memset(&p->roll, 0, sizeof(p->roll));
 }
@@ -569,7 +581,7 @@ static void pool_on_hup(uv_signal_t *h, int signum)
     p->roll.active = true;
     p->roll.t0 = clock_now_ns();
     log_info("SIGHUP: rolling restart of %u worker(s)", p->roll.n);
-    admin_event(&p->admin, "restart_started", json_pack("{s:i}", "workers", p->roll.n));
+    pool_event(p, "restart_started", "{s:i}", "workers", p->roll.n);
     pool_roll_next(p);
 }
 
@@ -591,9 +603,8 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         uv_timer_stop(&p->respawn);
         lsn_close(p->ls); /* new connections are refused, not queued */
     }
-    admin_event(&p->admin, "shutdown_started",
-                json_pack("{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s", timeout_s,
-                          "children", p->children, "cause", why));
+    pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
+               timeout_s, "children", p->children, "cause", why);
     if (graceful) {
         log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
                  p->children, timeout_s);
