@@ -1,12 +1,34 @@
 /*
  * fmt: human output for ferryctl. See fmt.h.
+ *
+ * Two shapes fit any width: a table (fmt_table_*), whose columns each say
+ * how they give way when the line is short, and a wrapped list of items
+ * (fmt_wrap_*) for the status report and events.
  */
 #include "admin/fmt.h"
 
 #include "common/size.h"
 
+#include <langinfo.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room for one cell or item: a 255-byte file name quoted, and slack. */
+#define FMT_CELL_MAX 512
+
+/* The most columns a table has. */
+#define FMT_COLS_MAX 16
+
+/* The most worker states a pool line names (the scoreboard has 8). */
+#define FMT_STATES_MAX 16
+
+/* A cut column is never drawn narrower than this (unless its text is):
+ * narrower, the ellipsis leaves nothing to recognise. */
+#define FMT_CUT_MIN 8
+
+/* ---- text ---------------------------------------------------------- */
 
 char *fmt_duration(double s, char *buf, size_t len)
 {
@@ -31,6 +53,113 @@ char *fmt_rate(double bps, char *buf, size_t len)
     return buf;
 }
 
+size_t fmt_cols(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80; /* not a continuation byte */
+    return n;
+}
+
+/* Returns s advanced by n code points, or its end. */
+static const char *fmt_skip(const char *s, size_t n)
+{
+    for (; *s != '\0'; s++) {
+        if (((unsigned char)*s & 0xC0) == 0x80)
+            continue;
+        if (n == 0)
+            break;
+        n--;
+    }
+    return s;
+}
+
+const char *fmt_ellipsis(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+
+    return strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0 ? "\u2026" : "...";
+}
+
+/* Plans the cut of s to cols columns: the first *head bytes, *ell, then s
+ * from *tail. Returns false when s fits as it is. */
+static bool fmt_split(const char *s, size_t cols, size_t *head, const char **ell, const char **tail)
+{
+    size_t n = fmt_cols(s), ew, keep;
+
+    if (n <= cols)
+        return false;
+    *ell = fmt_ellipsis();
+    ew = fmt_cols(*ell);
+    if (cols <= ew) { /* no room for the mark: only the start */
+        *head = (size_t)(fmt_skip(s, cols) - s);
+        *ell = *tail = "";
+        return true;
+    }
+    keep = cols - ew;
+    *head = (size_t)(fmt_skip(s, keep - keep / 2) - s);
+    *tail = fmt_skip(s, n - keep / 2);
+    return true;
+}
+
+char *fmt_cut(const char *s, size_t cols, char *buf, size_t len)
+{
+    const char *ell, *tail;
+    size_t head;
+
+    if (fmt_split(s, cols, &head, &ell, &tail))
+        snprintf(buf, len, "%.*s%s%s", (int)head, s, ell, tail);
+    else
+        snprintf(buf, len, "%s", s);
+    return buf;
+}
+
+/* Prints s cut to cols columns. */
+static void fmt_put_cut(FILE *out, const char *s, size_t cols)
+{
+    const char *ell, *tail;
+    size_t head;
+
+    if (!fmt_split(s, cols, &head, &ell, &tail)) {
+        fputs(s, out);
+        return;
+    }
+    fwrite(s, 1, head, out);
+    fputs(ell, out);
+    fputs(tail, out);
+}
+
+/* Prints line and a newline, its end replaced by the ellipsis if it is
+ * wider than width: the last resort when even the narrowest layout is too
+ * wide. */
+static void fmt_put_line(FILE *out, const char *line, unsigned width)
+{
+    const char *ell = fmt_ellipsis();
+    size_t ew = fmt_cols(ell);
+
+    if (width == FMT_WIDE || fmt_cols(line) <= width) {
+        fputs(line, out);
+    } else if (width <= ew) {
+        fwrite(line, 1, (size_t)(fmt_skip(line, width) - line), out);
+    } else {
+        fwrite(line, 1, (size_t)(fmt_skip(line, width - ew) - line), out);
+        fputs(ell, out);
+    }
+    fputc('\n', out);
+}
+
+/* Replaces control characters in s, which came from the server, with '?':
+ * printed raw they would move the cursor or recolour the terminal. */
+static char *fmt_clean(char *s)
+{
+    for (char *p = s; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    return s;
+}
+
 static json_int_t fmt_int(json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -47,142 +176,514 @@ static const char *fmt_str(json_t *o, const char *key)
     return s ? s : "-";
 }
 
-static void fmt_status_head(FILE *out, json_t *r)
+/* ---- wrapped lists --------------------------------------------------- */
+
+/* A line of items that continues on lines indented by indent when the
+ * next item would pass the width. */
+struct fmt_wrap {
+    FILE *out;
+    unsigned width;  /* FMT_WIDE: one line */
+    unsigned indent; /* of continuation lines */
+    unsigned col;    /* display column reached */
+    bool fresh;      /* nothing yet after the label or the indent */
+};
+
+/* Starts a line with label: padded to indent columns when shorter, so
+ * that the first item starts there; when longer (or at a tiny width), the
+ * first item follows it after its separator. */
+static void fmt_wrap_begin(struct fmt_wrap *w, FILE *out, unsigned width, const char *label,
+                           unsigned indent)
+{
+    size_t n = fmt_cols(label);
+
+    *w = (struct fmt_wrap){.out = out, .width = width, .indent = indent};
+    if (width != FMT_WIDE && indent + FMT_CUT_MIN > width)
+        w->indent = 0; /* continuation lines start at the margin */
+    if (width != FMT_WIDE && n > width)
+        n = width;
+    fmt_put_cut(out, label, n);
+    w->col = (unsigned)n;
+    w->fresh = n == 0 || n < w->indent;
+    if (n > 0)
+        for (; w->col < w->indent; w->col++)
+            fputc(' ', out);
+}
+
+/* Adds text (cleaned in place) after sep, on a new line if it does not
+ * fit on this one, cut if it fits on none. */
+static void fmt_wrap_put(struct fmt_wrap *w, const char *sep, char *text)
+{
+    size_t n = fmt_cols(fmt_clean(text)), s = w->fresh ? 0 : fmt_cols(sep);
+
+    if (w->width != FMT_WIDE && !w->fresh && w->col + s + n > w->width) {
+        fprintf(w->out, "\n%*s", (int)w->indent, "");
+        w->col = w->indent;
+        w->fresh = true;
+        s = 0;
+    }
+    if (!w->fresh)
+        fputs(sep, w->out);
+    if (w->width != FMT_WIDE && w->col + s + n > w->width)
+        n = w->width > w->col + s ? w->width - w->col - s : 0;
+    fmt_put_cut(w->out, text, n);
+    w->col += (unsigned)(s + n);
+    w->fresh = false;
+}
+
+/* fmt_wrap_put() of a formatted item. */
+__attribute__((format(printf, 3, 4))) static void fmt_wrap_putf(struct fmt_wrap *w, const char *sep,
+                                                                const char *fmt, ...)
+{
+    char *item = NULL;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&item, fmt, ap);
+    va_end(ap);
+    if (n >= 0) {
+        fmt_wrap_put(w, sep, item);
+        free(item);
+    }
+}
+
+static void fmt_wrap_end(struct fmt_wrap *w)
+{
+    fputc('\n', w->out);
+}
+
+/* ---- tables -------------------------------------------------------- */
+
+/* How a column gives way on a short line: first the droppable ones go,
+ * lowest drop first, with cut columns counted at their soft width; then
+ * cut columns share what is left. */
+struct fmt_col {
+    const char *head;
+    bool right;     /* right-aligned: numbers */
+    bool standin;   /* shown only once the column before it is dropped */
+    unsigned drop;  /* 0: always shown; else its turn to be dropped */
+    unsigned floor; /* narrowest drawn, so that top's columns hold still */
+    unsigned soft;  /* 0: never cut; else cut to fit, kept this wide if it can */
+    unsigned gap;   /* spaces before it, when not first: 1 unless set */
+};
+
+struct fmt_table {
+    const struct fmt_col *cols;
+    size_t ncols, nrows; /* rows: the header, then the entries */
+    char **cell;         /* nrows * ncols, NULL: empty */
+};
+
+/* Returns a table for n entries with its header row set, or NULL. */
+static struct fmt_table *fmt_table_new(const struct fmt_col *cols, size_t ncols, size_t n)
+{
+    struct fmt_table *t = calloc(1, sizeof(*t));
+
+    if (t == NULL || (t->cell = calloc((n + 1) * ncols, sizeof(char *))) == NULL) {
+        free(t);
+        return NULL;
+    }
+    t->cols = cols;
+    t->ncols = ncols;
+    t->nrows = n + 1;
+    for (size_t c = 0; c < ncols; c++)
+        t->cell[c] = strdup(cols[c].head);
+    return t;
+}
+
+static void fmt_table_free(struct fmt_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cell[i]);
+    free(t->cell);
+    free(t);
+}
+
+/* Sets the cell of entry row (0: the first after the header) and col. */
+__attribute__((format(printf, 4, 5))) static void fmt_table_set(struct fmt_table *t, size_t row,
+                                                                size_t col, const char *fmt, ...)
+{
+    char text[FMT_CELL_MAX];
+    char **cell = &t->cell[(row + 1) * t->ncols + col];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    free(*cell);
+    *cell = strdup(fmt_clean(text));
+}
+
+static const char *fmt_table_get(const struct fmt_table *t, size_t row, size_t col)
+{
+    const char *s = t->cell[row * t->ncols + col];
+    return s ? s : "";
+}
+
+/* The widest text of every column, header included, and its floor. */
+static void fmt_table_natural(const struct fmt_table *t, unsigned *nat)
+{
+    for (size_t c = 0; c < t->ncols; c++) {
+        nat[c] = t->cols[c].floor;
+        for (size_t r = 0; r < t->nrows; r++) {
+            size_t n = fmt_cols(fmt_table_get(t, r, c));
+            nat[c] = n > nat[c] ? (unsigned)n : nat[c];
+        }
+    }
+}
+
+/* The line width with the shown columns at w, the cut ones capped at
+ * their soft width when soft is set. */
+static size_t fmt_table_need(const struct fmt_table *t, const unsigned *w, const bool *shown,
+                             bool soft)
+{
+    size_t need = 0;
+    bool first = true;
+
+    for (size_t c = 0; c < t->ncols; c++) {
+        const struct fmt_col *col = &t->cols[c];
+
+        if (!shown[c])
+            continue;
+        need += first ? 0 : col->gap ? col->gap : 1;
+        need += soft && col->soft && col->soft < w[c] ? col->soft : w[c];
+        first = false;
+    }
+    return need;
+}
+
+/* Drops the shown column whose turn it is (showing its stand-in). Returns
+ * false when none is left to drop. */
+static bool fmt_table_drop(const struct fmt_table *t, bool *shown)
+{
+    size_t victim = t->ncols;
+
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (shown[c] && t->cols[c].drop > 0 &&
+            (victim == t->ncols || t->cols[c].drop < t->cols[victim].drop))
+            victim = c;
+    }
+    if (victim == t->ncols)
+        return false;
+    shown[victim] = false;
+    if (victim + 1 < t->ncols && t->cols[victim + 1].standin)
+        shown[victim + 1] = true;
+    return true;
+}
+
+/* Shares room among the shown cut columns (their w starting at 0), a
+ * column at a time: first up to their soft width, then up to their full
+ * one, so that a long file name does not starve a short peer. */
+static void fmt_table_share(const struct fmt_table *t, const unsigned *nat, const bool *shown,
+                            unsigned *w, size_t room)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (bool gave = true; gave && room > 0;) {
+            gave = false;
+            for (size_t c = 0; c < t->ncols && room > 0; c++) {
+                unsigned cap = pass == 0 && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
+
+                if (!shown[c] || !t->cols[c].soft || w[c] >= cap)
+                    continue;
+                w[c]++;
+                room--;
+                gave = true;
+            }
+        }
+    }
+}
+
+/* Lays the table out within width: w[c] is each column's width, 0 for
+ * one not shown. */
+static void fmt_table_layout(const struct fmt_table *t, unsigned width, unsigned *w)
+{
+    unsigned nat[FMT_COLS_MAX];
+    bool shown[FMT_COLS_MAX];
+    size_t fixed;
+
+    fmt_table_natural(t, nat);
+    for (size_t c = 0; c < t->ncols; c++)
+        shown[c] = !t->cols[c].standin;
+    while (width != FMT_WIDE && fmt_table_need(t, nat, shown, true) > width &&
+           fmt_table_drop(t, shown))
+        ;
+    for (size_t c = 0; c < t->ncols; c++)
+        w[c] = shown[c] ? nat[c] : 0;
+    if (width == FMT_WIDE || fmt_table_need(t, w, shown, false) <= width)
+        return;
+    for (size_t c = 0; c < t->ncols; c++)
+        w[c] = t->cols[c].soft ? 0 : w[c];
+    fixed = fmt_table_need(t, w, shown, false); /* the gaps and the uncut columns */
+    fmt_table_share(t, nat, shown, w, fixed < width ? width - fixed : 0);
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (shown[c] && t->cols[c].soft && w[c] < FMT_CUT_MIN)
+            w[c] = nat[c] < FMT_CUT_MIN ? nat[c] : FMT_CUT_MIN; /* the line is cut instead */
+    }
+}
+
+/* Prints row r laid out at w. */
+static void fmt_table_row(FILE *out, const struct fmt_table *t, size_t r, const unsigned *w,
+                          unsigned width)
+{
+    char *line = NULL;
+    size_t len = 0, last = t->ncols;
+    FILE *m = open_memstream(&line, &len);
+    bool first = true;
+
+    if (m == NULL)
+        return;
+    for (size_t c = 0; c < t->ncols; c++)
+        last = w[c] ? c : last;
+    for (size_t c = 0; c < t->ncols; c++) {
+        const char *s = fmt_table_get(t, r, c);
+        size_t n = fmt_cols(s);
+        unsigned pad = n < w[c] ? w[c] - (unsigned)n : 0;
+
+        if (w[c] == 0)
+            continue;
+        if (!first)
+            fprintf(m, "%*s", (int)(t->cols[c].gap ? t->cols[c].gap : 1), "");
+        if (t->cols[c].right)
+            fprintf(m, "%*s", (int)pad, "");
+        fmt_put_cut(m, s, w[c]);
+        if (!t->cols[c].right && c != last)
+            fprintf(m, "%*s", (int)pad, "");
+        first = false;
+    }
+    fclose(m);
+    fmt_put_line(out, line, width);
+    free(line);
+}
+
+static void fmt_table_print(FILE *out, const struct fmt_table *t, unsigned width)
+{
+    unsigned w[FMT_COLS_MAX];
+
+    fmt_table_layout(t, width, w);
+    for (size_t r = 0; r < t->nrows; r++)
+        fmt_table_row(out, t, r, w, width);
+}
+
+/* ---- status -------------------------------------------------------- */
+
+/* The report's labels are this wide, its items start one column after. */
+#define FMT_LABEL_W 12
+
+static void fmt_status_head(FILE *out, json_t *r, unsigned width)
 {
     json_t *lim = json_object_get(r, "limits"), *l;
+    struct fmt_wrap w;
     char up[32], chunk[32];
     size_t i;
 
-    fprintf(out, "ferryd %s  pid %lld  %s  %s  up %s\n", fmt_str(r, "version"),
-            (long long)fmt_int(r, "pid"), fmt_str(r, "mode"), fmt_str(r, "state"),
-            fmt_duration(fmt_num(r, "uptime_s"), up, sizeof(up)));
-    fprintf(out, "%-11s", "listening");
+    fmt_wrap_begin(&w, out, width, "", 2);
+    fmt_wrap_putf(&w, "  ", "ferryd %s", fmt_str(r, "version"));
+    fmt_wrap_putf(&w, "  ", "pid %lld", (long long)fmt_int(r, "pid"));
+    fmt_wrap_putf(&w, "  ", "%s", fmt_str(r, "mode"));
+    fmt_wrap_putf(&w, "  ", "%s", fmt_str(r, "state"));
+    fmt_wrap_putf(&w, "  ", "up %s", fmt_duration(fmt_num(r, "uptime_s"), up, sizeof(up)));
+    fmt_wrap_end(&w);
+    fmt_wrap_begin(&w, out, width, "listening", FMT_LABEL_W);
     json_array_foreach(json_object_get(r, "listeners"), i, l)
-        fprintf(out, " %s", json_string_value(l));
-    fprintf(out,
-            "\n%-11s workers %lld  max-children %lld  io-timeout %llds  shutdown-timeout "
-            "%llds  chunk %s\n",
-            "limits", (long long)fmt_int(lim, "workers"), (long long)fmt_int(lim, "max_children"),
-            (long long)fmt_int(lim, "io_timeout_s"), (long long)fmt_int(lim, "shutdown_timeout_s"),
-            size_format((uint64_t)fmt_int(lim, "chunk_size"), chunk, sizeof(chunk)));
+        fmt_wrap_putf(&w, "  ", "%s", json_is_string(l) ? json_string_value(l) : "?");
+    fmt_wrap_end(&w);
+    fmt_wrap_begin(&w, out, width, "limits", FMT_LABEL_W);
+    fmt_wrap_putf(&w, "  ", "workers %lld", (long long)fmt_int(lim, "workers"));
+    fmt_wrap_putf(&w, "  ", "max-children %lld", (long long)fmt_int(lim, "max_children"));
+    fmt_wrap_putf(&w, "  ", "io-timeout %llds", (long long)fmt_int(lim, "io_timeout_s"));
+    fmt_wrap_putf(&w, "  ", "shutdown-timeout %llds",
+                  (long long)fmt_int(lim, "shutdown_timeout_s"));
+    if (json_is_integer(json_object_get(lim, "stall_timeout_s"))) /* if this ferryd has it */
+        fmt_wrap_putf(&w, "  ", "stall-timeout %llds", (long long)fmt_int(lim, "stall_timeout_s"));
+    fmt_wrap_putf(&w, "  ", "chunk %s",
+                  size_format((uint64_t)fmt_int(lim, "chunk_size"), chunk, sizeof(chunk)));
+    fmt_wrap_end(&w);
 }
 
-/* "2 processes: 2 idle, 1 sending" (states with nobody in them left out). */
-static void fmt_status_pool(FILE *out, json_t *pool)
+/* "2 processes: 2 idle, 1 sending" (states with nobody in them left out).
+ * The punctuation ends each item, so a wrap never strands it. */
+static void fmt_status_pool(FILE *out, json_t *pool, unsigned width)
 {
-    const char *key, *sep = ": ";
+    const char *key, *busy[FMT_STATES_MAX];
+    size_t n = 0;
+    struct fmt_wrap w;
     json_t *v;
 
-    fprintf(out, "%-11s %lld processes", "pool", (long long)fmt_int(pool, "processes"));
     json_object_foreach(pool, key, v)
     {
-        if (strcmp(key, "processes") == 0 || json_integer_value(v) == 0)
-            continue;
-        fprintf(out, "%s%lld %s", sep, (long long)json_integer_value(v), key);
-        sep = ", ";
+        if (strcmp(key, "processes") != 0 && json_integer_value(v) != 0 && n < FMT_STATES_MAX)
+            busy[n++] = key;
     }
-    fputc('\n', out);
+    fmt_wrap_begin(&w, out, width, "pool", FMT_LABEL_W);
+    fmt_wrap_putf(&w, " ", "%lld processes%s", (long long)fmt_int(pool, "processes"), n ? ":" : "");
+    for (size_t i = 0; i < n; i++)
+        fmt_wrap_putf(&w, " ", "%lld %s%s", (long long)fmt_int(pool, busy[i]), busy[i],
+                      i + 1 < n ? "," : "");
+    fmt_wrap_end(&w);
 }
 
-static void fmt_status_totals(FILE *out, json_t *t)
+static void fmt_status_totals(FILE *out, json_t *t, unsigned width)
 {
     const char *key;
+    struct fmt_wrap w;
     char bytes[32];
     json_t *v;
 
-    fprintf(out,
-            "%-11s %lld connections  %lld requests  %s sent  %lld exits  %lld crashes  "
-            "%lld respawns\n",
-            "totals", (long long)fmt_int(t, "connections"), (long long)fmt_int(t, "requests"),
-            size_format((uint64_t)fmt_int(t, "bytes"), bytes, sizeof(bytes)),
-            (long long)fmt_int(t, "worker_exits"), (long long)fmt_int(t, "crashes"),
-            (long long)fmt_int(t, "respawns"));
-    fprintf(out, "%-11s", "statuses");
+    fmt_wrap_begin(&w, out, width, "totals", FMT_LABEL_W);
+    fmt_wrap_putf(&w, "  ", "%lld connections", (long long)fmt_int(t, "connections"));
+    fmt_wrap_putf(&w, "  ", "%lld requests", (long long)fmt_int(t, "requests"));
+    fmt_wrap_putf(&w, "  ", "%s sent",
+                  size_format((uint64_t)fmt_int(t, "bytes"), bytes, sizeof(bytes)));
+    fmt_wrap_putf(&w, "  ", "%lld exits", (long long)fmt_int(t, "worker_exits"));
+    fmt_wrap_putf(&w, "  ", "%lld crashes", (long long)fmt_int(t, "crashes"));
+    if (json_is_integer(json_object_get(t, "kills"))) /* if this ferryd has it */
+        fmt_wrap_putf(&w, "  ", "%lld kills", (long long)fmt_int(t, "kills"));
+    fmt_wrap_putf(&w, "  ", "%lld respawns", (long long)fmt_int(t, "respawns"));
+    fmt_wrap_end(&w);
+    fmt_wrap_begin(&w, out, width, "statuses", FMT_LABEL_W);
     json_object_foreach(json_object_get(t, "status"), key, v)
     {
         if (json_integer_value(v) > 0)
-            fprintf(out, " %s %lld", key, (long long)json_integer_value(v));
+            fmt_wrap_putf(&w, "  ", "%s %lld", key, (long long)json_integer_value(v));
     }
-    fputc('\n', out);
+    fmt_wrap_end(&w);
 }
 
-static void fmt_status_rates(FILE *out, json_t *r)
+static void fmt_status_rates(FILE *out, json_t *r, unsigned width)
 {
-    json_t *tp = json_object_get(r, "throughput"), *sat = json_object_get(r, "saturation"), *w;
+    json_t *tp = json_object_get(r, "throughput"), *sat = json_object_get(r, "saturation"), *v;
     const char *key;
+    struct fmt_wrap w;
     char rate[32];
 
-    fprintf(out, "%-11s", "throughput");
-    json_object_foreach(tp, key, w)
-        fprintf(out, " %s: %lld req/s %s ", key, (long long)fmt_int(w, "requests_per_s"),
-                fmt_rate(fmt_num(w, "bytes_per_s"), rate, sizeof(rate)));
-    fprintf(out, "\n%-11s listen queue ", "saturation");
+    fmt_wrap_begin(&w, out, width, "throughput", FMT_LABEL_W);
+    json_object_foreach(tp, key, v)
+        fmt_wrap_putf(&w, "  ", "%s: %lld req/s %s", key, (long long)fmt_int(v, "requests_per_s"),
+                      fmt_rate(fmt_num(v, "bytes_per_s"), rate, sizeof(rate)));
+    fmt_wrap_end(&w);
+    fmt_wrap_begin(&w, out, width, "saturation", FMT_LABEL_W);
     if (json_is_integer(json_object_get(sat, "listen_queue")))
-        fprintf(out, "%lld/%lld", (long long)fmt_int(sat, "listen_queue"),
-                (long long)fmt_int(sat, "listen_backlog"));
+        fmt_wrap_putf(&w, "  ", "listen queue %lld/%lld", (long long)fmt_int(sat, "listen_queue"),
+                      (long long)fmt_int(sat, "listen_backlog"));
     else
-        fprintf(out, "-");
-    fprintf(out, "  at limit %lld times", (long long)fmt_int(sat, "at_limit_count"));
+        fmt_wrap_putf(&w, "  ", "listen queue -");
+    fmt_wrap_putf(&w, "  ", "at limit %lld times", (long long)fmt_int(sat, "at_limit_count"));
     if (json_is_string(json_object_get(sat, "last_at_limit")))
-        fprintf(out, " (last %s)", fmt_str(sat, "last_at_limit"));
-    fputc('\n', out);
+        fmt_wrap_putf(&w, " ", "(last %s)", fmt_str(sat, "last_at_limit"));
+    fmt_wrap_end(&w);
 }
 
-void fmt_status(FILE *out, json_t *r)
+void fmt_status(FILE *out, json_t *r, unsigned width)
 {
-    fmt_status_head(out, r);
-    fmt_status_pool(out, json_object_get(r, "pool"));
-    fmt_status_totals(out, json_object_get(r, "totals"));
-    fmt_status_rates(out, r);
+    fmt_status_head(out, r, width);
+    fmt_status_pool(out, json_object_get(r, "pool"), width);
+    fmt_status_totals(out, json_object_get(r, "totals"), width);
+    fmt_status_rates(out, r, width);
 }
 
-/* The transfer columns of a worker row, or dashes when it has none. */
-static void fmt_transfer(FILE *out, json_t *t)
+/* ---- workers ------------------------------------------------------- */
+
+enum {
+    W_SLOT,
+    W_PID,
+    W_GEN,
+    W_STATE,
+    W_AGE,
+    W_REQS,
+    W_SENT,
+    W_PEER,
+    W_FILE,
+    W_PROGRESS,
+    W_BRIEF,
+    W_RATE,
+    W_NCOLS
+};
+
+/* What an operator needs most is who gets what and how fast (PID, STATE,
+ * PEER, FILE, PROGRESS, RATE): the process's history goes first, from the
+ * least telling (GEN) on, and the progress loses its byte count ("25% of
+ * 400 B") before SENT, AGE and SLOT go. */
+static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
+    [W_SLOT] = {.head = "SLOT", .right = true, .drop = 6},
+    [W_PID] = {.head = "PID", .right = true, .floor = 5},
+    [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
+    [W_STATE] = {.head = "STATE", .floor = 8},
+    [W_AGE] = {.head = "AGE", .right = true, .drop = 5, .floor = 6},
+    [W_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
+    [W_SENT] = {.head = "SENT", .right = true, .drop = 4, .floor = 9},
+    [W_PEER] = {.head = "PEER", .soft = 21, .gap = 2},
+    [W_FILE] = {.head = "FILE", .soft = 24},
+    [W_PROGRESS] = {.head = "PROGRESS", .drop = 3},
+    [W_BRIEF] = {.head = "PROGRESS", .standin = true},
+    [W_RATE] = {.head = "RATE"},
+};
+
+/* The transfer cells of entry i, or dashes when it has none. */
+static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
 {
-    char sent[32], size[32], rate[32], prog[48];
-    json_int_t total = fmt_int(t, "size");
+    char sent[32], size[32], rate[32];
+    json_int_t total;
+    long long pct;
 
     if (t == NULL) {
-        fprintf(out, "  %-21s %-20s %-24s %s", "-", "-", "-", "-");
+        for (size_t c = W_PEER; c <= W_RATE; c++)
+            fmt_table_set(tb, i, c, "-");
         return;
     }
-    snprintf(prog, sizeof(prog), "%3lld%% %s/%s",
-             total ? (long long)(fmt_int(t, "sent") * 100 / total) : 100LL,
-             size_format((uint64_t)fmt_int(t, "sent"), sent, sizeof(sent)),
-             size_format((uint64_t)total, size, sizeof(size)));
-    fprintf(out, "  %-21s %-20.20s %-24s %s", fmt_str(t, "peer"), fmt_str(t, "file"), prog,
-            fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
+    total = fmt_int(t, "size");
+    pct = total ? (long long)(fmt_int(t, "sent") * 100 / total) : 100LL;
+    size_format((uint64_t)fmt_int(t, "sent"), sent, sizeof(sent));
+    size_format((uint64_t)total, size, sizeof(size));
+    fmt_table_set(tb, i, W_PEER, "%s", fmt_str(t, "peer"));
+    fmt_table_set(tb, i, W_FILE, "%s", fmt_str(t, "file"));
+    fmt_table_set(tb, i, W_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
+    fmt_table_set(tb, i, W_BRIEF, "%3lld%% of %s", pct, size);
+    fmt_table_set(tb, i, W_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
 }
 
-void fmt_workers(FILE *out, json_t *r)
+void fmt_workers(FILE *out, json_t *r, unsigned width)
 {
-    json_t *w;
+    json_t *list = json_object_get(r, "workers"), *w;
+    struct fmt_table *t = fmt_table_new(fmt_worker_cols, W_NCOLS, json_array_size(list));
     size_t i;
 
-    fprintf(out, "%4s %7s %4s %-8s %8s %8s %10s  %-21s %-20s %-24s %s\n", "SLOT", "PID", "GEN",
-            "STATE", "AGE", "REQS", "SENT", "PEER", "FILE", "PROGRESS", "RATE");
-    json_array_foreach(json_object_get(r, "workers"), i, w)
+    if (t == NULL) {
+        fprintf(out, "(out of memory)\n");
+        return;
+    }
+    json_array_foreach(list, i, w)
     {
         char age[32], bytes[32];
 
-        fprintf(out, "%4lld %7lld %4lld %-8s %8s %8lld %10s", (long long)fmt_int(w, "slot"),
-                (long long)fmt_int(w, "pid"), (long long)fmt_int(w, "generation"),
-                fmt_str(w, "state"), fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)),
-                (long long)fmt_int(w, "requests"),
-                size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
-        fmt_transfer(out, json_object_get(w, "transfer"));
-        fputc('\n', out);
+        fmt_table_set(t, i, W_SLOT, "%lld", (long long)fmt_int(w, "slot"));
+        fmt_table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
+        fmt_table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
+        fmt_table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
+        fmt_table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
+        fmt_table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
+        fmt_table_set(t, i, W_SENT, "%s",
+                      size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
+        fmt_transfer(t, i, json_object_get(w, "transfer"));
     }
+    fmt_table_print(out, t, width);
+    fmt_table_free(t);
 }
 
-void fmt_event(FILE *out, json_t *ev)
+/* ---- events and answers -------------------------------------------- */
+
+void fmt_event(FILE *out, json_t *ev, unsigned width)
 {
+    char label[FMT_CELL_MAX];
+    struct fmt_wrap w;
     const char *key;
     json_t *v;
 
     if (!json_is_string(json_object_get(ev, "event")))
         return; /* the answer to subscribe */
-    fprintf(out, "%s %s", fmt_str(ev, "time"), fmt_str(ev, "event"));
+    snprintf(label, sizeof(label), "%s %s", fmt_str(ev, "time"), fmt_str(ev, "event"));
+    /* Continuation lines start under the event's name. */
+    fmt_wrap_begin(&w, out, width, fmt_clean(label), (unsigned)fmt_cols(fmt_str(ev, "time")) + 1);
     json_object_foreach(ev, key, v)
     {
         char *text;
@@ -190,15 +691,15 @@ void fmt_event(FILE *out, json_t *ev)
         if (strcmp(key, "event") == 0 || strcmp(key, "schema") == 0 || strcmp(key, "time") == 0)
             continue;
         text = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
-        fprintf(out, " %s=%s", key, text ? text : "?");
+        fmt_wrap_putf(&w, " ", "%s=%s", key, text ? text : "?");
         free(text);
     }
-    fputc('\n', out);
-    fflush(out);
+    fmt_wrap_end(&w);
 }
 
-void fmt_resize(FILE *out, json_t *r)
+void fmt_resize(FILE *out, json_t *r, unsigned width)
 {
+    (void)width;
     if (json_is_true(json_object_get(r, "resizing"))) {
         fprintf(out, "resizing %lld -> %lld (not waiting)\n", (long long)fmt_int(r, "from"),
                 (long long)fmt_int(r, "to"));
@@ -210,8 +711,9 @@ void fmt_resize(FILE *out, json_t *r)
             (long long)fmt_int(r, "killed"));
 }
 
-void fmt_shutdown(FILE *out, json_t *r)
+void fmt_shutdown(FILE *out, json_t *r, unsigned width)
 {
+    (void)width;
     if (json_is_true(json_object_get(r, "graceful")))
         fprintf(out, "stopping gracefully: transfers in flight may finish within %llds\n",
                 (long long)fmt_int(r, "timeout_s"));

@@ -4,6 +4,7 @@
 #include "common/addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,5 +43,80 @@ unsigned addr_port(const struct sockaddr *sa)
         return ntohs(((const struct sockaddr_in *)sa)->sin_port);
     if (sa->sa_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
+int addr_port_parse(const char *s)
+{
+    int port = 0;
+
+    if (*s == '\0')
+        return -EINVAL;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        port = port * 10 + (*s - '0');
+        if (port > 65535)
+            return -EINVAL;
+    }
+    return port;
+}
+
+/* Where the host and the port lie in an argument. */
+struct addr_span {
+    const char *host;
+    size_t hostlen;
+    const char *port; /* NULL when none */
+};
+
+/* "[host]" or "[host]:port". Returns 0 or -EINVAL. */
+static int addr_span_bracketed(const char *arg, struct addr_span *sp)
+{
+    const char *close = strchr(arg, ']');
+
+    if (close == NULL)
+        return -EINVAL;
+    sp->host = arg + 1;
+    sp->hostlen = (size_t)(close - sp->host);
+    if (close[1] == ':')
+        sp->port = close + 2;
+    else if (close[1] != '\0')
+        return -EINVAL;
+    return 0;
+}
+
+/* "host", "host:port" or a bare IPv6 address. */
+static void addr_span_plain(const char *arg, struct addr_span *sp)
+{
+    const char *colon = strchr(arg, ':');
+
+    sp->host = arg;
+    sp->hostlen = strlen(arg);
+    /* Two colons or more: an IPv6 address, which has no room for a port. */
+    if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+        sp->hostlen = (size_t)(colon - arg);
+        sp->port = colon + 1;
+    }
+}
+
+int addr_split(const char *arg, char *host, size_t hostlen, int *port)
+{
+    struct addr_span sp = {NULL, 0, NULL};
+    int p = -1;
+
+    if (arg[0] != '[')
+        addr_span_plain(arg, &sp);
+    else if (addr_span_bracketed(arg, &sp) < 0)
+        return -EINVAL;
+    /* An empty host, or a stray bracket left in it, is a typo. */
+    if (sp.hostlen == 0 || memchr(sp.host, '[', sp.hostlen) || memchr(sp.host, ']', sp.hostlen))
+        return -EINVAL;
+    if (sp.port != NULL && (p = addr_port_parse(sp.port)) < 0)
+        return -EINVAL;
+    if (sp.hostlen >= hostlen)
+        return -ENAMETOOLONG;
+    memcpy(host, sp.host, sp.hostlen);
+    host[sp.hostlen] = '\0';
+    *port = p;
     return 0;
 }

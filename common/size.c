@@ -8,44 +8,58 @@
 #include <stdio.h>
 #include <strings.h>
 
-static int size_shift(const char *suffix, unsigned *shift)
-{
-    static const char units[] = "KMGT";
+/* The units, matched case-insensitively. A bare letter is binary because
+ * that is what ls -h, dd and most admins mean by "64K"; only the explicit
+ * SI spelling ("KB") is decimal. */
+static const struct {
+    const char *suffix;
+    uint64_t factor;
+} size_units[] = {
+    {"", 1},
+    {"B", 1},
+    {"K", 1ULL << 10},
+    {"KiB", 1ULL << 10},
+    {"KB", 1000ULL},
+    {"M", 1ULL << 20},
+    {"MiB", 1ULL << 20},
+    {"MB", 1000000ULL},
+    {"G", 1ULL << 30},
+    {"GiB", 1ULL << 30},
+    {"GB", 1000000000ULL},
+    {"T", 1ULL << 40},
+    {"TiB", 1ULL << 40},
+    {"TB", 1000000000000ULL},
+};
 
-    *shift = 0;
-    if (*suffix == '\0' || strcasecmp(suffix, "B") == 0)
-        return 0;
-    for (unsigned i = 0; units[i] != '\0'; i++) {
-        if (toupper((unsigned char)suffix[0]) != units[i])
-            continue;
-        if (suffix[1] == '\0' || strcasecmp(suffix + 1, "B") == 0 ||
-            strcasecmp(suffix + 1, "iB") == 0) {
-            *shift = 10 * (i + 1);
-            return 0;
-        }
-    }
-    return -EINVAL;
+/* Returns the factor for a unit suffix, or 0 when it is not one. */
+static uint64_t size_factor(const char *suffix)
+{
+    for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
+        if (strcasecmp(suffix, size_units[i].suffix) == 0)
+            return size_units[i].factor;
+    return 0;
 }
 
 int size_parse(const char *s, uint64_t *out)
 {
-    uint64_t v = 0;
-    unsigned shift;
-    const char *p = s;
+    const char *end = s;
+    uint64_t v = 0, factor;
 
-    if (!isdigit((unsigned char)*p))
+    while (isdigit((unsigned char)*end))
+        end++;
+    /* The form first: a bad unit is -EINVAL even on an overlong number. */
+    factor = size_factor(end);
+    if (end == s || factor == 0)
         return -EINVAL;
-    for (; isdigit((unsigned char)*p); p++) {
+    for (const char *p = s; p < end; p++) {
         unsigned d = (unsigned)(*p - '0');
         if (v > (UINT64_MAX - d) / 10)
             return -ERANGE;
         v = v * 10 + d;
     }
-    if (size_shift(p, &shift) < 0)
-        return -EINVAL;
-    if (shift > 0 && v > (UINT64_MAX >> shift))
+    if (v > UINT64_MAX / factor)
         return -ERANGE;
-    *out = v << shift;
+    *out = v * factor;
     return 0;
 }
 

@@ -8,9 +8,15 @@
 #include <stdint.h>
 
 /*
- * Parses a decimal byte count with an optional K, M, G or T suffix (powers
- * of 1024, case-insensitive, an optional trailing 'B' or 'iB'). Returns 0,
- * or -EINVAL for anything else and -ERANGE when it exceeds 2^64-1.
+ * Parses a decimal byte count (digits only: no sign, space or fraction)
+ * with an optional unit, letters in any case:
+ *   nothing or B          bytes
+ *   K, M, G, T            binary: 1024, 1024^2, 1024^3, 1024^4 (as ls -h, dd)
+ *   KiB, MiB, GiB, TiB    binary too (IEC names)
+ *   KB, MB, GB, TB        decimal: 1000, 1000^2, 1000^3, 1000^4 (SI)
+ * so "64K" = "64kib" = 65536 and "64KB" = "64kB" = 64000. Returns 0 with
+ * *out set, -EINVAL for anything else (*out untouched), or -ERANGE when
+ * the value exceeds 2^64-1.
  */
 int size_parse(const char *s, uint64_t *out);
 

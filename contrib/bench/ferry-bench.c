@@ -1,7 +1,11 @@
 /*
  * ferry-bench: a load generator for protocol v1.
  *
- *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME
+ *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST PORT NAME
+ *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST:PORT NAME
+ *
+ * HOST:PORT takes the forms addr_split() knows ([::1]:PORT for IPv6);
+ * DURATION those of dur_parse() (a bare number is seconds).
  *
  * One process, one epoll loop, non-blocking sockets. Each of the
  * CONNECTIONS slots runs requests back to back (one file per TCP
@@ -20,6 +24,7 @@
  */
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/wire.h"
 
 #include <errno.h>
@@ -63,11 +68,13 @@ struct bench {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] HOST PORT NAME\n"
+            "usage: ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST PORT NAME\n"
+            "       ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST:PORT NAME\n"
             "  -b     blocking readers: one process per connection [one epoll process]\n"
             "  -c N   concurrent connections [1]\n"
             "  -n N   stop after N requests\n"
-            "  -d S   run for S seconds [10, unless -n]\n");
+            "  -d D   run for D: seconds, or 500ms, 2m... [10s, unless -n]\n"
+            "HOST: a name, 1.2.3.4 or ::1; with the port: host:PORT, [::1]:PORT\n");
 }
 
 static bool bench_more(const struct bench *b)
@@ -358,6 +365,33 @@ static void bench_report(struct bench *b, double secs)
            (unsigned long long)b->done);
 }
 
+#define BENCH_PORT_LEN 12
+
+/* Splits the HOST [PORT] operands (nops of them, before NAME) into host
+ * (ADDR_HOST_MAX bytes) and port (BENCH_PORT_LEN). Returns 0, or -1 with
+ * a message. */
+static int bench_address(char **ops, int nops, char *host, char *port)
+{
+    int p = -1;
+
+    if (addr_split(ops[0], host, ADDR_HOST_MAX, &p) < 0) {
+        fprintf(stderr, "ferry-bench: '%s' is not a host, host:PORT or [IPv6]:PORT\n", ops[0]);
+        return -1;
+    }
+    if ((p >= 0) != (nops == 1)) {
+        fprintf(stderr, "ferry-bench: expected %s NAME\n", p >= 0 ? "HOST:PORT" : "HOST PORT");
+        return -1;
+    }
+    if (p < 0)
+        p = addr_port_parse(ops[1]);
+    if (p <= 0) {
+        fprintf(stderr, "ferry-bench: PORT must be a number from 1 to 65535\n");
+        return -1;
+    }
+    snprintf(port, BENCH_PORT_LEN, "%d", p);
+    return 0;
+}
+
 static int bench_setup(struct bench *b, const char *host, const char *port, const char *name)
 {
     struct addrinfo *res;
@@ -403,57 +437,88 @@ static void bench_loop(struct bench *b, struct conn *conns, int nconns)
     } while (active > 0);
 }
 
-int main(int argc, char **argv)
-{
-    struct bench b;
-    struct conn *conns;
-    double secs = 0;
-    int nconns = 1, c;
-    bool blocking = false;
-    int64_t t0;
+/* The command line, parsed. */
+struct bench_args {
+    bool blocking;
+    int nconns;
+    uint64_t limit, ms;
+    char host[ADDR_HOST_MAX], port[BENCH_PORT_LEN];
+    const char *name;
+};
 
-    memset(&b, 0, sizeof(b));
+/* Returns 0 (a filled), 1 (help printed: exit 0) or -1 (usage error
+ * printed: exit 2). */
+static int bench_args(int argc, char **argv, struct bench_args *a)
+{
+    int nops, c;
+
+    memset(a, 0, sizeof(*a));
+    a->nconns = 1;
     while ((c = getopt(argc, argv, "bc:n:d:h")) != -1) {
         switch (c) {
         case 'b':
-            blocking = true;
+            a->blocking = true;
             break;
         case 'c':
-            nconns = atoi(optarg);
+            a->nconns = atoi(optarg);
             break;
         case 'n':
-            b.limit = strtoull(optarg, NULL, 10);
+            a->limit = strtoull(optarg, NULL, 10);
             break;
         case 'd':
-            secs = atof(optarg);
+            if (dur_parse(optarg, &a->ms) < 0 || a->ms == 0) {
+                fprintf(stderr, "ferry-bench: -d: not a duration above 0: '%s'\n", optarg);
+                return -1;
+            }
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return 1;
         default:
             usage(stderr);
-            return 2;
+            return -1;
         }
     }
-    if (argc - optind != 3 || nconns < 1 || (b.limit > 0 && secs > 0)) {
+    nops = argc - optind - 1; /* HOST PORT or HOST:PORT, then NAME */
+    if (nops < 1 || nops > 2 || a->nconns < 1 || (a->limit > 0 && a->ms > 0)) {
         usage(stderr);
-        return 2;
+        return -1;
     }
-    if (b.limit == 0 && secs <= 0)
-        secs = 10;
-    if (bench_setup(&b, argv[optind], argv[optind + 1], argv[optind + 2]) < 0)
+    if (bench_address(argv + optind, nops, a->host, a->port) < 0)
+        return -1;
+    a->name = argv[optind + nops];
+    if (a->limit == 0 && a->ms == 0)
+        a->ms = 10000;
+    if (a->ms > UINT64_C(1) << 40) /* ~35 years; keeps the deadline in 64 bits */
+        a->ms = UINT64_C(1) << 40;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench b;
+    struct bench_args a;
+    struct conn *conns;
+    int64_t t0;
+    int rc = bench_args(argc, argv, &a);
+
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    memset(&b, 0, sizeof(b));
+    b.limit = a.limit;
+    if (bench_setup(&b, a.host, a.port, a.name) < 0)
         return 1;
-    conns = calloc((size_t)nconns, sizeof(*conns));
+    conns = calloc((size_t)a.nconns, sizeof(*conns));
     if (conns == NULL)
         return 1;
     t0 = clock_now_ns();
-    b.deadline_ns = t0 + (int64_t)(secs * 1e9);
-    if (blocking)
-        blocking_run(&b, nconns);
+    b.deadline_ns = t0 + (int64_t)a.ms * 1000000;
+    if (a.blocking)
+        blocking_run(&b, a.nconns);
     else
-        bench_loop(&b, conns, nconns);
+        bench_loop(&b, conns, a.nconns);
     bench_report(&b, (double)(clock_now_ns() - t0) / 1e9);
-    for (int i = 0; i < nconns; i++)
+    for (int i = 0; i < a.nconns; i++)
         conn_close(&conns[i]);
     free(conns);
     free(b.lat);

@@ -1,11 +1,13 @@
 /*
- * ferry: the command-line client. `ferry get HOST PORT NAME MAX_SIZE`
- * fetches one file over protocol v1 and writes it atomically: into a
- * temporary file beside the target, renamed into place only when every
- * byte has arrived, removed on any failure (signals included).
+ * ferry: the command-line client. `ferry get HOST PORT NAME MAX_SIZE` (or
+ * HOST:PORT NAME MAX_SIZE) fetches one file over protocol v1 and writes it
+ * atomically: into a temporary file beside the target, renamed into place
+ * only when every byte has arrived, removed on any failure (signals
+ * included).
  */
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/name.h"
 #include "common/size.h"
 #include "common/wire.h"
@@ -36,14 +38,40 @@ enum {
     EX_STATUS = 10,   /* + the server's status: 11 version ... 17 server error */
 };
 
-#define RECV_BUF (1 << 20)
+#define RECV_BUF        (1 << 20)
+#define OPERANDS_MAX    5 /* get HOST PORT NAME MAX_SIZE; more are only counted */
+#define TIMEOUT_DEFAULT 30000
 
 struct get_opts {
-    const char *host, *port, *name, *output;
+    char host[ADDR_HOST_MAX], port[8];
+    const char *name, *output;
     uint64_t max_size;
-    unsigned timeout;
+    uint64_t timeout_ms;
     bool force, quiet, verbose;
 };
+
+/* The command line's operands, in order, options taken out. */
+struct operands {
+    const char *v[OPERANDS_MAX];
+    int n;
+};
+
+/* One table for getopt_long() and --help. */
+static const struct {
+    const char *name;
+    int val;
+    const char *arg, *help, *defval;
+} cli_options[] = {
+    {"output", 'o', "PATH", "output file or directory; '-': stdout", "./NAME"},
+    {"force", 'f', NULL, "replace an existing file", "off"},
+    {"quiet", 'q', NULL, "no progress bar or summary line; errors only", "off"},
+    {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off"},
+    {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s"},
+    {"help", 'h', NULL, "this help", NULL},
+    {"version", 'V', NULL, "print the version", NULL},
+};
+
+#define CLI_NOPTIONS (sizeof(cli_options) / sizeof(cli_options[0]))
 
 /* The temporary file, for the signal handler to remove. */
 static char tmp_path[PATH_MAX];
@@ -70,86 +98,238 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
+static const char usage_synopsis[] = "usage: ferry get [options] HOST PORT NAME MAX_SIZE\n"
+                                     "       ferry get [options] HOST:PORT NAME MAX_SIZE\n"
+                                     "       ferry --help | --version\n";
+
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ferry get [options] HOST PORT NAME MAX_SIZE\n\n"
-                 "Fetches the file NAME from a ferryd at HOST (IPv4/IPv6 literal or host name)\n"
-                 "and PORT. Files larger than MAX_SIZE (bytes, or with a K/M/G/T suffix:\n"
-                 "powers of 1024) are refused. The file appears only once complete.\n\n"
-                 "options:\n"
-                 "  -o PATH        write to PATH (a directory: PATH/NAME; '-': stdout) [./NAME]\n"
-                 "  -f             replace an existing file [off]\n"
-                 "  -q             no progress bar [bar when stderr is a terminal]\n"
-                 "  -v             trace the protocol exchange on stderr [off]\n"
-                 "  -t SECONDS     connect and I/O timeout [30]\n"
-                 "  -h             this help\n\n"
-                 "exit codes:\n"
-                 "  0 ok        1 local file error (exists, disk full)   2 usage\n"
-                 "  3 cannot connect   4 file too large (refused)   5 truncated or timed out\n"
-                 "  10+status: 11 version mismatch, 12 invalid name, 13 not found,\n"
-                 "  14 not a regular file, 15 access denied, 16 bad request, 17 server error\n");
+    fputs(usage_synopsis, out);
+    fputs("\nFetches the file NAME from a ferryd at HOST and PORT. HOST is a host name or\n"
+          "an IPv4 or IPv6 literal; the port may be attached: host:PORT, 1.2.3.4:PORT,\n"
+          "[::1]:PORT (an IPv6 address takes brackets when a port follows). Files\n"
+          "larger than MAX_SIZE are refused; the file appears only once complete.\n\n"
+          "MAX_SIZE: bytes, or with a unit in any case: K M G T and KiB MiB GiB TiB are\n"
+          "powers of 1024 (10M = 10485760), KB MB GB TB powers of 1000 (10MB = 10000000).\n"
+          "DURATION: a number of seconds, or with a unit: ms s m h d (1m30s, 1.5h).\n\n"
+          "Options may come anywhere on the line; '--' ends them (for a NAME\n"
+          "starting with '-'). Default in brackets.\n\n",
+          out);
+    for (size_t i = 0; i < CLI_NOPTIONS; i++) {
+        char left[40];
+
+        snprintf(left, sizeof(left), "-%c, --%s%s%s", cli_options[i].val, cli_options[i].name,
+                 cli_options[i].arg ? " " : "", cli_options[i].arg ? cli_options[i].arg : "");
+        fprintf(out, "  %-24s %s", left, cli_options[i].help);
+        if (cli_options[i].defval)
+            fprintf(out, " [%s]", cli_options[i].defval);
+        fputc('\n', out);
+    }
+    fputs("\nOn a terminal a progress bar shows on stderr; otherwise one summary line\n"
+          "when the file is complete. -q silences both, not errors nor -v's trace.\n\n"
+          "exit codes:\n"
+          "  0 ok        1 local file error (exists, disk full)   2 usage\n"
+          "  3 cannot connect   4 file too large (refused)   5 truncated or timed out\n"
+          "  10+status: 11 version mismatch, 12 invalid name, 13 not found,\n"
+          "  14 not a regular file, 15 access denied, 16 bad request, 17 server error\n",
+          out);
 }
 
+/* Prints "ferry: PROBLEM" then the synopsis, on stderr. Returns -1. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "ferry: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%sRun 'ferry --help' for the options, units and exit codes.\n",
+            usage_synopsis);
+    return -1;
+}
+
+/* Names the problem with an option getopt_long() refused; arg is the
+ * command-line word it was in. Returns -1. */
+static int option_error(int c, const char *arg, const struct option *longopts)
+{
+    size_t len = strcspn(arg, "=");
+    int matches = 0;
+
+    if (strncmp(arg, "--", 2) != 0) /* a short option, perhaps in a cluster */
+        return c == ':' ? usage_error("option '-%c' needs a value", optopt)
+                        : usage_error("unknown option '-%c'", optopt);
+    if (c == ':')
+        return usage_error("option '%.*s' needs a value", (int)len, arg);
+    if (optopt != 0) /* a known option given a value it does not take */
+        return usage_error("option '%.*s' takes no value", (int)len, arg);
+    for (const struct option *lo = longopts; lo->name != NULL; lo++)
+        matches += strncmp(lo->name, arg + 2, len - 2) == 0;
+    if (matches > 1)
+        return usage_error("ambiguous option '%.*s'", (int)len, arg);
+    return usage_error("unknown option '%.*s'", (int)len, arg);
+}
+
+static int parse_timeout(const char *arg, struct get_opts *o)
+{
+    int rc = dur_parse(arg, &o->timeout_ms);
+
+    if (rc == -ERANGE)
+        return usage_error("timeout '%s' is too long", arg);
+    if (rc < 0)
+        return usage_error("invalid timeout '%s': give seconds or a number with a unit "
+                           "ms, s, m, h or d (e.g. 30, 500ms, 2m)",
+                           arg);
+    if (o->timeout_ms == 0)
+        return usage_error("timeout '%s' is zero: it must be at least 1ms", arg);
+    return 0;
+}
+
+/* Keeps an operand, in order, whatever options surround it. */
+static void add_operand(struct operands *ops, const char *arg)
+{
+    if (ops->n < OPERANDS_MAX)
+        ops->v[ops->n] = arg;
+    ops->n++;
+}
+
+/* Applies one option. Returns 0, 1 (help or version printed) or -1. */
+static int apply_option(int c, struct get_opts *o, struct operands *ops)
+{
+    switch (c) {
+    case 1:
+        add_operand(ops, optarg);
+        return 0;
+    case 'o':
+        o->output = optarg;
+        return 0;
+    case 'f':
+        o->force = true;
+        return 0;
+    case 'q':
+        o->quiet = true;
+        return 0;
+    case 'v':
+        o->verbose = true;
+        return 0;
+    case 't':
+        return parse_timeout(optarg, o);
+    case 'h':
+        usage(stdout);
+        return 1;
+    case 'V':
+        printf("ferry %s\n", FERRY_VERSION);
+        return 1;
+    }
+    return -1;
+}
+
+/* Runs getopt_long() over the whole line. Returns 0, 1 (done) or -1. */
+static int parse_options(int argc, char **argv, struct get_opts *o, struct operands *ops)
+{
+    struct option longopts[CLI_NOPTIONS + 1];
+    /* '-': operands come back in place (permutation even under
+     * POSIXLY_CORRECT); ':': a missing value is told apart. */
+    char optstring[3 + 2 * CLI_NOPTIONS] = "-:";
+    size_t len = 2;
+    int c, rc, before;
+
+    memset(longopts, 0, sizeof(longopts));
+    for (size_t i = 0; i < CLI_NOPTIONS; i++) {
+        longopts[i].name = cli_options[i].name;
+        longopts[i].has_arg = cli_options[i].arg ? required_argument : no_argument;
+        longopts[i].val = cli_options[i].val;
+        optstring[len++] = (char)cli_options[i].val;
+        if (cli_options[i].arg)
+            optstring[len++] = ':';
+    }
+    optstring[len] = '\0';
+    opterr = 0;
+    while ((before = optind, c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        /* optind moves on once a word is used up: "-zf" stays on its
+         * word after 'z', "--frce" and "-fz" do not. */
+        if (c == '?' || c == ':')
+            return option_error(c, argv[optind > before ? optind - 1 : optind], longopts);
+        if ((rc = apply_option(c, o, ops)) != 0)
+            return rc;
+    }
+    for (; optind < argc; optind++) /* after "--" */
+        add_operand(ops, argv[optind]);
+    return 0;
+}
+
+/* Takes HOST PORT or HOST:PORT from the operands. Returns how many it used
+ * (1 or 2), or -1 (message printed). */
+static int parse_address(const struct operands *ops, struct get_opts *o)
+{
+    const char *expect = "HOST PORT NAME MAX_SIZE";
+    int port = -1, want = 5, args = ops->n - 1;
+
+    if (ops->n >= 2) {
+        if (addr_split(ops->v[1], o->host, sizeof(o->host), &port) < 0)
+            return usage_error("'%s' is not a host, host:PORT or [IPv6]:PORT", ops->v[1]);
+        if (port >= 0) {
+            expect = "HOST:PORT NAME MAX_SIZE";
+            want = 4;
+        }
+    }
+    if (ops->n != want) {
+        char hint[ADDR_HOST_MAX + 64] = "";
+
+        /* "::1 80 f 1M" is right, "::1:80 f 1M" is not: say why. */
+        if (want == 5 && ops->n == 4 && strchr(ops->v[1], ':') != strrchr(ops->v[1], ':'))
+            snprintf(hint, sizeof(hint),
+                     " (an IPv6 address with a port takes brackets: "
+                     "[::1]:PORT)");
+        else if (want == 4 && ops->n == 5)
+            snprintf(hint, sizeof(hint), " ('%s' already holds the port)", ops->v[1]);
+        return usage_error("expected %s, got %d argument%s%s", expect, args, args == 1 ? "" : "s",
+                           hint);
+    }
+    if (want == 5 && (port = addr_port_parse(ops->v[2])) < 0)
+        return usage_error("PORT must be a number from 1 to 65535, got '%s'", ops->v[2]);
+    if (port == 0)
+        return usage_error("PORT must be a number from 1 to 65535, got 0");
+    snprintf(o->port, sizeof(o->port), "%d", port);
+    return want - 3;
+}
+
+/* Returns 0 (o filled), 1 (help or version printed: exit 0) or -1 (usage
+ * error printed). */
 static int parse_args(int argc, char **argv, struct get_opts *o)
 {
-    int c;
+    struct operands ops = {.n = 0};
+    const char *max;
+    int rc, used;
 
     memset(o, 0, sizeof(*o));
-    o->timeout = 30;
-    if (argc < 2 || strcmp(argv[1], "get") != 0) {
-        if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-            usage(stdout);
-            return 1;
-        }
-        usage(stderr);
+    o->timeout_ms = TIMEOUT_DEFAULT;
+    if ((rc = parse_options(argc, argv, o, &ops)) != 0)
+        return rc;
+    if (ops.n == 0)
+        return usage_error("no command given (the command is 'get')");
+    if (strcmp(ops.v[0], "get") != 0)
+        return usage_error("unknown command '%s' (the command is 'get')", ops.v[0]);
+    if ((used = parse_address(&ops, o)) < 0)
         return -1;
-    }
-    argc--;
-    argv++;
-    while ((c = getopt(argc, argv, "+o:fqvt:h")) != -1) {
-        switch (c) {
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'f':
-            o->force = true;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case 't':
-            o->timeout = (unsigned)strtoul(optarg, NULL, 10);
-            if (o->timeout == 0)
-                return fail(-1, "-t wants a number of seconds above 0");
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (argc - optind != 4) {
-        usage(stderr);
-        return -1;
-    }
-    o->host = argv[optind];
-    o->port = argv[optind + 1];
-    o->name = argv[optind + 2];
-    if (size_parse(argv[optind + 3], &o->max_size) < 0)
-        return fail(-1, "MAX_SIZE '%s' is not a size (e.g. 1048576, 512K, 10M, 2G)",
-                    argv[optind + 3]);
+    o->name = ops.v[1 + used];
+    max = ops.v[2 + used];
+    rc = size_parse(max, &o->max_size);
+    if (rc == -ERANGE)
+        return usage_error("MAX_SIZE '%s' is above 2^64-1 bytes", max);
+    if (rc < 0)
+        return usage_error("MAX_SIZE '%s' is not a size (e.g. 1048576, 512K, 10M, 10MB, 2GiB)",
+                           max);
     return 0;
 }
 
 /* Connects to the first address that answers. Returns the fd or -1. */
 static int get_connect(const struct get_opts *o)
 {
-    struct timeval tv = {.tv_sec = o->timeout};
+    struct timeval tv = {.tv_sec = (time_t)(o->timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(o->timeout_ms % 1000 * 1000)};
     struct addrinfo *res, *ai;
     int fd = -1, err = 0, rc;
 
@@ -365,6 +545,14 @@ static int get_exchange(int fd, const struct get_opts *o, struct wire_response *
                     errno == EAGAIN ? "timed out" : strerror(errno));
     if (n < (ssize_t)sizeof(ans))
         return fail(EX_TRANSFER, "the server closed the connection without an answer");
+    /* Another version's answer means nothing in version 1's terms: not
+     * even its status. */
+    if (ans[0] != WIRE_VERSION && o->verbose)
+        fprintf(stderr, "< FILE_RESPONSE version=%u (not %u: the rest is not read)\n", ans[0],
+                WIRE_VERSION);
+    if (ans[0] != WIRE_VERSION)
+        return fail(EX_STATUS + WIRE_VERSION_MISMATCH,
+                    "protocol version mismatch (server speaks %u)", ans[0]);
     if (wire_response_parse(ans, resp) < 0)
         return fail(EX_TRANSFER, "malformed answer (type 0x%02x, status %u)", ans[1], ans[2]);
     if (o->verbose)
@@ -398,7 +586,7 @@ static int get_content(int fd, const struct get_opts *o, uint64_t size, struct o
 
     if (buf == NULL)
         return fail(EX_LOCAL, "out of memory");
-    prog_start(&pg, !o->quiet && isatty(STDERR_FILENO), size);
+    prog_start(&pg, prog_mode_for_stderr(o->quiet), o->name, size);
     while (got < size && rc == EX_OK) {
         size_t want = size - got < RECV_BUF ? (size_t)(size - got) : RECV_BUF;
         ssize_t n = recv(fd, buf, want, 0);
@@ -419,7 +607,7 @@ static int get_content(int fd, const struct get_opts *o, uint64_t size, struct o
         }
     }
     free(buf);
-    prog_finish(&pg, got);
+    prog_finish(&pg, got, rc == EX_OK);
     if (o->verbose && rc == EX_OK)
         fprintf(stderr, "< content: %llu bytes in %.3f s\n", (unsigned long long)got,
                 (double)(clock_now_ns() - t0) / 1e9);

@@ -1,6 +1,8 @@
 /*
- * progress: a one-line progress bar on stderr (bytes, percent, rate, ETA),
- * redrawn at most ten times a second.
+ * progress: how a transfer shows itself on stderr. On a terminal, a
+ * one-line bar (percent, bar, bytes, rate, ETA) redrawn in place at most
+ * ten times a second and fitted to the terminal's width at every redraw;
+ * elsewhere (a pipe, a log file), one summary line when it succeeds.
  */
 #ifndef FERRY_PROGRESS_H
 #define FERRY_PROGRESS_H
@@ -8,20 +10,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+enum prog_mode {
+    PROG_OFF,     /* nothing (-q) */
+    PROG_BAR,     /* stderr is a terminal */
+    PROG_SUMMARY, /* stderr is not a terminal */
+};
+
 struct progress {
-    bool enabled;
+    enum prog_mode mode;
+    const char *label; /* the file's name, for the summary; not copied */
     uint64_t total;
     int64_t start_ns;
     int64_t drawn_ns;
 };
 
-/* Starts a bar for total bytes; draws nothing when enabled is false. */
-void prog_start(struct progress *pg, bool enabled, uint64_t total);
+/* Picks the mode for stderr: PROG_OFF when quiet, else by isatty(). */
+enum prog_mode prog_mode_for_stderr(bool quiet);
 
-/* Records that done bytes have arrived. */
+/* Starts showing a transfer of total bytes of label (kept, not copied). */
+void prog_start(struct progress *pg, enum prog_mode mode, const char *label, uint64_t total);
+
+/* Records that done bytes have arrived; redraws the bar if it is time. */
 void prog_update(struct progress *pg, uint64_t done);
 
-/* Draws the final state and ends the line. */
-void prog_finish(struct progress *pg, uint64_t done);
+/* Ends the display: the bar's last state and a newline (so that an error
+ * message starts on its own line), or the summary line when ok. */
+void prog_finish(struct progress *pg, uint64_t done, bool ok);
 
 #endif

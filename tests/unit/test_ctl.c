@@ -1,15 +1,25 @@
-/* Unit tests for ferryctl's argument parsing and table formatting. */
+/* Unit tests for ferryctl: argument parsing, the admin socket path rule
+ * and discovery, the output width and table formatting. */
 #include "admin/ctl.h"
 #include "admin/fmt.h"
+#include "common/adminpath.h"
 
+#include <errno.h>
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+/* ---- parsing ------------------------------------------------------- */
 
 static int parse(struct ctl_args *a, char *err, ...)
 {
@@ -26,22 +36,60 @@ static int parse(struct ctl_args *a, char *err, ...)
     return ctl_parse(argc, argv, a, err, 256);
 }
 
+static const char *req_str(const struct ctl_args *a, const char *key)
+{
+    return json_string_value(json_object_get(a->req, key));
+}
+
 static void test_parse_commands(void **state)
 {
     struct ctl_args a;
     char err[256];
 
     (void)state;
-    assert_int_equal(parse(&a, err, "status", NULL), 0);
+    assert_int_equal(parse(&a, err, "status", NULL), CTL_RUN);
     assert_string_equal(a.cmd->name, "status");
-    assert_string_equal(json_string_value(json_object_get(a.req, "cmd")), "status");
+    assert_string_equal(req_str(&a, "cmd"), "status");
     assert_false(a.json);
+    assert_false(a.wide);
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "-s", "/x.sock", "--json", "workers", NULL), 0);
+    assert_int_equal(parse(&a, err, "-s", "/x.sock", "--json", "workers", NULL), CTL_RUN);
     assert_string_equal(a.socket, "/x.sock");
     assert_true(a.json);
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "--help", NULL), 1);
+    assert_int_equal(parse(&a, err, "events", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "cmd"), "subscribe");
+    json_decref(a.req);
+}
+
+/* ferryctl's options count after the command word as well as before. */
+static void test_parse_options_anywhere(void **state)
+{
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse(&a, err, "status", "--json", NULL), CTL_RUN);
+    assert_true(a.json);
+    assert_string_equal(a.cmd->name, "status");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "status", "-s", "/p.sock", NULL), CTL_RUN);
+    assert_string_equal(a.socket, "/p.sock");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "--json", "status", NULL), CTL_RUN);
+    assert_true(a.json);
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "workers", "--socket=/q.sock", "-w", NULL), CTL_RUN);
+    assert_string_equal(a.socket, "/q.sock");
+    assert_true(a.wide);
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "--wide", "-s/r.sock", "top", "--json", NULL), CTL_RUN);
+    assert_string_equal(a.socket, "/r.sock");
+    assert_true(a.wide && a.json);
+    json_decref(a.req);
+    /* "--" ends the options: what follows is an operand. */
+    assert_int_equal(parse(&a, err, "status", "--", "--json", NULL), -1);
+    assert_string_equal(err, "status: unexpected argument '--json'");
 }
 
 static void test_parse_shutdown(void **state)
@@ -50,19 +98,28 @@ static void test_parse_shutdown(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(parse(&a, err, "shutdown", "--now", "--timeout", "5", NULL), 0);
+    assert_int_equal(parse(&a, err, "shutdown", "--now", "--timeout", "5", NULL), CTL_RUN);
     assert_true(json_is_false(json_object_get(a.req, "graceful")));
     assert_int_equal(json_integer_value(json_object_get(a.req, "timeout_s")), 5);
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "shutdown", NULL), 0);
+    assert_int_equal(parse(&a, err, "shutdown", "--timeout=7", "--json", NULL), CTL_RUN);
+    assert_int_equal(json_integer_value(json_object_get(a.req, "timeout_s")), 7);
+    assert_true(a.json);
     assert_null(json_object_get(a.req, "graceful"));
     json_decref(a.req);
-    /* Options after the command word belong to the command, not ferryctl. */
-    assert_int_equal(parse(&a, err, "shutdown", "--json", NULL), -1);
     assert_int_equal(parse(&a, err, "shutdown", "--timeout", "soon", NULL), -1);
-    assert_non_null(strstr(err, "--timeout wants seconds"));
+    assert_string_equal(err, "shutdown: --timeout wants seconds, not 'soon'");
+    assert_string_equal(a.cmd->name, "shutdown"); /* its usage follows */
     assert_int_equal(parse(&a, err, "shutdown", "--timeout", "-1", NULL), -1);
+    assert_int_equal(parse(&a, err, "shutdown", "--timeout", NULL), -1);
+    assert_string_equal(err, "shutdown: option '--timeout' wants a value (S)");
     assert_int_equal(parse(&a, err, "shutdown", "extra", NULL), -1);
+    assert_string_equal(err, "shutdown: unexpected argument 'extra'");
+    /* A command's options count only after it. */
+    assert_int_equal(parse(&a, err, "--now", "shutdown", NULL), -1);
+    assert_string_equal(err, "unknown option '--now'");
+    assert_int_equal(parse(&a, err, "status", "--now", NULL), -1);
+    assert_string_equal(err, "status: unknown option '--now'");
 }
 
 static void test_parse_resize(void **state)
@@ -72,23 +129,44 @@ static void test_parse_resize(void **state)
 
     (void)state;
     /* "-2" after the command word is a size, not an option. */
-    assert_int_equal(parse(&a, err, "resize", "-2", NULL), 0);
-    assert_string_equal(json_string_value(json_object_get(a.req, "workers")), "-2");
+    assert_int_equal(parse(&a, err, "resize", "-2", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "workers"), "-2");
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "--json", "resize", "+3", "--no-wait", NULL), 0);
-    assert_true(a.json);
-    assert_string_equal(json_string_value(json_object_get(a.req, "workers")), "+3");
+    assert_int_equal(parse(&a, err, "resize", "--no-wait", "-2", "--json", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "workers"), "-2");
     assert_true(json_is_false(json_object_get(a.req, "wait")));
+    assert_true(a.json);
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "resize", "5", "--drain-timeout", "7", NULL), 0);
+    assert_int_equal(parse(&a, err, "resize", "-2", "-s", "/p.sock", NULL), CTL_RUN);
+    assert_string_equal(a.socket, "/p.sock");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "--json", "resize", "+3", "--no-wait", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "workers"), "+3");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", "5", "--drain-timeout", "7", NULL), CTL_RUN);
     assert_int_equal(json_integer_value(json_object_get(a.req, "workers")), 5);
     assert_int_equal(json_integer_value(json_object_get(a.req, "drain_timeout_s")), 7);
     json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", "--", "-1", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "workers"), "-1");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", "-x", NULL), -1);
+    assert_string_equal(err, "resize: '-x' is not N, +N or -N");
+    assert_string_equal(a.cmd->name, "resize");
     assert_int_equal(parse(&a, err, "resize", NULL), -1);
+    assert_string_equal(err, "resize: the size is missing (N, +N or -N)");
     assert_int_equal(parse(&a, err, "resize", "0", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", "+0", NULL), -1);
+    assert_int_equal(parse(&a, err, "resize", " 2", NULL), -1);
     assert_int_equal(parse(&a, err, "resize", "two", NULL), -1);
     assert_int_equal(parse(&a, err, "resize", "2", "--drain-timeout", "x", NULL), -1);
     assert_int_equal(parse(&a, err, "resize", "2", "3", NULL), -1);
+    assert_string_equal(err, "resize: unexpected argument '3'");
+    /* Once the size is read, a dash word is an option again. */
+    assert_int_equal(parse(&a, err, "resize", "2", "-3", NULL), -1);
+    assert_string_equal(err, "resize: unknown option '-3'");
+    assert_int_equal(parse(&a, err, "resize", "2", "--bogus", NULL), -1);
+    assert_string_equal(err, "resize: unknown option '--bogus'");
 }
 
 static void test_parse_top(void **state)
@@ -97,20 +175,46 @@ static void test_parse_top(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(parse(&a, err, "top", NULL), 0);
+    assert_int_equal(parse(&a, err, "top", NULL), CTL_RUN);
     assert_true(a.cmd->live);
     assert_null(json_object_get(a.req, "interval"));
     json_decref(a.req);
-    assert_int_equal(parse(&a, err, "top", "--interval", "0.5", "--iterations", "3", NULL), 0);
+    assert_int_equal(parse(&a, err, "top", "--interval", "0.5", "--iterations", "3", NULL),
+                     CTL_RUN);
     assert_float_equal(json_real_value(json_object_get(a.req, "interval")), 0.5, 1e-9);
     assert_float_equal(json_real_value(json_object_get(a.req, "iterations")), 3, 1e-9);
     json_decref(a.req);
     assert_int_equal(parse(&a, err, "top", "--interval", "0", NULL), -1);
+    assert_string_equal(err, "top: --interval wants seconds above 0, not '0'");
     assert_int_equal(parse(&a, err, "top", "--iterations", "1.5", NULL), -1);
+    assert_int_equal(parse(&a, err, "top", "--interval", "nan", NULL), -1);
     assert_int_equal(parse(&a, err, "top", "now", NULL), -1);
-    assert_int_equal(parse(&a, err, "events", NULL), 0);
-    assert_string_equal(json_string_value(json_object_get(a.req, "cmd")), "subscribe");
-    json_decref(a.req);
+}
+
+static void test_parse_help_and_version(void **state)
+{
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse(&a, err, "--help", NULL), CTL_HELP);
+    assert_null(a.cmd);
+    assert_int_equal(parse(&a, err, "-h", NULL), CTL_HELP);
+    assert_null(a.req);
+    assert_int_equal(parse(&a, err, "resize", "--help", NULL), CTL_HELP);
+    assert_string_equal(a.cmd->name, "resize");
+    assert_null(a.req);
+    assert_int_equal(parse(&a, err, "top", "-h", NULL), CTL_HELP);
+    assert_string_equal(a.cmd->name, "top");
+    assert_int_equal(parse(&a, err, "--help", "shutdown", NULL), CTL_HELP);
+    assert_string_equal(a.cmd->name, "shutdown");
+    /* Help wins over a mistake elsewhere on the line. */
+    assert_int_equal(parse(&a, err, "resize", "-x", "--help", NULL), CTL_HELP);
+    assert_int_equal(parse(&a, err, "status", "--bogus", "-h", NULL), CTL_HELP);
+    assert_string_equal(a.cmd->name, "status");
+    assert_int_equal(parse(&a, err, "--version", NULL), CTL_VERSION);
+    assert_int_equal(parse(&a, err, "-V", NULL), CTL_VERSION);
+    assert_int_equal(parse(&a, err, "status", "-V", NULL), CTL_VERSION);
 }
 
 static void test_parse_errors(void **state)
@@ -121,12 +225,77 @@ static void test_parse_errors(void **state)
     (void)state;
     assert_int_equal(parse(&a, err, NULL), -1);
     assert_string_equal(err, "no command given");
+    assert_null(a.cmd);
     assert_int_equal(parse(&a, err, "frobnicate", NULL), -1);
     assert_string_equal(err, "unknown command 'frobnicate'");
     assert_int_equal(parse(&a, err, "--bogus", "status", NULL), -1);
+    assert_string_equal(err, "unknown option '--bogus'");
+    assert_null(a.cmd); /* ferryctl's problem: the whole usage follows */
+    assert_null(a.req);
     assert_int_equal(parse(&a, err, "-s", NULL), -1);
+    assert_string_equal(err, "option '-s' wants a value (PATH)");
+    assert_int_equal(parse(&a, err, "status", "--json=yes", NULL), -1);
+    assert_string_equal(err, "option '--json' takes no value");
+    assert_int_equal(parse(&a, err, "-hV", "status", NULL), -1);
     assert_int_equal(parse(&a, err, "status", "now", NULL), -1);
-    assert_string_equal(err, "status takes no arguments");
+    assert_string_equal(err, "status: unexpected argument 'now'");
+    assert_string_equal(a.cmd->name, "status");
+}
+
+/* ---- text ---------------------------------------------------------- */
+
+/* The widest line of text, in display columns. */
+static size_t widest(const char *text)
+{
+    size_t most = 0;
+    char *copy = strdup(text), *save = NULL;
+
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        size_t n = fmt_cols(l);
+        most = n > most ? n : most;
+    }
+    free(copy);
+    return most;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+static void test_usage_fits(void **state)
+{
+    const char *cmds[] = {"ping", "status",      "workers",  "metrics", "events",
+                          "top",  "reopen-logs", "shutdown", "resize"};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    ctl_usage(out);
+    fflush(out);
+    assert_true(widest(text) <= 80);
+    assert_non_null(strstr(text, "exit codes"));
+    assert_non_null(strstr(text, "--drain-timeout S"));
+    assert_non_null(strstr(text, "-V, --version"));
+    assert_non_null(strstr(text, "ferryd-*.sock"));
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        rewind(out);
+        assert_int_equal(parse(&a, err, cmds[i], "--help", NULL), CTL_HELP);
+        ctl_cmd_usage(out, a.cmd);
+        fputc('\0', out);
+        fflush(out);
+        assert_true(widest(text) <= 80);
+        assert_non_null(strstr(text, cmds[i]));
+    }
+    fclose(out);
+    free(text);
 }
 
 static void test_units(void **state)
@@ -142,91 +311,574 @@ static void test_units(void **state)
     assert_string_equal(fmt_rate(0, buf, sizeof(buf)), "0 B/s");
 }
 
-/* Renders fn's output for a JSON answer into a string. */
-static char *render(void (*fn)(FILE *, json_t *), const char *json)
+static void test_cut(void **state)
 {
-    json_t *r = json_loads(json, 0, NULL);
+    char buf[64];
+
+    (void)state;
+    setlocale(LC_CTYPE, "C");
+    assert_string_equal(fmt_ellipsis(), "...");
+    assert_string_equal(fmt_cut("abcdefghij", 10, buf, sizeof(buf)), "abcdefghij");
+    assert_string_equal(fmt_cut("abcdefghij", 7, buf, sizeof(buf)), "ab...ij");
+    assert_string_equal(fmt_cut("abcdefghij", 2, buf, sizeof(buf)), "ab");
+    assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+    assert_string_equal(fmt_ellipsis(), "\u2026");
+    assert_string_equal(fmt_cut("abcdefghij", 5, buf, sizeof(buf)), "ab\u2026ij");
+    assert_int_equal(fmt_cols("ab\u2026ij"), 5);
+    /* Cut at code points, never inside one. */
+    assert_string_equal(fmt_cut("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", 4, buf, sizeof(buf)),
+                        "\u00e9\u00e9\u2026\u00e9");
+    setlocale(LC_CTYPE, "C");
+}
+
+static void test_width_rule(void **state)
+{
+    (void)state;
+    assert_int_equal(ctl_width(true, true, 100, "60"), FMT_WIDE);
+    assert_int_equal(ctl_width(false, true, 100, "60"), 100); /* the terminal knows best */
+    assert_int_equal(ctl_width(false, true, 0, "60"), 60);
+    assert_int_equal(ctl_width(false, true, 0, NULL), 80);
+    assert_int_equal(ctl_width(false, true, 0, "wide"), 80);
+    assert_int_equal(ctl_width(false, true, 0, "0"), 80);
+    assert_int_equal(ctl_width(false, true, 0, "-5"), 80);
+    assert_int_equal(ctl_width(false, false, 0, NULL), FMT_WIDE);
+    assert_int_equal(ctl_width(false, false, 0, ""), FMT_WIDE);
+    assert_int_equal(ctl_width(false, false, 0, "60"), 60); /* watch(1) sets it */
+    assert_int_equal(ctl_width(false, false, 0, "60x"), FMT_WIDE);
+}
+
+/* ---- tables -------------------------------------------------------- */
+
+/* Renders fn's output for answer r at width into a string. (noinline: GCC
+ * takes the stream's pointer to text for a dangling one when inlined.) */
+__attribute__((noinline)) static char *render(void (*fn)(FILE *, json_t *, unsigned),
+                                              unsigned width, json_t *r)
+{
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
     assert_non_null(r);
-    fn(out, r);
+    fn(out, r, width);
     fclose(out);
+    return text;
+}
+
+static char *render_json(void (*fn)(FILE *, json_t *, unsigned), unsigned width, const char *json)
+{
+    json_t *r = json_loads(json, 0, NULL);
+    char *text = render(fn, width, r);
+
     json_decref(r);
     return text;
 }
 
-static void test_workers_table(void **state)
+static void test_workers_table_wide(void **state)
 {
-    char *t = render(fmt_workers,
-                     "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
-                     "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
-                     "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"file\":\"big.iso\",\"size\":400,"
-                     "\"sent\":100,\"rate_bps\":2048,\"avg_rate_bps\":1,\"idle_ms\":0}},"
-                     "{\"slot\":1,\"pid\":43,\"generation\":1,\"state\":\"idle\",\"age_s\":1,"
-                     "\"requests\":0,\"bytes\":0}]}");
+    char *t = render_json(fmt_workers, FMT_WIDE,
+                          "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
+                          "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
+                          "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"file\":\"big.iso\",\"size\":"
+                          "400,\"sent\":100,\"rate_bps\":2048,\"avg_rate_bps\":1,\"idle_ms\":0}},"
+                          "{\"slot\":1,\"pid\":43,\"generation\":1,\"state\":\"idle\",\"age_s\":1,"
+                          "\"requests\":0,\"bytes\":0}]}");
     char *second = strchr(t, '\n') + 1, *third = strchr(second, '\n') + 1;
 
     (void)state;
-    assert_true(strncmp(t, "SLOT", 4) == 0 || strncmp(t + 1, "SLOT", 4) == 0);
-    assert_non_null(strstr(second, "   0      42    3 sending     1m05s"));
+    assert_memory_equal(t,
+                        "SLOT   PID GEN STATE       AGE REQS      SENT  PEER        FILE    "
+                        "PROGRESS         RATE\n",
+                        (size_t)(second - t));
+    assert_non_null(strstr(second, "   0    42   3 sending   1m05s    7   2.0 KiB  127.0.0.1:5"));
     assert_non_null(strstr(second, "big.iso"));
     assert_non_null(strstr(second, " 25% 100 B/400 B"));
     assert_non_null(strstr(second, "2.0 KiB/s"));
     assert_non_null(strstr(third, "idle"));
     /* The columns line up: every row as long as the header up to RATE. */
     assert_int_equal(strstr(t, "RATE") - t, strstr(second, "2.0 KiB/s") - second);
+    assert_int_equal(strstr(t, "FILE") - t, strstr(second, "big.iso") - second);
     free(t);
 }
 
+/* A workers answer with a transfer per peer: long names, IPv6 peers. */
+static json_t *busy_workers(const char *file, const char *peer, int n)
+{
+    json_t *list = json_array();
+
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_pack("{s:s,s:s,s:I,s:I,s:f}", "peer", peer, "file", file, "size",
+                              (json_int_t)67108864 * (i + 1), "sent", (json_int_t)4096 * i,
+                              "rate_bps", 123456.0 * i);
+        json_array_append_new(list, json_pack("{s:i,s:i,s:i,s:s,s:f,s:i,s:I,s:o}", "slot", i, "pid",
+                                              4194000 + i, "generation", 12, "state", "sending",
+                                              "age_s", 86400.0 * 3, "requests", 123456, "bytes",
+                                              (json_int_t)1 << 40, "transfer", t));
+    }
+    json_array_append_new(list, json_pack("{s:i,s:i,s:i,s:s,s:f,s:i,s:i}", "slot", n, "pid", 7,
+                                          "generation", 1, "state", "idle", "age_s", 1.0,
+                                          "requests", 0, "bytes", 0));
+    return json_pack("{s:b,s:o}", "ok", 1, "workers", list);
+}
+
+static const char long_peer[] = "[2001:db8:1234:5678:9abc:def0:1234:5678]:65535";
+
+/* A 255-byte name (the longest valid), which starts and ends recognisably. */
+static char *long_name(void)
+{
+    char *s = malloc(256);
+
+    memset(s, 'x', 255);
+    memcpy(s, "START-", 6);
+    memcpy(s + 255 - 8, "-END.iso", 8);
+    s[255] = '\0';
+    return s;
+}
+
+static void test_workers_fit_80(void **state)
+{
+    char *name = long_name();
+    json_t *r = busy_workers(name, long_peer, 3);
+    char *t;
+
+    (void)state;
+    assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+    t = render(fmt_workers, 80, r);
+    assert_true(widest(t) <= 80);
+    assert_int_equal(count_lines(t), 5); /* the header, 4 rows: none wrapped */
+    assert_non_null(strstr(t, "\u2026"));
+    assert_non_null(strstr(t, "START-"));  /* the name's start... */
+    assert_non_null(strstr(t, "END.iso")); /* ...and its end stay */
+    assert_non_null(strstr(t, "65535"));   /* and the peer's port */
+    assert_non_null(strstr(t, "PID"));
+    assert_non_null(strstr(t, "STATE"));
+    assert_non_null(strstr(t, "PROGRESS"));
+    assert_non_null(strstr(t, "RATE"));
+    assert_non_null(strstr(t, "sending"));
+    assert_non_null(strstr(t, "  0% of 64.0 MiB"));
+    assert_null(strstr(t, "GEN")); /* the least telling column went first */
+    free(t);
+    /* Without a UTF-8 locale, three dots. */
+    setlocale(LC_CTYPE, "C");
+    t = render(fmt_workers, 80, r);
+    assert_true(widest(t) <= 80);
+    assert_null(strstr(t, "\u2026"));
+    assert_non_null(strstr(t, "..."));
+    free(t);
+    /* Full width: nothing cut, nothing dropped. */
+    t = render(fmt_workers, FMT_WIDE, r);
+    assert_non_null(strstr(t, name));
+    assert_non_null(strstr(t, long_peer));
+    assert_non_null(strstr(t, "GEN"));
+    assert_non_null(strstr(t, "120.6 KiB/s"));
+    assert_null(strstr(t, "..."));
+    assert_true(widest(t) > 300);
+    free(t);
+    json_decref(r);
+    free(name);
+}
+
+/* Every width, down to absurd ones, holds every line. */
+static void test_workers_every_width(void **state)
+{
+    char *name = long_name();
+    json_t *r = busy_workers(name, long_peer, 2);
+
+    (void)state;
+    setlocale(LC_CTYPE, "C.UTF-8");
+    for (unsigned w = 1; w <= 400; w++) {
+        char *t = render(fmt_workers, w, r);
+
+        if (widest(t) > w)
+            fail_msg("width %u: a line of %zu columns:\n%s", w, widest(t), t);
+        assert_int_equal(count_lines(t), 4);
+        free(t);
+    }
+    setlocale(LC_CTYPE, "C");
+    json_decref(r);
+    free(name);
+}
+
+/* A short transfer at 80 columns: nothing to cut. */
+static void test_workers_short_at_80(void **state)
+{
+    json_t *r = busy_workers("big", "127.0.0.1:59910", 2);
+    char *t = render(fmt_workers, 80, r);
+
+    (void)state;
+    assert_true(widest(t) <= 80);
+    assert_null(strstr(t, "..."));
+    assert_non_null(strstr(t, " big "));
+    assert_non_null(strstr(t, "127.0.0.1:59910"));
+    free(t);
+    json_decref(r);
+}
+
+static const char status_json[] =
+    "{\"ok\":true,\"version\":\"0.1.0\",\"pid\":9,\"mode\":\"fork\",\"state\":"
+    "\"running\",\"uptime_s\":3700,\"listeners\":[\"127.0.0.1:1\"],\"limits\":"
+    "{\"workers\":4,\"max_children\":64,\"io_timeout_s\":30,"
+    "\"shutdown_timeout_s\":30,\"chunk_size\":65536},\"pool\":{\"processes\":3,"
+    "\"idle\":0,\"sending\":3},\"totals\":{\"connections\":10,\"requests\":9,"
+    "\"bytes\":1048576,\"status\":{\"OK\":8,\"NOT_FOUND\":1,\"INVALID_NAME\":0},"
+    "\"worker_exits\":7,\"crashes\":0,\"respawns\":0},\"throughput\":{\"1s\":"
+    "{\"requests_per_s\":5,\"bytes_per_s\":1024}},\"saturation\":"
+    "{\"listen_queue\":2,\"listen_backlog\":511,\"at_limit_count\":4,"
+    "\"last_at_limit\":\"2026-11-21T14:00:00Z\"}}";
+
 static void test_status_text(void **state)
 {
-    char *t = render(fmt_status,
-                     "{\"ok\":true,\"version\":\"0.1.0\",\"pid\":9,\"mode\":\"fork\",\"state\":"
-                     "\"running\",\"uptime_s\":3700,\"listeners\":[\"127.0.0.1:1\"],\"limits\":"
-                     "{\"workers\":4,\"max_children\":64,\"io_timeout_s\":30,"
-                     "\"shutdown_timeout_s\":30,\"chunk_size\":65536},\"pool\":{\"processes\":3,"
-                     "\"idle\":0,\"sending\":3},\"totals\":{\"connections\":10,\"requests\":9,"
-                     "\"bytes\":1048576,\"status\":{\"OK\":8,\"NOT_FOUND\":1,\"INVALID_NAME\":0},"
-                     "\"worker_exits\":7,\"crashes\":0,\"respawns\":0},\"throughput\":{\"1s\":"
-                     "{\"requests_per_s\":5,\"bytes_per_s\":1024}},\"saturation\":"
-                     "{\"listen_queue\":2,\"listen_backlog\":511,\"at_limit_count\":4,"
-                     "\"last_at_limit\":\"2026-11-21T14:00:00Z\"}}");
+    char *t = render_json(fmt_status, FMT_WIDE, status_json);
+    json_t *r;
 
     (void)state;
     assert_non_null(strstr(t, "ferryd 0.1.0  pid 9  fork  running  up 1h01m\n"));
-    assert_non_null(strstr(t, "3 processes: 3 sending\n"));
+    assert_non_null(strstr(t, "listening   127.0.0.1:1\n"));
+    assert_non_null(strstr(t, "pool        3 processes: 3 sending\n"));
+    assert_non_null(strstr(t, "limits      workers 4  max-children 64  io-timeout 30s  "
+                              "shutdown-timeout 30s  chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "1.0 MiB sent"));
-    assert_non_null(strstr(t, "statuses    OK 8 NOT_FOUND 1\n"));
-    assert_non_null(strstr(t, "1s: 5 req/s 1.0 KiB/s"));
+    assert_non_null(strstr(t, "statuses    OK 8  NOT_FOUND 1\n"));
+    assert_non_null(strstr(t, "throughput  1s: 5 req/s 1.0 KiB/s\n"));
     assert_non_null(strstr(t, "listen queue 2/511  at limit 4 times (last 2026-11-21T14:00:00Z)"));
+    assert_int_equal(count_lines(t), 8);
+    assert_null(strstr(t, "stall-timeout")); /* not reported: not shown */
+    assert_null(strstr(t, "kills"));
     free(t);
+    /* What a ferryd reports besides is shown too. */
+    r = json_loads(status_json, 0, NULL);
+    json_object_set_new(json_object_get(r, "limits"), "stall_timeout_s", json_integer(120));
+    json_object_set_new(json_object_get(r, "totals"), "kills", json_integer(2));
+    t = render(fmt_status, FMT_WIDE, r);
+    assert_non_null(strstr(t, "shutdown-timeout 30s  stall-timeout 120s  chunk 64.0 KiB\n"));
+    assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns\n"));
+    free(t);
+    json_decref(r);
+}
+
+/* The long lines (limits, totals, throughput, many listeners) wrap under
+ * their label at 80 columns; nothing is lost. */
+static void test_status_fits_80(void **state)
+{
+    json_t *r = json_loads(status_json, 0, NULL), *tp = json_object(), *ls = json_array();
+    const char *wins[] = {"1s", "10s", "60s"};
+    char *t;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++)
+        json_object_set_new(tp, wins[i],
+                            json_pack("{s:i,s:f}", "requests_per_s", 123456, "bytes_per_s", 1e12));
+    json_object_set_new(r, "throughput", tp);
+    for (int i = 0; i < 4; i++)
+        json_array_append_new(ls, json_string(long_peer));
+    json_object_set_new(r, "listeners", ls);
+    json_object_set_new(json_object_get(r, "totals"), "connections", json_integer(123456789012));
+    t = render(fmt_status, 80, r);
+    assert_true(widest(t) <= 80);
+    assert_true(count_lines(t) > 8);
+    assert_non_null(strstr(t, "shutdown-timeout 30s\n            chunk 64.0 KiB\n"));
+    assert_non_null(strstr(t, "60s: 123456 req/s"));
+    assert_non_null(strstr(t, "respawns"));
+    free(t);
+    for (unsigned w = 1; w <= 200; w++) {
+        t = render(fmt_status, w, r);
+        if (widest(t) > w)
+            fail_msg("width %u: a line of %zu columns:\n%s", w, widest(t), t);
+        free(t);
+    }
+    json_decref(r);
 }
 
 static void test_event_line(void **state)
 {
-    char *t = render(fmt_event, "{\"event\":\"worker_exited\",\"schema\":1,\"time\":"
-                                "\"2026-11-21T14:00:00Z\",\"slot\":3,\"pid\":42,\"signal\":null,"
-                                "\"crashed\":false,\"cause\":\"SIGTERM\"}");
+    char *t = render_json(fmt_event, FMT_WIDE,
+                          "{\"event\":\"worker_exited\",\"schema\":1,\"time\":"
+                          "\"2026-11-21T14:00:00Z\",\"slot\":3,\"pid\":42,\"signal\":null,"
+                          "\"crashed\":false,\"cause\":\"SIGTERM\"}");
 
     (void)state;
     assert_string_equal(t, "2026-11-21T14:00:00Z worker_exited slot=3 pid=42 signal=null "
                            "crashed=false cause=\"SIGTERM\"\n");
     free(t);
-    t = render(fmt_event, "{\"ok\":true,\"schema\":1,\"subscribed\":true}");
+    t = render_json(fmt_event, FMT_WIDE, "{\"ok\":true,\"schema\":1,\"subscribed\":true}");
     assert_string_equal(t, ""); /* the subscribe answer prints nothing */
     free(t);
+}
+
+/* At 80 columns an event continues under its name; a long file is cut. */
+static void test_event_fits_80(void **state)
+{
+    char *name = long_name();
+    json_t *ev =
+        json_pack("{s:s,s:i,s:s,s:i,s:i,s:s,s:s,s:i,s:i,s:f}", "event", "worker_stuck", "schema", 1,
+                  "time", "2026-11-21T14:00:00Z", "slot", 3, "pid", 42, "peer", long_peer, "file",
+                  name, "size", 67108864, "sent", 4096, "idle_s", 121.5);
+    char *t;
+
+    (void)state;
+    setlocale(LC_CTYPE, "C.UTF-8");
+    t = render(fmt_event, 80, ev);
+    assert_true(widest(t) <= 80);
+    assert_true(count_lines(t) > 1);
+    assert_non_null(strstr(t, "\n                     ")); /* under the name */
+    assert_non_null(strstr(t, "file=\"START-"));
+    assert_non_null(strstr(t, "END.iso\""));
+    assert_non_null(strstr(t, "\u2026"));
+    assert_non_null(strstr(t, long_peer));
+    assert_non_null(strstr(t, "idle_s=121.5"));
+    free(t);
+    t = render(fmt_event, FMT_WIDE, ev);
+    assert_int_equal(count_lines(t), 1);
+    assert_non_null(strstr(t, name));
+    free(t);
+    setlocale(LC_CTYPE, "C");
+    json_decref(ev);
+    free(name);
+}
+
+/* ---- the socket path rule and discovery ---------------------------- */
+
+static void test_default_paths(void **state)
+{
+    char buf[APATH_MAX], longdir[200];
+
+    (void)state;
+    assert_int_equal(apath_default_for(0, "/run/user/0", 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/run/ferry/ferryd-7000.sock");
+    assert_int_equal(apath_default_for(1000, "/run/user/1000", 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/run/user/1000/ferryd-7000.sock");
+    assert_int_equal(apath_default_for(1000, NULL, 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/tmp/ferryd-1000-7000.sock");
+    assert_int_equal(apath_default_for(1000, "", 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/tmp/ferryd-1000-7000.sock");
+    assert_int_equal(apath_default_for(1000, "relative", 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/tmp/ferryd-1000-7000.sock");
+    /* A directory no socket fits in counts as unset: ferryd could not bind. */
+    memset(longdir, 'd', sizeof(longdir) - 1);
+    longdir[0] = '/';
+    longdir[sizeof(longdir) - 1] = '\0';
+    assert_int_equal(apath_default_for(1000, longdir, 7000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/tmp/ferryd-1000-7000.sock");
+    assert_int_equal(apath_default_for(1000, NULL, 7000, buf, 8), -ENAMETOOLONG);
+    assert_int_equal(APATH_MAX, sizeof(((struct sockaddr_un *)0)->sun_path));
+}
+
+/* ferryctl searches where ferryd puts its socket: the default is always
+ * the first place searched, whoever runs them. */
+static void test_places_follow_the_rule(void **state)
+{
+    const struct {
+        uid_t uid;
+        const char *xdg;
+        size_t n;
+    } cases[] = {{0, NULL, 1}, {0, "/run/user/0", 1}, {1000, "/run/user/1000", 3}, {1000, NULL, 2}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct apath_place p[APATH_PLACES_MAX];
+        size_t n = apath_places(cases[i].uid, cases[i].xdg, p);
+        char path[APATH_MAX], dir[APATH_MAX + 1];
+        bool run = false;
+
+        assert_int_equal(n, cases[i].n);
+        assert_int_equal(apath_default_for(cases[i].uid, cases[i].xdg, 8080, path, sizeof(path)),
+                         0);
+        snprintf(dir, sizeof(dir), "%s/", p[0].dir);
+        assert_memory_equal(path, dir, strlen(dir));
+        assert_true(apath_match(&p[0], path + strlen(dir)));
+        for (size_t k = 0; k < n; k++)
+            run = run || strcmp(p[k].dir, "/run/ferry") == 0; /* root's, for its group */
+        assert_true(run);
+    }
+    {
+        struct apath_place p[APATH_PLACES_MAX];
+        char pattern[APATH_MAX + APATH_PREFIX_MAX];
+
+        apath_places(1000, NULL, p);
+        assert_string_equal(p[0].dir, "/tmp");
+        assert_int_equal(apath_pattern(&p[0], pattern, sizeof(pattern)), 0);
+        assert_string_equal(pattern, "/tmp/ferryd-1000-*.sock");
+        assert_true(apath_match(&p[0], "ferryd-1000-7000.sock"));
+        assert_false(apath_match(&p[0], "ferryd-1001-7000.sock"));
+        assert_false(apath_match(&p[0], "ferryd-1000-7000.sock.old"));
+        assert_false(apath_match(&p[1], "other.sock"));
+        assert_true(apath_match(&p[1], "ferryd-7000.sock"));
+    }
+}
+
+struct dirs {
+    char a[64], b[64];
+    struct apath_place places[2];
+};
+
+/* Binds a Unix socket at dir/name (left there when closed). */
+static void make_socket(const char *dir, const char *name)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(fd);
+}
+
+static void make_file(const char *dir, const char *name)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static int dirs_setup(void **state)
+{
+    struct dirs *d = calloc(1, sizeof(*d));
+
+    snprintf(d->a, sizeof(d->a), "/tmp/test_ctl-a-XXXXXX");
+    snprintf(d->b, sizeof(d->b), "/tmp/test_ctl-b-XXXXXX");
+    if (mkdtemp(d->a) == NULL || mkdtemp(d->b) == NULL)
+        return -1;
+    chmod(d->a, 0755); /* for the test that looks as another user */
+    chmod(d->b, 0755);
+    snprintf(d->places[0].dir, sizeof(d->places[0].dir), "%s", d->a);
+    snprintf(d->places[0].prefix, sizeof(d->places[0].prefix), "ferryd-");
+    snprintf(d->places[1].dir, sizeof(d->places[1].dir), "%s", d->b);
+    snprintf(d->places[1].prefix, sizeof(d->places[1].prefix), "ferryd-1000-");
+    *state = d;
+    return 0;
+}
+
+static int dirs_teardown(void **state)
+{
+    struct dirs *d = *state;
+    char cmd[200];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", d->a, d->b);
+    if (system(cmd) != 0)
+        return -1;
+    free(d);
+    return 0;
+}
+
+static void test_discovery(void **state)
+{
+    struct dirs *d = *state;
+    char buf[APATH_MAX], err[4096], want[512];
+
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
+                     CTL_UNREACHABLE);
+    assert_non_null(strstr(err, "no ferryd admin socket in"));
+    snprintf(want, sizeof(want), "%s/ferryd-*.sock, %s/ferryd-1000-*.sock", d->a, d->b);
+    assert_non_null(strstr(err, want));
+    /* Look-alikes: not a socket, another name, another user's. */
+    make_file(d->a, "ferryd-1.sock");
+    make_socket(d->a, "other.sock");
+    make_socket(d->b, "ferryd-1001-7000.sock");
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
+                     CTL_UNREACHABLE);
+    make_socket(d->b, "ferryd-1000-7000.sock");
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/ferryd-1000-7000.sock", d->b);
+    assert_string_equal(buf, want);
+    /* The same directory twice is one socket, not two. */
+    d->places[0] = d->places[1];
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)), 0);
+    snprintf(d->places[0].dir, sizeof(d->places[0].dir), "%s", d->a);
+    snprintf(d->places[0].prefix, sizeof(d->places[0].prefix), "ferryd-");
+    /* Two: each listed, and how to pick one. */
+    make_socket(d->a, "ferryd-7001.sock");
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
+                     CTL_USAGE);
+    assert_non_null(strstr(err, "2 ferryd admin sockets found:\n"));
+    snprintf(want, sizeof(want), "\n  %s/ferryd-7001.sock\n", d->a);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof(want), "\n  %s/ferryd-1000-7000.sock\n", d->b);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, "-s PATH"));
+    assert_non_null(strstr(err, "FERRY_ADMIN_SOCKET=PATH"));
+}
+
+/* Sockets this user may not open do not count (but are mentioned). */
+static void test_discovery_skips_closed_sockets(void **state)
+{
+    struct dirs *d = *state;
+    char path[APATH_MAX];
+    pid_t pid;
+    int status;
+
+    const char *closed[] = {"a/ferryd-7001.sock", "b/ferryd-1000-9.sock"};
+
+    make_socket(d->a, "ferryd-7000.sock");
+    make_socket(d->a, "ferryd-7001.sock");
+    make_socket(d->b, "ferryd-1000-9.sock");
+    snprintf(path, sizeof(path), "%s/ferryd-7000.sock", d->a);
+    assert_int_equal(chmod(path, 0666), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* as someone else: root may open anything */
+        char buf[APATH_MAX], err[4096];
+        int rc;
+
+        for (size_t i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "%s/%s", i ? d->b : d->a, closed[i] + 2);
+            if (chmod(path, geteuid() == 0 ? 0600 : 0) < 0)
+                _exit(10);
+        }
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(11);
+        rc = ctl_find_socket_in(d->places, 1, buf, sizeof(buf), err, sizeof(err));
+        if (rc != 0 || strstr(buf, "ferryd-7000.sock") == NULL)
+            _exit(12);
+        rc = ctl_find_socket_in(d->places + 1, 1, buf, sizeof(buf), err, sizeof(err));
+        _exit(rc == CTL_UNREACHABLE && strstr(err, "1 you may not") ? 0 : 13);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_find_socket_env(void **state)
+{
+    char buf[APATH_MAX], err[256];
+
+    (void)state;
+    setenv("FERRY_ADMIN_SOCKET", "/somewhere/admin.sock", 1);
+    assert_int_equal(ctl_find_socket(buf, sizeof(buf), err, sizeof(err)), 0);
+    assert_string_equal(buf, "/somewhere/admin.sock");
+    unsetenv("FERRY_ADMIN_SOCKET");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_commands), cmocka_unit_test(test_parse_shutdown),
-        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_units),
-        cmocka_unit_test(test_parse_resize),   cmocka_unit_test(test_event_line),
-        cmocka_unit_test(test_parse_top),      cmocka_unit_test(test_workers_table),
+        cmocka_unit_test(test_parse_commands),
+        cmocka_unit_test(test_parse_options_anywhere),
+        cmocka_unit_test(test_parse_shutdown),
+        cmocka_unit_test(test_parse_resize),
+        cmocka_unit_test(test_parse_top),
+        cmocka_unit_test(test_parse_help_and_version),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_usage_fits),
+        cmocka_unit_test(test_units),
+        cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_width_rule),
+        cmocka_unit_test(test_workers_table_wide),
+        cmocka_unit_test(test_workers_fit_80),
+        cmocka_unit_test(test_workers_every_width),
+        cmocka_unit_test(test_workers_short_at_80),
         cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_status_fits_80),
+        cmocka_unit_test(test_event_line),
+        cmocka_unit_test(test_event_fits_80),
+        cmocka_unit_test(test_default_paths),
+        cmocka_unit_test(test_places_follow_the_rule),
+        cmocka_unit_test_setup_teardown(test_discovery, dirs_setup, dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_discovery_skips_closed_sockets, dirs_setup,
+                                        dirs_teardown),
+        cmocka_unit_test(test_find_socket_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
