@@ -9,7 +9,9 @@
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -29,6 +31,26 @@ int log_open_file(const char *path);
 /* Opens the log file again (after rotation), if there is one. Returns 1
  * when it did, 0 when logs go to stderr, or -errno. */
 int log_reopen(void);
+
+/* Forgets the cached pid: call in a child after fork(). */
+void log_forked(void);
+
+/*
+ * A repeated warning (accept failing at the descriptor limit...) is
+ * reported once per interval, with the count of the ones left out.
+ */
+#define LOG_RL_INTERVAL_NS (10 * 1000000000LL)
+
+struct log_rl {
+    int64_t interval_ns; /* 0: LOG_RL_INTERVAL_NS */
+    int64_t last_ns;
+    bool reported; /* last_ns is valid */
+    unsigned missed;
+};
+
+/* True when a report is due at now_ns (the first always is); then
+ * *missed is the number of calls suppressed since the last report. */
+bool log_rl_allow(struct log_rl *rl, int64_t now_ns, unsigned *missed);
 
 /* Writes one line at the given level (printf format, no trailing newline). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

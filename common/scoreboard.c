@@ -12,7 +12,13 @@
 #define SB_READ_TRIES 10000
 
 static const char *const sb_state_names[SB_STATE_COUNT] = {
-    "empty", "starting", "idle", "reading", "sending", "closing", "exiting",
+    "empty", "starting", "idle", "reading", "waiting", "sending", "closing", "exiting",
+};
+
+/* From a small file on loopback (well under 1 ms) to a large one over a
+ * slow link (minutes): roughly two buckets per decade. */
+const double sb_duration_bounds[SB_DURATION_BUCKETS - 1] = {
+    0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300,
 };
 
 struct scoreboard *sb_create(uint32_t nslots)
@@ -97,9 +103,12 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from)
     to->bytes += from->bytes;
     for (int i = 0; i < WIRE_STATUS_COUNT; i++)
         to->status[i] += from->status[i];
+    for (int i = 0; i < SB_DURATION_BUCKETS; i++)
+        to->duration[i] += from->duration[i];
+    to->duration_ns += from->duration_ns;
 }
 
-void sb_release(struct scoreboard *sb, int slot, bool crashed)
+void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
 {
     struct sb_slot *s = &sb->slots[slot];
     uint32_t generation = s->generation;
@@ -108,7 +117,8 @@ void sb_release(struct scoreboard *sb, int slot, bool crashed)
      * killed inside a write section left seq odd, which memset repairs. */
     sb_counters_add(&sb->reaped.c, &s->c);
     sb->reaped.worker_exits++;
-    sb->reaped.crashes += crashed;
+    sb->reaped.crashes += how == SB_EXIT_CRASH;
+    sb->reaped.kills += how == SB_EXIT_KILLED;
     memset(s, 0, sizeof(*s));
     s->generation = generation;
 }
@@ -149,6 +159,11 @@ const char *sb_state_name(unsigned state)
     return state < SB_STATE_COUNT ? sb_state_names[state] : "unknown";
 }
 
+bool sb_state_busy(unsigned state)
+{
+    return state == SB_READING || state == SB_WAITING || state == SB_SENDING || state == SB_CLOSING;
+}
+
 void sb_worker_start(struct sb_slot *s, pid_t pid)
 {
     sb_write_begin(s);
@@ -166,10 +181,8 @@ void sb_set_state(struct sb_slot *s, enum sb_state state)
     sb_write_end(s);
 }
 
-void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer)
+void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer, int64_t now)
 {
-    int64_t now = clock_now_ns();
-
     sb_write_begin(s);
     s->c.connections++;
     s->state = SB_READING;
@@ -181,6 +194,14 @@ void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer)
     sb_write_end(s);
 }
 
+void sb_conn_received(struct sb_slot *s, uint32_t n)
+{
+    sb_write_begin(s);
+    s->t.received += n;
+    s->t.progress_ns = clock_now_ns();
+    sb_write_end(s);
+}
+
 void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size)
 {
     sb_write_begin(s);
@@ -189,6 +210,10 @@ void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file
     if (file != NULL)
         strncpy(s->t.file, file, sizeof(s->t.file) - 1);
     s->t.size = size;
+    if (status == WIRE_OK) { /* the client's READY is next */
+        s->state = SB_WAITING;
+        s->changed_ns = s->t.progress_ns = clock_now_ns();
+    }
     sb_write_end(s);
 }
 
@@ -198,5 +223,28 @@ void sb_conn_progress(struct sb_slot *s, uint64_t n)
     s->c.bytes += n;
     s->t.sent += n;
     s->t.progress_ns = clock_now_ns();
+    sb_write_end(s);
+}
+
+/* The bucket of a duration: the first whose bound it does not exceed. */
+static unsigned sb_duration_bucket(int64_t ns)
+{
+    double secs = (double)ns / 1e9;
+    unsigned b = 0;
+
+    while (b < SB_DURATION_BUCKETS - 1 && secs > sb_duration_bounds[b])
+        b++;
+    return b;
+}
+
+void sb_conn_end(struct sb_slot *s, int64_t now)
+{
+    int64_t ns = now > s->t.start_ns ? now - s->t.start_ns : 0;
+
+    sb_write_begin(s);
+    s->state = SB_CLOSING;
+    s->changed_ns = now;
+    s->c.duration[sb_duration_bucket(ns)]++;
+    s->c.duration_ns += (uint64_t)ns;
     sb_write_end(s);
 }

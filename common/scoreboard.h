@@ -29,8 +29,9 @@ enum sb_state {
     SB_EMPTY = 0, /* free: may be claimed for a fork */
     SB_STARTING,  /* claimed by the master, child not yet running */
     SB_IDLE,      /* waiting for a connection */
-    SB_READING,   /* reading a request or the client's READY/REFUSE */
-    SB_SENDING,   /* sending the response or content */
+    SB_READING,   /* reading a request (bounded by --request-timeout) */
+    SB_WAITING,   /* answered; waiting for the client's READY/REFUSE */
+    SB_SENDING,   /* sending the content */
     SB_CLOSING,   /* closing the connection */
     SB_EXITING,   /* leaving; the master will reap it */
     SB_STATE_COUNT
@@ -43,17 +44,27 @@ union sb_addr {
     struct sockaddr_in6 in6;
 };
 
+/* Upper bounds, in seconds, of the connection-duration histogram's
+ * buckets; the last bucket (+Inf) has no bound. */
+#define SB_DURATION_BUCKETS 12
+extern const double sb_duration_bounds[SB_DURATION_BUCKETS - 1];
+
 /* Monotonic counters; summed across slots and the reaped totals. */
 struct sb_counters {
     uint64_t connections; /* accepted */
     uint64_t requests;    /* answered with any status */
     uint64_t bytes;       /* content bytes sent */
     uint64_t status[WIRE_STATUS_COUNT];
+    /* Connections by duration, accept to close: per bucket (not
+     * cumulative), and the sum of the durations. */
+    uint64_t duration[SB_DURATION_BUCKETS];
+    uint64_t duration_ns;
 };
 
 /* The connection a worker is on (valid while state is not IDLE). */
 struct sb_transfer {
     union sb_addr peer;
+    uint32_t received;            /* request bytes read so far */
     char file[WIRE_NAME_MAX + 1]; /* valid names only: printable ASCII */
     uint64_t size;
     uint64_t sent;
@@ -77,7 +88,15 @@ struct sb_slot {
 struct sb_totals {
     struct sb_counters c;
     uint64_t worker_exits;
-    uint64_t crashes; /* exits by signal or with a non-zero status */
+    uint64_t crashes; /* died by a signal or a non-zero status, unasked */
+    uint64_t kills;   /* killed on purpose by the master (watchdog, timeouts) */
+};
+
+/* How a reaped child ended, as the master judges it. */
+enum sb_exit {
+    SB_EXIT_CLEAN,  /* exit 0, or retired as asked */
+    SB_EXIT_CRASH,  /* a signal or a non-zero status nobody asked for */
+    SB_EXIT_KILLED, /* SIGKILLed by the master on purpose */
 };
 
 /* What the pool's supervisor knows, for the admin socket (master-written). */
@@ -115,8 +134,9 @@ void sb_unclaim(struct scoreboard *sb, int slot);
 uint32_t sb_in_use(const struct scoreboard *sb);
 
 /* Master, after reaping the slot's child: folds its counters into the
- * reaped totals, counts the exit (and a crash when crashed) and frees it. */
-void sb_release(struct scoreboard *sb, int slot, bool crashed);
+ * reaped totals, counts the exit (as a crash or a kill, per how) and
+ * frees the slot. */
+void sb_release(struct scoreboard *sb, int slot, enum sb_exit how);
 
 /* Copies a consistent view of a slot. Returns 0, or -EAGAIN if it stayed
  * mid-write (a writer killed inside its write section) after many tries. */
@@ -131,6 +151,10 @@ int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
 /* Returns the state's name ("idle"), or "unknown". */
 const char *sb_state_name(unsigned state);
 
+/* True when a process in state holds a connection: its transfer record
+ * (peer, file, progress) is meaningful. The one test for "busy". */
+bool sb_state_busy(unsigned state);
+
 /* Monotonic time in ns (vDSO clock_gettime: no system call). */
 int64_t sb_now_ns(void);
 
@@ -139,11 +163,18 @@ int64_t sb_now_ns(void);
  */
 void sb_worker_start(struct sb_slot *s, pid_t pid);
 void sb_set_state(struct sb_slot *s, enum sb_state state);
-/* A connection was accepted from peer: state READING, transfer reset. */
-void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer);
-/* The response went out with status for file (valid names only) of size. */
+/* A connection was accepted from peer at now_ns: state READING, transfer
+ * reset. */
+void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer, int64_t now_ns);
+/* n more request bytes arrived (progress while reading a request). */
+void sb_conn_received(struct sb_slot *s, uint32_t n);
+/* The response went out with status for file (valid names only) of size;
+ * with WIRE_OK the state becomes WAITING (for READY). */
 void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size);
 /* n more content bytes left. */
 void sb_conn_progress(struct sb_slot *s, uint64_t n);
+/* The connection is closing at now_ns: state CLOSING, its duration
+ * (from sb_conn_begin) counted in the histogram. */
+void sb_conn_end(struct sb_slot *s, int64_t now_ns);
 
 #endif

@@ -6,6 +6,7 @@
 #include "master/admin_int.h"
 
 #include "common/addr.h"
+#include "common/adminpath.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -356,23 +357,51 @@ static bool admin_identify(struct admin *a, struct admin_conn *c)
            (a->group != (gid_t)-1 && admin_peer_in_group(cred.pid, cred.gid, a->group));
 }
 
-static void admin_accept(uv_stream_t *server, int status)
+#define ADMIN_ACCEPT_PAUSE_MS 100 /* out of descriptors: retry after */
+
+static void admin_on_listen(uv_poll_t *h, int status, int events);
+
+static void admin_on_unpause(uv_timer_t *t)
 {
-    struct admin *a = server->data;
-    struct admin_conn *c;
+    struct admin *a = t->data;
+
+    if (a->listening)
+        uv_poll_start(&a->server, UV_READABLE, admin_on_listen);
+}
+
+/* accept() failed for want of descriptors or memory. The client waits in
+ * the backlog (libuv's own accept would close it unseen): pause, retry,
+ * and say so once per interval. */
+static void admin_accept_pause(struct admin *a, int err)
+{
+    unsigned missed;
+
+    if (log_rl_allow(&a->accept_rl, clock_now_ns(), &missed))
+        log_warn("admin: cannot accept a connection: %s: retrying every %d ms (%u more since "
+                 "the last report)",
+                 strerror(err), ADMIN_ACCEPT_PAUSE_MS, missed);
+    uv_poll_stop(&a->server);
+    uv_timer_start(&a->unpause, admin_on_unpause, ADMIN_ACCEPT_PAUSE_MS, 0);
+}
+
+/* Takes over the accepted socket fd as a client connection. */
+static void admin_conn_open(struct admin *a, int fd)
+{
+    struct admin_conn *c = calloc(1, sizeof(*c));
     json_t *resp;
 
-    if (status < 0)
+    if (c == NULL) {
+        close(fd);
+        admin_accept_pause(a, ENOMEM);
         return;
-    c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return;
+    }
     c->a = a;
     uv_pipe_init(a->loop, &c->pipe, 0);
     c->pipe.data = c;
     c->next = a->conns;
     a->conns = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+    if (uv_pipe_open(&c->pipe, fd) < 0) {
+        close(fd);
         admin_conn_close(c);
         return;
     }
@@ -388,6 +417,27 @@ static void admin_accept(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->pipe, admin_alloc, admin_read);
 }
 
+/* The socket is readable: accepts what is pending (a bounded batch). */
+static void admin_on_listen(uv_poll_t *h, int status, int events)
+{
+    struct admin *a = h->data;
+
+    (void)status;
+    (void)events;
+    for (int i = 0; i < 16; i++) {
+        int fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd >= 0) {
+            admin_conn_open(a, fd);
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            admin_accept_pause(a, errno);
+            return;
+        } else if (errno != ECONNABORTED && errno != EINTR) {
+            return; /* EAGAIN: nothing more pending */
+        }
+    }
+}
+
 static void admin_on_sample(uv_timer_t *t)
 {
     struct admin *a = t->data;
@@ -400,18 +450,9 @@ static void admin_on_sample(uv_timer_t *t)
 
 int admin_default_path(char *buf, size_t len, unsigned port)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    int n;
-
-    if (geteuid() == 0) {
+    if (geteuid() == 0)
         mkdir("/run/ferry", 0755); /* EEXIST is fine; bind reports the rest */
-        n = snprintf(buf, len, "/run/ferry/ferryd-%u.sock", port);
-    } else if (xdg != NULL && xdg[0] != '\0') {
-        n = snprintf(buf, len, "%s/ferryd-%u.sock", xdg, port);
-    } else {
-        n = snprintf(buf, len, "/tmp/ferryd-%ld-%u.sock", (long)geteuid(), port);
-    }
-    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+    return apath_default(port, buf, len);
 }
 
 /* Makes path free to bind: absent, or a stale socket nobody answers on
@@ -457,21 +498,45 @@ static int admin_listen_fd(const char *path, gid_t group)
     old = umask(group != (gid_t)-1 ? 0117 : 0177);
     rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rc == 0 && group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0)
-        rc = -1;
-    if (rc == 0 && listen(fd, 64) < 0)
-        rc = -1;
     if (rc < 0) {
+        /* Not ours: a racing ferryd may have bound it meanwhile. */
+        rc = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+        close(fd);
+        return rc;
+    }
+    if ((group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) || listen(fd, 64) < 0) {
         rc = -errno;
         close(fd);
-        unlink(path);
+        unlink(path); /* ours: bound just now */
         return rc;
     }
     return fd;
 }
 
+/* Starts accepting on the bound socket fd and the once-a-second sampler.
+ * Returns 0 or a libuv error (-errno); fd then stays the caller's. */
+static int admin_start(struct admin *a, uv_loop_t *loop, int fd)
+{
+    int rc;
+
+    if ((rc = uv_poll_init(loop, &a->server, fd)) < 0)
+        return rc;
+    a->server.data = a;
+    a->fd = fd;
+    if ((rc = uv_poll_start(&a->server, UV_READABLE, admin_on_listen)) < 0) {
+        uv_close((uv_handle_t *)&a->server, NULL);
+        return rc;
+    }
+    uv_timer_init(loop, &a->unpause);
+    a->unpause.data = a;
+    uv_timer_init(loop, &a->sampler);
+    a->sampler.data = a;
+    uv_timer_start(&a->sampler, admin_on_sample, 0, 1000);
+    return 0;
+}
+
 int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
-               const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
+               const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                const struct admin_ops *ops, void *ops_ctx)
 {
     int fd, rc;
@@ -495,23 +560,13 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
     a->group = group;
     a->ops = ops;
     a->ops_ctx = ops_ctx;
-    a->lfd0 = nlfds > 0 ? lfds[0] : -1;
-    for (size_t i = 0; i < nlfds && a->nlisteners < 8; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        char addr[ADDR_STR_MAX];
-
-        if (getsockname(lfds[i], (struct sockaddr *)&ss, &len) == 0)
-            snprintf(a->listeners[a->nlisteners++], sizeof(a->listeners[0]), "%s",
-                     addr_format((struct sockaddr *)&ss, addr));
+    a->ls = ls;
+    a->accept_rl.interval_ns = LOG_RL_INTERVAL_NS;
+    if ((rc = admin_start(a, loop, fd)) < 0) {
+        close(fd);
+        unlink(path);
+        goto fail; /* libuv's errors are -errno on Unix */
     }
-    uv_pipe_init(loop, &a->server, 0);
-    a->server.data = a;
-    uv_pipe_open(&a->server, fd);
-    uv_listen((uv_stream_t *)&a->server, 64, admin_accept);
-    uv_timer_init(loop, &a->sampler);
-    a->sampler.data = a;
-    uv_timer_start(&a->sampler, admin_on_sample, 0, 1000);
     a->listening = true;
     return 0;
 fail:
@@ -537,7 +592,10 @@ void admin_close(struct admin *a)
     while (a->conns != NULL)
         admin_conn_close(a->conns);
     uv_close((uv_handle_t *)&a->server, NULL);
+    uv_close((uv_handle_t *)&a->unpause, NULL);
     uv_close((uv_handle_t *)&a->sampler, NULL);
+    close(a->fd); /* a poll handle does not own its descriptor */
+    a->fd = -1;
     unlink(a->path);
     snap_free(&a->snap);
     snap_history_free(&a->hist);
@@ -562,16 +620,17 @@ static void *admin_thread_main(void *arg)
 }
 
 int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
-                       const struct config *cfg, struct scoreboard *sb, const int *lfds,
-                       size_t nlfds, const struct admin_ops *ops, void *ops_ctx)
+                       const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                       const struct admin_ops *ops, void *ops_ctx)
 {
     sigset_t all, old;
     int rc;
 
     if ((rc = uv_loop_init(&t->loop)) < 0)
         return rc;
-    rc = admin_open(&t->admin, &t->loop, path, group, cfg, sb, lfds, nlfds, ops, ops_ctx);
+    rc = admin_open(&t->admin, &t->loop, path, group, cfg, sb, ls, ops, ops_ctx);
     if (rc < 0) {
+        uv_run(&t->loop, UV_RUN_DEFAULT); /* finishes closing what admin_open began */
         uv_loop_close(&t->loop);
         return rc;
     }

@@ -16,8 +16,10 @@
 #ifndef FERRY_ADMIN_H
 #define FERRY_ADMIN_H
 
+#include "common/log.h"
 #include "common/scoreboard.h"
 #include "master/config.h"
+#include "master/listen.h"
 #include "master/snapshot.h"
 
 #include <jansson.h>
@@ -25,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <uv.h>
 
 #define ADMIN_SCHEMA    1
@@ -37,8 +40,10 @@ struct admin_ops {
     /* The pool's state now. */
     enum admin_state (*state)(void *ctx);
     /* Stops as SIGTERM does (graceful, with timeout_s; < 0: the configured
-     * one), or at once. */
+     * one), or at once. A graceful request while stopping changes nothing. */
     void (*shutdown)(void *ctx, bool graceful, int timeout_s);
+    /* While stopping: the shutdown timeout in force, in seconds. */
+    unsigned (*stop_timeout)(void *ctx);
     /* Reopens the log file in every process. Returns 1 (reopened), 0 (logs
      * go to stderr) or -errno. */
     int (*reopen_logs)(void *ctx);
@@ -60,15 +65,15 @@ struct admin_resize_result {
 
 struct admin {
     uv_loop_t *loop;
-    uv_pipe_t server;
-    uv_timer_t sampler;
-    char path[108];
+    uv_poll_t server; /* the listening socket; accepted by hand (admin.c) */
+    int fd;
+    uv_timer_t sampler, unpause;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     bool listening;
     const struct config *cfg;
     struct scoreboard *sb;
-    char listeners[8][64];
-    unsigned nlisteners;
-    int lfd0; /* the first listener, for its queue depth */
+    const struct listeners *ls; /* for names and queue depths */
+    struct log_rl accept_rl;    /* failed accepts, logged once per interval */
     uid_t owner;
     gid_t group; /* (gid_t)-1: none */
     const struct admin_ops *ops;
@@ -95,7 +100,7 @@ int admin_default_path(char *buf, size_t len, unsigned port);
  * open.
  */
 int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
-               const struct config *cfg, struct scoreboard *sb, const int *lfds, size_t nlfds,
+               const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                const struct admin_ops *ops, void *ops_ctx);
 
 /* True when someone follows the events: callers skip building them
@@ -129,8 +134,8 @@ struct admin_thread {
 
 /* admin_open() on a new loop, then runs it in a new thread. 0 or -errno. */
 int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
-                       const struct config *cfg, struct scoreboard *sb, const int *lfds,
-                       size_t nlfds, const struct admin_ops *ops, void *ops_ctx);
+                       const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                       const struct admin_ops *ops, void *ops_ctx);
 
 /* Closes the socket and joins the thread. */
 void admin_thread_stop(struct admin_thread *t);

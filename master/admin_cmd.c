@@ -10,8 +10,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,40 +90,40 @@ static int admin_cmd_ping(struct admin *a, struct admin_conn *c, json_t *req, js
 
 static json_t *admin_throughput(struct admin *a)
 {
-    static const unsigned windows[] = {1, 10, 60};
     json_t *o = json_object();
 
-    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+    for (size_t i = 0; i < SNAP_NWINDOWS; i++) {
         json_t *w = json_object();
         double rq, by;
-        char key[8];
+        char key[16];
 
-        snap_rate(&a->hist, &a->snap, windows[i], &rq, &by);
+        snap_rate(&a->hist, &a->snap, snap_windows[i], &rq, &by);
         json_object_set_new(w, "requests_per_s", admin_rate(rq));
         json_object_set_new(w, "bytes_per_s", admin_rate(by));
-        snprintf(key, sizeof(key), "%us", windows[i]);
+        snprintf(key, sizeof(key), "%us", snap_windows[i]);
         json_object_set_new(o, key, w);
     }
     return o;
 }
 
-/* Queue depth of the first listener, from TCP_INFO (for a listening
- * socket the kernel reports the accept queue in tcpi_unacked). */
-static json_t *admin_saturation(struct admin *a, enum admin_state state)
+/* Connections waiting in the listeners' accept queues, summed, and the
+ * backlog of one of them; null once the listeners are closed. */
+static json_t *admin_saturation(struct admin *a)
 {
     json_t *o = json_object();
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
+    struct lsn_queue q;
+    unsigned queued = 0, backlog = 0;
+    bool any = false;
 
-    /* Once stopping, the master has closed its listeners. */
-    if (state != ADMIN_STOPPING && a->nlisteners > 0 &&
-        getsockopt(a->lfd0, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-        json_object_set_new(o, "listen_queue", json_integer(ti.tcpi_unacked));
-        json_object_set_new(o, "listen_backlog", json_integer(ti.tcpi_sacked));
-    } else {
-        json_object_set_new(o, "listen_queue", json_null());
-        json_object_set_new(o, "listen_backlog", json_null());
+    for (size_t i = 0; i < a->ls->n; i++) {
+        if (lsn_queue(a->ls, i, &q) < 0)
+            continue;
+        any = true;
+        queued += q.queued;
+        backlog = q.backlog;
     }
+    json_object_set_new(o, "listen_queue", any ? json_integer(queued) : json_null());
+    json_object_set_new(o, "listen_backlog", any ? json_integer(backlog) : json_null());
     json_object_set_new(o, "at_limit_count", json_integer((json_int_t)a->snap.pool.at_limit));
     json_object_set_new(o, "last_at_limit", admin_time(a->snap.pool.at_limit_unix));
     json_object_set_new(o, "oldest_wait_ms", json_null()); /* the kernel does not tell */
@@ -148,12 +146,13 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "state", json_string(admin_state_names[state]));
     json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
     json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
-    for (unsigned i = 0; i < a->nlisteners; i++)
-        json_array_append_new(lis, json_string(a->listeners[i]));
+    for (size_t i = 0; i < a->ls->n; i++)
+        json_array_append_new(lis, json_string(a->ls->names[i]));
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
     json_object_set_new(lim, "io_timeout_s", json_integer(a->cfg->io_timeout));
+    json_object_set_new(lim, "request_timeout_s", json_integer(a->cfg->request_timeout));
     json_object_set_new(lim, "shutdown_timeout_s", json_integer(a->cfg->shutdown_timeout));
     json_object_set_new(lim, "stall_timeout_s", json_integer(a->cfg->stall_timeout));
     json_object_set_new(lim, "chunk_size", json_integer(a->cfg->chunk_size));
@@ -165,10 +164,11 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     tot = admin_counters(&s->totals.c);
     json_object_set_new(tot, "worker_exits", json_integer((json_int_t)s->totals.worker_exits));
     json_object_set_new(tot, "crashes", json_integer((json_int_t)s->totals.crashes));
+    json_object_set_new(tot, "kills", json_integer((json_int_t)s->totals.kills));
     json_object_set_new(tot, "respawns", json_integer((json_int_t)s->pool.respawns));
     json_object_set_new(resp, "totals", tot);
     json_object_set_new(resp, "throughput", admin_throughput(a));
-    json_object_set_new(resp, "saturation", admin_saturation(a, state));
+    json_object_set_new(resp, "saturation", admin_saturation(a));
     return 0;
 }
 
@@ -212,7 +212,7 @@ static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req,
         json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
         json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
         json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
-        if (w->state == SB_READING || w->state == SB_SENDING || w->state == SB_CLOSING)
+        if (sb_state_busy(w->state))
             json_object_set_new(o, "transfer", admin_transfer(a, i));
         json_array_append_new(list, o);
     }
@@ -250,6 +250,12 @@ static int admin_cmd_shutdown(struct admin *a, struct admin_conn *c, json_t *req
         return -1;
     json_object_set_new(resp, "stopping", json_true());
     json_object_set_new(resp, "graceful", json_boolean(g == NULL || json_is_true(g)));
+    if (a->ops->state(a->ops_ctx) == ADMIN_STOPPING) {
+        /* A graceful stop under way is not restarted: report the one in force. */
+        json_object_set_new(resp, "already_stopping", json_true());
+        if (g == NULL || json_is_true(g))
+            timeout = a->ops->stop_timeout(a->ops_ctx);
+    }
     json_object_set_new(resp, "timeout_s",
                         json_integer(timeout >= 0 ? timeout : a->cfg->shutdown_timeout));
     return 0;
@@ -268,7 +274,7 @@ static int admin_cmd_metrics(struct admin *a, struct admin_conn *c, json_t *req,
     out = open_memstream(&text, &len);
     if (out == NULL)
         return admin_fail(resp, "busy", "out of memory");
-    metrics_render(out, &a->snap, &a->hist, a->cfg);
+    metrics_render(out, &a->snap, a->cfg, a->ls);
     fclose(out);
     json_object_set_new(resp, "text", json_stringn(text, len));
     free(text);

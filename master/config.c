@@ -3,17 +3,29 @@
  */
 #include "master/config.h"
 
+#include "common/addr.h"
+#include "common/duration.h"
 #include "common/size.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { CFG_UINT, CFG_SIZE, CFG_STRING, CFG_MODE, CFG_LEVEL, CFG_HELP, CFG_VERSION };
+enum cfg_type {
+    CFG_UINT,
+    CFG_SIZE,    /* bytes, with K/KiB/KB... suffixes (common/size.h) */
+    CFG_SECONDS, /* a duration, stored in whole seconds (common/duration.h) */
+    CFG_STRING,
+    CFG_MODE,
+    CFG_LEVEL,
+    CFG_HELP,
+    CFG_VERSION
+};
 
 struct cfg_option {
     const char *name;
@@ -33,11 +45,13 @@ static const struct cfg_option cfg_options[] = {
      "hard ceiling on child processes (scoreboard slots), fixed at start"},
     {"chunk-size", CFG_SIZE, CFG_AT(chunk_size), 4096, 1u << 30, "BYTES", "64K",
      "bytes per sendfile() call (K/M suffixes)"},
-    {"io-timeout", CFG_UINT, CFG_AT(io_timeout), 1, 86400, "SECONDS", "30",
-     "bound on reading a request, awaiting READY and each write"},
-    {"shutdown-timeout", CFG_UINT, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
+    {"request-timeout", CFG_SECONDS, CFG_AT(request_timeout), 1, 3600, "SECONDS", "10",
+     "the whole request must arrive within this of accept, READY within this of the response"},
+    {"io-timeout", CFG_SECONDS, CFG_AT(io_timeout), 1, 86400, "SECONDS", "30",
+     "each write must make progress within this"},
+    {"shutdown-timeout", CFG_SECONDS, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
      "graceful stop: SIGKILL what is still running after this"},
-    {"stall-timeout", CFG_UINT, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
+    {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "kill a worker whose transfer made no progress for this long (0: never)"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
@@ -59,7 +73,7 @@ static const char *const cfg_modes[] = {"iterative", "fork", "prefork"};
 
 const char *cfg_mode_name(enum pool_mode mode)
 {
-    return cfg_modes[mode];
+    return (unsigned)mode < sizeof(cfg_modes) / sizeof(cfg_modes[0]) ? cfg_modes[mode] : "unknown";
 }
 
 static void cfg_usage(FILE *out)
@@ -82,10 +96,17 @@ static void cfg_usage(FILE *out)
                  "Exit: 0 clean stop, 1 runtime error or children killed to stop, 2 usage.\n");
 }
 
-static int cfg_fail(const char *fmt, const char *a, const char *b)
+/* Says what is wrong in one line, then how to get the usage. Returns -EINVAL. */
+static int cfg_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int cfg_fail(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "ferryd: ");
-    fprintf(stderr, fmt, a, b);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\ntry 'ferryd --help'\n");
     return -EINVAL;
 }
@@ -98,17 +119,19 @@ static int cfg_number(const struct cfg_option *o, const char *arg, unsigned *out
     if (o->type == CFG_SIZE) {
         if (size_parse(arg, &v) < 0)
             return cfg_fail("--%s: not a size: '%s'", o->name, arg);
+    } else if (o->type == CFG_SECONDS) {
+        if (dur_parse(arg, &v) < 0 || v % 1000 != 0)
+            return cfg_fail("--%s: not a whole number of seconds: '%s' (e.g. 30, 30s, 5m)", o->name,
+                            arg);
+        v /= 1000;
     } else {
         errno = 0;
         v = strtoull(arg, &end, 10);
         if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-')
             return cfg_fail("--%s: not a number: '%s'", o->name, arg);
     }
-    if (v < o->min || v > o->max) {
-        char range[64];
-        snprintf(range, sizeof(range), "%llu..%llu", o->min, o->max);
-        return cfg_fail("--%s: out of range (%s)", o->name, range);
-    }
+    if (v < o->min || v > o->max)
+        return cfg_fail("--%s: '%s' is out of range (%llu..%llu)", o->name, arg, o->min, o->max);
     *out = (unsigned)v;
     return 0;
 }
@@ -119,6 +142,7 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
     switch (o->type) {
     case CFG_UINT:
     case CFG_SIZE:
+    case CFG_SECONDS:
         return cfg_number(o, arg, (unsigned *)((char *)cfg + o->offset));
     case CFG_STRING:
         *(const char **)((char *)cfg + o->offset) = arg;
@@ -152,6 +176,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->max_children = 64;
     cfg->chunk_size = 64 * 1024;
     cfg->io_timeout = 30;
+    cfg->request_timeout = 10;
     cfg->shutdown_timeout = 30;
     cfg->stall_timeout = 120;
     cfg->backlog = 511;
@@ -161,21 +186,52 @@ static void cfg_defaults(struct config *cfg)
 /* Checks what no single option can: the pool against the slots. */
 static int cfg_check(struct config *cfg, bool workers_set)
 {
-    char w[16], m[16];
-
     if (!workers_set) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = cfg->mode == MODE_FORK ? cfg->max_children : (unsigned)(cpus > 0 ? cpus : 1);
         if (cfg->workers > cfg->max_children)
             cfg->workers = cfg->max_children;
     }
-    if (cfg->workers > cfg->max_children) {
-        snprintf(w, sizeof(w), "%u", cfg->workers);
-        snprintf(m, sizeof(m), "%u", cfg->max_children);
-        return cfg_fail("--workers %s exceeds --max-children %s (the number of child slots); "
+    if (cfg->workers > cfg->max_children)
+        return cfg_fail("--workers %u exceeds --max-children %u (the number of child slots); "
                         "raise --max-children or lower --workers",
-                        w, m);
-    }
+                        cfg->workers, cfg->max_children);
+    return 0;
+}
+
+/* The option of the given type (help, version): found by what it is, not
+ * by where it sits in the table. */
+static size_t cfg_index_of(enum cfg_type type)
+{
+    size_t i = 0;
+
+    while (i < CFG_NOPTIONS - 1 && cfg_options[i].type != type)
+        i++;
+    return i;
+}
+
+/* The operands: ADDRESS PORT DIRECTORY, or ADDRESS:PORT DIRECTORY with
+ * the port inside the address ("[::1]:4242"). */
+static int cfg_operands(int n, char **v, struct config *cfg)
+{
+    int port = -1;
+
+    if (n < 2 || n > 3)
+        return cfg_fail("expected ADDRESS PORT DIRECTORY, got %d argument(s)", n);
+    if (addr_split(v[0], cfg->host, sizeof(cfg->host), &port) < 0)
+        return cfg_fail("'%s' is not an address (a host name, IPv4, IPv6 or [IPv6], "
+                        "optionally with :PORT)",
+                        v[0]);
+    if (n == 2 && port < 0)
+        return cfg_fail("expected ADDRESS PORT DIRECTORY: no port in '%s'", v[0]);
+    if (n == 3 && port >= 0)
+        return cfg_fail("'%s' carries a port already: expected ADDRESS:PORT DIRECTORY", v[0]);
+    if (n == 3 && (port = addr_port_parse(v[1])) < 0)
+        return cfg_fail("PORT must be 0..65535, got '%s'", v[1]);
+    snprintf(cfg->portbuf, sizeof(cfg->portbuf), "%d", port);
+    cfg->address = cfg->host;
+    cfg->port = cfg->portbuf;
+    cfg->directory = v[n - 1];
     return 0;
 }
 
@@ -193,24 +249,21 @@ int cfg_parse(int argc, char **argv, struct config *cfg)
         longopts[i].val = 256 + (int)i;
     }
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, &idx)) != -1) {
+    optind = 1;
+    /* Options may come anywhere ("ferryd ADDR PORT DIR --mode fork"). */
+    while ((c = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
         if (c == 'h')
-            c = 256 + (int)CFG_NOPTIONS - 2; /* --help */
+            c = 256 + (int)cfg_index_of(CFG_HELP);
+        else if (c == 'V')
+            c = 256 + (int)cfg_index_of(CFG_VERSION);
         if (c < 256)
-            return cfg_fail("unknown or incomplete option '%s'%s", argv[optind - 1], "");
+            return cfg_fail("unknown or incomplete option '%s'", argv[optind - 1]);
         rc = cfg_apply(&cfg_options[c - 256], optarg, cfg);
         if (rc != 0)
             return rc;
         workers_set |= strcmp(cfg_options[c - 256].name, "workers") == 0;
     }
-    if (argc - optind != 3)
-        return cfg_fail("expected ADDRESS PORT DIRECTORY, got %s argument(s)%s",
-                        argc - optind < 3 ? "too few" : "too many", "");
-    cfg->address = argv[optind];
-    cfg->port = argv[optind + 1];
-    cfg->directory = argv[optind + 2];
-    if (strspn(cfg->port, "0123456789") != strlen(cfg->port) || strlen(cfg->port) > 5 ||
-        cfg->port[0] == '\0' || atoi(cfg->port) > 65535)
-        return cfg_fail("PORT must be 0..65535, got '%s'%s", cfg->port, "");
+    if ((rc = cfg_operands(argc - optind, argv + optind, cfg)) < 0)
+        return rc;
     return cfg_check(cfg, workers_set);
 }

@@ -21,13 +21,13 @@
 
 static int lsn_setopts(int fd, int family, const struct lsn_options *opt)
 {
-    struct timeval tv = {.tv_sec = opt->io_timeout};
-    int one = 1, lowat = LSN_NOTSENT_LOWAT, defer = (int)opt->io_timeout;
+    struct timeval snd = {.tv_sec = opt->io_timeout}, rcv = {.tv_sec = opt->request_timeout};
+    int one = 1, lowat = LSN_NOTSENT_LOWAT, defer = (int)opt->request_timeout;
 
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer)) < 0)
@@ -90,21 +90,55 @@ int lsn_open(struct listeners *ls, const char *host, const char *port,
             rc = fd;
             break;
         }
-        ls->fds[ls->n++] = fd;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        ls->fds[ls->n] = fd;
+        snprintf(ls->names[ls->n], sizeof(ls->names[0]), "?");
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
             chosen = addr_port((struct sockaddr *)&ss);
+            addr_format((struct sockaddr *)&ss, ls->names[ls->n]);
+        }
+        ls->n++;
     }
     freeaddrinfo(res);
     if (rc == 0 && ls->n == 0)
         rc = -EADDRNOTAVAIL;
-    if (rc < 0)
+    if (rc < 0) {
         lsn_close(ls);
+        ls->n = 0;
+    }
     return rc;
+}
+
+int lsn_queue(const struct listeners *ls, size_t i, struct lsn_queue *q)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (i >= ls->n || ls->fds[i] < 0)
+        return -EBADF;
+    if (getsockopt(ls->fds[i], IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -errno;
+    /* For a listening socket the kernel reports the accept queue's length
+     * in tcpi_unacked and its limit in tcpi_sacked. */
+    q->queued = ti.tcpi_unacked;
+    q->backlog = ti.tcpi_sacked;
+    return 0;
+}
+
+void lsn_shutdown(const int *fds, size_t n)
+{
+    /* On a listening TCP socket, shutdown(SHUT_RD) moves it to CLOSE: the
+     * kernel stops answering SYNs for every process holding it. */
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i] >= 0)
+            shutdown(fds[i], SHUT_RDWR);
+    }
 }
 
 void lsn_close(struct listeners *ls)
 {
-    for (size_t i = 0; i < ls->n; i++)
-        close(ls->fds[i]);
-    ls->n = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        if (ls->fds[i] >= 0)
+            close(ls->fds[i]);
+        ls->fds[i] = -1;
+    }
 }

@@ -11,6 +11,7 @@
 #include "master/config.h"
 #include "master/listen.h"
 #include "master/pool.h"
+#include "master/proc.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,14 +37,17 @@ static void iterative_shutdown(void *ctx, bool graceful, int timeout_s)
     worker_request_stop(graceful, timeout_s);
 }
 
-/* The serving thread reopens between connections, as a worker does. */
+/* One process: reopening here (dup2 onto stderr) serves both threads. */
 static int iterative_reopen_logs(void *ctx)
 {
     (void)ctx;
-    if (log_reopen() == 0)
-        return 0;
-    kill(getpid(), SIGUSR1);
-    return 1;
+    return log_reopen();
+}
+
+static unsigned iterative_stop_timeout(void *ctx)
+{
+    (void)ctx;
+    return worker_stop_timeout();
 }
 
 static unsigned iterative_target(void *ctx)
@@ -55,6 +60,7 @@ static unsigned iterative_target(void *ctx)
 static const struct admin_ops iterative_admin_ops = {
     .state = iterative_state,
     .shutdown = iterative_shutdown,
+    .stop_timeout = iterative_stop_timeout,
     .reopen_logs = iterative_reopen_logs,
     .target = iterative_target,
 };
@@ -70,22 +76,30 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         .nlfds = ls->n,
         .serve = {.dirfd = dirfd,
                   .chunk = cfg->chunk_size,
-                  .io_timeout_ms = (int)cfg->io_timeout * 1000},
+                  .io_timeout_ms = (int)cfg->io_timeout * 1000,
+                  .request_timeout_ms = (int)cfg->request_timeout * 1000},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };
     int slot = sb_claim(sb), rc;
 
+    if (slot < 0) { /* a scoreboard has at least one slot: cannot happen */
+        log_error("scoreboard: %s", strerror(-slot));
+        return 1;
+    }
     wc.serve.slot = &sb->slots[slot];
     sb->pool.target = 1;
+    proc_set_title("iterative server");
     if ((rc = worker_signals_init(&wc)) < 0) {
         log_error("signals: %s", strerror(-rc));
         return 1;
     }
-    /* The abort flag makes a second signal or the deadline cut a transfer. */
+    /* A stop cuts a request still arriving; the abort flag makes a second
+     * signal or the deadline cut a transfer. */
+    wc.serve.stop = worker_stop_flag();
+    wc.serve.wake_fd = worker_wake_fd_get();
     wc.serve.abort = worker_abort_flag();
-    rc = admin_thread_start(&at, admin_path, admin_group, cfg, sb, ls->fds, ls->n,
-                            &iterative_admin_ops, NULL);
+    rc = admin_thread_start(&at, admin_path, admin_group, cfg, sb, ls, &iterative_admin_ops, NULL);
     if (rc < 0) {
         log_error("cannot open the admin socket %s: %s", admin_path, admin_strerror(rc));
         return 1;
@@ -104,10 +118,11 @@ static void log_totals(const struct scoreboard *sb, int rc)
     if (sb_totals(sb, &t) < 0)
         return;
     log_info("stopped%s: %llu connections, %llu requests, %llu bytes sent, %llu worker exits, "
-             "%llu crashes",
+             "%llu crashes, %llu kills",
              rc ? " (children killed or transfers cut)" : "", (unsigned long long)t.c.connections,
              (unsigned long long)t.c.requests, (unsigned long long)t.c.bytes,
-             (unsigned long long)t.worker_exits, (unsigned long long)t.crashes);
+             (unsigned long long)t.worker_exits, (unsigned long long)t.crashes,
+             (unsigned long long)t.kills);
 }
 
 /* Resolves --admin-group. Returns 0 with *gid ((gid_t)-1 for none), or -1. */
@@ -143,14 +158,8 @@ static int admin_path_of(const struct config *cfg, const struct listeners *ls, c
 
 static void log_listeners(const struct listeners *ls)
 {
-    for (size_t i = 0; i < ls->n; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        char addr[ADDR_STR_MAX];
-
-        if (getsockname(ls->fds[i], (struct sockaddr *)&ss, &len) == 0)
-            log_info("listening on %s", addr_format((struct sockaddr *)&ss, addr));
-    }
+    for (size_t i = 0; i < ls->n; i++)
+        log_info("listening on %s", ls->names[i]);
 }
 
 int main(int argc, char **argv)
@@ -159,10 +168,11 @@ int main(int argc, char **argv)
     struct listeners ls = {.n = 0};
     struct scoreboard *sb = NULL;
     struct config cfg;
-    char where[128], admin_path[108];
+    char where[128], admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     gid_t admin_group;
     int dirfd = -1, rc;
 
+    proc_title_init(argc, argv); /* before anything keeps a pointer into argv */
     rc = cfg_parse(argc, argv, &cfg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -181,6 +191,7 @@ int main(int argc, char **argv)
     }
     lo.backlog = cfg.backlog;
     lo.io_timeout = cfg.io_timeout;
+    lo.request_timeout = cfg.request_timeout;
     rc = lsn_open(&ls, cfg.address, cfg.port, &lo, where, sizeof(where));
     if (rc < 0) {
         fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
@@ -205,6 +216,8 @@ int main(int argc, char **argv)
              FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.address, cfg.port, cfg.directory,
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
+    if (cfg.mode != MODE_ITERATIVE)
+        proc_set_title("master");
     sb->pool.started_unix = time(NULL);
     sb->pool.started_ns = clock_now_ns();
     if (cfg.mode == MODE_ITERATIVE)

@@ -1,9 +1,20 @@
 /*
  * metrics: Prometheus text rendering. See metrics.h.
+ *
+ * Every family is declared (HELP, TYPE) only when it has a sample to
+ * follow, so that a figure that cannot be read now disappears instead of
+ * showing a wrong value. Integers are printed as integers (a uint64_t
+ * counter past 2^53 would lose digits through a double); other values in
+ * the shortest form that reads back exactly.
  */
 #include "master/metrics.h"
 
+#include <dirent.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* The family header: HELP and TYPE lines. */
 static void metrics_family(FILE *out, const char *name, const char *type, const char *help)
@@ -11,120 +22,313 @@ static void metrics_family(FILE *out, const char *name, const char *type, const 
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A sample value: integers as such, others with full precision. */
-static void metrics_value(FILE *out, double v)
+/* Writes v with the fewest digits that strtod() reads back as v, in fixed
+ * notation unless its exponent is below -4 or at least the larger of 6 and
+ * that digit count: Go's %g rule, which Prometheus' own clients follow
+ * (le="30", not le="3e+01"). */
+static void metrics_double(FILE *out, double v)
 {
-    if (v == (double)(int64_t)v && v < 9007199254740992.0)
-        fprintf(out, " %" PRId64 "\n", (int64_t)v);
-    else
-        fprintf(out, " %.17g\n", v);
+    char buf[32];
+    int prec = 1;
+
+    for (; prec < 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* %g drops the trailing zeros a wider precision would add. */
+    fprintf(out, "%.*g", prec < 6 ? 6 : prec, v);
 }
 
-static void metrics_one(FILE *out, const char *name, const char *type, const char *help,
+/* Writes a label value escaped as the exposition format asks: backslash,
+ * double quote and newline. */
+static void metrics_escape(FILE *out, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', out);
+        if (*v == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*v, out);
+    }
+}
+
+static void metrics_u64(FILE *out, const char *name, const char *type, const char *help,
+                        uint64_t value)
+{
+    metrics_family(out, name, type, help);
+    fprintf(out, "%s %" PRIu64 "\n", name, value);
+}
+
+static void metrics_f64(FILE *out, const char *name, const char *type, const char *help,
                         double value)
 {
     metrics_family(out, name, type, help);
-    fputs(name, out);
-    metrics_value(out, value);
+    fprintf(out, "%s ", name);
+    metrics_double(out, value);
+    fputc('\n', out);
+}
+
+static void metrics_build(FILE *out)
+{
+    metrics_family(out, "ferry_build_info", "gauge",
+                   "Always 1; the labels name ferryd's version and its protocol version.");
+    fputs("ferry_build_info{version=\"", out);
+    metrics_escape(out, FERRY_VERSION);
+    fprintf(out, "\",protocol=\"%d\"} 1\n", WIRE_VERSION);
 }
 
 static void metrics_pool(FILE *out, const struct snapshot *s, const struct config *cfg)
 {
-    metrics_one(out, "ferry_uptime_seconds", "gauge", "Seconds since ferryd started.",
+    metrics_f64(out, "ferry_uptime_seconds", "gauge", "Seconds since ferryd started.",
                 (double)(s->taken_ns - s->pool.started_ns) / 1e9);
-    metrics_one(out, "ferry_workers_target", "gauge",
-                "Prefork pool size, fork-mode child limit, 1 in iterative mode.",
-                (double)s->pool.target);
-    metrics_one(out, "ferry_max_children", "gauge", "Scoreboard slots: the hard child limit.",
-                (double)cfg->max_children);
+    metrics_u64(out, "ferry_workers_target", "gauge",
+                "Prefork pool size, fork-mode child limit, 1 in iterative mode.", s->pool.target);
+    metrics_u64(out, "ferry_max_children", "gauge", "Scoreboard slots: the hard child limit.",
+                cfg->max_children);
     metrics_family(out, "ferry_workers", "gauge", "Processes in each state.");
     for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
         fprintf(out, "ferry_workers{state=\"%s\"} %" PRIu32 "\n", sb_state_name(i), s->by_state[i]);
-    metrics_one(out, "ferry_pool_at_limit_total", "counter",
-                "Times fork mode reached its child limit and paused accepting.",
-                (double)s->pool.at_limit);
+    metrics_u64(out, "ferry_pool_at_limit_total", "counter",
+                "Times fork mode reached its child limit and paused accepting.", s->pool.at_limit);
 }
 
 static void metrics_totals(FILE *out, const struct snapshot *s)
 {
     const struct sb_totals *t = &s->totals;
 
-    metrics_one(out, "ferry_connections_total", "counter", "Connections accepted.",
-                (double)t->c.connections);
+    metrics_u64(out, "ferry_connections_total", "counter", "Connections accepted.",
+                t->c.connections);
     metrics_family(out, "ferry_responses_total", "counter", "Responses sent, by status.");
     for (unsigned i = 0; i < WIRE_STATUS_COUNT; i++)
         fprintf(out, "ferry_responses_total{status=\"%s\"} %" PRIu64 "\n", wire_status_name(i),
                 t->c.status[i]);
-    metrics_one(out, "ferry_sent_bytes_total", "counter", "File content bytes sent.",
-                (double)t->c.bytes);
-    metrics_one(out, "ferry_worker_exits_total", "counter", "Worker processes reaped.",
-                (double)t->worker_exits);
-    metrics_one(out, "ferry_worker_crashes_total", "counter",
-                "Workers that exited by a signal or with a non-zero status.", (double)t->crashes);
-    metrics_one(out, "ferry_worker_respawns_total", "counter",
-                "Workers started to replace one that died.", (double)s->pool.respawns);
+    metrics_u64(out, "ferry_sent_bytes_total", "counter", "File content bytes sent.", t->c.bytes);
+    metrics_u64(out, "ferry_worker_exits_total", "counter",
+                "Worker processes reaped, whatever their end.", t->worker_exits);
+    metrics_u64(out, "ferry_worker_crashes_total", "counter",
+                "Workers that died unasked: by a signal or with a non-zero status.", t->crashes);
+    metrics_u64(out, "ferry_worker_kills_total", "counter",
+                "Workers the master SIGKILLed on purpose: watchdog, shutdown or drain timeout, "
+                "or an immediate shutdown.",
+                t->kills);
+    metrics_u64(out, "ferry_worker_respawns_total", "counter",
+                "Workers started to replace one that died.", s->pool.respawns);
 }
 
-static void metrics_rates(FILE *out, const struct snapshot *s, const struct snap_history *h)
+/* The histogram from the per-bucket counts: Prometheus' buckets are
+ * cumulative, each counting every connection up to its bound. */
+static void metrics_duration(FILE *out, const struct snapshot *s)
 {
-    static const unsigned windows[] = {1, 10, 60};
-    double rq[3], by[3];
+    static const char name[] = "ferry_connection_duration_seconds";
+    const struct sb_counters *c = &s->totals.c;
+    uint64_t n = 0;
 
-    for (int i = 0; i < 3; i++)
-        snap_rate(h, s, windows[i], &rq[i], &by[i]);
-    metrics_family(out, "ferry_requests_per_second", "gauge",
-                   "Requests answered per second over a trailing window.");
-    for (int i = 0; i < 3; i++) {
-        fprintf(out, "ferry_requests_per_second{window=\"%us\"}", windows[i]);
-        metrics_value(out, rq[i]);
+    metrics_family(out, name, "histogram",
+                   "Connections by time from accept to close, counted once closed. Protocol v1 "
+                   "carries one request per connection, so this is also the request duration; "
+                   "it is the connection that is timed, the transfer and the client's READY "
+                   "included.");
+    for (unsigned b = 0; b < SB_DURATION_BUCKETS; b++) {
+        n += c->duration[b];
+        fprintf(out, "%s_bucket{le=\"", name);
+        if (b < SB_DURATION_BUCKETS - 1)
+            metrics_double(out, sb_duration_bounds[b]);
+        else
+            fputs("+Inf", out);
+        fprintf(out, "\"} %" PRIu64 "\n", n);
     }
-    metrics_family(out, "ferry_sent_bytes_per_second", "gauge",
-                   "Content bytes sent per second over a trailing window.");
-    for (int i = 0; i < 3; i++) {
-        fprintf(out, "ferry_sent_bytes_per_second{window=\"%us\"}", windows[i]);
-        metrics_value(out, by[i]);
-    }
+    fprintf(out, "%s_sum ", name);
+    metrics_double(out, (double)c->duration_ns / 1e9);
+    fprintf(out, "\n%s_count %" PRIu64 "\n", name, n);
 }
 
-/* Per-worker families: one sample per live slot, labelled slot and pid. */
-static void metrics_workers(FILE *out, const struct snapshot *s, const struct snap_history *h)
+/* Per-worker families: one sample per live slot, labelled by slot alone
+ * (a pid label would start new series at every respawn). */
+static void metrics_workers(FILE *out, const struct snapshot *s)
 {
     static const struct {
         const char *name, *type, *help;
     } fam[] = {
-        {"ferry_worker_requests_total", "counter", "Requests answered by this worker."},
-        {"ferry_worker_sent_bytes_total", "counter", "Content bytes this worker sent."},
+        {"ferry_worker_requests_total", "counter",
+         "Requests answered by the slot's worker; restarts from 0 when the worker is replaced."},
+        {"ferry_worker_sent_bytes_total", "counter",
+         "Content bytes the slot's worker sent; restarts from 0 when the worker is replaced."},
         {"ferry_worker_transfer_size_bytes", "gauge", "Size of the file being sent, or 0."},
         {"ferry_worker_transfer_sent_bytes", "gauge", "Bytes of the current transfer sent."},
-        {"ferry_worker_transfer_rate_bytes_per_second", "gauge",
-         "Current rate of the transfer in progress."},
     };
 
+    if (s->nlive == 0)
+        return;
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (uint32_t i = 0; i < s->nlive; i++) {
             const struct sb_slot *w = &s->live[i];
-            bool busy = w->state == SB_READING || w->state == SB_SENDING || w->state == SB_CLOSING;
-            double rate = 0, avg, v[5];
+            bool busy = sb_state_busy(w->state);
+            uint64_t v[] = {w->c.requests, w->c.bytes, busy ? w->t.size : 0, busy ? w->t.sent : 0};
 
-            if (busy)
-                snap_transfer_rates(h, s, i, &rate, &avg);
-            v[0] = (double)w->c.requests;
-            v[1] = (double)w->c.bytes;
-            v[2] = busy ? (double)w->t.size : 0;
-            v[3] = busy ? (double)w->t.sent : 0;
-            v[4] = rate;
-            fprintf(out, "%s{slot=\"%d\",pid=\"%ld\"}", fam[f].name, s->live_slot[i], (long)w->pid);
-            metrics_value(out, v[f]);
+            fprintf(out, "%s{slot=\"%d\"} %" PRIu64 "\n", fam[f].name, s->live_slot[i], v[f]);
         }
     }
 }
 
-void metrics_render(FILE *out, const struct snapshot *s, const struct snap_history *h,
-                    const struct config *cfg)
+/* The accept queue of each listener still open; none once they are
+ * closed (while stopping), rather than a misleading 0. */
+static void metrics_listeners(FILE *out, const struct listeners *ls)
 {
+    struct lsn_queue q[LSN_MAX];
+    bool open[LSN_MAX] = {false}, any = false;
+    size_t n = ls != NULL ? ls->n : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        open[i] = lsn_queue(ls, i, &q[i]) == 0;
+        any = any || open[i];
+    }
+    if (!any)
+        return;
+    for (int f = 0; f < 2; f++) {
+        const char *name = f == 0 ? "ferry_listen_queue_length" : "ferry_listen_queue_limit";
+
+        metrics_family(out, name, "gauge",
+                       f == 0 ? "Connections waiting in the listener's accept queue."
+                              : "The most connections the listener's accept queue may hold.");
+        for (size_t i = 0; i < n; i++) {
+            if (!open[i])
+                continue;
+            fprintf(out, "%s{listener=\"", name);
+            metrics_escape(out, ls->names[i]);
+            fprintf(out, "\"} %u\n", f == 0 ? q[i].queued : q[i].backlog);
+        }
+    }
+}
+
+/* The calling process's figures; each have_ flag says its group was read. */
+struct metrics_proc {
+    bool have_stat, have_start, have_fds, have_max_fds;
+    double start_unix, cpu_s;
+    uint64_t rss, vsize, fds, max_fds;
+};
+
+/* The system's boot time (unix seconds) from /proc/stat's btime line;
+ * 0 if it cannot be read. */
+static long long metrics_boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    char *line = NULL;
+    size_t cap = 0;
+    long long btime = 0;
+
+    if (f == NULL)
+        return 0;
+    /* getline(): the intr line runs to thousands of characters. */
+    while (getline(&line, &cap, f) > 0) {
+        if (sscanf(line, "btime %lld", &btime) == 1)
+            break;
+    }
+    free(line);
+    fclose(f);
+    return btime;
+}
+
+/* /proc/self/stat: CPU time, start time, virtual and resident size. It
+ * is the whole thread group's, also when read from the admin thread of an
+ * iterative ferryd (/proc/thread-self would be the thread's alone). */
+static void metrics_proc_stat(struct metrics_proc *p)
+{
+    FILE *f = fopen("/proc/self/stat", "re");
+    char buf[1024], *fields = NULL;
+    unsigned long utime, stime, vsize;
+    unsigned long long start;
+    long rss, tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    long long btime;
+
+    if (f != NULL && fgets(buf, sizeof(buf), f) != NULL)
+        fields = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+    if (f != NULL)
+        fclose(f);
+    if (fields == NULL || tck <= 0 || page <= 0)
+        return;
+    /* Fields 3 (state) to 24 (rss), per proc(5). */
+    if (sscanf(fields + 1,
+               " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %lu %*s %*s %*s %*s %*s %*s "
+               "%llu %lu %ld",
+               &utime, &stime, &start, &vsize, &rss) != 5)
+        return;
+    p->cpu_s = (double)(utime + stime) / (double)tck;
+    p->vsize = vsize;
+    p->rss = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+    p->have_stat = true;
+    /* The start time is in clock ticks since boot. */
+    btime = metrics_boot_time();
+    p->start_unix = (double)btime + (double)start / (double)tck;
+    p->have_start = btime > 0;
+}
+
+/* Counts /proc/self/fd's entries but the one opendir() itself holds. */
+static void metrics_proc_fds(struct metrics_proc *p)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    uint64_t n = 0;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+            n++;
+    }
+    closedir(d);
+    p->fds = n;
+    p->have_fds = true;
+}
+
+static void metrics_proc_read(struct metrics_proc *p)
+{
+    struct rlimit rl;
+
+    memset(p, 0, sizeof(*p));
+    metrics_proc_stat(p);
+    metrics_proc_fds(p);
+    /* An unlimited soft limit has no number to show. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        p->max_fds = rl.rlim_cur;
+        p->have_max_fds = true;
+    }
+}
+
+/* The standard process_* families of the calling process. */
+static void metrics_process(FILE *out)
+{
+    struct metrics_proc p;
+
+    metrics_proc_read(&p);
+    if (p.have_start)
+        metrics_f64(out, "process_start_time_seconds", "gauge",
+                    "Start time of the process since the unix epoch in seconds.", p.start_unix);
+    if (p.have_stat) {
+        metrics_f64(out, "process_cpu_seconds_total", "counter",
+                    "Total user and system CPU time spent in seconds.", p.cpu_s);
+        metrics_u64(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                    p.rss);
+        metrics_u64(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                    p.vsize);
+    }
+    if (p.have_fds)
+        metrics_u64(out, "process_open_fds", "gauge", "Number of open file descriptors.", p.fds);
+    if (p.have_max_fds)
+        metrics_u64(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                    p.max_fds);
+}
+
+void metrics_render(FILE *out, const struct snapshot *s, const struct config *cfg,
+                    const struct listeners *ls)
+{
+    metrics_build(out);
     metrics_pool(out, s, cfg);
     metrics_totals(out, s);
-    metrics_rates(out, s, h);
-    metrics_workers(out, s, h);
+    metrics_duration(out, s);
+    metrics_workers(out, s);
+    metrics_listeners(out, ls);
+    metrics_process(out);
 }

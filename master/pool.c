@@ -12,7 +12,9 @@
 #include "common/log.h"
 #include "master/admin.h"
 #include "master/proc.h"
+
 #include "worker/worker.h"
+#include <inttypes.h>
 
 #include <errno.h>
 #include <math.h>
@@ -29,8 +31,9 @@
 #define POOL_QUICK_DEATH_NS   1000000000LL /* a worker dying sooner is failing */
 #define POOL_BACKOFF_FIRST_MS 100
 #define POOL_BACKOFF_MAX_MS   10000
-#define POOL_SPAWN_BATCH      16 /* forks in one go when growing... */
-#define POOL_SPAWN_PAUSE_MS   10 /* ...then a pause: no fork storm */
+#define POOL_SPAWN_BATCH      16  /* forks in one go when growing... */
+#define POOL_SPAWN_PAUSE_MS   10  /* ...then a pause: no fork storm */
+#define POOL_ACCEPT_PAUSE_MS  100 /* fork mode, out of descriptors: retry after */
 
 struct pool {
     uv_loop_t loop;
@@ -40,8 +43,10 @@ struct pool {
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
-    uv_timer_t respawn, deadline, drain, watchdog;
-    int64_t *reported; /* per slot: start of the transfer reported stuck */
+    uv_timer_t respawn, deadline, drain, watchdog, unpause;
+    struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
+    int64_t *reported;       /* per slot: start of the transfer reported stuck */
+    bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
     struct admin admin;
     const char *admin_path;
     gid_t admin_group;
@@ -85,8 +90,10 @@ static void pool_event(struct pool *p, const char *name, const char *fmt, ...)
     va_end(ap);
 }
 
-/* In the child: serve, then leave without returning into the loop. */
-static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr_storage *peer)
+/* In the child: serve, then leave without returning into the loop. A
+ * fork-mode child serves conn, accepted at accepted_ns. */
+static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr_storage *peer,
+                       int64_t accepted_ns)
 {
     struct worker_config wc = {
         .lfds = p->ls->fds,
@@ -94,15 +101,19 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
         .serve = {.dirfd = p->dirfd,
                   .chunk = p->cfg->chunk_size,
                   .io_timeout_ms = (int)p->cfg->io_timeout * 1000,
+                  .request_timeout_ms = (int)p->cfg->request_timeout * 1000,
                   .slot = &p->sb->slots[slot]},
     };
     int rc = 0;
 
+    proc_set_title("worker %d", slot);
     if (worker_signals_init(&wc) < 0)
         _exit(1);
+    wc.serve.stop = worker_stop_flag();
+    wc.serve.wake_fd = worker_wake_fd_get();
     if (conn >= 0) {
         sb_worker_start(wc.serve.slot, getpid());
-        worker_serve_one(&wc.serve, conn, (const struct sockaddr *)peer);
+        worker_serve_one(&wc.serve, conn, (const struct sockaddr *)peer, accepted_ns);
         sb_set_state(wc.serve.slot, SB_EXITING);
     } else {
         rc = worker_run(&wc);
@@ -112,9 +123,11 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
 
 /*
  * Forks a child into a free slot: a prefork worker when conn < 0, else a
- * fork-mode child for conn. Returns 0, or -ENOSPC at the limit, or -errno.
+ * fork-mode child for conn (accepted at accepted_ns). Returns 0, or
+ * -ENOSPC at the limit, or -errno.
  */
-static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *peer)
+static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *peer,
+                      int64_t accepted_ns)
 {
     int keep[LSN_MAX + 1], slot;
     size_t nkeep = 0;
@@ -132,12 +145,13 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
     }
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
-        pool_child(p, slot, conn, peer);
+        pool_child(p, slot, conn, peer, accepted_ns);
     if (pid < 0) {
         sb_unclaim(p->sb, slot);
         return (int)pid;
     }
     p->pids[slot] = pid;
+    p->killing[slot] = false;
     p->children++;
     pool_event(p, "worker_started", "{s:i,s:i}", "slot", slot, "pid", (int)pid);
     log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "worker started: pid %ld slot %d", (long)pid, slot);
@@ -145,6 +159,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
 }
 
 static void pool_on_readable(uv_poll_t *h, int status, int events);
+static void pool_accept_stop(struct pool *p);
 static void pool_resize_check(struct pool *p);
 static void pool_roll_reaped(struct pool *p, int slot);
 
@@ -164,6 +179,27 @@ static void pool_accept_stop(struct pool *p)
     for (size_t i = 0; i < p->ls->n; i++)
         uv_poll_stop(&p->polls[i]);
     p->accepting = false;
+}
+
+/* Fork mode: accepting resumes after a pause for want of resources. */
+static void pool_on_unpause(uv_timer_t *t)
+{
+    pool_accept_start(t->loop->data);
+}
+
+/* Fork mode: accept() failed for want of descriptors or memory. The
+ * listener stays readable, so polling it would spin: pause accepting for
+ * a moment, and say so once per interval. */
+static void pool_accept_pause(struct pool *p, int err)
+{
+    unsigned missed;
+
+    if (log_rl_allow(&p->accept_rl, clock_now_ns(), &missed))
+        log_warn("accept: %s: accepting paused, retrying every %d ms (%u more since the last "
+                 "report)",
+                 strerror(err), POOL_ACCEPT_PAUSE_MS, missed);
+    pool_accept_stop(p);
+    uv_timer_start(&p->unpause, pool_on_unpause, POOL_ACCEPT_PAUSE_MS, 0);
 }
 
 /* Fork mode: a listener is readable. Forks a child per connection until
@@ -190,12 +226,16 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             return;
         }
         fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            pool_accept_pause(p, errno);
+            return;
+        }
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
                 log_warn("accept: %s", strerror(errno));
             return;
         }
-        rc = pool_spawn(p, fd, &peer);
+        rc = pool_spawn(p, fd, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */
         if (rc < 0) {
             log_error("cannot fork a child for a connection: %s", strerror(-rc));
@@ -216,7 +256,7 @@ static void pool_on_respawn(uv_timer_t *t)
             uv_timer_start(&p->respawn, pool_on_respawn, POOL_SPAWN_PAUSE_MS, 0);
             return;
         }
-        rc = pool_spawn(p, -1, NULL);
+        rc = pool_spawn(p, -1, NULL, 0);
         if (rc < 0) {
             log_error("cannot start a worker: %s; retrying in 1 s", strerror(-rc));
             uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
@@ -276,15 +316,42 @@ static int pool_slot_of(const struct pool *p, pid_t pid)
     return -1;
 }
 
+/* How a reaped child ended: a SIGKILL the master sent on purpose
+ * (watchdog, shutdown or drain timeout, --now) is a kill; a retired worker
+ * exited as asked; any other signal or non-zero status is a crash. */
+static enum sb_exit pool_exit_kind(const struct pool *p, int slot, int wstatus)
+{
+    if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL && p->killing[slot])
+        return SB_EXIT_KILLED;
+    if (p->retiring[slot] || (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
+        return SB_EXIT_CLEAN;
+    return SB_EXIT_CRASH;
+}
+
+/* Logs the exit of a reaped child (not a retired one). */
+static void pool_log_exit(const struct pool *p, int slot, pid_t pid, int wstatus, enum sb_exit how)
+{
+    if (WIFSIGNALED(wstatus))
+        log_msg(how == SB_EXIT_KILLED ? LOG_INFO : LOG_WARN,
+                "worker exited: pid %ld slot %d killed by signal %d (%s)%s", (long)pid, slot,
+                WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+                how == SB_EXIT_KILLED ? ", as the master asked" : "");
+    else
+        log_msg(how == SB_EXIT_CRASH        ? LOG_WARN
+                : p->cfg->mode == MODE_FORK ? LOG_DEBUG
+                                            : LOG_INFO,
+                "worker exited: pid %ld slot %d status %d", (long)pid, slot, WEXITSTATUS(wstatus));
+}
+
 /* Logs a reaped child and frees its slot, folding its counters. A worker
  * retired by a resize is no crash, even when the drain timeout killed it. */
 static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
 {
-    bool crashed = !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0;
+    enum sb_exit how = pool_exit_kind(p, slot, wstatus);
     bool retired = p->retiring[slot];
 
-    if (p->retiring[slot]) {
-        bool killed = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
+    if (retired) {
+        bool killed = how == SB_EXIT_KILLED;
 
         p->retiring[slot] = false;
         p->nretiring--;
@@ -294,32 +361,35 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
         }
         log_info("worker %s: pid %ld slot %d",
                  killed ? "killed after the drain timeout" : "retired", (long)pid, slot);
-        crashed = false;
-    } else if (WIFSIGNALED(wstatus))
-        log_msg(p->stopping && p->killed ? LOG_INFO : LOG_WARN,
-                "worker exited: pid %ld slot %d killed by signal %d (%s)", (long)pid, slot,
-                WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-    else
-        log_msg(crashed                     ? LOG_WARN
-                : p->cfg->mode == MODE_FORK ? LOG_DEBUG
-                                            : LOG_INFO,
-                "worker exited: pid %ld slot %d status %d", (long)pid, slot, WEXITSTATUS(wstatus));
-    sb_release(p->sb, slot, crashed);
+    } else {
+        pool_log_exit(p, slot, pid, wstatus, how);
+    }
+    sb_release(p->sb, slot, how);
     p->pids[slot] = 0;
+    p->killing[slot] = false;
     p->children--;
     /* Guarded here, not in pool_event(): the arguments are new objects. */
     if (admin_wants_events(&p->admin))
-        admin_event(&p->admin, "worker_exited",
-                    json_pack("{s:i,s:i,s:o,s:o,s:b,s:b}", "slot", slot, "pid", (int)pid, "status",
-                              WIFEXITED(wstatus) ? json_integer(WEXITSTATUS(wstatus)) : json_null(),
-                              "signal",
-                              WIFSIGNALED(wstatus) ? json_integer(WTERMSIG(wstatus)) : json_null(),
-                              "crashed", crashed, "retired", retired));
+        admin_event(
+            &p->admin, "worker_exited",
+            json_pack(
+                "{s:i,s:i,s:o,s:o,s:b,s:b,s:b}", "slot", slot, "pid", (int)pid, "status",
+                WIFEXITED(wstatus) ? json_integer(WEXITSTATUS(wstatus)) : json_null(), "signal",
+                WIFSIGNALED(wstatus) ? json_integer(WTERMSIG(wstatus)) : json_null(), "crashed",
+                how == SB_EXIT_CRASH, "killed", how == SB_EXIT_KILLED, "retired", retired));
+}
+
+/* Sends SIGKILL to the child in slot on purpose: its death is a kill. */
+static void pool_kill(struct pool *p, int slot)
+{
+    if (p->pids[slot] > 0 && kill(p->pids[slot], SIGKILL) == 0)
+        p->killing[slot] = true;
 }
 
 static void pool_on_sigchld(uv_signal_t *h, int signum)
 {
     struct pool *p = h->loop->data;
+    struct sb_slot w;
     int wstatus;
     pid_t pid;
 
@@ -331,7 +401,9 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
 
         if (slot < 0)
             continue;
-        lived = clock_now_ns() - p->sb->slots[slot].started_ns; /* before the slot is freed */
+        /* Before the slot is freed; the child is gone, but reads stay
+         * behind the sequence lock everywhere, as a rule. */
+        lived = sb_read(p->sb, slot, &w) == 0 ? clock_now_ns() - w.started_ns : 0;
         retired = p->retiring[slot];
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping) {
@@ -355,8 +427,11 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
 static void pool_kill_all(struct pool *p, int sig)
 {
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->pids[i] > 0 && kill(p->pids[i], sig) == 0 && sig == SIGKILL)
-            p->killed = true;
+        if (sig == SIGKILL)
+            pool_kill(p, (int)i);
+        else if (p->pids[i] > 0)
+            kill(p->pids[i], sig);
+        p->killed |= sig == SIGKILL && p->killing[i];
     }
 }
 
@@ -398,15 +473,16 @@ static void pool_resize_check(struct pool *p)
 }
 
 /* Asks n workers to leave, idle ones first: SIGTERM makes an idle worker
- * exit at once and a busy one after the transfer in hand. */
+ * exit at once, one still reading a request cut it, and a busy one leave
+ * after the transfer in hand. */
 static void pool_retire(struct pool *p, unsigned n)
 {
     for (int pass = 0; pass < 2 && n > 0; pass++) {
         for (uint32_t i = 0; i < p->sb->nslots && n > 0; i++) {
-            uint8_t state = p->sb->slots[i].state;
+            struct sb_slot w;
+            bool idle = sb_read(p->sb, (int)i, &w) == 0 && !sb_state_busy(w.state);
 
-            if (p->pids[i] == 0 || p->retiring[i] ||
-                (pass == 0 && state != SB_IDLE && state != SB_STARTING))
+            if (p->pids[i] == 0 || p->retiring[i] || (pass == 0 && !idle))
                 continue;
             p->retiring[i] = true;
             p->nretiring++;
@@ -423,8 +499,8 @@ static void pool_on_drain(uv_timer_t *t)
     log_warn("resize: drain timeout of %u s passed: killing %u busy worker(s)", p->resize.drain_s,
              p->nretiring);
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->retiring[i] && p->pids[i] > 0)
-            kill(p->pids[i], SIGKILL);
+        if (p->retiring[i])
+            pool_kill(p, (int)i);
     }
 }
 
@@ -467,21 +543,36 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
     return 0;
 }
 
+/* Describes what a stuck worker was doing, with its figures, into buf. */
+static void pool_stuck_phase(const struct sb_slot *w, char *buf, size_t len)
+{
+    if (w->state == SB_READING)
+        snprintf(buf, len, "reading a request (%" PRIu32 " bytes received)", w->t.received);
+    else if (w->state == SB_WAITING)
+        snprintf(buf, len, "waiting for READY after answering \"%s\" (%" PRIu64 " bytes)",
+                 w->t.file, w->t.size);
+    else
+        snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", w->t.file,
+                 w->t.sent, w->t.size);
+}
+
 /* Reports and kills one stuck worker. */
 static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_t idle_ns)
 {
-    char peer[ADDR_STR_MAX];
+    char peer[ADDR_STR_MAX], phase[WIRE_NAME_MAX + 96];
 
     addr_format(&w->t.peer.sa, peer);
-    log_warn("worker stuck: pid %ld slot %d peer %s file \"%s\" at %llu of %llu bytes, no "
-             "progress for %.1f s: killing it",
-             (long)p->pids[slot], slot, peer, w->t.file, (unsigned long long)w->t.sent,
-             (unsigned long long)w->t.size, (double)idle_ns / 1e9);
-    pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:s,s:I,s:I,s:f}", "slot", slot, "pid",
-               (int)p->pids[slot], "peer", peer, "file", w->t.file, "sent", (json_int_t)w->t.sent,
+    pool_stuck_phase(w, phase, sizeof(phase));
+    log_warn("worker stuck: pid %ld slot %d peer %s %s, no progress for %.1f s (connection "
+             "%.1f s old): killing it",
+             (long)p->pids[slot], slot, peer, phase, (double)idle_ns / 1e9,
+             (double)(clock_now_ns() - w->t.start_ns) / 1e9);
+    pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "slot", slot, "pid",
+               (int)p->pids[slot], "peer", peer, "phase", sb_state_name(w->state), "file",
+               w->t.file, "received", (json_int_t)w->t.received, "sent", (json_int_t)w->t.sent,
                "size", (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3);
     p->reported[slot] = w->t.start_ns;
-    kill(p->pids[slot], SIGKILL);
+    pool_kill(p, slot);
 }
 
 /* Once a second: a transfer that made no progress for --stall-timeout is
@@ -495,7 +586,7 @@ static void pool_on_watchdog(uv_timer_t *t)
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
         if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
             continue;
-        if ((w.state == SB_READING || w.state == SB_SENDING) && now - w.t.progress_ns > limit &&
+        if (sb_state_busy(w.state) && w.state != SB_CLOSING && now - w.t.progress_ns > limit &&
             p->reported[i] != w.t.start_ns)
             pool_stuck(p, (int)i, &w, now - w.t.progress_ns);
     }
@@ -524,13 +615,17 @@ static void pool_on_ttinou(uv_signal_t *h, int signum)
  * never has fewer workers accepting (unless it is at --max-children). */
 static void pool_roll_next(struct pool *p)
 {
+    int rc;
+
     while (p->roll.next < p->roll.n) {
         int slot = pool_slot_of(p, p->roll.old[p->roll.next++]);
 
         if (slot < 0 || p->retiring[slot])
             continue; /* gone meanwhile */
-        if (p->children < p->cfg->max_children)
-            pool_spawn(p, -1, NULL); /* on failure the reap below tops up */
+        if (p->children < p->cfg->max_children && (rc = pool_spawn(p, -1, NULL, 0)) < 0)
+            log_warn("rolling restart: cannot start a replacement first: %s; the old worker "
+                     "is replaced after it leaves",
+                     strerror(-rc));
         p->roll.slot = slot;
         p->retiring[slot] = true;
         p->nretiring++;
@@ -601,7 +696,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         memset(&p->roll, 0, sizeof(p->roll));
         pool_accept_stop(p);
         uv_timer_stop(&p->respawn);
-        lsn_close(p->ls); /* new connections are refused, not queued */
+        uv_timer_stop(&p->unpause);
     }
     pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
                timeout_s, "children", p->children, "cause", why);
@@ -609,13 +704,19 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
                  p->children, timeout_s);
         p->deadline_s = timeout_s;
-        if (p->cfg->mode == MODE_PREFORK)
-            pool_kill_all(p, SIGTERM); /* workers finish the transfer in hand */
+        /* Children finish the transfer in hand; one still reading its
+         * request cuts it. The signal goes first, so that a worker woken by
+         * the listeners' shutdown below already knows why. */
+        pool_kill_all(p, SIGTERM);
         uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)timeout_s * 1000, 0);
     } else {
         log_warn("%s: stopping now, killing %u child(ren)", why, p->children);
         pool_kill_all(p, SIGKILL);
     }
+    /* New connections are refused at once, in every process holding the
+     * listeners, instead of waiting in a backlog nobody will accept from. */
+    lsn_shutdown(p->ls->fds, p->ls->n);
+    lsn_close(p->ls);
     if (p->children == 0)
         pool_finish(p);
 }
@@ -676,20 +777,26 @@ static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
               "admin shutdown");
 }
 
+static unsigned pool_admin_stop_timeout(void *ctx)
+{
+    return ((struct pool *)ctx)->deadline_s;
+}
+
 static const struct admin_ops pool_admin_ops = {
     .state = pool_admin_state,
     .shutdown = pool_admin_shutdown,
+    .stop_timeout = pool_admin_stop_timeout,
     .reopen_logs = pool_reopen_logs,
     .target = pool_admin_target,
     .resize = pool_resize,
 };
 
+/* Sets up the handles on p->loop (initialised). Returns 0 or a libuv
+ * error; the handles made so far close with pool_finish(). */
 static int pool_init(struct pool *p)
 {
     int rc;
 
-    if ((rc = uv_loop_init(&p->loop)) < 0)
-        return rc;
     p->loop.data = p;
     uv_signal_init(&p->loop, &p->sig_term);
     uv_signal_init(&p->loop, &p->sig_int);
@@ -698,6 +805,7 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->deadline);
     uv_timer_init(&p->loop, &p->drain);
     uv_timer_init(&p->loop, &p->watchdog);
+    uv_timer_init(&p->loop, &p->unpause);
     if (p->cfg->stall_timeout > 0)
         uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
     uv_signal_init(&p->loop, &p->sig_ttin);
@@ -720,13 +828,31 @@ static int pool_init(struct pool *p)
         }
         p->accepting = true;
     }
-    rc = admin_open(&p->admin, &p->loop, p->admin_path, p->admin_group, p->cfg, p->sb, p->ls->fds,
-                    p->ls->n, &pool_admin_ops, p);
+    rc = admin_open(&p->admin, &p->loop, p->admin_path, p->admin_group, p->cfg, p->sb, p->ls,
+                    &pool_admin_ops, p);
     if (rc < 0)
         log_error("cannot open the admin socket %s: %s", p->admin_path, admin_strerror(rc));
     else
         log_info("admin socket %s", p->admin_path);
     return rc;
+}
+
+/* The per-slot arrays; false when out of memory. */
+static bool pool_alloc(struct pool *p, uint32_t nslots)
+{
+    p->pids = calloc(nslots, sizeof(pid_t));
+    p->retiring = calloc(nslots, sizeof(bool));
+    p->killing = calloc(nslots, sizeof(bool));
+    p->reported = calloc(nslots, sizeof(int64_t));
+    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->reported != NULL;
+}
+
+static void pool_free(struct pool *p)
+{
+    free(p->pids);
+    free(p->retiring);
+    free(p->killing);
+    free(p->reported);
 }
 
 int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd,
@@ -739,29 +865,22 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
                      .target = cfg->workers,
                      .admin_path = admin_path,
                      .admin_group = admin_group};
-    int rc;
+    int rc = UV_ENOMEM;
 
-    p.pids = calloc(sb->nslots, sizeof(pid_t));
-    p.retiring = calloc(sb->nslots, sizeof(bool));
-    p.reported = calloc(sb->nslots, sizeof(int64_t));
-    if (p.pids == NULL || p.retiring == NULL || p.reported == NULL) {
-        free(p.pids);
-        free(p.retiring);
-        free(p.reported);
+    if (!pool_alloc(&p, sb->nslots) || (rc = uv_loop_init(&p.loop)) < 0) {
+        log_error("cannot set up the pool: %s", uv_strerror(rc));
+        pool_free(&p);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     sb->pool.target = cfg->workers;
     rc = pool_init(&p);
-    if (rc < 0) {
+    if (rc < 0)
         pool_finish(&p);
-    } else if (cfg->mode == MODE_PREFORK) {
+    else if (cfg->mode == MODE_PREFORK)
         pool_on_respawn(&p.respawn);
-    }
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
-    free(p.pids);
-    free(p.retiring);
-    free(p.reported);
+    pool_free(&p);
     return rc < 0 || p.killed ? 1 : 0;
 }

@@ -23,4 +23,17 @@ pid_t proc_fork(const int *keep, size_t nkeep);
 /* Closes every descriptor above 2 that is not in keep. */
 void proc_close_except(const int *keep, size_t nkeep);
 
+/*
+ * Makes room to retitle the process, as nginx and PostgreSQL do: the
+ * strings of argv (and of the environment, which follows them) are copied
+ * to the heap, argv[] and environ are pointed at the copies, and the
+ * original area becomes the title's. Call once, first thing in main().
+ * Returns 0, or -ENOMEM (titles are then left alone).
+ */
+int proc_title_init(int argc, char **argv);
+
+/* Sets the title seen by ps ("ferryd: " + the formatted text) and comm
+ * (the first 15 bytes, as prctl(PR_SET_NAME) allows). */
+void proc_set_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+const unsigned snap_windows[SNAP_NWINDOWS] = {1, 10, 60};
+
 int snap_init(struct snapshot *s, uint32_t nslots)
 {
     memset(s, 0, sizeof(*s));

@@ -38,6 +38,10 @@ int snap_take(const struct scoreboard *sb, struct snapshot *s);
 
 #define SNAP_HISTORY 64 /* seconds of samples kept: enough for 60 s rates */
 
+/* The trailing windows rates are reported over, in seconds: 1, 10, 60. */
+#define SNAP_NWINDOWS 3
+extern const unsigned snap_windows[SNAP_NWINDOWS];
+
 /* Once-a-second samples of the totals, and of each slot's transfer, for
  * rates over the last 1, 10 and 60 seconds. */
 struct snap_history {

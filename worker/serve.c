@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -15,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* openat() errors -> what the client is told; anything else is ours. */
+/* fstatat()/openat() errors -> what the client is told; anything else is ours. */
 static const struct {
     int err;
     enum wire_status status;
@@ -71,26 +73,82 @@ static int serve_io_failed(const struct serve_ctx *ctx, struct serve_result *res
     }
 }
 
-/* Reads the request into buf. Returns 0 (req parsed), 1 (the header alone
- * decided req->status) or -1 (no answer possible: closed, reset, timeout). */
-static int serve_read_request(const struct serve_ctx *ctx, int fd, uint8_t *buf,
-                              struct wire_request *req, struct serve_result *res)
+/* Empties the wake-up eventfd: the flags it woke us for are the truth,
+ * and the accept loop re-checks them between connections. */
+static void serve_drain_wake(int wake_fd)
 {
+    uint64_t v;
+
+    if (read(wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: another wait drained it first */
+    }
+}
+
+/*
+ * Waits until fd is readable, until deadline_ns. With cut_on_stop, a stop
+ * request ends the wait at once (the wake fd interrupts it). Returns 0
+ * when readable, or -1 with res saying why not.
+ */
+static int serve_wait_readable(const struct serve_ctx *ctx, int fd, int64_t deadline_ns,
+                               bool cut_on_stop, struct serve_result *res)
+{
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = ctx->wake_fd, .events = POLLIN}};
+    nfds_t np = cut_on_stop && ctx->wake_fd >= 0 ? 2 : 1;
+
+    for (;;) {
+        int64_t left = deadline_ns - clock_now_ns();
+        int n;
+
+        if (ctx->abort != NULL && *ctx->abort)
+            return serve_trouble(res, "cut by shutdown", EINTR);
+        if (cut_on_stop && ctx->stop != NULL && *ctx->stop)
+            return serve_trouble(res, "cut by stop before the request was complete", 0);
+        if (left <= 0)
+            return serve_trouble(res, "timed out", ETIMEDOUT);
+        n = poll(p, np, (int)((left + 999999) / 1000000));
+        if (n < 0 && errno != EINTR) {
+            res->server_fault = true;
+            return serve_trouble(res, "poll failed", errno);
+        }
+        if (n > 0 && p[0].revents != 0)
+            return 0; /* readable, or an error the next recv() reports */
+        if (n > 0 && np == 2 && p[1].revents != 0)
+            serve_drain_wake(ctx->wake_fd);
+    }
+}
+
+/*
+ * Reads the request into buf within --request-timeout of accepted_ns:
+ * one deadline for the whole request, however the bytes trickle in.
+ * Returns 0 (req parsed), 1 (the header alone decided req->status) or -1
+ * (no answer possible: closed, reset, timed out, cut by a stop).
+ */
+static int serve_read_request(const struct serve_ctx *ctx, int fd, int64_t accepted_ns,
+                              uint8_t *buf, struct wire_request *req, struct serve_result *res)
+{
+    int64_t deadline = accepted_ns + (int64_t)ctx->request_timeout_ms * 1000000;
     size_t len = 0, need = WIRE_REQUEST_MAX;
 
     res->phase = "request";
     for (;;) {
-        ssize_t n = recv(fd, buf + len, need - len, 0);
+        /* Deferred accept means the bytes are usually here: one recv(). */
+        ssize_t n = recv(fd, buf + len, need - len, MSG_DONTWAIT);
         int rc;
 
         if (n == 0)
             return serve_trouble(res, "client closed early", 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (serve_wait_readable(ctx, fd, deadline, true, res) < 0)
+                return -1;
+            continue;
+        }
         if (n < 0) {
             if (serve_io_failed(ctx, res) < 0)
                 return -1;
             continue;
         }
         len += (size_t)n;
+        sb_conn_received(ctx->slot, (uint32_t)n);
         rc = wire_request_parse(buf, len, req, &need);
         if (rc == 0)
             return 0;
@@ -137,19 +195,31 @@ static int serve_answer(const struct serve_ctx *ctx, int fd, enum wire_status st
     return 0;
 }
 
-/* Opens name in the served directory. Returns the fd with *size set, or
- * -1 with *status saying what to answer. */
+/* Opens name in the served directory, if it is a regular file. Returns
+ * the fd with *size set, or -1 with *status saying what to answer. */
 static int serve_open(const struct serve_ctx *ctx, const char *name, uint64_t *size,
                       enum wire_status *status)
 {
     struct stat st;
-    int fd = openat(ctx->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd;
 
+    /* Judge the entry before opening it: opening a FIFO would wake a
+     * writer blocked on it, and a device's open may have side effects. */
+    if (fstatat(ctx->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        *status = serve_status_of(errno);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *status = WIRE_NOT_REGULAR;
+        return -1;
+    }
+    /* O_NONBLOCK and O_NOFOLLOW in case the entry was swapped meanwhile. */
+    fd = openat(ctx->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         *status = serve_status_of(errno);
         return -1;
     }
-    /* Decide from the opened file itself: no stat-then-open race. */
+    /* The size, and the final word, come from the opened file itself. */
     *status = WIRE_OK;
     if (fstat(fd, &st) < 0)
         *status = WIRE_SERVER_ERROR;
@@ -163,9 +233,16 @@ static int serve_open(const struct serve_ctx *ctx, const char *name, uint64_t *s
     return fd;
 }
 
-/* Waits for READY/REFUSE. Returns 0 on READY, -1 otherwise (res says why). */
+/*
+ * Waits for READY/REFUSE, within --request-timeout of the response: the
+ * listener's SO_RCVTIMEO bounds the blocking recv() of one byte; after a
+ * signal the rest of the wait is made against the same deadline. A stop
+ * request does not cut it: the client has its answer and is in flight.
+ * Returns 0 on READY, -1 otherwise (res says why).
+ */
 static int serve_await_ready(const struct serve_ctx *ctx, int fd, struct serve_result *res)
 {
+    int64_t deadline = clock_now_ns() + (int64_t)ctx->request_timeout_ms * 1000000;
     uint8_t b;
     ssize_t n;
 
@@ -173,6 +250,11 @@ static int serve_await_ready(const struct serve_ctx *ctx, int fd, struct serve_r
     while ((n = recv(fd, &b, 1, 0)) != 1) {
         if (n == 0)
             return serve_trouble(res, "client closed early", 0);
+        if (errno == EINTR && !(ctx->abort != NULL && *ctx->abort)) {
+            if (serve_wait_readable(ctx, fd, deadline, false, res) < 0)
+                return -1;
+            continue;
+        }
         if (serve_io_failed(ctx, res) < 0)
             return -1;
     }
@@ -211,6 +293,26 @@ static int serve_wait_writable(const struct serve_ctx *ctx, int fd, struct serve
  * measured 40% slower on a single fast stream (docs/BENCHMARKS.md).
  * Returns 0 or -1.
  */
+/* Prepares the socket for the body: corked, so that the last segment
+ * and the FIN leave together (one segment fewer per file), and
+ * non-blocking when nonblocking. Returns 0 or -1 (res says why). */
+static int serve_content_setup(int fd, bool nonblocking, struct serve_result *res)
+{
+    int one = 1, flags;
+
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0) {
+        res->server_fault = true;
+        return serve_trouble(res, "cannot cork the socket", errno);
+    }
+    if (!nonblocking)
+        return 0;
+    if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        res->server_fault = true;
+        return serve_trouble(res, "cannot make the socket non-blocking", errno);
+    }
+    return 0;
+}
+
 static int serve_content(const struct serve_ctx *ctx, int fd, int file, struct serve_result *res)
 {
     bool nonblocking = res->size > ctx->chunk;
@@ -218,8 +320,8 @@ static int serve_content(const struct serve_ctx *ctx, int fd, int file, struct s
 
     res->phase = "content";
     sb_set_state(ctx->slot, SB_SENDING);
-    if (nonblocking && fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK) < 0)
-        return serve_io_failed(ctx, res);
+    if (serve_content_setup(fd, nonblocking, res) < 0)
+        return -1;
     while (res->sent < res->size) {
         uint64_t left = res->size - res->sent;
         ssize_t n;
@@ -283,15 +385,15 @@ static void serve_linger(int fd)
 }
 
 void serve_conn(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
-                struct serve_result *res)
+                int64_t accepted_ns, struct serve_result *res)
 {
     uint8_t buf[WIRE_REQUEST_MAX];
     struct wire_request req;
     int rc;
 
     memset(res, 0, sizeof(*res));
-    sb_conn_begin(ctx->slot, peer);
-    rc = serve_read_request(ctx, fd, buf, &req, res);
+    sb_conn_begin(ctx->slot, peer, accepted_ns);
+    rc = serve_read_request(ctx, fd, accepted_ns, buf, &req, res);
     if (rc >= 0 && log_get_level() >= LOG_DEBUG)
         log_debug("<- FILE_REQUEST version=%u type=0x%02x name_len=%u", req.version, req.type,
                   req.name_len);
@@ -303,6 +405,6 @@ void serve_conn(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer
     }
     if (res->answered && res->status != WIRE_OK)
         serve_linger(fd);
-    sb_set_state(ctx->slot, SB_CLOSING);
+    sb_conn_end(ctx->slot, clock_now_ns());
     close(fd);
 }

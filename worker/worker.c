@@ -7,7 +7,9 @@
  * The loop tries accept() first and waits only when nothing is pending:
  * under load a connection costs one accept4() and no epoll_wait().
  * Listeners are registered with EPOLLEXCLUSIVE so one connection wakes one
- * idle worker, not the whole pool.
+ * idle worker, not the whole pool. The same eventfd interrupts a wait for
+ * a request's bytes, so a stop cuts a connection that is still sending
+ * its request (serve.h).
  */
 #include "worker/worker.h"
 
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,22 +28,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define WORKER_PAUSE_MS 100 /* after EMFILE and friends */
+#define WORKER_PAUSE_MS 100 /* after EMFILE and friends, before accepting again */
 
 static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_abort;
 static volatile sig_atomic_t worker_reopen; /* SIGUSR1: reopen the log file */
 static int worker_wake_fd = -1;
 static bool worker_standalone;
-static volatile unsigned worker_deadline; /* written by another thread before kill() */
+/* Written by the admin thread, read by the signal handler: lock-free. */
+static _Atomic unsigned worker_deadline;
+static const int *worker_lfds; /* standalone: the listeners, shut on a stop */
+static size_t worker_nlfds;
 
-/*
- * SIGTERM/SIGINT: stop after the connection in hand. Standalone, the first
- * one arms the shutdown deadline; the second one, or the deadline
- * (SIGALRM), sets worker_abort, which turns the next EINTR into the end of
- * the transfer; SIGALRM re-arms itself so a call that slipped past the
- * signal is interrupted again a second later.
- */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free atomic");
+
 /* Wakes the accept loop (an idle worker sleeps in epoll_wait). */
 static void worker_wake(void)
 {
@@ -61,16 +62,36 @@ static void worker_on_usr1(int sig)
     errno = saved;
 }
 
+/*
+ * Standalone, on the first stop: refuse new clients at once. shutdown()
+ * is async-signal-safe and, unlike close(), frees no descriptor number
+ * that the interrupted code could be about to reuse.
+ */
+static void worker_stop_listening(void)
+{
+    for (size_t i = 0; i < worker_nlfds; i++)
+        shutdown(worker_lfds[i], SHUT_RDWR);
+}
+
+/*
+ * SIGTERM/SIGINT: stop after the connection in hand. Standalone, the first
+ * one stops the listeners and arms the shutdown deadline; the second one,
+ * or the deadline (SIGALRM), sets worker_abort, which turns the next EINTR
+ * into the end of the transfer; SIGALRM re-arms itself so a call that
+ * slipped past the signal is interrupted again a second later.
+ */
 static void worker_on_signal(int sig)
 {
     int saved = errno;
+    unsigned deadline = atomic_load(&worker_deadline);
 
     if (sig == SIGALRM || (worker_quit && worker_standalone)) {
         worker_abort = 1;
         alarm(1);
     } else if (!worker_quit && worker_standalone) {
-        if (worker_deadline > 0) {
-            alarm(worker_deadline);
+        worker_stop_listening();
+        if (deadline > 0) {
+            alarm(deadline);
         } else { /* --shutdown-timeout 0: stop now, as the pool does */
             worker_abort = 1;
             alarm(1);
@@ -86,7 +107,9 @@ int worker_signals_init(const struct worker_config *cfg)
     struct sigaction sa;
 
     worker_standalone = cfg->standalone;
-    worker_deadline = cfg->shutdown_timeout;
+    atomic_store(&worker_deadline, cfg->shutdown_timeout);
+    worker_lfds = cfg->lfds;
+    worker_nlfds = cfg->standalone ? cfg->nlfds : 0;
     if (worker_wake_fd < 0) {
         worker_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (worker_wake_fd < 0)
@@ -109,10 +132,14 @@ int worker_signals_init(const struct worker_config *cfg)
 
 void worker_request_stop(bool graceful, int timeout_s)
 {
+    /* A graceful stop while stopping changes nothing (a second SIGTERM
+     * would mean "now"). */
+    if (graceful && worker_quit)
+        return;
     /* Through the signal handler, so that a blocking call in the serving
      * thread is interrupted exactly as by an operator's signal. */
     if (graceful && timeout_s >= 0)
-        worker_deadline = (unsigned)timeout_s;
+        atomic_store(&worker_deadline, (unsigned)timeout_s);
     kill(getpid(), graceful ? SIGTERM : SIGALRM);
 }
 
@@ -121,30 +148,45 @@ bool worker_stop_requested(void)
     return worker_quit != 0;
 }
 
+unsigned worker_stop_timeout(void)
+{
+    return atomic_load(&worker_deadline);
+}
+
+const volatile sig_atomic_t *worker_stop_flag(void)
+{
+    return &worker_quit;
+}
+
+int worker_wake_fd_get(void)
+{
+    return worker_wake_fd;
+}
+
 const volatile sig_atomic_t *worker_abort_flag(void)
 {
     return &worker_abort;
 }
 
-void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer)
+void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
+                      int64_t accepted_ns)
 {
-    char addr[ADDR_STR_MAX], problem[160] = "";
+    char addr[ADDR_STR_MAX];
     struct serve_result res;
-    int64_t t0 = clock_now_ns();
     enum log_level level;
 
-    serve_conn(ctx, fd, peer, &res);
+    serve_conn(ctx, fd, peer, accepted_ns, &res);
     level = res.server_fault ? LOG_WARN : LOG_INFO;
     if (level > log_get_level())
         return; /* nothing to format: the common case under load */
-    addr_format(peer, addr);
-    if (res.problem != NULL)
-        snprintf(problem, sizeof(problem), " problem=\"%s%s%s\" during=%s", res.problem,
-                 res.err ? ": " : "", res.err ? strerror(res.err) : "", res.phase);
-    log_msg(level, "conn %s file=\"%s\" status=%s bytes=%llu/%llu time=%.3fms%s%s", addr, res.name,
-            res.answered ? wire_status_name(res.status) : "-", (unsigned long long)res.sent,
-            (unsigned long long)res.size, (double)(clock_now_ns() - t0) / 1e6,
-            res.refused ? " refused" : "", problem);
+    /* One format, one write: this line is on every connection's path. */
+    log_msg(level, "conn %s file=\"%s\" status=%s bytes=%llu/%llu time=%.3fms%s%s%s%s%s%s%s",
+            addr_format(peer, addr), res.name, res.answered ? wire_status_name(res.status) : "-",
+            (unsigned long long)res.sent, (unsigned long long)res.size,
+            (double)(clock_now_ns() - accepted_ns) / 1e6, res.refused ? " refused" : "",
+            res.problem ? " problem=\"" : "", res.problem ? res.problem : "",
+            res.problem && res.err ? ": " : "", res.problem && res.err ? strerror(res.err) : "",
+            res.problem ? "\" during=" : "", res.problem ? res.phase : "");
 }
 
 /* Accepts from the next listener with a pending connection. Returns the
@@ -204,8 +246,55 @@ static void worker_reopen_log(void)
         log_error("cannot reopen the log file: %s", strerror(-rc));
 }
 
+/* A worker at its descriptor (or memory) limit: accepting paused, retried
+ * every WORKER_PAUSE_MS, reported once per interval and on recovery. */
+struct worker_pause {
+    bool active;
+    int64_t since_ns;
+    unsigned failures;
+    struct log_rl rl;
+};
+
+static bool worker_out_of_resources(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+/* accept() failed for want of resources: report (rate-limited) and wait a
+ * little, waking at once for a stop. The listener stays readable, so
+ * only the wake fd is watched. */
+static void worker_pause(struct worker_pause *pz, int err)
+{
+    struct pollfd wake = {.fd = worker_wake_fd, .events = POLLIN};
+    int64_t now = clock_now_ns();
+    unsigned missed;
+
+    if (!pz->active) {
+        pz->active = true;
+        pz->since_ns = now;
+        pz->failures = 0;
+    }
+    pz->failures++;
+    if (log_rl_allow(&pz->rl, now, &missed))
+        log_warn("accept: %s: accepting paused, retrying every %d ms (%u failed so far)",
+                 strerror(-err), WORKER_PAUSE_MS, pz->failures);
+    poll(&wake, 1, WORKER_PAUSE_MS);
+}
+
+/* A connection was accepted: if accepting had been paused, say it is over. */
+static void worker_resume(struct worker_pause *pz)
+{
+    if (!pz->active)
+        return;
+    pz->active = false;
+    pz->rl.reported = false; /* the next episode is reported at once */
+    log_info("accepting again after %.1f s paused (%u failed accepts)",
+             (double)(clock_now_ns() - pz->since_ns) / 1e9, pz->failures);
+}
+
 int worker_run(const struct worker_config *cfg)
 {
+    struct worker_pause pause = {.active = false};
     struct sockaddr_storage peer;
     struct epoll_event evs[8];
     size_t next = 0;
@@ -225,16 +314,17 @@ int worker_run(const struct worker_config *cfg)
         fd = worker_accept(cfg, &next, (struct sockaddr *)&peer);
 
         if (fd >= 0) {
-            worker_serve_one(&cfg->serve, fd, (struct sockaddr *)&peer);
+            worker_resume(&pause);
+            worker_serve_one(&cfg->serve, fd, (struct sockaddr *)&peer, clock_now_ns());
             sb_set_state(cfg->serve.slot, SB_IDLE);
         } else if (fd == -EAGAIN) {
             epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
-        } else if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-            struct pollfd wake = {.fd = worker_wake_fd, .events = POLLIN};
-
-            /* The listener stays readable: wait on the wake fd alone. */
-            log_warn("accept: %s; pausing %d ms", strerror(-fd), WORKER_PAUSE_MS);
-            poll(&wake, 1, WORKER_PAUSE_MS);
+        } else if (worker_out_of_resources(fd)) {
+            worker_pause(&pause, fd);
+        } else if (fd == -EINVAL) {
+            /* The master shut the listeners down: it is stopping. */
+            log_debug("listening sockets shut down: leaving");
+            break;
         } else if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO && fd != -EPERM) {
             log_error("accept: %s", strerror(-fd));
             rc = 1;

@@ -22,8 +22,9 @@ struct worker_config {
 
 /*
  * Installs the serving processes' signal handling: SIGTERM/SIGINT ask to
- * stop after the connection in hand (a second one, standalone, exits 1 at
- * once), SIGPIPE is ignored. Returns 0 or -errno.
+ * stop after the connection in hand (a connection still sending its
+ * request is cut; standalone, the listeners are shut down at once and a
+ * second signal exits 1 at once), SIGPIPE is ignored. Returns 0 or -errno.
  */
 int worker_signals_init(const struct worker_config *cfg);
 
@@ -44,7 +45,17 @@ void worker_request_stop(bool graceful, int timeout_s);
 /* True once a stop was asked for. */
 bool worker_stop_requested(void);
 
-/* Serves one accepted connection and logs its outcome (fork mode's child). */
-void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer);
+/* Standalone, while stopping: the shutdown timeout in force (seconds). */
+unsigned worker_stop_timeout(void);
+
+/* The flag a stop sets, and the eventfd it writes to: for serve_ctx's
+ * stop and wake_fd. Valid after worker_signals_init(). */
+const volatile sig_atomic_t *worker_stop_flag(void);
+int worker_wake_fd_get(void);
+
+/* Serves one connection accepted at accepted_ns (CLOCK_MONOTONIC) and logs
+ * its outcome (fork mode's child; the accept loop). */
+void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
+                      int64_t accepted_ns);
 
 #endif

@@ -115,7 +115,7 @@ class Admin:
         wait_until(lambda: "transfer" in str(self.srv.admin_json("workers")))
         text = self.srv.admin_json("metrics")["text"]
         self.assertIn('ferry_responses_total{status="OK"} 2', text)
-        self.assertRegex(text, r'ferry_worker_transfer_size_bytes\{slot="\d+",pid="\d+"\} 67108864')
+        self.assertRegex(text, r'ferry_worker_transfer_size_bytes\{slot="\d+"\} 67108864')
         declared = [l for l in text.splitlines() if l.startswith("#")]
         self.assertEqual([l for l in self.srv.ctl("metrics").stdout.splitlines()
                           if l.startswith("#")], declared)  # ferryctl prints the same families
@@ -648,15 +648,38 @@ class Watchdog(FerryTest):
                     ev = json.loads(f.readline())
                     if ev["event"] == "worker_stuck":
                         break
-                self.assertEqual((ev["file"], ev["size"]), ("big", 64 << 20))
+                self.assertEqual((ev["file"], ev["size"], ev["phase"]), ("big", 64 << 20, "sending"))
                 self.assertLess(ev["sent"], ev["size"])
                 self.assertGreater(ev["idle_s"], 1)
-                srv.wait_log(r'worker stuck: pid \d+ slot \d+ peer 127\.0\.0\.1:\d+ file "big" '
-                             r'at \d+ of 67108864 bytes, no progress for \d+\.\d s: killing it')
-                srv.wait_log(r"killed by signal 9")
-                self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 1)
+                line = srv.wait_log(r'worker stuck: pid \d+ slot \d+ peer 127\.0\.0\.1:\d+ sending '
+                                    r'"big" \((\d+) of 67108864 bytes sent\), no progress for '
+                                    r'\d+\.\d s \(connection \d+\.\d s old\): killing it')
+                self.assertGreater(int(re.search(r"\((\d+) of", line).group(1)), 0)
+                srv.wait_log(r"killed by signal 9 \(Killed\), as the master asked")
+                totals = srv.admin_json("status")["totals"]
+                self.assertEqual((totals["crashes"], totals["kills"]), (0, 1))
                 stuck.close()
                 s.close()
+
+    def test_the_log_names_the_phase_that_stalled(self):
+        # With --request-timeout far above --stall-timeout, the watchdog
+        # sees a request stuck half-sent and a READY that never comes.
+        srv = self.serve("prefork", ("--workers", "2", "--stall-timeout", "1",
+                                     "--request-timeout", "60"))
+        half = srv.connect()
+        half.sendall(b"\x01\x01\x00\x09hel")  # 7 of 13 bytes, then silence
+        line = srv.wait_log(r"worker stuck: .* reading a request \((\d+) bytes received\)")
+        self.assertEqual(re.search(r"\((\d+) bytes received", line).group(1), "7")
+        self.put("hello.txt", b"hello")
+        mark = srv.mark()
+        waiting, (_, _, status, size) = srv.ask("hello.txt")  # and never READY
+        self.assertEqual((status, size), (0, 5))
+        srv.wait_log(r'worker stuck: .* waiting for READY after answering "hello.txt" \(5 bytes\)',
+                     start=mark)
+        wait_until(lambda: srv.admin_json("status")["totals"]["kills"] == 2, what="two kills")
+        self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 0)
+        half.close()
+        waiting.close()
 
     def test_a_slow_but_moving_client_is_left_alone(self):
         srv = self.serve("prefork", ("--workers", "1", "--stall-timeout", "2"))

@@ -5,6 +5,7 @@ master's start-up errors."""
 import hashlib
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -12,8 +13,8 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FERRYD, READY, FerryTest, children_of, ferry, per_mode, recv_exact,
-                       sha256_file, signal_pending, wait_until)
+from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, children_of, ferry, parse_response, per_mode,
+                       recv_exact, request, sha256_file, signal_pending, wait_until)
 
 
 class Parallel:
@@ -95,6 +96,104 @@ class Parallel:
         s.close()
 
 
+def lowest_free_fd(pid):
+    """The descriptor number pid's next open() would get: a limit of it
+    leaves no room for one more."""
+    used = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+    return min(set(range(len(used) + 1)) - used)
+
+
+class Stopping:
+    """Stops wait only for transfers in flight: a connection still sending
+    its request is cut at once, and new clients are refused at once."""
+    MODE = None
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+        self.put("big", bytes(64 << 20))
+
+    def half_sent(self, srv, n=1):
+        """n connections that sent 2 of a request's bytes, each accepted by
+        a serving process (their state is "reading")."""
+        conns = []
+        for _ in range(n):
+            c = srv.connect()
+            c.sendall(b"\x01\x01")
+            conns.append(c)
+        wait_until(lambda: sum(w["state"] == "reading"
+                               for w in srv.admin_json("workers")["workers"]) == n,
+                   what=f"{n} request(s) being read")
+        return conns
+
+    def test_sigterm_with_an_idle_and_a_half_sent_request(self):
+        srv = self.serve(self.MODE, ("--workers", "2", "--request-timeout", "60",
+                                     "--shutdown-timeout", "30"))
+        idle = srv.connect()  # says nothing: waits in the kernel (deferred accept)
+        half, = self.half_sent(srv)
+        t0 = time.monotonic()
+        self.assertEqual(srv.stop(timeout=20), 0)
+        self.assertLess(time.monotonic() - t0, 3.0, "the stop waited for a request")
+        # The idle connection never reached a process (deferred accept): the
+        # kernel dropped it with the listener, and says so once it speaks.
+        idle.sendall(b"\x01")
+        for c in (idle, half):
+            c.settimeout(5)
+            try:
+                self.assertEqual(c.recv(10), b"")  # closed, nothing sent
+            except ConnectionResetError:
+                pass
+        self.assertRegex(srv.log(), r'problem="cut by stop before the request was complete" '
+                                    r'during=request')
+        self.assertNotIn("killing", srv.log())
+
+    def test_new_clients_are_refused_during_a_graceful_stop(self):
+        srv = self.serve(self.MODE, ("--workers", "1", "--shutdown-timeout", "60"))
+        transfer = srv.stalled(small_window=False)  # in flight: the stop waits for it
+        mark = srv.mark()
+        srv.proc.send_signal(signal.SIGTERM)
+        if self.MODE != "iterative":
+            srv.wait_log(r"SIGTERM: stopping gracefully", start=mark)
+        else:  # no log line: wait until the signal was handled
+            wait_until(lambda: not signal_pending(srv.pid, signal.SIGTERM), what="delivery")
+        t0 = time.monotonic()
+        with self.assertRaises(ConnectionRefusedError):
+            srv.connect(timeout=5)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertIsNone(srv.proc.poll())  # still finishing the transfer
+        self.assertEqual(len(recv_exact(transfer, 64 << 20)), (64 << 20) - 4096)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_accepting_pauses_at_the_descriptor_limit_and_recovers(self):
+        srv = self.serve(self.MODE, ("--workers", "1"))
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        # The process that accepts: the worker, or the master in fork mode.
+        acceptor = children_of(srv.pid)[0] if self.MODE == "prefork" else srv.pid
+        wait_until(lambda: all(w["state"] == "idle" for w in srv.admin_json("workers")["workers"])
+                   or self.MODE == "fork", what="the worker idle")
+        soft, hard = resource.prlimit(acceptor, resource.RLIMIT_NOFILE)
+        mark = srv.mark()
+        resource.prlimit(acceptor, resource.RLIMIT_NOFILE, (lowest_free_fd(acceptor), hard))
+        waiting = srv.connect()
+        waiting.sendall(request("hello.txt"))
+        srv.wait_log(r"accept: Too many open files: accepting paused, retrying every 100 ms",
+                     start=mark)
+        # Let several retries (every 100 ms) fail while the limit holds: the
+        # log must stay at one line. A pause for the load, not a sync.
+        time.sleep(0.5)
+        resource.prlimit(acceptor, resource.RLIMIT_NOFILE, (soft, hard))
+        (_, _, status, size) = parse_response(recv_exact(waiting, 11))
+        self.assertEqual((status, size), (0, 6))  # served once descriptors are free
+        paused = [l for l in srv.log().splitlines()[mark:] if "accepting paused" in l]
+        self.assertEqual(len(paused), 1, paused)
+        if self.MODE != "fork":
+            line = srv.wait_log(r"accepting again after \d+\.\d s paused \((\d+) failed",
+                                start=mark)
+            self.assertGreater(int(re.search(r"\((\d+) failed", line).group(1)), 1)
+        waiting.close()
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+
+
 class Pool(FerryTest):
 
     def setUp(self):
@@ -108,6 +207,114 @@ class Pool(FerryTest):
         s, (_, _, status, _) = srv.ask("hello.txt")
         self.assertEqual(status, 0)
         return s
+
+    def half_sent(self, srv, n):
+        return Stopping_prefork.half_sent(self, srv, n)
+
+    def test_hup_does_not_wait_for_a_half_sent_request(self):
+        srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
+        half = self.half_sent(srv, 1)
+        old = set(children_of(srv.pid))
+        mark = srv.mark()
+        srv.proc.send_signal(signal.SIGHUP)
+        line = srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced in (\d+\.\d+) s",
+                            start=mark, timeout=20)
+        self.assertLess(float(re.search(r"in (\d+\.\d+) s", line).group(1)), 3.0)
+        self.assertFalse(old & set(children_of(srv.pid)))
+        half[0].settimeout(5)
+        self.assertIn(half[0].recv(10), (b"",))
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+
+    def test_resize_down_does_not_wait_for_half_sent_requests(self):
+        srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
+        self.half_sent(srv, 2)  # both workers busy reading: one must go anyway
+        t0 = time.monotonic()
+        r = srv.admin_json("resize", "-1")
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.assertEqual((r["to"], r["retired"], r["killed"]), (1, 1, 0))
+        self.assertLess(r["time_s"], 3.0)
+
+    def test_admin_socket_at_the_descriptor_limit(self):
+        # The master out of descriptors cannot take an admin connection: it
+        # says so (once), the client waits in the backlog instead of being
+        # dropped unseen, and is answered once descriptors free up.
+        srv = self.serve("prefork", ("--workers", "1"))
+        self.assertEqual(srv.ctl("ping").returncode, 0)
+        soft, hard = resource.prlimit(srv.pid, resource.RLIMIT_NOFILE)
+        mark = srv.mark()
+        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (lowest_free_fd(srv.pid), hard))
+        ctl = [subprocess.Popen([FERRYCTL, "-s", srv.admin, "ping"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE) for _ in range(3)]
+        srv.wait_log(r"admin: cannot accept a connection: Too many open files: retrying every "
+                     r"100 ms", start=mark)
+        self.assertEqual([p.poll() for p in ctl], [None] * 3)  # waiting, not dropped
+        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        for p in ctl:
+            out, err = p.communicate(timeout=20)
+            self.assertEqual((p.returncode, out), (0, b"pong\n"), err)
+        lines = [l for l in srv.log().splitlines()[mark:] if "cannot accept" in l]
+        self.assertEqual(len(lines), 1, lines)
+
+    def test_process_titles(self):
+        srv = self.serve("prefork", ("--workers", "2"))
+        def title(pid):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")[0].decode()
+            with open(f"/proc/{pid}/comm") as f:
+                return cmdline, f.read().strip()
+        self.assertEqual(title(srv.pid), ("ferryd: master", "ferryd: master"))
+        kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
+        slots = {w["pid"]: w["slot"] for w in srv.admin_json("workers")["workers"]}
+        for kid in kids:
+            self.assertEqual(title(kid), (f"ferryd: worker {slots[kid]}", "ferryd: worker"))
+        # The title took the argument area: what was parsed from it survived.
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        self.assertEqual(srv.admin_json("status")["mode"], "prefork")
+
+    def test_journal_lines_have_a_priority_and_no_timestamp(self):
+        # Under systemd, stderr is the journal's stream and $JOURNAL_STREAM
+        # names it (device:inode): the journal stamps lines itself.
+        r, w = os.pipe()
+        st = os.fstat(w)
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        proc = subprocess.Popen([FERRYD, "--mode", "iterative", "--log-level", "debug",
+                                 "--admin-socket", os.path.join(self.tmp, "j.sock"),
+                                 "127.0.0.1", "0", self.root], stderr=w, env=env)
+        os.close(w)
+        with os.fdopen(r) as log:
+            first = log.readline()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+            lines = [first] + log.readlines()
+        self.assertRegex(lines[0], rf"^<6>\[{proc.pid}\] info: ferryd .* starting")
+        for line in lines:
+            self.assertRegex(line, r"^<[3467]>\[\d+\] (error|warn|info|debug): ")
+        # A stream that is not the journal's keeps its timestamps.
+        srv = self.serve("iterative", env=dict(os.environ, JOURNAL_STREAM="1:2"))
+        self.assertRegex(srv.log(), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\d+\] info: ")
+
+    def test_options_anywhere_and_bracketed_addresses(self):
+        srv = self.serve("prefork", ("--workers", "1"), address="[::1]")
+        self.assertEqual(srv.host, "::1")
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        # ADDRESS:PORT DIRECTORY, options after the operands, durations.
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.Popen([FERRYD, f"[::1]:{port}", self.root, "--mode", "iterative",
+                                 "--request-timeout", "5s", "--admin-socket",
+                                 os.path.join(self.tmp, "b.sock")],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            for line in proc.stderr:
+                if "admin socket" in line:
+                    break
+            r = ferry("get", "-o", "-", f"[::1]:{port}", "hello.txt", "1K")
+            self.assertEqual((r.returncode, r.stdout), (0, b"hello\n"), r.stderr)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+            proc.stderr.close()
 
     def test_fork_never_exceeds_its_limit(self):
         srv = self.serve("fork", ("--workers", "2"))
@@ -202,6 +409,14 @@ class Pool(FerryTest):
                   "--workers 100 exceeds --max-children 8"),
                  (["--mode", "threads", "127.0.0.1", "0", self.root], 2, "unknown mode 'threads'"),
                  (["--io-timeout", "0", "127.0.0.1", "0", self.root], 2, "out of range"),
+                 (["--request-timeout", "5x", "127.0.0.1", "0", self.root], 2,
+                  "--request-timeout: not a whole number of seconds: '5x'"),
+                 (["--request-timeout", "1500ms", "127.0.0.1", "0", self.root], 2,
+                  "not a whole number of seconds"),
+                 (["[::1", "0", self.root], 2, "'[::1' is not an address"),
+                 (["[::1]:0", "0", self.root], 2, "carries a port already"),
+                 (["--frobnicate", "127.0.0.1", "0", self.root], 2,
+                  "unknown or incomplete option '--frobnicate'"),
                  (["127.0.0.1", "70000", self.root], 2, "PORT must be 0..65535"),
                  (["127.0.0.1", "0"], 2, "expected ADDRESS PORT DIRECTORY"),
                  (["127.0.0.1", "0", "/nonexistent"], 1, "cannot serve directory"),
@@ -211,11 +426,16 @@ class Pool(FerryTest):
                 r = subprocess.run([FERRYD, *args], capture_output=True, timeout=10)
                 self.assertEqual(r.returncode, code, r.stderr)
                 self.assertIn(message, r.stderr.decode())
-        r = subprocess.run([FERRYD, "--help"], capture_output=True, timeout=10)
-        self.assertEqual(r.returncode, 0)
-        for option in ("--mode", "--workers", "--max-children", "--chunk-size", "--io-timeout",
-                       "--shutdown-timeout", "--log-level"):
-            self.assertIn(option, r.stdout.decode())
+        for help_arg in ("--help", "-h"):
+            r = subprocess.run([FERRYD, "127.0.0.1", help_arg], capture_output=True, timeout=10)
+            self.assertEqual((r.returncode, r.stderr), (0, b""))
+            for option in ("--mode", "--workers", "--max-children", "--chunk-size", "--io-timeout",
+                           "--request-timeout", "--shutdown-timeout", "--log-level"):
+                self.assertIn(option, r.stdout.decode())
+        for version_arg in ("--version", "-V"):
+            r = subprocess.run([FERRYD, version_arg], capture_output=True, timeout=10)
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stdout.decode(), r"^ferryd \d+\.\d+\.\d+")
 
     def test_host_name_listens_on_every_address(self):
         # Whatever localhost resolves to here (127.0.0.1, maybe ::1), ferryd
@@ -239,7 +459,8 @@ class Pool(FerryTest):
 
 
 globals().update(per_mode(Parallel))
-del Parallel
+globals().update(per_mode(Stopping))
+del Parallel, Stopping
 
 if __name__ == "__main__":
     unittest.main()

@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 struct stub {
+    enum admin_state state;
+    unsigned stop_timeout;
     unsigned target;
     int resize_rc;
     unsigned resized_to, drained;
@@ -27,8 +29,12 @@ struct stub {
 
 static enum admin_state stub_state(void *ctx)
 {
-    (void)ctx;
-    return ADMIN_RUNNING;
+    return ((struct stub *)ctx)->state;
+}
+
+static unsigned stub_stop_timeout(void *ctx)
+{
+    return ((struct stub *)ctx)->stop_timeout;
 }
 
 static void stub_shutdown(void *ctx, bool graceful, int timeout_s)
@@ -59,14 +65,21 @@ static int stub_resize(void *ctx, unsigned workers, unsigned drain_s, uint64_t t
     return s->resize_rc; /* never completes: tests use "wait": false */
 }
 
-static const struct admin_ops stub_ops = {stub_state, stub_shutdown, stub_reopen, stub_target,
-                                          stub_resize};
+static const struct admin_ops stub_ops = {
+    .state = stub_state,
+    .shutdown = stub_shutdown,
+    .stop_timeout = stub_stop_timeout,
+    .reopen_logs = stub_reopen,
+    .target = stub_target,
+    .resize = stub_resize,
+};
 
 struct fixture {
     uv_loop_t loop;
     struct admin admin;
     struct scoreboard *sb;
     struct config cfg;
+    struct listeners ls; /* none: the admin socket alone is under test */
     struct stub stub;
     char dir[64], path[96];
     int fd;
@@ -85,7 +98,7 @@ static int setup(void **state)
     f->stub.target = 2;
     f->sb = sb_create(8);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(admin_open(&f->admin, &f->loop, f->path, (gid_t)-1, &f->cfg, f->sb, NULL, 0,
+    assert_int_equal(admin_open(&f->admin, &f->loop, f->path, (gid_t)-1, &f->cfg, f->sb, &f->ls,
                                 &stub_ops, &f->stub),
                      0);
     strcpy(sun.sun_path, f->path);
@@ -207,6 +220,30 @@ static void test_valid_requests_reach_the_pool(void **state)
     json_decref(r);
 }
 
+/* A second graceful shutdown while stopping reports the timeout in force,
+ * not the configured default, and says the stop was under way. */
+static void test_shutdown_while_stopping(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r;
+
+    f->stub.state = ADMIN_STOPPING;
+    f->stub.stop_timeout = 100;
+    r = ask(f, "{\"cmd\":\"shutdown\"}");
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_true(json_is_true(json_object_get(r, "already_stopping")));
+    assert_int_equal(json_integer_value(json_object_get(r, "timeout_s")), 100);
+    json_decref(r);
+    r = ask(f, "{\"cmd\":\"shutdown\",\"timeout_s\":5}"); /* changes nothing */
+    assert_int_equal(json_integer_value(json_object_get(r, "timeout_s")), 100);
+    json_decref(r);
+    f->stub.state = ADMIN_RUNNING;
+    r = ask(f, "{\"cmd\":\"shutdown\"}");
+    assert_null(json_object_get(r, "already_stopping"));
+    assert_int_equal(json_integer_value(json_object_get(r, "timeout_s")), 30);
+    json_decref(r);
+}
+
 static void test_default_path(void **state)
 {
     char buf[108];
@@ -223,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_requests_reach_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_while_stopping, setup, teardown),
         cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

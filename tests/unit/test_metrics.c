@@ -1,6 +1,8 @@
-/* Unit tests for master/metrics: the exposition of a known snapshot. */
+/* Unit tests for master/metrics: the exposition of known snapshots. */
 #include "master/metrics.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,30 +10,110 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-static char *render(const struct scoreboard *sb, const struct config *cfg)
+#define NS 1000000000LL
+
+static char *render(const struct scoreboard *sb, const struct config *cfg,
+                    const struct listeners *ls)
 {
-    struct snap_history h;
     struct snapshot s;
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
+    assert_non_null(out);
     assert_int_equal(snap_init(&s, sb->nslots), 0);
-    assert_int_equal(snap_history_init(&h, sb->nslots), 0);
     assert_int_equal(snap_take(sb, &s), 0);
-    metrics_render(out, &s, &h, cfg);
+    metrics_render(out, &s, cfg, ls);
     fclose(out);
-    snap_history_free(&h);
     snap_free(&s);
     return text;
 }
 
-static void test_exposition(void **state)
+/* The value of the sample whose name and labels are series; fails the
+ * test if there is none. */
+static double sample(const char *t, const char *series)
 {
-    struct sockaddr_in peer = {.sin_family = AF_INET};
+    char key[256];
+    const char *at;
+
+    snprintf(key, sizeof(key), "\n%s ", series);
+    at = strstr(t, key);
+    if (at == NULL)
+        fail_msg("no sample %s", series);
+    return strtod(at + strlen(key), NULL);
+}
+
+/* Whether a family of type was declared with HELP and TYPE before line. */
+static bool declared(const char *t, const char *line, const char *name, const char *type)
+{
+    char decl[160];
+    const char *help, *at;
+
+    snprintf(decl, sizeof(decl), "# HELP %s ", name);
+    help = strstr(t, decl);
+    snprintf(decl, sizeof(decl), "# TYPE %s %s\n", name, type);
+    at = strstr(t, decl);
+    return help != NULL && at != NULL && help < at && at < line;
+}
+
+/* Every sample is name{labels} value, its family declared before it (a
+ * histogram's _bucket, _sum and _count under the histogram's name). */
+static void assert_well_formed(const char *t)
+{
+    static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+
+    for (const char *line = t; *line; line = strchr(line, '\n') + 1) {
+        char name[128], *end;
+        size_t n = strcspn(line, "{ \n");
+        const char *value = line + n;
+        bool ok = false;
+
+        if (line[0] == '#')
+            continue;
+        if (*value == '{')
+            value = strstr(value, "} ") + 1;
+        assert_true(*value == ' ');
+        strtod(value + 1, &end);
+        assert_true(end > value + 1 && *end == '\n');
+        snprintf(name, sizeof(name), "%.*s", (int)n, line);
+        ok = declared(t, line, name, "counter") || declared(t, line, name, "gauge");
+        for (int i = 0; !ok && i < 3; i++) {
+            size_t ls = strlen(suffixes[i]);
+
+            if (n > ls && strcmp(name + n - ls, suffixes[i]) == 0) {
+                name[n - ls] = '\0';
+                ok = declared(t, line, name, "histogram");
+            }
+        }
+        if (!ok)
+            fail_msg("undeclared sample: %.*s", (int)n, line);
+    }
+}
+
+static struct sockaddr_in peer = {.sin_family = AF_INET};
+
+/* A connection on slot that lasted ns, answered with status. */
+static void connection(struct sb_slot *w, int64_t ns, enum wire_status status)
+{
+    int64_t t0 = clock_now_ns();
+
+    sb_conn_begin(w, (struct sockaddr *)&peer, t0);
+    sb_conn_answer(w, status, NULL, 0);
+    sb_conn_end(w, t0 + ns);
+    sb_set_state(w, SB_IDLE);
+}
+
+static void test_pool_and_workers(void **state)
+{
     struct config cfg = {.max_children = 8};
     struct scoreboard *sb = sb_create(8);
     int a = sb_claim(sb), b = sb_claim(sb);
@@ -41,14 +123,12 @@ static void test_exposition(void **state)
     sb->pool.target = 2;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], (struct sockaddr *)&peer);
+    sb_conn_begin(&sb->slots[a], (struct sockaddr *)&peer, clock_now_ns());
     sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 1000);
     sb_set_state(&sb->slots[a], SB_SENDING);
     sb_conn_progress(&sb->slots[a], 300);
-    sb_conn_begin(&sb->slots[b], (struct sockaddr *)&peer);
-    sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
-    sb_set_state(&sb->slots[b], SB_IDLE);
-    t = render(sb, &cfg);
+    connection(&sb->slots[b], NS / 100, WIRE_NOT_FOUND);
+    t = render(sb, &cfg, NULL);
     assert_non_null(
         strstr(t, "# TYPE ferry_connections_total counter\nferry_connections_total 2\n"));
     assert_non_null(strstr(t, "ferry_responses_total{status=\"OK\"} 1\n"));
@@ -57,31 +137,249 @@ static void test_exposition(void **state)
     assert_non_null(strstr(t, "ferry_sent_bytes_total 300\n"));
     assert_non_null(strstr(t, "ferry_workers{state=\"sending\"} 1\n"));
     assert_non_null(strstr(t, "ferry_workers{state=\"idle\"} 1\n"));
+    assert_non_null(strstr(t, "ferry_workers{state=\"waiting\"} 0\n"));
     assert_non_null(strstr(t, "ferry_workers_target 2\n"));
     assert_non_null(strstr(t, "ferry_max_children 8\n"));
-    assert_non_null(strstr(t, "ferry_worker_transfer_size_bytes{slot=\"0\",pid=\"100\"} 1000\n"));
-    assert_non_null(strstr(t, "ferry_worker_transfer_sent_bytes{slot=\"0\",pid=\"100\"} 300\n"));
-    assert_non_null(strstr(t, "ferry_worker_transfer_size_bytes{slot=\"1\",pid=\"101\"} 0\n"));
-    assert_non_null(strstr(t, "ferry_requests_per_second{window=\"60s\"} 0\n"));
-    /* Every sample's family was declared before it, with HELP and TYPE. */
-    for (char *line = t; *line; line = strchr(line, '\n') + 1) {
-        char name[128], decl[160];
-        size_t n = strcspn(line, "{ ");
-
-        if (line[0] == '#')
-            continue;
-        snprintf(name, sizeof(name), "%.*s", (int)n, line);
-        snprintf(decl, sizeof(decl), "# TYPE %s ", name);
-        assert_non_null(strstr(t, decl));
-        snprintf(decl, sizeof(decl), "# HELP %s ", name);
-        assert_true(strstr(t, decl) < line);
-    }
+    /* Per-worker series are labelled by slot alone: a respawn continues them. */
+    assert_null(strstr(t, "pid"));
+    assert_non_null(strstr(t, "ferry_worker_transfer_size_bytes{slot=\"0\"} 1000\n"));
+    assert_non_null(strstr(t, "ferry_worker_transfer_sent_bytes{slot=\"0\"} 300\n"));
+    assert_non_null(strstr(t, "ferry_worker_sent_bytes_total{slot=\"0\"} 300\n"));
+    assert_non_null(strstr(t, "ferry_worker_transfer_size_bytes{slot=\"1\"} 0\n"));
+    assert_non_null(strstr(t, "ferry_worker_requests_total{slot=\"1\"} 1\n"));
+    /* Counters, not precomputed rates. */
+    assert_null(strstr(t, "per_second"));
+    assert_well_formed(t);
     free(t);
+    sb_destroy(sb);
+}
+
+static void test_exits_are_crashes_or_kills(void **state)
+{
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4);
+    char *t;
+
+    (void)state;
+    sb_release(sb, sb_claim(sb), SB_EXIT_CRASH);
+    sb_release(sb, sb_claim(sb), SB_EXIT_KILLED);
+    sb_release(sb, sb_claim(sb), SB_EXIT_KILLED);
+    sb_release(sb, sb_claim(sb), SB_EXIT_CLEAN);
+    t = render(sb, &cfg, NULL);
+    assert_non_null(strstr(t, "\nferry_worker_exits_total 4\n"));
+    assert_non_null(strstr(t, "\nferry_worker_crashes_total 1\n"));
+    assert_non_null(strstr(t, "\nferry_worker_kills_total 2\n"));
+    /* No live worker: the per-worker families are not declared empty. */
+    assert_null(strstr(t, "ferry_worker_requests_total"));
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
+static void test_duration_histogram(void **state)
+{
+    static const int64_t durations[] = {NS / 5000, 3 * NS / 1000, NS, 2 * NS, 1000 * NS};
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4);
+    int a = sb_claim(sb), b = sb_claim(sb);
+    double prev = 0, sum_s = 0, v;
+    char series[96], *t;
+
+    (void)state;
+    sb_worker_start(&sb->slots[a], 100);
+    sb_worker_start(&sb->slots[b], 101);
+    for (size_t i = 0; i < 5; i++) {
+        connection(&sb->slots[i % 2 ? a : b], durations[i], WIRE_OK);
+        sum_s += (double)durations[i] / NS;
+    }
+    /* A reaped worker's connections stay in the histogram. */
+    sb_release(sb, b, SB_EXIT_CLEAN);
+    t = render(sb, &cfg, NULL);
+    for (unsigned i = 0; i < SB_DURATION_BUCKETS - 1; i++) {
+        snprintf(series, sizeof(series), "ferry_connection_duration_seconds_bucket{le=\"%g\"}",
+                 sb_duration_bounds[i]);
+        v = sample(t, series);
+        assert_true(v >= prev); /* cumulative */
+        prev = v;
+    }
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_bucket{le=\"0.0005\"}"), 1);
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_bucket{le=\"0.005\"}"), 2);
+    /* A bound is inclusive: exactly 1 s counts under le="1". */
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_bucket{le=\"1\"}"), 3);
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_bucket{le=\"300\"}"), 4);
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_bucket{le=\"+Inf\"}"), 5);
+    assert_int_equal(sample(t, "ferry_connection_duration_seconds_count"), 5);
+    v = sample(t, "ferry_connection_duration_seconds_sum");
+    assert_true(v > sum_s - 1e-6 && v < sum_s + 1e-6);
+    /* The +Inf bucket is the last, right before _sum and _count. */
+    assert_non_null(strstr(t, "le=\"+Inf\"} 5\nferry_connection_duration_seconds_sum "));
+    assert_non_null(strstr(t, "# TYPE ferry_connection_duration_seconds histogram\n"));
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
+static void test_build_info(void **state)
+{
+    struct config cfg = {.max_children = 1};
+    struct scoreboard *sb = sb_create(1);
+    char *t;
+
+    (void)state;
+    t = render(sb, &cfg, NULL);
+    assert_non_null(
+        strstr(t, "# TYPE ferry_build_info gauge\nferry_build_info{version=\"" FERRY_VERSION
+                  "\",protocol=\"1\"} 1\n"));
+    free(t);
+    sb_destroy(sb);
+}
+
+/* Open descriptors of this process, as an outside reader counts them. */
+static unsigned open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    unsigned n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d);
+    closedir(d);
+    return n;
+}
+
+static void test_process(void **state)
+{
+    struct config cfg = {.max_children = 1};
+    struct scoreboard *sb = sb_create(1);
+    struct rlimit rl;
+    double now = (double)time(NULL), start;
+    unsigned fds = open_fds();
+    char *t;
+
+    (void)state;
+    t = render(sb, &cfg, NULL);
+    assert_int_equal(sample(t, "process_open_fds"), fds);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur != RLIM_INFINITY)
+        assert_int_equal(sample(t, "process_max_fds"), rl.rlim_cur);
+    start = sample(t, "process_start_time_seconds");
+    assert_true(start > now - 600 && start < now + 2); /* btime has whole seconds */
+    assert_true(sample(t, "process_cpu_seconds_total") >= 0);
+    assert_true(sample(t, "process_resident_memory_bytes") > 0);
+    assert_true(sample(t, "process_virtual_memory_bytes") >=
+                sample(t, "process_resident_memory_bytes"));
+    assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
+/* A listening socket on a free loopback port with one connection in its
+ * accept queue; *client is that connection. */
+static int listener_with_one_waiting(int *client)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(fd, 5), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *client = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*client >= 0);
+    /* On loopback the handshake is done when connect() returns. */
+    assert_int_equal(connect(*client, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    return fd;
+}
+
+static void test_listeners(void **state)
+{
+    struct config cfg = {.max_children = 1};
+    struct scoreboard *sb = sb_create(1);
+    struct listeners ls = {.fds = {-1, -1}, .n = 2};
+    int client;
+    char *t;
+
+    (void)state;
+    ls.fds[0] = listener_with_one_waiting(&client);
+    strcpy(ls.names[0], "a\"b\\c\nd:1");
+    strcpy(ls.names[1], "closed:2");
+    t = render(sb, &cfg, &ls);
+    assert_int_equal(sample(t, "ferry_listen_queue_length{listener=\"a\\\"b\\\\c\\nd:1\"}"), 1);
+    assert_int_equal(sample(t, "ferry_listen_queue_limit{listener=\"a\\\"b\\\\c\\nd:1\"}"), 5);
+    assert_null(strstr(t, "closed:2"));
+    assert_well_formed(t);
+    free(t);
+    /* Once every listener is closed (stopping), the families are gone. */
+    lsn_close(&ls);
+    close(client);
+    t = render(sb, &cfg, &ls);
+    assert_null(strstr(t, "ferry_listen_queue"));
+    free(t);
+    sb_destroy(sb);
+}
+
+/* Writes text to a new temporary file; returns its path (static). */
+static const char *temp_file(const char *text)
+{
+    static char path[64];
+    FILE *f;
+
+    strcpy(path, "/tmp/test_metrics-XXXXXX");
+    f = fdopen(mkstemp(path), "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* promtool's own verdict, where Debian's prometheus package is installed:
+ * no error and no lint finding (either prints something). */
+static void test_promtool(void **state)
+{
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4);
+    struct listeners ls = {.fds = {-1}, .n = 1};
+    int a = sb_claim(sb), client, status;
+    char in[64], cmd[256], *t;
+    struct stat st;
+
+    (void)state;
+    if (system("command -v promtool >/dev/null 2>&1") != 0)
+        skip();
+    sb_worker_start(&sb->slots[a], 100);
+    connection(&sb->slots[a], NS / 10, WIRE_OK);
+    ls.fds[0] = listener_with_one_waiting(&client);
+    strcpy(ls.names[0], "[::1]:4242");
+    t = render(sb, &cfg, &ls);
+    snprintf(in, sizeof(in), "%s", temp_file(t));
+    snprintf(cmd, sizeof(cmd), "promtool check metrics <%s >%s.out 2>&1", in, in);
+    status = system(cmd);
+    snprintf(cmd, sizeof(cmd), "%s.out", in);
+    assert_int_equal(stat(cmd, &st), 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || st.st_size != 0)
+        fail_msg("promtool check metrics: status %d, %lld bytes of findings in %s", status,
+                 (long long)st.st_size, cmd);
+    unlink(cmd);
+    unlink(in);
+    free(t);
+    lsn_close(&ls);
+    close(client);
     sb_destroy(sb);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_exposition)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_and_workers),
+        cmocka_unit_test(test_exits_are_crashes_or_kills),
+        cmocka_unit_test(test_duration_histogram),
+        cmocka_unit_test(test_build_info),
+        cmocka_unit_test(test_process),
+        cmocka_unit_test(test_listeners),
+        cmocka_unit_test(test_promtool),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

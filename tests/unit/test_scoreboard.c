@@ -1,15 +1,18 @@
 /* Unit tests for common/scoreboard: allocation, the limit, counter
- * folding on reap, and the sequence lock's reader. */
+ * folding on reap, the duration histogram, and the sequence lock, raced
+ * by a writer process against a reader. */
 #include "common/scoreboard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +41,7 @@ static void test_claim_until_full(void **state)
     }
     assert_int_equal(sb_in_use(sb), 4);
     assert_int_equal(sb_claim(sb), -ENOSPC);
-    sb_release(sb, 2, false);
+    sb_release(sb, 2, SB_EXIT_CLEAN);
     assert_int_equal(sb_in_use(sb), 3);
     assert_int_equal(sb_claim(sb), 2); /* the freed slot is reused */
     assert_int_equal(sb_claim(sb), -ENOSPC);
@@ -53,7 +56,7 @@ static void test_generation_bumps(void **state)
     (void)state;
     assert_int_equal(sb_claim(sb), 0);
     g = sb->slots[0].generation;
-    sb_release(sb, 0, false);
+    sb_release(sb, 0, SB_EXIT_CLEAN);
     assert_int_equal(sb->slots[0].state, SB_EMPTY);
     assert_int_equal(sb_claim(sb), 0);
     assert_int_equal(sb->slots[0].generation, g + 1);
@@ -79,13 +82,13 @@ static void test_fold_on_reap(void **state)
     (void)state;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], peer_v4(1));
+    sb_conn_begin(&sb->slots[a], peer_v4(1), clock_now_ns());
     sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 10);
     sb_conn_progress(&sb->slots[a], 6);
     sb_conn_progress(&sb->slots[a], 4);
-    sb_conn_begin(&sb->slots[b], peer_v4(2));
+    sb_conn_begin(&sb->slots[b], peer_v4(2), clock_now_ns());
     sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
-    sb_conn_begin(&sb->slots[b], peer_v4(3)); /* closed before a request */
+    sb_conn_begin(&sb->slots[b], peer_v4(3), clock_now_ns()); /* closed before a request */
 
     assert_int_equal(sb_totals(sb, &before), 0);
     assert_int_equal(before.c.connections, 3);
@@ -94,13 +97,133 @@ static void test_fold_on_reap(void **state)
     assert_int_equal(before.c.status[WIRE_OK], 1);
     assert_int_equal(before.c.status[WIRE_NOT_FOUND], 1);
 
-    sb_release(sb, a, false);
-    sb_release(sb, b, true);
+    sb_release(sb, a, SB_EXIT_CLEAN);
+    sb_release(sb, b, SB_EXIT_CRASH);
     assert_int_equal(sb_totals(sb, &after), 0);
     assert_memory_equal(&before.c, &after.c, sizeof(before.c));
     assert_int_equal(after.worker_exits, 2);
     assert_int_equal(after.crashes, 1);
+    assert_int_equal(after.kills, 0);
     assert_int_equal(sb_in_use(sb), 0);
+    /* A worker the master killed on purpose is a kill, not a crash. */
+    a = sb_claim(sb);
+    sb_release(sb, a, SB_EXIT_KILLED);
+    assert_int_equal(sb_totals(sb, &after), 0);
+    assert_int_equal(after.worker_exits, 3);
+    assert_int_equal(after.crashes, 1);
+    assert_int_equal(after.kills, 1);
+    sb_destroy(sb);
+}
+
+/* Each connection lands in the first bucket whose bound it does not
+ * exceed; the sum adds up; the answer moves the state to WAITING. */
+static void test_duration_histogram(void **state)
+{
+    struct scoreboard *sb = sb_create(1);
+    int s = sb_claim(sb);
+    int64_t t0 = 1000000000;
+    struct sb_slot copy;
+
+    (void)state;
+    sb_worker_start(&sb->slots[s], 1);
+    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
+    sb_conn_received(&sb->slots[s], 3);
+    assert_int_equal(sb->slots[s].state, SB_READING);
+    sb_conn_answer(&sb->slots[s], WIRE_OK, "f", 1);
+    assert_int_equal(sb->slots[s].state, SB_WAITING);
+    sb_conn_end(&sb->slots[s], t0 + 200000); /* 0.2 ms: first bucket */
+    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
+    sb_conn_answer(&sb->slots[s], WIRE_NOT_FOUND, NULL, 0);
+    assert_int_equal(sb->slots[s].state, SB_READING); /* no READY to wait for */
+    sb_conn_end(&sb->slots[s], t0 + 1000000000);      /* exactly 1 s: the "1" bucket */
+    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
+    sb_conn_end(&sb->slots[s], t0 + 3600LL * 1000000000); /* an hour: +Inf */
+    assert_int_equal(sb_read(sb, s, &copy), 0);
+    assert_int_equal(copy.state, SB_CLOSING);
+    assert_int_equal(copy.t.received, 0); /* reset by the last sb_conn_begin */
+    assert_int_equal(copy.c.duration[0], 1);
+    for (int b = 0; b < SB_DURATION_BUCKETS - 1; b++) {
+        if (sb_duration_bounds[b] == 1.0)
+            assert_int_equal(copy.c.duration[b], 1);
+    }
+    assert_int_equal(copy.c.duration[SB_DURATION_BUCKETS - 1], 1);
+    assert_int_equal(copy.c.duration_ns, 200000 + 1000000000ULL + 3600ULL * 1000000000);
+    sb_destroy(sb);
+}
+
+static void test_busy_states(void **state)
+{
+    (void)state;
+    assert_false(sb_state_busy(SB_EMPTY));
+    assert_false(sb_state_busy(SB_STARTING));
+    assert_false(sb_state_busy(SB_IDLE));
+    assert_true(sb_state_busy(SB_READING));
+    assert_true(sb_state_busy(SB_WAITING));
+    assert_true(sb_state_busy(SB_SENDING));
+    assert_true(sb_state_busy(SB_CLOSING));
+    assert_false(sb_state_busy(SB_EXITING));
+    assert_string_equal(sb_state_name(SB_WAITING), "waiting");
+}
+
+/*
+ * The sequence lock under a real race: a forked writer (as a worker is)
+ * updates its slot as fast as it can, keeping invariants that a torn copy
+ * would break (the file name's letter matches the size; counted bytes
+ * equal sent bytes), while this process reads. Every copy sb_read()
+ * returns must be whole.
+ */
+#define RACE_READS 200000
+
+static void race_writer(struct sb_slot *s)
+{
+    int64_t deadline = clock_now_ns() + 30 * 1000000000LL;
+    char a[WIRE_NAME_MAX + 1], b[WIRE_NAME_MAX + 1];
+
+    memset(a, 'a', WIRE_NAME_MAX);
+    memset(b, 'b', WIRE_NAME_MAX);
+    a[WIRE_NAME_MAX] = b[WIRE_NAME_MAX] = '\0';
+    /* Dies with the test, even one that failed before killing it; and
+     * gives up by itself after 30 s in any case. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (uint64_t i = 0; (i & 0xffff) != 0 || clock_now_ns() < deadline; i++) {
+        sb_conn_answer(s, WIRE_OK, i & 1 ? b : a, i & 1 ? 2 : 1);
+        sb_conn_progress(s, 1);
+    }
+    _exit(0);
+}
+
+static void test_seqlock_race(void **state)
+{
+    struct scoreboard *sb = sb_create(1);
+    int s = sb_claim(sb), status;
+    unsigned whole = 0, seen_a = 0, seen_b = 0;
+    pid_t pid;
+
+    (void)state;
+    sb_worker_start(&sb->slots[s], 1);
+    sb_conn_begin(&sb->slots[s], peer_v4(1), clock_now_ns());
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        race_writer(&sb->slots[s]); /* never returns; killed below */
+    for (int i = 0; i < RACE_READS; i++) {
+        struct sb_slot copy;
+
+        if (sb_read(sb, s, &copy) < 0)
+            continue; /* gave up on a busy slot: allowed, never torn */
+        whole++;
+        if (copy.t.file[0] == '\0')
+            continue; /* before the first answer */
+        assert_int_equal(copy.t.size, copy.t.file[0] == 'a' ? 1 : 2);
+        assert_int_equal(copy.t.file[0], copy.t.file[WIRE_NAME_MAX - 1]);
+        assert_int_equal(copy.c.bytes, copy.t.sent);
+        seen_a += copy.t.file[0] == 'a';
+        seen_b += copy.t.file[0] == 'b';
+    }
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(whole > 1000);             /* most reads got through, even against this writer */
+    assert_true(seen_a > 0 && seen_b > 0); /* the writer really ran */
     sb_destroy(sb);
 }
 
@@ -112,7 +235,7 @@ static void test_transfer_fields(void **state)
 
     (void)state;
     sb_worker_start(&sb->slots[s], 42);
-    sb_conn_begin(&sb->slots[s], peer_v4(5555));
+    sb_conn_begin(&sb->slots[s], peer_v4(5555), clock_now_ns());
     sb_conn_answer(&sb->slots[s], WIRE_OK, "big.iso", 1000);
     sb_set_state(&sb->slots[s], SB_SENDING);
     sb_conn_progress(&sb->slots[s], 250);
@@ -126,7 +249,7 @@ static void test_transfer_fields(void **state)
     assert_int_equal(copy.t.sent, 250);
     assert_true(copy.t.progress_ns >= copy.t.start_ns);
     /* A new connection starts a fresh transfer but keeps the counters. */
-    sb_conn_begin(&sb->slots[s], peer_v4(6666));
+    sb_conn_begin(&sb->slots[s], peer_v4(6666), clock_now_ns());
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(copy.t.sent, 0);
     assert_string_equal(copy.t.file, "");
@@ -148,7 +271,7 @@ static void test_torn_slot(void **state)
     atomic_fetch_add(&sb->slots[s].seq, 1);
     assert_int_equal(sb_read(sb, s, &copy), -EAGAIN);
     assert_int_equal(sb_totals(sb, &t), -EAGAIN);
-    sb_release(sb, s, true);
+    sb_release(sb, s, SB_EXIT_CRASH);
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(sb_totals(sb, &t), 0);
     sb_destroy(sb);
@@ -166,7 +289,7 @@ static void test_shared_across_fork(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         sb_worker_start(&sb->slots[s], getpid());
-        sb_conn_begin(&sb->slots[s], peer_v4(7));
+        sb_conn_begin(&sb->slots[s], peer_v4(7), clock_now_ns());
         sb_conn_progress(&sb->slots[s], 77);
         _exit(0);
     }
@@ -191,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_create_rejects_zero), cmocka_unit_test(test_fold_on_reap),
         cmocka_unit_test(test_transfer_fields),     cmocka_unit_test(test_torn_slot),
         cmocka_unit_test(test_shared_across_fork),  cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_duration_histogram),  cmocka_unit_test(test_busy_states),
+        cmocka_unit_test(test_seqlock_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

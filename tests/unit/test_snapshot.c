@@ -28,15 +28,15 @@ static struct scoreboard *busy_board(void)
     sb_worker_start(&sb->slots[a], 10);
     sb_worker_start(&sb->slots[b], 11);
     sb_worker_start(&sb->slots[c], 12);
-    sb_conn_begin(&sb->slots[c], peer());
+    sb_conn_begin(&sb->slots[c], peer(), clock_now_ns());
     sb_conn_answer(&sb->slots[c], WIRE_OK, "gone", 5);
     sb_conn_progress(&sb->slots[c], 5);
-    sb_release(sb, c, false);
-    sb_conn_begin(&sb->slots[a], peer());
+    sb_release(sb, c, SB_EXIT_CLEAN);
+    sb_conn_begin(&sb->slots[a], peer(), clock_now_ns());
     sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 100);
     sb_set_state(&sb->slots[a], SB_SENDING);
     sb_conn_progress(&sb->slots[a], 40);
-    sb_conn_begin(&sb->slots[b], peer());
+    sb_conn_begin(&sb->slots[b], peer(), clock_now_ns());
     sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
     sb_set_state(&sb->slots[b], SB_IDLE);
     return sb;
@@ -154,7 +154,7 @@ static void test_transfer_rates(void **state)
     assert_int_equal(snap_init(&s, 1), 0);
     assert_int_equal(snap_history_init(&h, 1), 0);
     sb_worker_start(&sb->slots[w], 1);
-    sb_conn_begin(&sb->slots[w], peer());
+    sb_conn_begin(&sb->slots[w], peer(), clock_now_ns());
     sb_conn_answer(&sb->slots[w], WIRE_OK, "f", 1 << 30);
     sb_conn_progress(&sb->slots[w], 1000);
     sb->slots[w].t.start_ns = 0;
@@ -172,7 +172,7 @@ static void test_transfer_rates(void **state)
     assert_float_equal(rate, 9000, 0.01);
     assert_float_equal(avg, 5000, 0.01);
     /* A new transfer in the same slot starts from scratch. */
-    sb_conn_begin(&sb->slots[w], peer());
+    sb_conn_begin(&sb->slots[w], peer(), clock_now_ns());
     sb_conn_progress(&sb->slots[w], 10);
     sb->slots[w].t.start_ns = 2000000000;
     assert_int_equal(snap_take(sb, &s), 0);
