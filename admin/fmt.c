@@ -491,6 +491,9 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
     fmt_wrap_begin(&w, out, width, "limits", FMT_LABEL_W);
     fmt_wrap_putf(&w, "  ", "workers %lld", (long long)fmt_int(lim, "workers"));
     fmt_wrap_putf(&w, "  ", "max-children %lld", (long long)fmt_int(lim, "max_children"));
+    if (json_is_integer(json_object_get(lim, "request_timeout_s"))) /* if this ferryd has it */
+        fmt_wrap_putf(&w, "  ", "request-timeout %llds",
+                      (long long)fmt_int(lim, "request_timeout_s"));
     fmt_wrap_putf(&w, "  ", "io-timeout %llds", (long long)fmt_int(lim, "io_timeout_s"));
     fmt_wrap_putf(&w, "  ", "shutdown-timeout %llds",
                   (long long)fmt_int(lim, "shutdown_timeout_s"));

@@ -3,6 +3,8 @@
  */
 #include "common/addr.h"
 
+#include "common/text.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,19 +23,37 @@ int addr_resolve(const char *host, const char *port, bool passive, struct addrin
     return getaddrinfo(host, port, &hints, out);
 }
 
+/* On every connection's log line: inet_ntop() and text_*, not
+ * getnameinfo() and snprintf() (several times the instructions). */
 char *addr_format(const struct sockaddr *sa, char *buf)
 {
-    char host[INET6_ADDRSTRLEN + 16];
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    char host[INET6_ADDRSTRLEN];
+    struct text t;
 
-    if (getnameinfo(sa,
-                    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in),
-                    host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0) {
-        snprintf(buf, ADDR_STR_MAX, "?");
+    text_init(&t, buf, ADDR_STR_MAX);
+    if (sa->sa_family == AF_INET) { /* glibc's inet_ntop() calls sprintf() here */
+        const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+        for (int i = 0; i < 4; i++) {
+            text_u64(&t, b[i]);
+            text_str(&t, i < 3 ? "." : "");
+        }
+    } else if (sa->sa_family == AF_INET6 &&
+               inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host))) {
+        text_str(&t, "[");
+        text_str(&t, host);
+        if (in6->sin6_scope_id != 0) { /* link-local: which interface */
+            text_str(&t, "%");
+            text_u64(&t, in6->sin6_scope_id);
+        }
+        text_str(&t, "]");
+    } else {
+        text_str(&t, "?");
         return buf;
     }
-    snprintf(buf, ADDR_STR_MAX, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-             addr_port(sa));
+    text_str(&t, ":");
+    text_u64(&t, addr_port(sa));
     return buf;
 }
 

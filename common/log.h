@@ -52,6 +52,11 @@ struct log_rl {
  * *missed is the number of calls suppressed since the last report. */
 bool log_rl_allow(struct log_rl *rl, int64_t now_ns, unsigned *missed);
 
+#define LOG_LINE_MAX 2048 /* longer lines are cut */
+
+/* Writes msg (len bytes, no newline) as one line at the given level. */
+void log_text(enum log_level level, const char *msg, size_t len);
+
 /* Writes one line at the given level (printf format, no trailing newline). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

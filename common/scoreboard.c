@@ -5,11 +5,17 @@
 #include "common/scoreboard.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
-#define SB_READ_TRIES 10000
+/* A reader spins this many times on a slot mid-write, then yields the CPU
+ * as many times: a writer preempted inside its (short) write section, on a
+ * busy machine, gets to finish it; one killed inside it leaves the slot
+ * odd for good, and the reader gives up within a few milliseconds. */
+#define SB_READ_SPINS  10000
+#define SB_READ_YIELDS 1000
 
 static const char *const sb_state_names[SB_STATE_COUNT] = {
     "empty", "starting", "idle", "reading", "waiting", "sending", "closing", "exiting",
@@ -127,9 +133,11 @@ int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
 {
     const struct sb_slot *s = &sb->slots[slot];
 
-    for (int tries = 0; tries < SB_READ_TRIES; tries++) {
+    for (int tries = 0; tries < SB_READ_SPINS + SB_READ_YIELDS; tries++) {
         uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
 
+        if (tries >= SB_READ_SPINS)
+            sched_yield();
         if (q1 & 1)
             continue;
         memcpy(out, (const void *)s, sizeof(*out));

@@ -10,12 +10,14 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -479,8 +481,31 @@ static int admin_claim_path(const struct sockaddr_un *sun)
     return unlink(sun->sun_path) < 0 ? -errno : 0;
 }
 
-/* Binds and listens on path with the right mode. Returns the fd or -errno. */
-static int admin_listen_fd(const char *path, gid_t group)
+/*
+ * Locks the directory that will hold path (flock), so that two ferryd
+ * starting on one path cannot both find a stale socket and the second
+ * remove the first's fresh one. Returns the lock's fd (close it to
+ * unlock), or -1 when the directory cannot be opened (then no lock: bind
+ * still fails on a live path).
+ */
+static int admin_lock_dir(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Claims path, binds and listens with the right mode. Returns the fd or
+ * -errno. */
+static int admin_listen_fd_locked(const char *path, gid_t group)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     mode_t old;
@@ -510,6 +535,17 @@ static int admin_listen_fd(const char *path, gid_t group)
         unlink(path); /* ours: bound just now */
         return rc;
     }
+    return fd;
+}
+
+/* Binds and listens on path with the right mode, the claim and the bind
+ * made under the directory's lock. Returns the fd or -errno. */
+static int admin_listen_fd(const char *path, gid_t group)
+{
+    int lock = admin_lock_dir(path), fd = admin_listen_fd_locked(path, group);
+
+    if (lock >= 0)
+        close(lock);
     return fd;
 }
 

@@ -55,7 +55,8 @@ static const struct cfg_option cfg_options[] = {
      "kill a worker whose transfer made no progress for this long (0: never)"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
-     "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock",
+     "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock, "
+     "else /tmp/ferryd-UID-PORT.sock",
      "the JSON admin socket (docs/ADMIN.md)"},
     {"admin-group", CFG_STRING, CFG_AT(admin_group), 0, 0, "GROUP", "none",
      "a group whose members may use the read-only admin commands"},
@@ -249,7 +250,7 @@ int cfg_parse(int argc, char **argv, struct config *cfg)
         longopts[i].val = 256 + (int)i;
     }
     opterr = 0;
-    optind = 1;
+    optind = 0; /* glibc: a full restart, should this argv not be the first parsed */
     /* Options may come anywhere ("ferryd ADDR PORT DIR --mode fork"). */
     while ((c = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
         if (c == 'h')

@@ -45,6 +45,8 @@ struct pool {
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t respawn, deadline, drain, watchdog, unpause;
     struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
+    int64_t paused_ns;       /* fork mode: accepting paused since, or 0 */
+    unsigned pause_failures; /* failed accepts in this pause */
     int64_t *reported;       /* per slot: start of the transfer reported stuck */
     bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
     struct admin admin;
@@ -109,6 +111,7 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
     proc_set_title("worker %d", slot);
     if (worker_signals_init(&wc) < 0)
         _exit(1);
+    proc_unblock_signals(); /* a stop sent meanwhile is handled now */
     wc.serve.stop = worker_stop_flag();
     wc.serve.wake_fd = worker_wake_fd_get();
     if (conn >= 0) {
@@ -194,6 +197,11 @@ static void pool_accept_pause(struct pool *p, int err)
 {
     unsigned missed;
 
+    if (p->paused_ns == 0) {
+        p->paused_ns = clock_now_ns();
+        p->pause_failures = 0;
+    }
+    p->pause_failures++;
     if (log_rl_allow(&p->accept_rl, clock_now_ns(), &missed))
         log_warn("accept: %s: accepting paused, retrying every %d ms (%u more since the last "
                  "report)",
@@ -234,6 +242,12 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
                 log_warn("accept: %s", strerror(errno));
             return;
+        }
+        if (p->paused_ns != 0) { /* the pause is over: say so */
+            log_info("accepting again after %.1f s paused (%u failed accepts)",
+                     (double)(clock_now_ns() - p->paused_ns) / 1e9, p->pause_failures);
+            p->paused_ns = 0;
+            p->accept_rl.reported = false; /* the next episode is reported at once */
         }
         rc = pool_spawn(p, fd, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */
@@ -714,8 +728,13 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         pool_kill_all(p, SIGKILL);
     }
     /* New connections are refused at once, in every process holding the
-     * listeners, instead of waiting in a backlog nobody will accept from. */
+     * listeners, instead of waiting in a backlog nobody will accept from.
+     * Fork mode's poll handles go first: none may outlive its descriptor. */
     lsn_shutdown(p->ls->fds, p->ls->n);
+    for (size_t i = 0; p->cfg->mode == MODE_FORK && i < p->ls->n; i++) {
+        if (!uv_is_closing((uv_handle_t *)&p->polls[i]))
+            uv_close((uv_handle_t *)&p->polls[i], NULL);
+    }
     lsn_close(p->ls);
     if (p->children == 0)
         pool_finish(p);

@@ -50,7 +50,6 @@ void proc_close_except(const int *keep, size_t nkeep)
 static void proc_child_setup(pid_t parent, const int *keep, size_t nkeep)
 {
     struct sigaction sa;
-    sigset_t none;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -62,6 +61,14 @@ static void proc_child_setup(pid_t parent, const int *keep, size_t nkeep)
     if (getppid() != parent) /* the master died before prctl took hold */
         _exit(1);
     proc_close_except(keep, nkeep);
+    /* Signals stay blocked: one sent now (a stop racing the fork) waits
+     * for the handlers the child installs, then proc_unblock_signals(). */
+}
+
+void proc_unblock_signals(void)
+{
+    sigset_t none;
+
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }

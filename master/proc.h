@@ -5,7 +5,7 @@
  * event loop ever runs in a child; the child then resets every disposition,
  * asks to be killed when the master dies (PR_SET_PDEATHSIG), closes every
  * descriptor it does not own (the loop's epoll fd, its signal pipe, other
- * children's sockets) and unblocks signals.
+ * children's sockets); it unblocks signals once its handlers are in place.
  */
 #ifndef FERRY_PROC_H
 #define FERRY_PROC_H
@@ -16,9 +16,14 @@
 /*
  * Forks. In the parent returns the child's pid, or -errno. In the child
  * returns 0 once it is set up, having kept only stdin/out/err and the
- * descriptors in keep.
+ * descriptors in keep, with default dispositions and every signal still
+ * blocked: the child installs its handlers, then proc_unblock_signals(),
+ * so that a signal sent right after the fork is handled, not fatal.
  */
 pid_t proc_fork(const int *keep, size_t nkeep);
+
+/* Unblocks every signal (in a child, once its handlers are installed). */
+void proc_unblock_signals(void);
 
 /* Closes every descriptor above 2 that is not in keep. */
 void proc_close_except(const int *keep, size_t nkeep);

@@ -285,14 +285,6 @@ static int serve_wait_writable(const struct serve_ctx *ctx, int fd, struct serve
     }
 }
 
-/*
- * Sends exactly res->size bytes of file in chunks. A body that fits in one
- * chunk goes out with one blocking sendfile(). A larger one is sent with
- * the socket non-blocking, waiting for room with poll(): a blocking
- * sendfile() that fills the socket sleeps inside the splice path, which
- * measured 40% slower on a single fast stream (docs/BENCHMARKS.md).
- * Returns 0 or -1.
- */
 /* Prepares the socket for the body: corked, so that the last segment
  * and the FIN leave together (one segment fewer per file), and
  * non-blocking when nonblocking. Returns 0 or -1 (res says why). */
@@ -313,6 +305,14 @@ static int serve_content_setup(int fd, bool nonblocking, struct serve_result *re
     return 0;
 }
 
+/*
+ * Sends exactly res->size bytes of file in chunks. A body that fits in one
+ * chunk goes out with one blocking sendfile(). A larger one is sent with
+ * the socket non-blocking, waiting for room with poll(): a blocking
+ * sendfile() that fills the socket sleeps inside the splice path, which
+ * measured 40% slower on a single fast stream (docs/BENCHMARKS.md).
+ * Returns 0 or -1.
+ */
 static int serve_content(const struct serve_ctx *ctx, int fd, int file, struct serve_result *res)
 {
     bool nonblocking = res->size > ctx->chunk;

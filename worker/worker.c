@@ -15,6 +15,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -78,14 +79,18 @@ static void worker_stop_listening(void)
  * one stops the listeners and arms the shutdown deadline; the second one,
  * or the deadline (SIGALRM), sets worker_abort, which turns the next EINTR
  * into the end of the transfer; SIGALRM re-arms itself so a call that
- * slipped past the signal is interrupted again a second later.
+ * slipped past the signal is interrupted again a second later. SIGUSR2 is
+ * the admin socket's graceful stop: a first stop like SIGTERM, but never a
+ * second one, however it races an operator's signal.
  */
 static void worker_on_signal(int sig)
 {
     int saved = errno;
     unsigned deadline = atomic_load(&worker_deadline);
 
-    if (sig == SIGALRM || (worker_quit && worker_standalone)) {
+    if (sig == SIGUSR2 && worker_quit) {
+        /* already stopping: nothing changes */
+    } else if (sig == SIGALRM || (worker_quit && worker_standalone)) {
         worker_abort = 1;
         alarm(1);
     } else if (!worker_quit && worker_standalone) {
@@ -120,7 +125,7 @@ int worker_signals_init(const struct worker_config *cfg)
     sigfillset(&sa.sa_mask);
     /* No SA_RESTART: blocking calls return EINTR and the loops decide. */
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-        sigaction(SIGALRM, &sa, NULL) < 0)
+        sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0)
         return -errno;
     sa.sa_handler = worker_on_usr1;
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
@@ -133,14 +138,14 @@ int worker_signals_init(const struct worker_config *cfg)
 void worker_request_stop(bool graceful, int timeout_s)
 {
     /* A graceful stop while stopping changes nothing (a second SIGTERM
-     * would mean "now"). */
+     * would mean "now"; SIGUSR2 never does, even if a SIGTERM races it). */
     if (graceful && worker_quit)
         return;
-    /* Through the signal handler, so that a blocking call in the serving
-     * thread is interrupted exactly as by an operator's signal. */
     if (graceful && timeout_s >= 0)
         atomic_store(&worker_deadline, (unsigned)timeout_s);
-    kill(getpid(), graceful ? SIGTERM : SIGALRM);
+    /* Through the signal handler, so that a blocking call in the serving
+     * thread is interrupted exactly as by an operator's signal. */
+    kill(getpid(), graceful ? SIGUSR2 : SIGALRM);
 }
 
 bool worker_stop_requested(void)
@@ -168,25 +173,54 @@ const volatile sig_atomic_t *worker_abort_flag(void)
     return &worker_abort;
 }
 
+/* Logs how a connection ended: `conn PEER file="NAME" status=OK
+ * bytes=SENT/SIZE time=MS [refused] [problem="..." during=PHASE]`. Built
+ * with text_* and written with log_text(): this line is on every
+ * connection's path, and printf would be most of its cost. */
+static void worker_log_conn(enum log_level level, const struct serve_result *res,
+                            const struct sockaddr *peer, int64_t accepted_ns)
+{
+    char addr[ADDR_STR_MAX], line[LOG_LINE_MAX];
+    int64_t us = (clock_now_ns() - accepted_ns) / 1000;
+    struct text t;
+
+    text_init(&t, line, sizeof(line));
+    text_str(&t, "conn ");
+    text_str(&t, addr_format(peer, addr));
+    text_str(&t, " file=\"");
+    text_str(&t, res->name);
+    text_str(&t, "\" status=");
+    text_str(&t, res->answered ? wire_status_name(res->status) : "-");
+    text_str(&t, " bytes=");
+    text_u64(&t, res->sent);
+    text_str(&t, "/");
+    text_u64(&t, res->size);
+    text_str(&t, " time=");
+    text_milli(&t, us > 0 ? (uint64_t)us : 0);
+    text_str(&t, res->refused ? "ms refused" : "ms");
+    if (res->problem != NULL) {
+        text_str(&t, " problem=\"");
+        text_str(&t, res->problem);
+        if (res->err != 0) {
+            text_str(&t, ": ");
+            text_str(&t, strerror(res->err));
+        }
+        text_str(&t, "\" during=");
+        text_str(&t, res->phase);
+    }
+    log_text(level, line, t.len);
+}
+
 void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
                       int64_t accepted_ns)
 {
-    char addr[ADDR_STR_MAX];
     struct serve_result res;
     enum log_level level;
 
     serve_conn(ctx, fd, peer, accepted_ns, &res);
     level = res.server_fault ? LOG_WARN : LOG_INFO;
-    if (level > log_get_level())
-        return; /* nothing to format: the common case under load */
-    /* One format, one write: this line is on every connection's path. */
-    log_msg(level, "conn %s file=\"%s\" status=%s bytes=%llu/%llu time=%.3fms%s%s%s%s%s%s%s",
-            addr_format(peer, addr), res.name, res.answered ? wire_status_name(res.status) : "-",
-            (unsigned long long)res.sent, (unsigned long long)res.size,
-            (double)(clock_now_ns() - accepted_ns) / 1e6, res.refused ? " refused" : "",
-            res.problem ? " problem=\"" : "", res.problem ? res.problem : "",
-            res.problem && res.err ? ": " : "", res.problem && res.err ? strerror(res.err) : "",
-            res.problem ? "\" during=" : "", res.problem ? res.phase : "");
+    if (level <= log_get_level()) /* else nothing to format: the common case under load */
+        worker_log_conn(level, &res, peer, accepted_ns);
 }
 
 /* Accepts from the next listener with a pending connection. Returns the

@@ -54,8 +54,23 @@ int main(int argc, char **argv)
     long interval = argc > 3 ? atol(argv[3]) : 10, n = 0, errors = 0;
     int fd;
 
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: ferry-admin-probe SOCKET SECONDS [INTERVAL_MS]\n"
+               "Asks ferryd's admin socket for status every INTERVAL_MS [10] for SECONDS\n"
+               "and prints the round trips' percentiles.\n");
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("ferry-admin-probe %s\n", FERRY_VERSION);
+        return 0;
+    }
     if (argc < 3 || strlen(argv[1]) >= sizeof(sun.sun_path) || interval < 0) {
-        fprintf(stderr, "usage: ferry-admin-probe SOCKET SECONDS [INTERVAL_MS]\n");
+        fprintf(stderr,
+                "ferry-admin-probe: %s\nusage: ferry-admin-probe SOCKET SECONDS "
+                "[INTERVAL_MS]\n",
+                argc < 3       ? "expected SOCKET SECONDS"
+                : interval < 0 ? "a negative interval"
+                               : "socket path too long");
         return 2;
     }
     strcpy(sun.sun_path, argv[1]);

@@ -28,6 +28,7 @@
 #include "common/wire.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,11 +451,14 @@ struct bench_args {
  * printed: exit 2). */
 static int bench_args(int argc, char **argv, struct bench_args *a)
 {
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {0}};
     int nops, c;
 
     memset(a, 0, sizeof(*a));
     a->nconns = 1;
-    while ((c = getopt(argc, argv, "bc:n:d:h")) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "bc:n:d:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             a->blocking = true;
@@ -474,13 +478,21 @@ static int bench_args(int argc, char **argv, struct bench_args *a)
         case 'h':
             usage(stdout);
             return 1;
+        case 'V':
+            printf("ferry-bench %s\n", FERRY_VERSION);
+            return 1;
         default:
+            fprintf(stderr, "ferry-bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return -1;
         }
     }
     nops = argc - optind - 1; /* HOST PORT or HOST:PORT, then NAME */
     if (nops < 1 || nops > 2 || a->nconns < 1 || (a->limit > 0 && a->ms > 0)) {
+        fprintf(stderr, "ferry-bench: %s\n",
+                nops < 1 || nops > 2 ? "expected HOST PORT NAME or HOST:PORT NAME"
+                : a->nconns < 1      ? "-c wants at least 1 connection"
+                                     : "-n and -d exclude each other");
         usage(stderr);
         return -1;
     }

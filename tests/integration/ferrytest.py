@@ -5,6 +5,7 @@ client or raw sockets, and read its log as it is written.
 Environment: FERRY_BIN (the build's bin/ directory), FERRY_KEEP_TMP=1 to
 keep each test's temporary directory for debugging."""
 
+import ctypes
 import hashlib
 import itertools
 import os
@@ -97,6 +98,34 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Inotify:
+    """Counts IN_OPEN events on one path (inotify through ctypes)."""
+    IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
+
+    def __init__(self, path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_OPEN)
+        assert wd >= 0, os.strerror(ctypes.get_errno())
+        self.count = 0
+
+    def opens(self):
+        """IN_OPEN events so far (queued synchronously by open())."""
+        while True:
+            try:
+                data = os.read(self.fd, 4096)
+            except BlockingIOError:
+                return self.count
+            while data:
+                _, mask, _, name_len = struct.unpack("iIII", data[:16])
+                self.count += bool(mask & self.IN_OPEN)
+                data = data[16 + name_len:]
+
+    def close(self):
+        os.close(self.fd)
 
 
 _server_ids = itertools.count()
@@ -280,26 +309,33 @@ def per_mode(cls, modes=MODES):
 
 
 class FakeServer:
-    """A one-connection server on loopback that runs handler(conn) in a
-    thread: for behaviour a correct ferryd never shows (truncation, other
-    versions, malformed answers)."""
+    """A server that runs handler(conn) in a thread for up to n connections:
+    for behaviour a correct ferryd never shows (truncation, other versions,
+    malformed answers, closing at once). On loopback TCP, or on the Unix
+    socket path when one is given (a fake admin socket)."""
 
-    def __init__(self, handler, host="127.0.0.1"):
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.sock.bind((host, 0))
-        self.sock.listen(1)
+    def __init__(self, handler, host="127.0.0.1", path=None, n=1):
+        if path is not None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(path)
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            self.sock.bind((host, 0))
+            self.port = self.sock.getsockname()[1]
+        self.path = path
+        self.sock.listen(8)
         self.sock.settimeout(30)
-        self.port = self.sock.getsockname()[1]
         self.error = None
-        self.thread = threading.Thread(target=self._run, args=(handler,), daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(handler, n), daemon=True)
         self.thread.start()
 
-    def _run(self, handler):
+    def _run(self, handler, n):
         try:
-            conn, _ = self.sock.accept()
-            with conn:
-                conn.settimeout(30)
-                handler(conn)
+            for _ in range(n):
+                conn, _ = self.sock.accept()
+                with conn:
+                    conn.settimeout(30)
+                    handler(conn)
         except Exception as e:  # reported by join()
             self.error = e
 

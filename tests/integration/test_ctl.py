@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import FERRYCTL, FerryTest, wait_until
+from ferrytest import FERRYCTL, FakeServer, FerryTest, wait_until
 
 # The longest valid name: 255 bytes of printable ASCII, recognisable at
 # both ends so that a middle cut shows.
@@ -244,36 +244,6 @@ class Options(FerryTest):
         self.assertEqual(self.srv.admin_json("status")["limits"]["workers"], 3)
 
 
-class FakeAdmin:
-    """A Unix admin socket whose handler(conn) misbehaves, in a thread, for
-    up to n connections."""
-
-    def __init__(self, path, handler, n=1):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        self.sock.listen(8)
-        self.sock.settimeout(30)
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(handler, n), daemon=True)
-        self.thread.start()
-
-    def _run(self, handler, n):
-        try:
-            for _ in range(n):
-                conn, _ = self.sock.accept()
-                with conn:
-                    handler(conn)
-        except Exception as e:  # reported by join()
-            self.error = e
-
-    def join(self):
-        self.thread.join(timeout=30)
-        self.sock.close()
-        if self.error:
-            raise self.error
-
-
 STATUS = {"ok": True, "schema": 1, "version": "0.1.0", "pid": 1, "mode": "prefork",
           "state": "running", "uptime_s": 1, "listeners": [], "limits": {}, "pool": {},
           "totals": {}, "throughput": {}, "saturation": {}}
@@ -295,14 +265,14 @@ class ClosedConnection(FerryTest):
     def test_closed_at_once(self):
         # Whether ferryctl writes before or after the close, the same answer.
         path = os.path.join(self.tmp, "at-once.sock")
-        fake = FakeAdmin(path, lambda conn: None, n=5)
+        fake = FakeServer(lambda conn: None, path=path, n=5)
         for _ in range(5):
             self.assertClosed(self.ferryctl(path, "status"))
         fake.join()
 
     def test_closed_after_part_of_the_request(self):
         path = os.path.join(self.tmp, "part.sock")
-        fake = FakeAdmin(path, lambda conn: conn.recv(5))
+        fake = FakeServer(lambda conn: conn.recv(5), path=path)
         self.assertClosed(self.ferryctl(path, "workers"))
         fake.join()
 
@@ -321,7 +291,7 @@ class ClosedConnection(FerryTest):
             conn.sendall(b'{"ok":true,"schema":1,"workers":[]}\n')
             done.wait(30)  # until ferryctl has finished
 
-        fake = FakeAdmin(path, handler)
+        fake = FakeServer(handler, path=path)
         try:
             r = self.ferryctl(path, "top", "--iterations", "3", "--interval", "0.05")
         finally:

@@ -1,7 +1,6 @@
 """Protocol v1 against the real ferryd, in every mode, over raw sockets:
 every status, hostile input, and the server still serving afterwards."""
 
-import ctypes
 import os
 import resource
 import socket
@@ -11,36 +10,8 @@ import sys
 import time
 import unittest
 
-from ferrytest import (READY, REFUSE, STATUS, children_of, per_mode, parse_response,
+from ferrytest import (READY, REFUSE, STATUS, Inotify, children_of, per_mode, parse_response,
                        recv_exact, request, wait_until)
-
-
-class Inotify:
-    """Counts IN_OPEN events on one path (inotify through ctypes)."""
-    IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
-
-    def __init__(self, path):
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
-        assert self.fd >= 0, os.strerror(ctypes.get_errno())
-        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_OPEN)
-        assert wd >= 0, os.strerror(ctypes.get_errno())
-        self.count = 0
-
-    def opens(self):
-        """IN_OPEN events so far (queued synchronously by open())."""
-        while True:
-            try:
-                data = os.read(self.fd, 4096)
-            except BlockingIOError:
-                return self.count
-            while data:
-                _, mask, _, name_len = struct.unpack("iIII", data[:16])
-                self.count += bool(mask & self.IN_OPEN)
-                data = data[16 + name_len:]
-
-    def close(self):
-        os.close(self.fd)
 
 
 class Protocol:
@@ -319,6 +290,8 @@ class Protocol:
                 break
         # The FILE_RESPONSE, then one segment: the content with the FIN.
         self.assertEqual(segs, [(11, False), (4096, True)])
+
+    def test_silent_client_neither_blocks_nor_lingers(self):
         # TCP_DEFER_ACCEPT: a connection that sends nothing is not handed to
         # a worker at once (even the single iterative server keeps serving),
         # and it is closed once the defer period and the request timeout pass.

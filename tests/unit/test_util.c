@@ -4,6 +4,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/size.h"
+#include "common/text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -227,6 +228,52 @@ static void test_addr_format(void **state)
     assert_string_equal(addr_format((struct sockaddr *)&v4, buf), "127.0.0.1:12345");
     assert_string_equal(addr_format((struct sockaddr *)&v6, buf), "[::1]:80");
     assert_int_equal(addr_port((struct sockaddr *)&v6), 80);
+    /* The extremes of the hand-made IPv4 form, a scoped and a long IPv6. */
+    inet_pton(AF_INET, "255.0.10.9", &v4.sin_addr);
+    v4.sin_port = htons(65535);
+    assert_string_equal(addr_format((struct sockaddr *)&v4, buf), "255.0.10.9:65535");
+    inet_pton(AF_INET, "0.0.0.0", &v4.sin_addr);
+    v4.sin_port = 0;
+    assert_string_equal(addr_format((struct sockaddr *)&v4, buf), "0.0.0.0:0");
+    inet_pton(AF_INET6, "fe80::1", &v6.sin6_addr);
+    v6.sin6_scope_id = 2;
+    assert_string_equal(addr_format((struct sockaddr *)&v6, buf), "[fe80::1%2]:80");
+    inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", &v6.sin6_addr);
+    v6.sin6_scope_id = 4294967295u;
+    v6.sin6_port = htons(65535);
+    assert_string_equal(addr_format((struct sockaddr *)&v6, buf),
+                        "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535");
+    v6.sin6_family = AF_UNIX;
+    assert_string_equal(addr_format((struct sockaddr *)&v6, buf), "?");
+}
+
+/* text: numbers, fixed decimals, and cutting at the end of the buffer. */
+static void test_text(void **state)
+{
+    char buf[16], tiny[4];
+    struct text t;
+
+    (void)state;
+    text_init(&t, buf, sizeof(buf));
+    text_u64(&t, 0);
+    text_str(&t, " ");
+    text_milli(&t, 12345);
+    text_str(&t, " ");
+    text_milli(&t, 7);
+    assert_string_equal(buf, "0 12.345 0.007");
+    assert_int_equal(t.len, strlen(buf));
+    text_init(&t, buf, sizeof(buf));
+    text_u64(&t, UINT64_MAX);
+    assert_string_equal(buf, "184467440737095"); /* cut to fit, NUL kept */
+    assert_int_equal(t.len, sizeof(buf) - 1);
+    text_init(&t, tiny, sizeof(tiny));
+    text_str(&t, "abcdef");
+    text_u64_pad(&t, 5, 3);
+    assert_string_equal(tiny, "abc");
+    text_init(&t, buf, sizeof(buf));
+    text_u64_pad(&t, 5, 3);
+    text_u64_pad(&t, 1234, 2);
+    assert_string_equal(buf, "0051234");
 }
 
 static void test_addr_resolve(void **state)
@@ -358,11 +405,17 @@ static void test_addr_port_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size_parse),         cmocka_unit_test(test_size_format),
-        cmocka_unit_test(test_log_escape),         cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_addr_format),        cmocka_unit_test(test_addr_resolve),
-        cmocka_unit_test(test_dur_parse),          cmocka_unit_test(test_addr_split),
-        cmocka_unit_test(test_addr_split_lengths), cmocka_unit_test(test_addr_port_parse),
+        cmocka_unit_test(test_size_parse),
+        cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_log_escape),
+        cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_addr_format),
+        cmocka_unit_test(test_addr_resolve),
+        cmocka_unit_test(test_dur_parse),
+        cmocka_unit_test(test_addr_split),
+        cmocka_unit_test(test_addr_split_lengths),
+        cmocka_unit_test(test_addr_port_parse),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
