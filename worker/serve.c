@@ -286,8 +286,10 @@ static int serve_wait_writable(const struct serve_ctx *ctx, int fd, struct serve
 }
 
 /* Prepares the socket for the body: corked, so that the last segment
- * and the FIN leave together (one segment fewer per file), and
- * non-blocking when nonblocking. Returns 0 or -1 (res says why). */
+ * and the FIN leave together (one segment fewer per file) and a large
+ * body leaves in full-sized segments (half the segments of a 256 MiB
+ * stream, and faster: docs/BENCHMARKS.md), and non-blocking when
+ * nonblocking. Returns 0 or -1 (res says why). */
 static int serve_content_setup(int fd, bool nonblocking, struct serve_result *res)
 {
     int one = 1, flags;

@@ -238,6 +238,8 @@ class Pool(FerryTest):
 
     def test_hup_does_not_wait_for_a_half_sent_request(self):
         srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
+        idle = srv.connect()  # says nothing: stays in the kernel (deferred accept)
+        self.addCleanup(idle.close)
         half = self.half_sent(srv, 1)
         old = set(children_of(srv.pid))
         mark = srv.mark()
@@ -252,6 +254,8 @@ class Pool(FerryTest):
 
     def test_resize_down_does_not_wait_for_half_sent_requests(self):
         srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
+        idle = srv.connect()  # says nothing: stays in the kernel (deferred accept)
+        self.addCleanup(idle.close)
         self.half_sent(srv, 2)  # both workers busy reading: one must go anyway
         t0 = time.monotonic()
         r = srv.admin_json("resize", "-1")
