@@ -15,7 +15,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* ---- the commands -------------------------------------------------- */
@@ -518,7 +520,28 @@ struct ctl_found {
     size_t n, cap;
     size_t denied;               /* seen but not for this user */
     char first_denied[PATH_MAX]; /* for the message */
+    size_t stale;                /* left by a ferryd that is gone */
 };
+
+/* False when nobody listens on the socket at path any more (a ferryd
+ * killed before it could remove it): connect() is refused at once. */
+static bool ctl_alive(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool alive = true;
+
+    if (fd < 0 || strlen(path) >= sizeof(sun.sun_path)) {
+        if (fd >= 0)
+            close(fd);
+        return true; /* cannot tell: keep it */
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == ECONNREFUSED)
+        alive = false;
+    close(fd);
+    return alive;
+}
 
 static int ctl_by_name(const void *x, const void *y)
 {
@@ -571,6 +594,10 @@ static int ctl_collect(const struct apath_place *place, struct ctl_found *f)
                 snprintf(f->first_denied, sizeof(f->first_denied), "%s", path);
             continue;
         }
+        if (!ctl_alive(path)) {
+            f->stale++;
+            continue;
+        }
         rc = ctl_found_add(f, path);
     }
     closedir(d);
@@ -596,6 +623,10 @@ static void ctl_say_none(const struct apath_place *places, size_t n, const struc
                                 " that you may open (%zu you may not, such as %s: is "
                                 "ferryd's --admin-group yours?)",
                                 f->denied, f->first_denied);
+    if (off < errlen && f->stale > 0)
+        off += (size_t)snprintf(err + off, errlen - off,
+                                " (%zu left by a ferryd that is gone: nothing answers there)",
+                                f->stale);
     if (off < errlen)
         snprintf(err + off, errlen - off, "; is ferryd running? -s PATH names a socket");
 }

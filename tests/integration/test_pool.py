@@ -119,6 +119,8 @@ class Parallel:
         srv.proc.send_signal(signal.SIGINT)
         self.assertEqual(srv.stop(), 1)
         self.assertLess(time.monotonic() - t0, 10)
+        if self.MODE != "iterative":  # stopped now: the child was killed, not crashed
+            self.assertRegex(srv.log(), r"stopped \(.*\): .* 0 crashes, 1 kills")
         s.close()
 
 

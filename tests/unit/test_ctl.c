@@ -710,8 +710,13 @@ struct dirs {
     struct apath_place places[2];
 };
 
-/* Binds a Unix socket at dir/name (left there when closed). */
-static void make_socket(const char *dir, const char *name)
+/* The listening sockets of the "live ferryd"s, closed at exit. */
+static int live_fds[16];
+static size_t nlive;
+
+/* Binds a Unix socket at dir/name; live: it listens, as a running ferryd's
+ * does; else it is closed at once and stays behind, as a killed one's. */
+static void make_socket_as(const char *dir, const char *name, bool live)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -719,7 +724,17 @@ static void make_socket(const char *dir, const char *name)
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
     assert_true(fd >= 0);
     assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    close(fd);
+    if (live && nlive < sizeof(live_fds) / sizeof(live_fds[0])) {
+        assert_int_equal(listen(fd, 8), 0);
+        live_fds[nlive++] = fd;
+    } else {
+        close(fd);
+    }
+}
+
+static void make_socket(const char *dir, const char *name)
+{
+    make_socket_as(dir, name, true);
 }
 
 static void make_file(const char *dir, const char *name)
@@ -756,6 +771,8 @@ static int dirs_teardown(void **state)
     struct dirs *d = *state;
     char cmd[200];
 
+    while (nlive > 0)
+        close(live_fds[--nlive]);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", d->a, d->b);
     if (system(cmd) != 0)
         return -1;
@@ -779,6 +796,10 @@ static void test_discovery(void **state)
     make_socket(d->b, "ferryd-1001-7000.sock");
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
                      CTL_UNREACHABLE);
+    make_socket_as(d->a, "ferryd-6999.sock", false); /* a killed ferryd's: skipped */
+    assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
+                     CTL_UNREACHABLE);
+    assert_non_null(strstr(err, "1 left by a ferryd that is gone"));
     make_socket(d->b, "ferryd-1000-7000.sock");
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)), 0);
     snprintf(want, sizeof(want), "%s/ferryd-1000-7000.sock", d->b);
