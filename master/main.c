@@ -162,13 +162,29 @@ static void log_listeners(const struct listeners *ls)
         log_info("listening on %s", ls->names[i]);
 }
 
+/* Opens the listeners cfg names. Returns 0, or -errno after saying why. */
+static int open_listeners(const struct config *cfg, struct listeners *ls)
+{
+    struct lsn_options lo = {.backlog = cfg->backlog,
+                             .io_timeout = cfg->io_timeout,
+                             .request_timeout = cfg->request_timeout};
+    char where[128];
+    int rc = lsn_open(ls, cfg->address, cfg->port, &lo, where, sizeof(where));
+
+    if (rc < 0)
+        fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
+                rc == -EHOSTUNREACH ? "cannot resolve the address"
+                : rc == -EADDRINUSE ? "address already in use"
+                                    : strerror(-rc));
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    struct lsn_options lo;
     struct listeners ls = {.n = 0};
     struct scoreboard *sb = NULL;
     struct config cfg;
-    char where[128], admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     gid_t admin_group;
     int dirfd = -1, rc;
 
@@ -189,17 +205,8 @@ int main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    lo.backlog = cfg.backlog;
-    lo.io_timeout = cfg.io_timeout;
-    lo.request_timeout = cfg.request_timeout;
-    rc = lsn_open(&ls, cfg.address, cfg.port, &lo, where, sizeof(where));
-    if (rc < 0) {
-        fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
-                rc == -EHOSTUNREACH ? "cannot resolve the address"
-                : rc == -EADDRINUSE ? "address already in use"
-                                    : strerror(-rc));
+    if ((rc = open_listeners(&cfg, &ls)) < 0)
         goto out;
-    }
     rc = admin_path_of(&cfg, &ls, admin_path, sizeof(admin_path));
     if (rc < 0) {
         fprintf(stderr, "ferryd: admin socket path: %s\n", strerror(-rc));
