@@ -6,6 +6,7 @@
 #include "admin/ctl.h"
 
 #include "admin/fmt.h"
+#include "common/duration.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -60,15 +61,15 @@ static void ctl_print_ping(FILE *out, json_t *resp, unsigned width)
     fprintf(out, "pong\n");
 }
 
-/* Reads a whole number of seconds, 0 or more; -1 when s is not one. */
+/* Reads a whole number of seconds ("30", "30s", "5m": common/duration,
+ * as ferryd's options); -1 when s is not one. */
 static long ctl_seconds(const char *s)
 {
-    char *end;
-    long t;
+    uint64_t ms;
 
-    errno = 0;
-    t = strtol(s, &end, 10);
-    return *s == '\0' || *end != '\0' || t < 0 || errno != 0 ? -1 : t;
+    if (dur_parse(s, &ms) < 0 || ms % 1000 != 0 || ms / 1000 > 86400)
+        return -1;
+    return (long)(ms / 1000);
 }
 
 static int ctl_opt_shutdown(json_t *req, const struct ctl_opt *o, const char *val, char *err,
@@ -81,7 +82,8 @@ static int ctl_opt_shutdown(json_t *req, const struct ctl_opt *o, const char *va
         return 0;
     }
     if ((t = ctl_seconds(val)) < 0) {
-        snprintf(err, errlen, "shutdown: --timeout wants seconds, not '%s'", val);
+        snprintf(err, errlen, "shutdown: --timeout wants whole seconds (30, 30s, 5m), not '%s'",
+                 val);
         return -1;
     }
     json_object_set_new(req, "timeout_s", json_integer(t));
@@ -98,7 +100,8 @@ static int ctl_opt_resize(json_t *req, const struct ctl_opt *o, const char *val,
         return 0;
     }
     if ((t = ctl_seconds(val)) < 0) {
-        snprintf(err, errlen, "resize: --drain-timeout wants seconds, not '%s'", val);
+        snprintf(err, errlen, "resize: --drain-timeout wants whole seconds (30, 30s, 5m), not '%s'",
+                 val);
         return -1;
     }
     json_object_set_new(req, "drain_timeout_s", json_integer(t));
@@ -154,15 +157,23 @@ static void ctl_print_metrics(FILE *out, json_t *resp, unsigned width)
 static int ctl_opt_top(json_t *req, const struct ctl_opt *o, const char *val, char *err,
                        size_t errlen)
 {
+    uint64_t ms = 0;
     char *end;
     double v;
 
     errno = 0;
-    v = strtod(val, &end);
-    if (*val == '\0' || *end != '\0' || errno != 0 || !(v > 0) || v > 86400 ||
-        (o->key == OPT_ITERATIONS && v != (unsigned)v)) {
-        snprintf(err, errlen, "top: --%s wants %s above 0, not '%s'", o->name,
-                 o->key == OPT_INTERVAL ? "seconds" : "a whole number", val);
+    if (o->key == OPT_INTERVAL) { /* a duration: "1", "0.5s", "500ms" */
+        if (dur_parse(val, &ms) < 0 || ms == 0 || ms > 86400000) {
+            snprintf(err, errlen,
+                     "top: --interval wants a duration above 0 (1, 0.5s, 500ms), "
+                     "not '%s'",
+                     val);
+            return -1;
+        }
+        v = (double)ms / 1000;
+    } else if ((v = strtod(val, &end)),
+               *val == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 1e9 || v != (unsigned)v) {
+        snprintf(err, errlen, "top: --iterations wants a whole number (0: until q), not '%s'", val);
         return -1;
     }
     json_object_set_new(req, o->name, json_real(v));

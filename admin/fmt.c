@@ -487,6 +487,8 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
     fmt_wrap_begin(&w, out, width, "listening", FMT_LABEL_W);
     json_array_foreach(json_object_get(r, "listeners"), i, l)
         fmt_wrap_putf(&w, "  ", "%s", json_is_string(l) ? json_string_value(l) : "?");
+    if (json_array_size(json_object_get(r, "listeners")) == 0)
+        fmt_wrap_putf(&w, "  ", "%s", "nothing (the listeners are closed)");
     fmt_wrap_end(&w);
     fmt_wrap_begin(&w, out, width, "limits", FMT_LABEL_W);
     fmt_wrap_putf(&w, "  ", "workers %lld", (long long)fmt_int(lim, "workers"));
@@ -718,8 +720,12 @@ void fmt_shutdown(FILE *out, json_t *r, unsigned width)
 {
     (void)width;
     if (json_is_true(json_object_get(r, "graceful")))
-        fprintf(out, "stopping gracefully: transfers in flight may finish within %llds\n",
-                (long long)fmt_int(r, "timeout_s"));
+        fprintf(out, "%s: transfers in flight may finish within %llds%s\n",
+                json_is_true(json_object_get(r, "already_stopping")) ? "already stopping"
+                                                                     : "stopping gracefully",
+                (long long)fmt_int(r, "timeout_s"),
+                json_is_true(json_object_get(r, "already_stopping")) ? " (the timeout in force)"
+                                                                     : "");
     else
         fprintf(out, "stopping now\n");
 }

@@ -33,6 +33,9 @@ size_t apath_places(uid_t uid, const char *xdg, struct apath_place *places)
 
     if (uid == 0) {
         apath_set(&places[n++], "/run/ferry", "ferryd-");
+        /* Root may talk to anyone's ferryd: those that fell back to /tmp
+         * too (ferryd-UID-PORT.sock of every UID). */
+        apath_set(&places[n++], "/tmp", "ferryd-");
         return n;
     }
     if (apath_xdg_usable(xdg))

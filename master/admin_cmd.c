@@ -146,7 +146,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "state", json_string(admin_state_names[state]));
     json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
     json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
-    for (size_t i = 0; i < a->ls->n; i++)
+    for (size_t i = 0; i < a->ls->n && state != ADMIN_STOPPING; i++) /* closed once stopping */
         json_array_append_new(lis, json_string(a->ls->names[i]));
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));

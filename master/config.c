@@ -79,7 +79,8 @@ const char *cfg_mode_name(enum pool_mode mode)
 
 static void cfg_usage(FILE *out)
 {
-    fprintf(out, "usage: ferryd [options] ADDRESS PORT DIRECTORY\n\n"
+    fprintf(out, "usage: ferryd [options] ADDRESS PORT DIRECTORY\n"
+                 "       ferryd [options] ADDRESS:PORT DIRECTORY   ([::1]:PORT for IPv6)\n\n"
                  "Serves the regular files directly inside DIRECTORY over ferry's file\n"
                  "protocol v1 on ADDRESS (IPv4/IPv6 literal or host name) and PORT\n"
                  "(0 picks a free port and logs it).\n\noptions (default in brackets):\n");
@@ -223,8 +224,13 @@ static int cfg_operands(int n, char **v, struct config *cfg)
         return cfg_fail("'%s' is not an address (a host name, IPv4, IPv6 or [IPv6], "
                         "optionally with :PORT)",
                         v[0]);
+    if (n == 2 && port < 0 && addr_port_parse(v[1]) >= 0)
+        return cfg_fail("expected ADDRESS PORT DIRECTORY: the DIRECTORY is missing");
     if (n == 2 && port < 0)
-        return cfg_fail("expected ADDRESS PORT DIRECTORY: no port in '%s'", v[0]);
+        return cfg_fail("expected ADDRESS PORT DIRECTORY: no port in '%s'%s", v[0],
+                        strchr(v[0], ':') != strrchr(v[0], ':')
+                            ? " (an IPv6 address with a port takes brackets: [::1]:PORT)"
+                            : "");
     if (n == 3 && port >= 0)
         return cfg_fail("'%s' carries a port already: expected ADDRESS:PORT DIRECTORY", v[0]);
     if (n == 3 && (port = addr_port_parse(v[1])) < 0)

@@ -66,7 +66,8 @@ static const struct admin_ops iterative_admin_ops = {
 };
 
 /* Iterative mode: this process is the only server, one client at a time;
- * its admin socket runs in a thread of its own. */
+ * its admin socket runs in a thread of its own. Returns the exit code, or
+ * -1 when it could not start (logged). */
 static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct listeners *ls,
                          int dirfd, const char *admin_path, gid_t admin_group)
 {
@@ -85,14 +86,14 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
 
     if (slot < 0) { /* a scoreboard has at least one slot: cannot happen */
         log_error("scoreboard: %s", strerror(-slot));
-        return 1;
+        return -1;
     }
     wc.serve.slot = &sb->slots[slot];
     sb->pool.target = 1;
-    proc_set_title("iterative server");
+    proc_set_title("iterative server %s %s", ls->names[0], cfg->directory);
     if ((rc = worker_signals_init(&wc)) < 0) {
         log_error("signals: %s", strerror(-rc));
-        return 1;
+        return -1;
     }
     /* A stop cuts a request still arriving; the abort flag makes a second
      * signal or the deadline cut a transfer. */
@@ -102,7 +103,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     rc = admin_thread_start(&at, admin_path, admin_group, cfg, sb, ls, &iterative_admin_ops, NULL);
     if (rc < 0) {
         log_error("cannot open the admin socket %s: %s", admin_path, admin_strerror(rc));
-        return 1;
+        return -1;
     }
     log_info("admin socket %s", admin_path);
     rc = worker_run(&wc);
@@ -224,14 +225,15 @@ int main(int argc, char **argv)
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
     if (cfg.mode != MODE_ITERATIVE)
-        proc_set_title("master");
+        proc_set_title("master %s %s", ls.names[0], cfg.directory); /* which one, in ps */
     sb->pool.started_unix = time(NULL);
     sb->pool.started_ns = clock_now_ns();
     if (cfg.mode == MODE_ITERATIVE)
         rc = run_iterative(&cfg, sb, &ls, dirfd, admin_path, admin_group);
     else
         rc = pool_run(&cfg, sb, &ls, dirfd, admin_path, admin_group);
-    log_totals(sb, rc);
+    if (rc >= 0) /* a server that never started has nothing to sum up */
+        log_totals(sb, rc);
 out:
     lsn_close(&ls);
     sb_destroy(sb);

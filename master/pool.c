@@ -889,7 +889,7 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     if (!pool_alloc(&p, sb->nslots) || (rc = uv_loop_init(&p.loop)) < 0) {
         log_error("cannot set up the pool: %s", uv_strerror(rc));
         pool_free(&p);
-        return 1;
+        return -1;
     }
     signal(SIGPIPE, SIG_IGN);
     sb->pool.target = cfg->workers;
@@ -901,5 +901,7 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     pool_free(&p);
-    return rc < 0 || p.killed ? 1 : 0;
+    if (rc < 0)
+        return -1; /* never started: said why already */
+    return p.killed ? 1 : 0;
 }

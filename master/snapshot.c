@@ -77,7 +77,8 @@ static void snap_progress(struct snap_history *h, const struct snapshot *s, uint
     bool same = p->generation == w->generation && p->start_ns == w->t.start_ns;
 
     p->rate_bps = 0;
-    if (same && s->taken_ns > p->ns && w->t.sent >= p->sent)
+    p->measured = same && s->taken_ns > p->ns && w->t.sent >= p->sent;
+    if (p->measured)
         p->rate_bps = (double)(w->t.sent - p->sent) * 1e9 / (double)(s->taken_ns - p->ns);
     p->generation = w->generation;
     p->start_ns = w->t.start_ns;
@@ -129,8 +130,9 @@ void snap_transfer_rates(const struct snap_history *h, const struct snapshot *s,
     int64_t age = s->taken_ns - w->t.start_ns;
 
     *avg_bps = age > 0 ? (double)w->t.sent * 1e9 / (double)age : 0;
-    /* A transfer younger than one sampling interval has only its average. */
-    *rate_bps = p->generation == w->generation && p->start_ns == w->t.start_ns && p->rate_bps > 0
+    /* A transfer younger than one sampling interval has only its average;
+     * one that stalled over the last interval has a rate of 0. */
+    *rate_bps = p->generation == w->generation && p->start_ns == w->t.start_ns && p->measured
                     ? p->rate_bps
                     : *avg_bps;
 }

@@ -57,6 +57,7 @@ struct snap_history {
         uint64_t sent;
         int64_t ns;
         double rate_bps; /* over the last sampling interval */
+        bool measured;   /* rate_bps covers an interval of this transfer */
     } * slots;
 };
 

@@ -13,6 +13,7 @@
 #include "common/wire.h"
 #include "contrib/client/progress.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -545,6 +546,12 @@ static int get_exchange(int fd, const struct get_opts *o, struct wire_response *
                     errno == EAGAIN ? "timed out" : strerror(errno));
     if (n < (ssize_t)sizeof(ans))
         return fail(EX_TRANSFER, "the server closed the connection without an answer");
+    /* Not a FILE_RESPONSE at all (an HTTP server answers "HTTP/1.1 ..."):
+     * say what was there rather than blame a version. */
+    if (ans[1] != WIRE_FILE_RESPONSE)
+        return fail(EX_TRANSFER,
+                    "not a ferry server? its answer starts with 0x%02x 0x%02x (\"%c%c\")", ans[0],
+                    ans[1], isprint(ans[0]) ? ans[0] : '.', isprint(ans[1]) ? ans[1] : '.');
     /* Another version's answer means nothing in version 1's terms: not
      * even its status. */
     if (ans[0] != WIRE_VERSION && o->verbose)

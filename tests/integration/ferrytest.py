@@ -271,6 +271,15 @@ class FerryTest(unittest.TestCase):
         self.root = os.path.join(self.tmp, "root")
         os.mkdir(self.root)
         self.servers = []
+        # A cleanup, registered first so it runs last: after the test's own
+        # cleanups (a tmpfs mounted inside, say, is unmounted by then).
+        self.addCleanup(self._remove_tmp)
+
+    def _remove_tmp(self):
+        if os.environ.get("FERRY_KEEP_TMP"):
+            print(f"\nkept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def tearDown(self):
         for srv in self.servers:
@@ -282,10 +291,6 @@ class FerryTest(unittest.TestCase):
             # one from a child whose death the test did not notice.
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 self.assertNotIn(marker, srv.log())
-        if os.environ.get("FERRY_KEEP_TMP"):
-            print(f"\nkept {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def serve(self, mode="prefork", args=(), **kw):
         srv = Server(self.root, mode, args, **kw)

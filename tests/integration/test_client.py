@@ -566,6 +566,16 @@ class ClientAgainstFakes(FerryTest):
                 self.assertEqual(got, [b""], "no READY: the client closed")
                 self.assertEqual(self.left(), [], "no file left behind")
 
+    def test_an_http_server_is_not_a_version_mismatch(self):
+        def http(conn):
+            read_request(conn)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        r = self.run_against(http)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(r.stderr.decode().strip(),
+                         'ferry: not a ferry server? its answer starts with 0x48 0x54 ("HT")')
+        self.assertEqual(self.left(), [])
+
     def test_malformed_answers(self):
         for answer in (struct.pack(">BBBQ", 1, 9, 0, 1), struct.pack(">BBBQ", 1, 2, 99, 0),
                        struct.pack(">BBBQ", 1, 2, 3, 5), b"\x01\x02"):

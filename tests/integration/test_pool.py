@@ -189,6 +189,11 @@ class Stopping:
             srv.connect(timeout=5)
         self.assertLess(time.monotonic() - t0, 1.0)
         self.assertIsNone(srv.proc.poll())  # still finishing the transfer
+        st = srv.admin_json("status")
+        self.assertEqual((st["state"], st["listeners"]), ("stopping", []))
+        r = srv.ctl("shutdown", "--timeout", "5")  # a second one changes nothing
+        self.assertEqual(r.stdout, "already stopping: transfers in flight may finish within "
+                                   "60s (the timeout in force)\n")
         self.assertEqual(len(recv_exact(transfer, 64 << 20)), (64 << 20) - 4096)
         self.assertEqual(srv.stop(), 0)
 
@@ -330,7 +335,8 @@ class Pool(FerryTest):
                 cmdline = f.read().split(b"\0")[0].decode()
             with open(f"/proc/{pid}/comm") as f:
                 return cmdline, f.read().strip()
-        self.assertEqual(title(srv.pid), ("ferryd: master", "ferryd: master"))
+        self.assertEqual(title(srv.pid),
+                         (f"ferryd: master 127.0.0.1:{srv.port} {self.root}", "ferryd: master"))
         kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
         slots = {w["pid"]: w["slot"] for w in srv.admin_json("workers")["workers"]}
         for kid in kids:
@@ -486,7 +492,9 @@ class Pool(FerryTest):
                  (["--frobnicate", "127.0.0.1", "0", self.root], 2,
                   "unknown or incomplete option '--frobnicate'"),
                  (["127.0.0.1", "70000", self.root], 2, "PORT must be 0..65535"),
-                 (["127.0.0.1", "0"], 2, "expected ADDRESS PORT DIRECTORY"),
+                 (["127.0.0.1", "0"], 2, "expected ADDRESS PORT DIRECTORY: the DIRECTORY is "
+                  "missing"),
+                 (["::1:4242", self.root], 2, "takes brackets: [::1]:PORT"),
                  (["127.0.0.1", "0", "/nonexistent"], 1, "cannot serve directory"),
                  (["no-such-host.invalid", "0", self.root], 1, "cannot resolve")]
         for args, code, message in cases:

@@ -82,6 +82,7 @@ static void test_address_forms(void **state)
     assert_int_equal(parse(&c, "[::1", "0", "dir", NULL), -EINVAL);
     assert_int_equal(parse(&c, "[::1]:80", "0", "dir", NULL), -EINVAL); /* two ports */
     assert_int_equal(parse(&c, "::1", "dir", NULL), -EINVAL);           /* no port */
+    assert_int_equal(parse(&c, "127.0.0.1", "4242", NULL), -EINVAL);    /* no directory */
     assert_int_equal(parse(&c, "::1", "65536", "dir", NULL), -EINVAL);
     assert_int_equal(parse(&c, "::1", "0", "dir", "extra", NULL), -EINVAL);
 }

@@ -108,9 +108,16 @@ static void test_parse_shutdown(void **state)
     assert_null(json_object_get(a.req, "graceful"));
     json_decref(a.req);
     assert_int_equal(parse(&a, err, "shutdown", "--timeout", "soon", NULL), -1);
-    assert_string_equal(err, "shutdown: --timeout wants seconds, not 'soon'");
+    assert_string_equal(err, "shutdown: --timeout wants whole seconds (30, 30s, 5m), not 'soon'");
     assert_string_equal(a.cmd->name, "shutdown"); /* its usage follows */
     assert_int_equal(parse(&a, err, "shutdown", "--timeout", "-1", NULL), -1);
+    assert_int_equal(parse(&a, err, "shutdown", "--timeout", "1500ms", NULL), -1);
+    assert_int_equal(parse(&a, err, "shutdown", "--timeout", "2m", NULL), CTL_RUN); /* durations */
+    assert_int_equal(json_integer_value(json_object_get(a.req, "timeout_s")), 120);
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "resize", "-1", "--drain-timeout", "5s", NULL), CTL_RUN);
+    assert_int_equal(json_integer_value(json_object_get(a.req, "drain_timeout_s")), 5);
+    json_decref(a.req);
     assert_int_equal(parse(&a, err, "shutdown", "--timeout", NULL), -1);
     assert_string_equal(err, "shutdown: option '--timeout' wants a value (S)");
     assert_int_equal(parse(&a, err, "shutdown", "extra", NULL), -1);
@@ -185,8 +192,12 @@ static void test_parse_top(void **state)
     assert_float_equal(json_real_value(json_object_get(a.req, "iterations")), 3, 1e-9);
     json_decref(a.req);
     assert_int_equal(parse(&a, err, "top", "--interval", "0", NULL), -1);
-    assert_string_equal(err, "top: --interval wants seconds above 0, not '0'");
+    assert_string_equal(err, "top: --interval wants a duration above 0 (1, 0.5s, 500ms), not '0'");
     assert_int_equal(parse(&a, err, "top", "--iterations", "1.5", NULL), -1);
+    assert_int_equal(parse(&a, err, "top", "--interval", "500ms", "--iterations", "0", NULL),
+                     CTL_RUN); /* 0 iterations: until q, as the help says */
+    assert_float_equal(json_real_value(json_object_get(a.req, "interval")), 0.5, 1e-9);
+    json_decref(a.req);
     assert_int_equal(parse(&a, err, "top", "--interval", "nan", NULL), -1);
     assert_int_equal(parse(&a, err, "top", "now", NULL), -1);
 }
@@ -670,7 +681,7 @@ static void test_places_follow_the_rule(void **state)
         uid_t uid;
         const char *xdg;
         size_t n;
-    } cases[] = {{0, NULL, 1}, {0, "/run/user/0", 1}, {1000, "/run/user/1000", 3}, {1000, NULL, 2}};
+    } cases[] = {{0, NULL, 2}, {0, "/run/user/0", 2}, {1000, "/run/user/1000", 3}, {1000, NULL, 2}};
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

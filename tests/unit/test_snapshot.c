@@ -171,6 +171,13 @@ static void test_transfer_rates(void **state)
     snap_transfer_rates(&h, &s, 0, &rate, &avg);
     assert_float_equal(rate, 9000, 0.01);
     assert_float_equal(avg, 5000, 0.01);
+    /* Stalled for the next second: the current rate is 0, not the average. */
+    assert_int_equal(snap_take(sb, &s), 0);
+    s.taken_ns = 2500000000;
+    snap_history_add(&h, &s);
+    snap_transfer_rates(&h, &s, 0, &rate, &avg);
+    assert_float_equal(rate, 0, 0.01);
+    assert_float_equal(avg, 4000, 0.01);
     /* A new transfer in the same slot starts from scratch. */
     sb_conn_begin(&sb->slots[w], peer(), clock_now_ns());
     sb_conn_progress(&sb->slots[w], 10);
