@@ -358,7 +358,9 @@ static int admin_cmd_resize(struct admin *a, struct admin_conn *c, json_t *req, 
         c->token = 0;
         c->pending = NULL;
         if (rc == -EBUSY)
-            return admin_fail(resp, "busy", "a resize is under way; try again when it is done");
+            return admin_fail(
+                resp, "busy",
+                "a resize or a rolling restart is under way; try again when it is done");
         if (rc == -ESHUTDOWN)
             return admin_fail(resp, "stopping", "the pool is stopping");
         return admin_fail(resp, "unsupported", "this mode cannot resize");

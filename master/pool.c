@@ -621,7 +621,7 @@ static void pool_on_ttinou(uv_signal_t *h, int signum)
     rc = pool_resize(p, to, p->cfg->shutdown_timeout, 0);
     if (rc < 0)
         log_warn("SIG%s: %s: ignored", sigabbrev_np(signum),
-                 rc == -EBUSY ? "a resize is under way" : "stopping");
+                 rc == -EBUSY ? "a resize or a restart is under way" : "stopping");
 }
 
 /* Rolling restart: replaces the next old worker, or finishes. The

@@ -422,8 +422,9 @@ static int out_prepare(const struct get_opts *o, struct output *out)
     if (out->to_stdout)
         return EX_OK;
     into_dir = o->output != NULL && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode);
-    if (into_dir)
-        n = snprintf(out->path, sizeof(out->path), "%s/%s", o->output, o->name);
+    if (into_dir) /* "d/" and "d" alike: one slash between */
+        n = snprintf(out->path, sizeof(out->path), "%s%s%s", o->output,
+                     o->output[strlen(o->output) - 1] == '/' ? "" : "/", o->name);
     else
         n = snprintf(out->path, sizeof(out->path), "%s", o->output ? o->output : o->name);
     if (n < 0 || (size_t)n >= sizeof(out->path))

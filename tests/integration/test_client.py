@@ -83,6 +83,9 @@ class Client(FerryTest):
         os.mkdir(os.path.join(self.out, "sub"))
         self.assertEqual(self.get("-o", "sub").returncode, 0)
         self.assertEqual(open(os.path.join(self.out, "sub", "data.bin"), "rb").read(), self.data)
+        r = self.get("-o", "sub/")  # a trailing slash: the same place, named once
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"ferry: sub/data.bin exists", r.stderr)
         r = self.get("-o", "-")
         self.assertEqual((r.returncode, r.stdout), (0, self.data))
 
