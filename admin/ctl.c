@@ -597,8 +597,8 @@ static int ctl_collect(const struct apath_place *place, struct ctl_found *f)
 
         if (!apath_match(place, e->d_name) ||
             (size_t)snprintf(path, sizeof(path), "%s/%s", place->dir, e->d_name) >= APATH_MAX ||
-            stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-            continue; /* too long to connect to, or not a socket */
+            stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || !apath_owner_ok(e->d_name, st.st_uid))
+            continue; /* too long to connect to, not a socket, or an impostor's */
         /* AT_EACCESS: connect() checks the effective ids, as must we. */
         if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
             if (f->denied++ == 0)

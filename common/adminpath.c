@@ -70,6 +70,19 @@ bool apath_match(const struct apath_place *place, const char *name)
            strcmp(name + n - (sizeof(".sock") - 1), ".sock") == 0;
 }
 
+bool apath_owner_ok(const char *name, uid_t owner)
+{
+    const char *p = name + sizeof("ferryd-") - 1, *q;
+    unsigned long uid;
+    char *end;
+
+    if (strncmp(name, "ferryd-", sizeof("ferryd-") - 1) != 0 || (q = strchr(p, '-')) == NULL ||
+        p == q || strspn(p, "0123456789") != (size_t)(q - p))
+        return true; /* ferryd-PORT.sock: no owner in the name */
+    uid = strtoul(p, &end, 10);
+    return end == q && (uid_t)uid == owner;
+}
+
 int apath_default_for(uid_t uid, const char *xdg, unsigned port, char *buf, size_t len)
 {
     struct apath_place places[APATH_PLACES_MAX];

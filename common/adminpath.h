@@ -59,6 +59,11 @@ int apath_pattern(const struct apath_place *place, char *buf, size_t len);
  * place: PREFIX, something, ".sock". */
 bool apath_match(const struct apath_place *place, const char *name);
 
+/* False when name says whose socket it is ("ferryd-UID-PORT.sock", as in
+ * /tmp, which anyone may write to) and owner is someone else: another
+ * user's socket posing as that UID's ferryd. Other names: true. */
+bool apath_owner_ok(const char *name, uid_t owner);
+
 /* Writes the default path for a server on port run as uid with
  * $XDG_RUNTIME_DIR xdg (NULL: unset) into buf. Returns 0 or -ENAMETOOLONG. */
 int apath_default_for(uid_t uid, const char *xdg, unsigned port, char *buf, size_t len);

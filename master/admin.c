@@ -485,9 +485,11 @@ static int admin_claim_path(const struct sockaddr_un *sun)
  * Locks the directory that will hold path (flock), so that two ferryd
  * starting on one path cannot both find a stale socket and the second
  * remove the first's fresh one. Returns the lock's fd (close it to
- * unlock), or -1 when the directory cannot be opened (then no lock: bind
- * still fails on a live path).
+ * unlock), or -1 when the directory cannot be opened or stays locked for
+ * a second (then no lock: bind still fails on a live path).
  */
+#define ADMIN_LOCK_TRIES 100 /* x 10 ms */
+
 static int admin_lock_dir(const char *path)
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -496,9 +498,15 @@ static int admin_lock_dir(const char *path)
 
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-        close(fd);
-        fd = -1;
+    /* Anyone who can open the directory can hold a lock on it: wait a
+     * second at most, then go on without (bind still fails on a live path). */
+    for (int i = 0; fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+        if (errno != EWOULDBLOCK || i == ADMIN_LOCK_TRIES) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+        usleep(10000);
     }
     return fd;
 }

@@ -248,6 +248,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
                      (double)(clock_now_ns() - p->paused_ns) / 1e9, p->pause_failures);
             p->paused_ns = 0;
             p->accept_rl.reported = false; /* the next episode is reported at once */
+            p->accept_rl.missed = 0;
         }
         rc = pool_spawn(p, fd, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */

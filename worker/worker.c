@@ -322,6 +322,7 @@ static void worker_resume(struct worker_pause *pz)
         return;
     pz->active = false;
     pz->rl.reported = false; /* the next episode is reported at once */
+    pz->rl.missed = 0;
     log_info("accepting again after %.1f s paused (%u failed accepts)",
              (double)(clock_now_ns() - pz->since_ns) / 1e9, pz->failures);
 }

@@ -721,6 +721,29 @@ struct dirs {
     struct apath_place places[2];
 };
 
+/* "ferryd-UID-REST" for this process's uid (mine) or another (theirs): a
+ * name in /tmp counts only when its owner is the uid it names. Four
+ * buffers in turn, so that a call's result outlives the next three. */
+static const char *uid_name(uid_t uid, const char *rest)
+{
+    static char ring[4][64];
+    static unsigned next;
+    char *b = ring[next++ % 4];
+
+    snprintf(b, sizeof(ring[0]), "ferryd-%lu-%s", (unsigned long)uid, rest);
+    return b;
+}
+
+static const char *mine(const char *rest)
+{
+    return uid_name(geteuid(), rest);
+}
+
+static const char *theirs(const char *rest)
+{
+    return uid_name(geteuid() + 1, rest);
+}
+
 /* The listening sockets of the "live ferryd"s, closed at exit. */
 static int live_fds[16];
 static size_t nlive;
@@ -772,7 +795,7 @@ static int dirs_setup(void **state)
     snprintf(d->places[0].dir, sizeof(d->places[0].dir), "%s", d->a);
     snprintf(d->places[0].prefix, sizeof(d->places[0].prefix), "ferryd-");
     snprintf(d->places[1].dir, sizeof(d->places[1].dir), "%s", d->b);
-    snprintf(d->places[1].prefix, sizeof(d->places[1].prefix), "ferryd-1000-");
+    snprintf(d->places[1].prefix, sizeof(d->places[1].prefix), "%s", mine(""));
     *state = d;
     return 0;
 }
@@ -799,21 +822,21 @@ static void test_discovery(void **state)
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
                      CTL_UNREACHABLE);
     assert_non_null(strstr(err, "no ferryd admin socket in"));
-    snprintf(want, sizeof(want), "%s/ferryd-*.sock, %s/ferryd-1000-*.sock", d->a, d->b);
+    snprintf(want, sizeof(want), "%s/ferryd-*.sock, %s/%s*.sock", d->a, d->b, mine(""));
     assert_non_null(strstr(err, want));
     /* Look-alikes: not a socket, another name, another user's. */
     make_file(d->a, "ferryd-1.sock");
     make_socket(d->a, "other.sock");
-    make_socket(d->b, "ferryd-1001-7000.sock");
+    make_socket(d->b, theirs("7000.sock"));
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
                      CTL_UNREACHABLE);
     make_socket_as(d->a, "ferryd-6999.sock", false); /* a killed ferryd's: skipped */
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)),
                      CTL_UNREACHABLE);
     assert_non_null(strstr(err, "1 left by a ferryd that is gone"));
-    make_socket(d->b, "ferryd-1000-7000.sock");
+    make_socket(d->b, mine("7000.sock"));
     assert_int_equal(ctl_find_socket_in(d->places, 2, buf, sizeof(buf), err, sizeof(err)), 0);
-    snprintf(want, sizeof(want), "%s/ferryd-1000-7000.sock", d->b);
+    snprintf(want, sizeof(want), "%s/%s", d->b, mine("7000.sock"));
     assert_string_equal(buf, want);
     /* The same directory twice is one socket, not two. */
     d->places[0] = d->places[1];
@@ -827,7 +850,7 @@ static void test_discovery(void **state)
     assert_non_null(strstr(err, "2 ferryd admin sockets found:\n"));
     snprintf(want, sizeof(want), "\n  %s/ferryd-7001.sock\n", d->a);
     assert_non_null(strstr(err, want));
-    snprintf(want, sizeof(want), "\n  %s/ferryd-1000-7000.sock\n", d->b);
+    snprintf(want, sizeof(want), "\n  %s/%s\n", d->b, mine("7000.sock"));
     assert_non_null(strstr(err, want));
     assert_non_null(strstr(err, "-s PATH"));
     assert_non_null(strstr(err, "FERRY_ADMIN_SOCKET=PATH"));
@@ -841,11 +864,13 @@ static void test_discovery_skips_closed_sockets(void **state)
     pid_t pid;
     int status;
 
-    const char *closed[] = {"a/ferryd-7001.sock", "b/ferryd-1000-9.sock"};
+    char mine9[64];
+    const char *closed[] = {"ferryd-7001.sock", mine9};
 
+    snprintf(mine9, sizeof(mine9), "%s", mine("9.sock"));
     make_socket(d->a, "ferryd-7000.sock");
     make_socket(d->a, "ferryd-7001.sock");
-    make_socket(d->b, "ferryd-1000-9.sock");
+    make_socket(d->b, mine9);
     snprintf(path, sizeof(path), "%s/ferryd-7000.sock", d->a);
     assert_int_equal(chmod(path, 0666), 0);
     pid = fork();
@@ -855,8 +880,8 @@ static void test_discovery_skips_closed_sockets(void **state)
         int rc;
 
         for (size_t i = 0; i < 2; i++) {
-            snprintf(path, sizeof(path), "%s/%s", i ? d->b : d->a, closed[i] + 2);
-            if (chmod(path, geteuid() == 0 ? 0600 : 0) < 0)
+            if (snprintf(path, sizeof(path), "%s/%.40s", i ? d->b : d->a, closed[i]) < 0 ||
+                chmod(path, geteuid() == 0 ? 0600 : 0) < 0)
                 _exit(10);
         }
         if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
@@ -870,6 +895,18 @@ static void test_discovery_skips_closed_sockets(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A socket in /tmp named for a uid counts only if that uid owns it: another
+ * user cannot pose as someone's ferryd there. */
+static void test_owner_in_the_name(void **state)
+{
+    (void)state;
+    assert_true(apath_owner_ok("ferryd-7000.sock", 1234)); /* no owner named */
+    assert_true(apath_owner_ok("ferryd-1000-7000.sock", 1000));
+    assert_false(apath_owner_ok("ferryd-1000-7000.sock", 1001));
+    assert_false(apath_owner_ok("ferryd-0-7000.sock", 1000));
+    assert_true(apath_owner_ok("ferryd-x-7000.sock", 1000)); /* not a uid: no claim */
 }
 
 static void test_find_socket_env(void **state)
@@ -911,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discovery_skips_closed_sockets, dirs_setup,
                                         dirs_teardown),
         cmocka_unit_test(test_find_socket_env),
+        cmocka_unit_test(test_owner_in_the_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
