@@ -65,11 +65,11 @@ static void ctl_print_ping(FILE *out, json_t *resp, unsigned width)
  * as ferryd's options); -1 when s is not one. */
 static long ctl_seconds(const char *s)
 {
-    uint64_t ms;
+    uint64_t secs;
 
-    if (dur_parse(s, &ms) < 0 || ms % 1000 != 0 || ms / 1000 > 86400)
+    if (dur_parse_s(s, &secs) < 0 || secs > 86400)
         return -1;
-    return (long)(ms / 1000);
+    return (long)secs;
 }
 
 static int ctl_opt_shutdown(json_t *req, const struct ctl_opt *o, const char *val, char *err,

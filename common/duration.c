@@ -112,3 +112,16 @@ int dur_parse(const char *s, uint64_t *ms)
     *ms = total;
     return 0;
 }
+
+int dur_parse_s(const char *s, uint64_t *secs)
+{
+    uint64_t ms;
+    int rc = dur_parse(s, &ms);
+
+    if (rc < 0)
+        return rc;
+    if (ms % 1000 != 0)
+        return -EINVAL;
+    *secs = ms / 1000;
+    return 0;
+}

@@ -19,4 +19,8 @@
  */
 int dur_parse(const char *s, uint64_t *ms);
 
+/* As dur_parse(), for a whole number of seconds ("30", "30s", "5m"; not
+ * "1500ms"): 0 with *secs set, or -EINVAL / -ERANGE. */
+int dur_parse_s(const char *s, uint64_t *secs);
+
 #endif

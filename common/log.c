@@ -84,6 +84,8 @@ bool log_rl_allow(struct log_rl *rl, int64_t now_ns, unsigned *missed)
 {
     int64_t interval = rl->interval_ns > 0 ? rl->interval_ns : LOG_RL_INTERVAL_NS;
 
+    if (rl->failures++ == 0)
+        rl->since_ns = now_ns;
     if (rl->reported && now_ns - rl->last_ns < interval) {
         rl->missed++;
         return false;
@@ -92,6 +94,18 @@ bool log_rl_allow(struct log_rl *rl, int64_t now_ns, unsigned *missed)
     rl->missed = 0;
     rl->last_ns = now_ns;
     rl->reported = true;
+    return true;
+}
+
+bool log_rl_end(struct log_rl *rl, int64_t now_ns, double *secs, unsigned *failures)
+{
+    if (rl->failures == 0)
+        return false;
+    *secs = (double)(now_ns - rl->since_ns) / 1e9;
+    *failures = rl->failures;
+    rl->failures = 0;
+    rl->missed = 0;
+    rl->reported = false;
     return true;
 }
 

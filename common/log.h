@@ -36,8 +36,9 @@ int log_reopen(void);
 void log_forked(void);
 
 /*
- * A repeated warning (accept failing at the descriptor limit...) is
- * reported once per interval, with the count of the ones left out.
+ * A repeated failure (accept at the descriptor limit...) is an episode:
+ * reported when it starts and then once per interval, with the count of
+ * the failures left out, and ended once by the first success.
  */
 #define LOG_RL_INTERVAL_NS (10 * 1000000000LL)
 
@@ -46,11 +47,19 @@ struct log_rl {
     int64_t last_ns;
     bool reported; /* last_ns is valid */
     unsigned missed;
+    int64_t since_ns;  /* the episode's start */
+    unsigned failures; /* in this episode; 0: none going on */
 };
 
-/* True when a report is due at now_ns (the first always is); then
- * *missed is the number of calls suppressed since the last report. */
+/* Counts one failure at now_ns. True when a report is due (the first of
+ * an episode always is); then *missed is the number of failures left out
+ * since the last report. */
 bool log_rl_allow(struct log_rl *rl, int64_t now_ns, unsigned *missed);
+
+/* Ends the episode going on, if any: true with its length in seconds and
+ * its failures, for a "recovered" line; the next failure is reported at
+ * once. False when nothing was failing. */
+bool log_rl_end(struct log_rl *rl, int64_t now_ns, double *secs, unsigned *failures);
 
 #define LOG_LINE_MAX 2048 /* longer lines are cut */
 

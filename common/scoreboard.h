@@ -30,7 +30,7 @@ enum sb_state {
     SB_STARTING,  /* claimed by the master, child not yet running */
     SB_IDLE,      /* waiting for a connection */
     SB_READING,   /* reading a request (bounded by --request-timeout) */
-    SB_WAITING,   /* answered; waiting for the client's READY/REFUSE */
+    SB_WAITING,   /* answered; waiting for the client (the native READY) */
     SB_SENDING,   /* sending the content */
     SB_CLOSING,   /* closing the connection */
     SB_EXITING,   /* leaving; the master will reap it */

@@ -386,6 +386,16 @@ static void admin_accept_pause(struct admin *a, int err)
     uv_timer_start(&a->unpause, admin_on_unpause, ADMIN_ACCEPT_PAUSE_MS, 0);
 }
 
+/* A connection was accepted: if accepting had been paused, say it is over. */
+static void admin_accept_resumed(struct admin *a)
+{
+    unsigned failures;
+    double secs;
+
+    if (log_rl_end(&a->accept_rl, clock_now_ns(), &secs, &failures))
+        log_info("admin: accepting again after %.1f s paused (%u failed accepts)", secs, failures);
+}
+
 /* Takes over the accepted socket fd as a client connection. */
 static void admin_conn_open(struct admin *a, int fd)
 {
@@ -430,6 +440,7 @@ static void admin_on_listen(uv_poll_t *h, int status, int events)
         int fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd >= 0) {
+            admin_accept_resumed(a);
             admin_conn_open(a, fd);
         } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             admin_accept_pause(a, errno);

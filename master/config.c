@@ -122,10 +122,9 @@ static int cfg_number(const struct cfg_option *o, const char *arg, unsigned *out
         if (size_parse(arg, &v) < 0)
             return cfg_fail("--%s: not a size: '%s'", o->name, arg);
     } else if (o->type == CFG_SECONDS) {
-        if (dur_parse(arg, &v) < 0 || v % 1000 != 0)
+        if (dur_parse_s(arg, &v) < 0)
             return cfg_fail("--%s: not a whole number of seconds: '%s' (e.g. 30, 30s, 5m)", o->name,
                             arg);
-        v /= 1000;
     } else {
         errno = 0;
         v = strtoull(arg, &end, 10);

@@ -45,8 +45,6 @@ struct pool {
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t respawn, deadline, drain, watchdog, unpause;
     struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
-    int64_t paused_ns;       /* fork mode: accepting paused since, or 0 */
-    unsigned pause_failures; /* failed accepts in this pause */
     int64_t *reported;       /* per slot: start of the transfer reported stuck */
     bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
     struct admin admin;
@@ -197,17 +195,23 @@ static void pool_accept_pause(struct pool *p, int err)
 {
     unsigned missed;
 
-    if (p->paused_ns == 0) {
-        p->paused_ns = clock_now_ns();
-        p->pause_failures = 0;
-    }
-    p->pause_failures++;
     if (log_rl_allow(&p->accept_rl, clock_now_ns(), &missed))
         log_warn("accept: %s: accepting paused, retrying every %d ms (%u more since the last "
                  "report)",
                  strerror(err), POOL_ACCEPT_PAUSE_MS, missed);
     pool_accept_stop(p);
     uv_timer_start(&p->unpause, pool_on_unpause, POOL_ACCEPT_PAUSE_MS, 0);
+}
+
+/* Fork mode: a connection was accepted; if accepting had been paused, say
+ * it is over. */
+static void pool_accept_resumed(struct pool *p)
+{
+    unsigned failures;
+    double secs;
+
+    if (log_rl_end(&p->accept_rl, clock_now_ns(), &secs, &failures))
+        log_info("accepting again after %.1f s paused (%u failed accepts)", secs, failures);
 }
 
 /* Fork mode: a listener is readable. Forks a child per connection until
@@ -243,13 +247,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
                 log_warn("accept: %s", strerror(errno));
             return;
         }
-        if (p->paused_ns != 0) { /* the pause is over: say so */
-            log_info("accepting again after %.1f s paused (%u failed accepts)",
-                     (double)(clock_now_ns() - p->paused_ns) / 1e9, p->pause_failures);
-            p->paused_ns = 0;
-            p->accept_rl.reported = false; /* the next episode is reported at once */
-            p->accept_rl.missed = 0;
-        }
+        pool_accept_resumed(p);
         rc = pool_spawn(p, fd, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */
         if (rc < 0) {
@@ -564,7 +562,7 @@ static void pool_stuck_phase(const struct sb_slot *w, char *buf, size_t len)
     if (w->state == SB_READING)
         snprintf(buf, len, "reading a request (%" PRIu32 " bytes received)", w->t.received);
     else if (w->state == SB_WAITING)
-        snprintf(buf, len, "waiting for READY after answering \"%s\" (%" PRIu64 " bytes)",
+        snprintf(buf, len, "waiting for the client after answering \"%s\" (%" PRIu64 " bytes)",
                  w->t.file, w->t.size);
     else
         snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", w->t.file,

@@ -280,56 +280,38 @@ static void worker_reopen_log(void)
         log_error("cannot reopen the log file: %s", strerror(-rc));
 }
 
-/* A worker at its descriptor (or memory) limit: accepting paused, retried
- * every WORKER_PAUSE_MS, reported once per interval and on recovery. */
-struct worker_pause {
-    bool active;
-    int64_t since_ns;
-    unsigned failures;
-    struct log_rl rl;
-};
-
 static bool worker_out_of_resources(int err)
 {
     return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
 }
 
-/* accept() failed for want of resources: report (rate-limited) and wait a
- * little, waking at once for a stop. The listener stays readable, so
- * only the wake fd is watched. */
-static void worker_pause(struct worker_pause *pz, int err)
+/* accept() failed for want of resources: report (once per interval) and
+ * wait a little, waking at once for a stop. The listener stays readable,
+ * so only the wake fd is watched. */
+static void worker_pause(struct log_rl *rl, int err)
 {
     struct pollfd wake = {.fd = worker_wake_fd, .events = POLLIN};
-    int64_t now = clock_now_ns();
     unsigned missed;
 
-    if (!pz->active) {
-        pz->active = true;
-        pz->since_ns = now;
-        pz->failures = 0;
-    }
-    pz->failures++;
-    if (log_rl_allow(&pz->rl, now, &missed))
+    if (log_rl_allow(rl, clock_now_ns(), &missed))
         log_warn("accept: %s: accepting paused, retrying every %d ms (%u failed so far)",
-                 strerror(-err), WORKER_PAUSE_MS, pz->failures);
+                 strerror(-err), WORKER_PAUSE_MS, rl->failures);
     poll(&wake, 1, WORKER_PAUSE_MS);
 }
 
 /* A connection was accepted: if accepting had been paused, say it is over. */
-static void worker_resume(struct worker_pause *pz)
+static void worker_resume(struct log_rl *rl)
 {
-    if (!pz->active)
-        return;
-    pz->active = false;
-    pz->rl.reported = false; /* the next episode is reported at once */
-    pz->rl.missed = 0;
-    log_info("accepting again after %.1f s paused (%u failed accepts)",
-             (double)(clock_now_ns() - pz->since_ns) / 1e9, pz->failures);
+    unsigned failures;
+    double secs;
+
+    if (log_rl_end(rl, clock_now_ns(), &secs, &failures))
+        log_info("accepting again after %.1f s paused (%u failed accepts)", secs, failures);
 }
 
 int worker_run(const struct worker_config *cfg)
 {
-    struct worker_pause pause = {.active = false};
+    struct log_rl pause = {.interval_ns = 0}; /* accept failing for want of resources */
     struct sockaddr_storage peer;
     struct epoll_event evs[8];
     size_t next = 0;

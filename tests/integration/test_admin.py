@@ -674,7 +674,7 @@ class Watchdog(FerryTest):
         mark = srv.mark()
         waiting, (_, _, status, size) = srv.ask("hello.txt")  # and never READY
         self.assertEqual((status, size), (0, 5))
-        srv.wait_log(r'worker stuck: .* waiting for READY after answering "hello.txt" \(5 bytes\)',
+        srv.wait_log(r'worker stuck: .* waiting for the client after answering "hello.txt" \(5 bytes\)',
                      start=mark)
         wait_until(lambda: srv.admin_json("status")["totals"]["kills"] == 2, what="two kills")
         self.assertEqual(srv.admin_json("status")["totals"]["crashes"], 0)

@@ -247,6 +247,48 @@ static void test_addr_format(void **state)
     assert_string_equal(addr_format((struct sockaddr *)&v6, buf), "?");
 }
 
+/* Whole seconds, as ferryd's and ferryctl's timeouts take them. */
+static void test_dur_parse_s(void **state)
+{
+    uint64_t s = 7;
+
+    (void)state;
+    assert_int_equal(dur_parse_s("30", &s), 0);
+    assert_int_equal(s, 30);
+    assert_int_equal(dur_parse_s("1m30s", &s), 0);
+    assert_int_equal(s, 90);
+    assert_int_equal(dur_parse_s("2000ms", &s), 0);
+    assert_int_equal(s, 2);
+    assert_int_equal(dur_parse_s("1500ms", &s), -EINVAL);
+    assert_int_equal(dur_parse_s("5x", &s), -EINVAL);
+    assert_int_equal(s, 2); /* untouched on error */
+}
+
+/* A failure episode: reported at its start, then once per interval with
+ * what was left out, ended once by a success, and the next one reported
+ * at once. */
+static void test_log_rl_episodes(void **state)
+{
+    struct log_rl rl = {.interval_ns = 1000};
+    unsigned missed = 99, failures;
+    double secs;
+
+    (void)state;
+    assert_false(log_rl_end(&rl, 0, &secs, &failures)); /* nothing failing */
+    assert_true(log_rl_allow(&rl, 100, &missed));
+    assert_int_equal(missed, 0);
+    assert_false(log_rl_allow(&rl, 200, &missed));
+    assert_false(log_rl_allow(&rl, 1099, &missed));
+    assert_true(log_rl_allow(&rl, 1100, &missed));
+    assert_int_equal(missed, 2);
+    assert_true(log_rl_end(&rl, 2100, &secs, &failures));
+    assert_int_equal(failures, 4);
+    assert_float_equal(secs, 2000 / 1e9, 1e-12);
+    assert_false(log_rl_end(&rl, 2200, &secs, &failures)); /* ended once */
+    assert_true(log_rl_allow(&rl, 2300, &missed));         /* a new episode: at once */
+    assert_int_equal(missed, 0);
+}
+
 /* text: numbers, fixed decimals, and cutting at the end of the buffer. */
 static void test_text(void **state)
 {
@@ -416,6 +458,8 @@ int main(void)
         cmocka_unit_test(test_addr_split_lengths),
         cmocka_unit_test(test_addr_port_parse),
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_dur_parse_s),
+        cmocka_unit_test(test_log_rl_episodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
