@@ -21,7 +21,7 @@
 /* The most columns a table has. */
 #define FMT_COLS_MAX 16
 
-/* The most worker states a pool line names (the scoreboard has 8). */
+/* The most worker states a pool line names (the scoreboard has 9). */
 #define FMT_STATES_MAX 16
 
 /* A cut column is never drawn narrower than this (unless its text is):
@@ -472,10 +472,9 @@ static void fmt_table_print(FILE *out, const struct fmt_table *t, unsigned width
 
 static void fmt_status_head(FILE *out, json_t *r, unsigned width)
 {
-    json_t *lim = json_object_get(r, "limits"), *l;
+    json_t *lim = json_object_get(r, "limits");
     struct fmt_wrap w;
     char up[32], chunk[32];
-    size_t i;
 
     fmt_wrap_begin(&w, out, width, "", 2);
     fmt_wrap_putf(&w, "  ", "ferryd %s", fmt_str(r, "version"));
@@ -483,12 +482,6 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
     fmt_wrap_putf(&w, "  ", "%s", fmt_str(r, "mode"));
     fmt_wrap_putf(&w, "  ", "%s", fmt_str(r, "state"));
     fmt_wrap_putf(&w, "  ", "up %s", fmt_duration(fmt_num(r, "uptime_s"), up, sizeof(up)));
-    fmt_wrap_end(&w);
-    fmt_wrap_begin(&w, out, width, "listening", FMT_LABEL_W);
-    json_array_foreach(json_object_get(r, "listeners"), i, l)
-        fmt_wrap_putf(&w, "  ", "%s", json_is_string(l) ? json_string_value(l) : "?");
-    if (json_array_size(json_object_get(r, "listeners")) == 0)
-        fmt_wrap_putf(&w, "  ", "%s", "nothing (the listeners are closed)");
     fmt_wrap_end(&w);
     fmt_wrap_begin(&w, out, width, "limits", FMT_LABEL_W);
     fmt_wrap_putf(&w, "  ", "workers %lld", (long long)fmt_int(lim, "workers"));
@@ -546,12 +539,10 @@ static void fmt_status_totals(FILE *out, json_t *t, unsigned width)
         fmt_wrap_putf(&w, "  ", "%lld kills", (long long)fmt_int(t, "kills"));
     fmt_wrap_putf(&w, "  ", "%lld respawns", (long long)fmt_int(t, "respawns"));
     fmt_wrap_end(&w);
-    fmt_wrap_begin(&w, out, width, "statuses", FMT_LABEL_W);
-    json_object_foreach(json_object_get(t, "status"), key, v)
-    {
-        if (json_integer_value(v) > 0)
-            fmt_wrap_putf(&w, "  ", "%s %lld", key, (long long)json_integer_value(v));
-    }
+    /* Every outcome, zeros too: four figures that hold still in top. */
+    fmt_wrap_begin(&w, out, width, "outcomes", FMT_LABEL_W);
+    json_object_foreach(json_object_get(t, "outcomes"), key, v)
+        fmt_wrap_putf(&w, "  ", "%s %lld", key, (long long)json_integer_value(v));
     fmt_wrap_end(&w);
 }
 
@@ -579,12 +570,81 @@ static void fmt_status_rates(FILE *out, json_t *r, unsigned width)
     fmt_wrap_end(&w);
 }
 
+enum { L_PROTO, L_ADDRESS, L_CONNS, L_OK, L_REDIRECT, L_CLIENT, L_SERVER, L_SENT, L_NCOLS };
+
+/* The outcome columns are named as the JSON's outcomes. At a short width
+ * what native never has goes first (redirects), then the connections,
+ * the errors, the bytes and the protocol: the address and OK stay. */
+static const struct fmt_col fmt_listener_cols[L_NCOLS] = {
+    [L_PROTO] = {.head = "PROTO", .drop = 6},
+    [L_ADDRESS] = {.head = "LISTENER", .soft = 21},
+    [L_CONNS] = {.head = "CONNS", .right = true, .drop = 2},
+    [L_OK] = {.head = "OK", .right = true},
+    [L_REDIRECT] = {.head = "REDIRECT", .right = true, .drop = 1},
+    [L_CLIENT] = {.head = "CLIENT_ERROR", .right = true, .drop = 4},
+    [L_SERVER] = {.head = "SERVER_ERROR", .right = true, .drop = 3},
+    [L_SENT] = {.head = "SENT", .right = true, .drop = 5, .gap = 2},
+};
+
+/* One listener's row: an object, or the bare address an older ferryd
+ * sent (shown with dashes for what it did not count). */
+static void fmt_listener_row(struct fmt_table *t, size_t i, json_t *l)
+{
+    static const char *const outcome[L_SENT - L_OK] = {"ok", "redirect", "client_error",
+                                                       "server_error"};
+    json_t *req = json_object_get(l, "requests");
+    char sent[32];
+
+    if (json_is_string(l)) {
+        for (size_t c = 0; c < L_NCOLS; c++)
+            fmt_table_set(t, i, c, "-");
+        fmt_table_set(t, i, L_ADDRESS, "%s", json_string_value(l));
+        return;
+    }
+    fmt_table_set(t, i, L_PROTO, "%s", fmt_str(l, "protocol"));
+    fmt_table_set(t, i, L_ADDRESS, "%s", fmt_str(l, "address"));
+    fmt_table_set(t, i, L_CONNS, "%lld", (long long)fmt_int(l, "connections"));
+    for (size_t o = 0; o < L_SENT - L_OK; o++)
+        fmt_table_set(t, i, L_OK + o, "%lld", (long long)fmt_int(req, outcome[o]));
+    fmt_table_set(t, i, L_SENT, "%s",
+                  size_format((uint64_t)fmt_int(l, "bytes"), sent, sizeof(sent)));
+}
+
+/* The listeners table, after a blank line; once they are closed
+ * (stopping), a line that says so. */
+static void fmt_status_listeners(FILE *out, json_t *list, unsigned width)
+{
+    struct fmt_table *t;
+    struct fmt_wrap w;
+    size_t i;
+    json_t *l;
+
+    if (json_array_size(list) == 0) {
+        fmt_wrap_begin(&w, out, width, "listeners", FMT_LABEL_W);
+        fmt_wrap_putf(&w, "  ", "%s", "none (closed: ferryd is stopping)");
+        fmt_wrap_end(&w);
+        return;
+    }
+    if ((t = fmt_table_new(fmt_listener_cols, L_NCOLS, json_array_size(list))) == NULL) {
+        fprintf(out, "(out of memory)\n");
+        return;
+    }
+    json_array_foreach(list, i, l)
+    {
+        fmt_listener_row(t, i, l);
+    }
+    fputc('\n', out);
+    fmt_table_print(out, t, width);
+    fmt_table_free(t);
+}
+
 void fmt_status(FILE *out, json_t *r, unsigned width)
 {
     fmt_status_head(out, r, width);
     fmt_status_pool(out, json_object_get(r, "pool"), width);
     fmt_status_totals(out, json_object_get(r, "totals"), width);
     fmt_status_rates(out, r, width);
+    fmt_status_listeners(out, json_object_get(r, "listeners"), width);
 }
 
 /* ---- workers ------------------------------------------------------- */
@@ -597,8 +657,10 @@ enum {
     W_AGE,
     W_REQS,
     W_SENT,
+    W_PROTO,
+    W_LISTENER,
     W_PEER,
-    W_FILE,
+    W_TARGET,
     W_PROGRESS,
     W_BRIEF,
     W_RATE,
@@ -606,20 +668,23 @@ enum {
 };
 
 /* What an operator needs most is who gets what and how fast (PID, STATE,
- * PEER, FILE, PROGRESS, RATE): the process's history goes first, from the
- * least telling (GEN) on, and the progress loses its byte count ("25% of
- * 400 B") before SENT, AGE and SLOT go. */
+ * PEER, TARGET, PROGRESS, RATE): the process's history goes first, from
+ * the least telling (GEN) on, then which of the listeners took the
+ * connection (its protocol stays longer), and the progress loses its
+ * byte count ("25% of 400 B") before SENT, AGE, SLOT and PROTO go. */
 static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
-    [W_SLOT] = {.head = "SLOT", .right = true, .drop = 6},
+    [W_SLOT] = {.head = "SLOT", .right = true, .drop = 7},
     [W_PID] = {.head = "PID", .right = true, .floor = 5},
     [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
-    [W_STATE] = {.head = "STATE", .floor = 8},
-    [W_AGE] = {.head = "AGE", .right = true, .drop = 5, .floor = 6},
+    [W_STATE] = {.head = "STATE", .floor = 9},
+    [W_AGE] = {.head = "AGE", .right = true, .drop = 6, .floor = 6},
     [W_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
-    [W_SENT] = {.head = "SENT", .right = true, .drop = 4, .floor = 9},
+    [W_SENT] = {.head = "SENT", .right = true, .drop = 5, .floor = 9},
+    [W_PROTO] = {.head = "PROTO", .drop = 8, .gap = 2},
+    [W_LISTENER] = {.head = "LISTENER", .drop = 3},
     [W_PEER] = {.head = "PEER", .soft = 21, .gap = 2},
-    [W_FILE] = {.head = "FILE", .soft = 24},
-    [W_PROGRESS] = {.head = "PROGRESS", .drop = 3},
+    [W_TARGET] = {.head = "TARGET", .soft = 24},
+    [W_PROGRESS] = {.head = "PROGRESS", .drop = 4},
     [W_BRIEF] = {.head = "PROGRESS", .standin = true},
     [W_RATE] = {.head = "RATE"},
 };
@@ -627,21 +692,26 @@ static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
 /* The transfer cells of entry i, or dashes when it has none. */
 static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
 {
+    json_t *target = json_object_get(t, "target");
     char sent[32], size[32], rate[32];
     json_int_t total;
     long long pct;
 
     if (t == NULL) {
-        for (size_t c = W_PEER; c <= W_RATE; c++)
+        for (size_t c = W_PROTO; c <= W_RATE; c++)
             fmt_table_set(tb, i, c, "-");
         return;
     }
+    if (target == NULL) /* a ferryd from before the protocols */
+        target = json_object_get(t, "file");
     total = fmt_int(t, "size");
     pct = total ? (long long)(fmt_int(t, "sent") * 100 / total) : 100LL;
     size_format((uint64_t)fmt_int(t, "sent"), sent, sizeof(sent));
     size_format((uint64_t)total, size, sizeof(size));
+    fmt_table_set(tb, i, W_PROTO, "%s", fmt_str(t, "protocol"));
+    fmt_table_set(tb, i, W_LISTENER, "%s", fmt_str(t, "listener"));
     fmt_table_set(tb, i, W_PEER, "%s", fmt_str(t, "peer"));
-    fmt_table_set(tb, i, W_FILE, "%s", fmt_str(t, "file"));
+    fmt_table_set(tb, i, W_TARGET, "%s", json_is_string(target) ? json_string_value(target) : "-");
     fmt_table_set(tb, i, W_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
     fmt_table_set(tb, i, W_BRIEF, "%3lld%% of %s", pct, size);
     fmt_table_set(tb, i, W_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));

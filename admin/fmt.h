@@ -4,8 +4,8 @@
  * fitted to a width. Every printer takes the width in display columns;
  * FMT_WIDE (0) means no limit: full width, nothing cut. Within a width no
  * line is longer: tables drop their least useful columns and cut long
- * cells (file names, peers) in the middle with an ellipsis; reports and
- * events wrap onto indented continuation lines.
+ * cells (targets, peers, addresses) in the middle with an ellipsis;
+ * reports and events wrap onto indented continuation lines.
  */
 #ifndef FERRY_FMT_H
 #define FERRY_FMT_H
@@ -38,10 +38,12 @@ const char *fmt_ellipsis(void);
  * Returns buf. */
 char *fmt_cut(const char *s, size_t cols, char *buf, size_t len);
 
-/* Prints a status answer as a short report. */
+/* Prints a status answer as a short report, then a table of the listeners
+ * (or a line saying they are closed). */
 void fmt_status(FILE *out, json_t *resp, unsigned width);
 
-/* Prints a workers answer as a table, one row per process. */
+/* Prints a workers answer as a table, one row per process: its connection
+ * (protocol, listener, peer, target) and transfer when it has one. */
 void fmt_workers(FILE *out, json_t *resp, unsigned width);
 
 /* Prints one event as "TIME event key=value ..." (or nothing for the

@@ -25,6 +25,15 @@ int addr_resolve(const char *host, const char *port, bool passive, struct addrin
 
 /* On every connection's log line: inet_ntop() and text_*, not
  * getnameinfo() and snprintf() (several times the instructions). */
+/* Dotted quad; glibc's inet_ntop() calls sprintf() for it. */
+static void addr_text_v4(struct text *t, const uint8_t *b)
+{
+    for (int i = 0; i < 4; i++) {
+        text_u64(t, b[i]);
+        text_str(t, i < 3 ? "." : "");
+    }
+}
+
 char *addr_format(const struct sockaddr *sa, char *buf)
 {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
@@ -32,13 +41,11 @@ char *addr_format(const struct sockaddr *sa, char *buf)
     struct text t;
 
     text_init(&t, buf, ADDR_STR_MAX);
-    if (sa->sa_family == AF_INET) { /* glibc's inet_ntop() calls sprintf() here */
-        const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-
-        for (int i = 0; i < 4; i++) {
-            text_u64(&t, b[i]);
-            text_str(&t, i < 3 ? "." : "");
-        }
+    if (sa->sa_family == AF_INET) {
+        addr_text_v4(&t, (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+    } else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        /* An IPv4 client of a dual-stack listener is an IPv4 client. */
+        addr_text_v4(&t, in6->sin6_addr.s6_addr + 12);
     } else if (sa->sa_family == AF_INET6 &&
                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host))) {
         text_str(&t, "[");

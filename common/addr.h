@@ -21,7 +21,8 @@
  */
 int addr_resolve(const char *host, const char *port, bool passive, struct addrinfo **out);
 
-/* Writes "1.2.3.4:80" or "[::1]:80" into buf (ADDR_STR_MAX bytes); returns buf. */
+/* Writes "1.2.3.4:80" or "[::1]:80" into buf (ADDR_STR_MAX bytes); an
+ * IPv4-mapped IPv6 address prints as IPv4. Returns buf. */
 char *addr_format(const struct sockaddr *sa, char *buf);
 
 /*

@@ -208,8 +208,13 @@ char *log_escape(char *dst, size_t dstlen, const void *src, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = src;
-    size_t o = 0, room = dstlen - 4; /* keep room for "..." and the NUL */
+    size_t o = 0, need = 0, room;
 
+    /* Room for "..." only when the whole text does not fit: a name that
+     * fits exactly is never cut. */
+    for (size_t i = 0; i < len; i++)
+        need += s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"' ? 1 : 4;
+    room = need < dstlen ? dstlen - 1 : dstlen - 4;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = s[i];
         int plain = c >= 0x20 && c < 0x7f && c != '\\' && c != '"';

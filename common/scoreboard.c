@@ -11,14 +11,18 @@
 #include <time.h>
 
 /* A reader spins this many times on a slot mid-write, then yields the CPU
- * as many times: a writer preempted inside its (short) write section, on a
- * busy machine, gets to finish it; one killed inside it leaves the slot
- * odd for good, and the reader gives up within a few milliseconds. */
+ * as many times as SB_READ_YIELDS, then sleeps 100 us between tries as many
+ * times as SB_READ_SLEEPS: a writer preempted inside its (short) write
+ * section gets the CPU back and finishes it, even on a machine with more
+ * runnable processes than cores (yields alone did not suffice: a fork-mode
+ * pool under load made readers give up); one killed inside it leaves the
+ * slot odd for good, and the reader gives up after some 60 ms. */
 #define SB_READ_SPINS  10000
 #define SB_READ_YIELDS 1000
+#define SB_READ_SLEEPS 500
 
 static const char *const sb_state_names[SB_STATE_COUNT] = {
-    "empty", "starting", "idle", "reading", "waiting", "sending", "closing", "exiting",
+    "empty", "starting", "idle", "reading", "waiting", "keepalive", "sending", "closing", "exiting",
 };
 
 /* From a small file on loopback (well under 1 ms) to a large one over a
@@ -107,8 +111,12 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from)
     to->connections += from->connections;
     to->requests += from->requests;
     to->bytes += from->bytes;
-    for (int i = 0; i < WIRE_STATUS_COUNT; i++)
-        to->status[i] += from->status[i];
+    for (int l = 0; l < PROTO_LISTENERS_MAX; l++) {
+        to->listener[l].connections += from->listener[l].connections;
+        to->listener[l].bytes += from->listener[l].bytes;
+        for (int o = 0; o < SB_OUT_COUNT; o++)
+            to->listener[l].requests[o] += from->listener[l].requests[o];
+    }
     for (int i = 0; i < SB_DURATION_BUCKETS; i++)
         to->duration[i] += from->duration[i];
     to->duration_ns += from->duration_ns;
@@ -133,11 +141,15 @@ int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
 {
     const struct sb_slot *s = &sb->slots[slot];
 
-    for (int tries = 0; tries < SB_READ_SPINS + SB_READ_YIELDS; tries++) {
+    for (int tries = 0; tries < SB_READ_SPINS + SB_READ_YIELDS + SB_READ_SLEEPS; tries++) {
         uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
 
-        if (tries >= SB_READ_SPINS)
+        if (tries >= SB_READ_SPINS + SB_READ_YIELDS) {
+            struct timespec pause = {.tv_nsec = 100000};
+            nanosleep(&pause, NULL);
+        } else if (tries >= SB_READ_SPINS) {
             sched_yield();
+        }
         if (q1 & 1)
             continue;
         memcpy(out, (const void *)s, sizeof(*out));
@@ -169,7 +181,20 @@ const char *sb_state_name(unsigned state)
 
 bool sb_state_busy(unsigned state)
 {
-    return state == SB_READING || state == SB_WAITING || state == SB_SENDING || state == SB_CLOSING;
+    return state == SB_READING || state == SB_WAITING || state == SB_KEEPALIVE ||
+           state == SB_SENDING || state == SB_CLOSING;
+}
+
+static const char *const sb_outcome_names[SB_OUT_COUNT] = {
+    [SB_OUT_OK] = "ok",
+    [SB_OUT_REDIRECT] = "redirect",
+    [SB_OUT_CLIENT_ERROR] = "client_error",
+    [SB_OUT_SERVER_ERROR] = "server_error",
+};
+
+const char *sb_outcome_name(unsigned outcome)
+{
+    return outcome < SB_OUT_COUNT ? sb_outcome_names[outcome] : "unknown";
 }
 
 void sb_worker_start(struct sb_slot *s, pid_t pid)
@@ -189,16 +214,18 @@ void sb_set_state(struct sb_slot *s, enum sb_state state)
     sb_write_end(s);
 }
 
-void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer, int64_t now)
+void sb_conn_begin(struct sb_slot *s, unsigned listener, const struct sockaddr *peer, int64_t now)
 {
     sb_write_begin(s);
     s->c.connections++;
+    s->c.listener[listener % PROTO_LISTENERS_MAX].connections++;
     s->state = SB_READING;
     s->changed_ns = now;
     memset(&s->t, 0, sizeof(s->t));
     memcpy(&s->t.peer, peer,
            peer->sa_family == AF_INET6 ? sizeof(s->t.peer.in6) : sizeof(s->t.peer.in));
-    s->t.start_ns = s->t.progress_ns = now;
+    s->t.listener = (uint8_t)(listener % PROTO_LISTENERS_MAX);
+    s->t.start_ns = s->t.req_ns = s->t.progress_ns = now;
     sb_write_end(s);
 }
 
@@ -207,21 +234,36 @@ void sb_conn_received(struct sb_slot *s, uint32_t n)
     sb_write_begin(s);
     s->t.received += n;
     s->t.progress_ns = clock_now_ns();
+    if (s->state == SB_KEEPALIVE) { /* the next request has begun */
+        s->state = SB_READING;
+        s->changed_ns = s->t.progress_ns;
+    }
     sb_write_end(s);
 }
 
-void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size)
+void sb_req_answer(struct sb_slot *s, enum sb_outcome outcome, const char *target, uint64_t size,
+                   enum sb_state state)
 {
     sb_write_begin(s);
     s->c.requests++;
-    s->c.status[status]++;
-    if (file != NULL)
-        strncpy(s->t.file, file, sizeof(s->t.file) - 1);
+    s->c.listener[s->t.listener].requests[outcome]++;
+    s->t.requests++;
+    s->t.target[0] = '\0';
+    if (target != NULL)
+        strncpy(s->t.target, target, sizeof(s->t.target) - 1);
     s->t.size = size;
-    if (status == WIRE_OK) { /* the client's READY is next */
-        s->state = SB_WAITING;
-        s->changed_ns = s->t.progress_ns = clock_now_ns();
-    }
+    s->t.sent = 0;
+    s->state = (uint8_t)state;
+    s->changed_ns = s->t.progress_ns = s->t.req_ns = clock_now_ns();
+    sb_write_end(s);
+}
+
+void sb_req_next(struct sb_slot *s, enum sb_state state)
+{
+    sb_write_begin(s);
+    s->t.received = 0;
+    s->state = (uint8_t)state;
+    s->changed_ns = s->t.progress_ns = clock_now_ns();
     sb_write_end(s);
 }
 
@@ -229,6 +271,7 @@ void sb_conn_progress(struct sb_slot *s, uint64_t n)
 {
     sb_write_begin(s);
     s->c.bytes += n;
+    s->c.listener[s->t.listener].bytes += n;
     s->t.sent += n;
     s->t.progress_ns = clock_now_ns();
     sb_write_end(s);

@@ -15,7 +15,7 @@
 #define FERRY_SCOREBOARD_H
 
 #include "common/clock.h"
-#include "common/wire.h"
+#include "common/proto.h"
 
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -31,6 +31,7 @@ enum sb_state {
     SB_IDLE,      /* waiting for a connection */
     SB_READING,   /* reading a request (bounded by --request-timeout) */
     SB_WAITING,   /* answered; waiting for the client (the native READY) */
+    SB_KEEPALIVE, /* between two requests of a persistent connection */
     SB_SENDING,   /* sending the content */
     SB_CLOSING,   /* closing the connection */
     SB_EXITING,   /* leaving; the master will reap it */
@@ -49,26 +50,49 @@ union sb_addr {
 #define SB_DURATION_BUCKETS 12
 extern const double sb_duration_bounds[SB_DURATION_BUCKETS - 1];
 
+/* How a request was answered, whatever the protocol: HTTP's status
+ * classes, and the native statuses mapped onto them (proto.h). */
+enum sb_outcome {
+    SB_OUT_OK,           /* 2xx; native OK */
+    SB_OUT_REDIRECT,     /* 3xx, including 304 Not Modified */
+    SB_OUT_CLIENT_ERROR, /* 4xx; native statuses about the request or file */
+    SB_OUT_SERVER_ERROR, /* 5xx; native SERVER_ERROR */
+    SB_OUT_COUNT
+};
+
+/* The figures of one listener (a row: a new listener or protocol adds
+ * rows, never fields). */
+struct sb_row {
+    uint64_t connections;
+    uint64_t requests[SB_OUT_COUNT];
+    uint64_t bytes; /* content bytes sent */
+};
+
 /* Monotonic counters; summed across slots and the reaped totals. */
 struct sb_counters {
-    uint64_t connections; /* accepted */
-    uint64_t requests;    /* answered with any status */
-    uint64_t bytes;       /* content bytes sent */
-    uint64_t status[WIRE_STATUS_COUNT];
+    uint64_t connections;                        /* accepted, all listeners */
+    uint64_t requests;                           /* answered with any status, all listeners */
+    uint64_t bytes;                              /* content bytes sent, all listeners */
+    struct sb_row listener[PROTO_LISTENERS_MAX]; /* by listener index */
     /* Connections by duration, accept to close: per bucket (not
      * cumulative), and the sum of the durations. */
     uint64_t duration[SB_DURATION_BUCKETS];
     uint64_t duration_ns;
 };
 
-/* The connection a worker is on (valid while state is not IDLE). */
+#define SB_TARGET_MAX 256
+
+/* The connection a worker is on (valid while state is busy). */
 struct sb_transfer {
     union sb_addr peer;
-    uint32_t received;            /* request bytes read so far */
-    char file[WIRE_NAME_MAX + 1]; /* valid names only: printable ASCII */
+    uint8_t listener;           /* index into the pool's listeners */
+    uint32_t requests;          /* requests answered on this connection */
+    uint32_t received;          /* bytes of the current request read so far */
+    char target[SB_TARGET_MAX]; /* what is being served, escaped: printable ASCII */
     uint64_t size;
     uint64_t sent;
-    int64_t start_ns;    /* CLOCK_MONOTONIC */
+    int64_t start_ns;    /* CLOCK_MONOTONIC: the connection's accept */
+    int64_t req_ns;      /* the answer to the request in hand (or start_ns) */
     int64_t progress_ns; /* last time bytes left */
 };
 
@@ -155,6 +179,9 @@ const char *sb_state_name(unsigned state);
  * (peer, file, progress) is meaningful. The one test for "busy". */
 bool sb_state_busy(unsigned state);
 
+/* Returns the outcome's name ("client_error"), or "unknown". */
+const char *sb_outcome_name(unsigned outcome);
+
 /* Monotonic time in ns (vDSO clock_gettime: no system call). */
 int64_t sb_now_ns(void);
 
@@ -163,14 +190,20 @@ int64_t sb_now_ns(void);
  */
 void sb_worker_start(struct sb_slot *s, pid_t pid);
 void sb_set_state(struct sb_slot *s, enum sb_state state);
-/* A connection was accepted from peer at now_ns: state READING, transfer
- * reset. */
-void sb_conn_begin(struct sb_slot *s, const struct sockaddr *peer, int64_t now_ns);
+/* A connection was accepted on listener from peer at now_ns: state
+ * READING, transfer reset. */
+void sb_conn_begin(struct sb_slot *s, unsigned listener, const struct sockaddr *peer,
+                   int64_t now_ns);
 /* n more request bytes arrived (progress while reading a request). */
 void sb_conn_received(struct sb_slot *s, uint32_t n);
-/* The response went out with status for file (valid names only) of size;
- * with WIRE_OK the state becomes WAITING (for READY). */
-void sb_conn_answer(struct sb_slot *s, enum wire_status status, const char *file, uint64_t size);
+/* A request was answered with outcome; target (escaped, may be NULL) and
+ * size describe what is served, and state is what the connection does
+ * next (SB_SENDING, or SB_WAITING for the client). */
+void sb_req_answer(struct sb_slot *s, enum sb_outcome outcome, const char *target, uint64_t size,
+                   enum sb_state state);
+/* The connection waits for its next request (state, with the request
+ * bytes count reset): SB_KEEPALIVE while idle, SB_READING once bytes come. */
+void sb_req_next(struct sb_slot *s, enum sb_state state);
 /* n more content bytes left. */
 void sb_conn_progress(struct sb_slot *s, uint64_t n);
 /* The connection is closing at now_ns: state CLOSING, its duration

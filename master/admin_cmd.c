@@ -33,17 +33,38 @@ int admin_fail(json_t *resp, const char *code, const char *fmt, ...)
 
 static const char *const admin_state_names[] = {"running", "draining", "stopping"};
 
+/* Requests by outcome: {"ok": N, "redirect": N, ...}. */
+static json_t *admin_outcomes(const uint64_t *requests)
+{
+    json_t *o = json_object();
+
+    for (unsigned i = 0; i < SB_OUT_COUNT; i++)
+        json_object_set_new(o, sb_outcome_name(i), json_integer((json_int_t)requests[i]));
+    return o;
+}
+
 static json_t *admin_counters(const struct sb_counters *c)
 {
-    json_t *o = json_object(), *st = json_object();
+    json_t *o = json_object();
+    uint64_t by[SB_OUT_COUNT] = {0};
 
+    for (unsigned l = 0; l < PROTO_LISTENERS_MAX; l++) {
+        for (unsigned i = 0; i < SB_OUT_COUNT; i++)
+            by[i] += c->listener[l].requests[i];
+    }
     json_object_set_new(o, "connections", json_integer((json_int_t)c->connections));
     json_object_set_new(o, "requests", json_integer((json_int_t)c->requests));
     json_object_set_new(o, "bytes", json_integer((json_int_t)c->bytes));
-    for (unsigned i = 0; i < WIRE_STATUS_COUNT; i++)
-        json_object_set_new(st, wire_status_name(i), json_integer((json_int_t)c->status[i]));
-    json_object_set_new(o, "status", st);
+    json_object_set_new(o, "outcomes", admin_outcomes(by));
     return o;
+}
+
+/* One listener: what it is, and its row of counters. */
+static json_t *admin_listener(const struct listeners *ls, size_t i, const struct sb_row *row)
+{
+    return json_pack("{s:s,s:s,s:I,s:I,s:o}", "protocol", proto_name(ls->proto[i]), "address",
+                     ls->names[i], "connections", (json_int_t)row->connections, "bytes",
+                     (json_int_t)row->bytes, "requests", admin_outcomes(row->requests));
 }
 
 json_t *admin_time(int64_t unix_s)
@@ -147,7 +168,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
     json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
     for (size_t i = 0; i < a->ls->n && state != ADMIN_STOPPING; i++) /* closed once stopping */
-        json_array_append_new(lis, json_string(a->ls->names[i]));
+        json_array_append_new(lis, admin_listener(a->ls, i, &s->totals.c.listener[i]));
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
@@ -175,13 +196,20 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
 static json_t *admin_transfer(struct admin *a, uint32_t i)
 {
     const struct sb_slot *w = &a->snap.live[i];
+    unsigned l = w->t.listener;
+    bool known = l < a->ls->n;
     json_t *t = json_object();
     char peer[ADDR_STR_MAX];
     double rate, avg;
 
     snap_transfer_rates(&a->hist, &a->snap, i, &rate, &avg);
     json_object_set_new(t, "peer", json_string(addr_format(&w->t.peer.sa, peer)));
-    json_object_set_new(t, "file", w->t.file[0] ? json_string(w->t.file) : json_null());
+    /* The slot is the worker's word: only an index below n names a listener. */
+    json_object_set_new(t, "protocol",
+                        known ? json_string(proto_name(a->ls->proto[l])) : json_null());
+    json_object_set_new(t, "listener", known ? json_string(a->ls->names[l]) : json_null());
+    json_object_set_new(t, "target", w->t.target[0] ? json_string(w->t.target) : json_null());
+    json_object_set_new(t, "requests", json_integer(w->t.requests));
     json_object_set_new(t, "size", json_integer((json_int_t)w->t.size));
     json_object_set_new(t, "sent", json_integer((json_int_t)w->t.sent));
     json_object_set_new(t, "rate_bps", admin_rate(rate));

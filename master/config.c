@@ -21,6 +21,9 @@ enum cfg_type {
     CFG_SIZE,    /* bytes, with K/KiB/KB... suffixes (common/size.h) */
     CFG_SECONDS, /* a duration, stored in whole seconds (common/duration.h) */
     CFG_STRING,
+    CFG_FLAG,     /* a bool, set by the option's presence */
+    CFG_LISTEN,   /* PROTO=ADDR:PORT, repeatable */
+    CFG_REDIRECT, /* /from=/to, repeatable */
     CFG_MODE,
     CFG_LEVEL,
     CFG_HELP,
@@ -38,6 +41,11 @@ struct cfg_option {
 #define CFG_AT(field) offsetof(struct config, field)
 
 static const struct cfg_option cfg_options[] = {
+    {"listen", CFG_LISTEN, 0, 0, 0, "PROTO=ADDR:PORT", NULL,
+     "listen for PROTO (native, http) on ADDR:PORT ([::]:PORT for IPv6; a name means every "
+     "address it resolves to); repeatable"},
+    {"ipv6-only", CFG_FLAG, CFG_AT(ipv6_only), 0, 0, NULL, "off",
+     "an IPv6 listener on :: serves IPv6 only (default: IPv4 too)"},
     {"mode", CFG_MODE, CFG_AT(mode), 0, 0, "MODE", "prefork", "iterative | fork | prefork"},
     {"workers", CFG_UINT, CFG_AT(workers), 1, 65536, "N", "CPUs / max-children",
      "prefork pool size; in fork mode the concurrency limit"},
@@ -53,6 +61,18 @@ static const struct cfg_option cfg_options[] = {
      "graceful stop: SIGKILL what is still running after this"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "kill a worker whose transfer made no progress for this long (0: never)"},
+    {"header-timeout", CFG_SECONDS, CFG_AT(header_timeout), 1, 3600, "SECONDS", "10",
+     "HTTP: a request head must arrive whole within this (of accept, or of its first byte)"},
+    {"keepalive-timeout", CFG_SECONDS, CFG_AT(keepalive_timeout), 0, 3600, "SECONDS", "5",
+     "HTTP: an idle persistent connection is closed after this (0: no keep-alive)"},
+    {"keepalive-requests", CFG_UINT, CFG_AT(http.keepalive_requests), 1, 1000000, "N", "1000",
+     "HTTP: requests on one connection, at most"},
+    {"autoindex", CFG_FLAG, CFG_AT(http.autoindex), 0, 0, NULL, "off",
+     "HTTP: list a directory that has no index.html"},
+    {"redirect", CFG_REDIRECT, 0, 0, 0, "/FROM=TO", NULL,
+     "HTTP: answer 301 with Location: TO for the path /FROM; repeatable"},
+    {"access-log", CFG_STRING, CFG_AT(access_log), 0, 0, "PATH|-", "none",
+     "one line per request (Combined Log Format); reopened on SIGUSR1 or reopen-logs"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
      "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock, "
@@ -79,17 +99,21 @@ const char *cfg_mode_name(enum pool_mode mode)
 
 static void cfg_usage(FILE *out)
 {
-    fprintf(out, "usage: ferryd [options] ADDRESS PORT DIRECTORY\n"
+    fprintf(out, "usage: ferryd [options] --listen PROTO=ADDR:PORT [--listen ...] DIRECTORY\n"
+                 "       ferryd [options] ADDRESS PORT DIRECTORY\n"
                  "       ferryd [options] ADDRESS:PORT DIRECTORY   ([::1]:PORT for IPv6)\n\n"
-                 "Serves the regular files directly inside DIRECTORY over ferry's file\n"
-                 "protocol v1 on ADDRESS (IPv4/IPv6 literal or host name) and PORT\n"
-                 "(0 picks a free port and logs it).\n\noptions (default in brackets):\n");
+                 "Serves DIRECTORY over ferry's native protocol and HTTP/1.1. The short\n"
+                 "forms mean one native listener on ADDRESS (IPv4/IPv6 literal or host\n"
+                 "name) and PORT. Port 0 picks a free port and logs it.\n\n"
+                 "options (default in brackets):\n");
     for (size_t i = 0; i < CFG_NOPTIONS; i++) {
         const struct cfg_option *o = &cfg_options[i];
         char left[40];
 
         snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-26s %s", left, o->help);
+        fprintf(out, "  %-26s%s%s", left, strlen(left) > 26 ? "\n  " : " ",
+                strlen(left) > 26 ? "                           " : "");
+        fprintf(out, "%s", o->help);
         if (o->defval)
             fprintf(out, " [%s]", o->defval);
         fputc('\n', out);
@@ -137,6 +161,76 @@ static int cfg_number(const struct cfg_option *o, const char *arg, unsigned *out
     return 0;
 }
 
+/* Adds a listener for proto on host (brackets removed) and port. */
+static int cfg_add_listen(struct config *cfg, enum proto proto, const char *host, int port)
+{
+    struct cfg_listen *l = &cfg->listen[cfg->nlisten];
+
+    if (cfg->nlisten == CFG_LISTEN_MAX)
+        return cfg_fail("at most %d listeners", CFG_LISTEN_MAX);
+    l->proto = proto;
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    snprintf(l->port, sizeof(l->port), "%d", port);
+    cfg->nlisten++;
+    return 0;
+}
+
+/* Says why text is no ADDR:PORT. Returns -EINVAL. */
+static int cfg_bad_address(const char *what, const char *text, bool no_port)
+{
+    if (!no_port)
+        return cfg_fail("%s'%s' is not an address (a host name, IPv4, IPv6 or [IPv6], with :PORT)",
+                        what, text);
+    return cfg_fail("%sno port in '%s'%s", what, text,
+                    text[0] != '[' && strchr(text, ':') != strrchr(text, ':')
+                        ? " (an IPv6 address with a port takes brackets: [::1]:PORT)"
+                        : "");
+}
+
+/* --listen PROTO=ADDR:PORT */
+static int cfg_listen_option(struct config *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char name[16], host[ADDR_HOST_MAX];
+    int proto, port = -1, rc;
+
+    if (eq == NULL || (size_t)(eq - arg) >= sizeof(name))
+        return cfg_fail("--listen: expected PROTO=ADDR:PORT (native=0.0.0.0:12345, "
+                        "http=[::]:8080), got '%s'",
+                        arg);
+    memcpy(name, arg, (size_t)(eq - arg));
+    name[eq - arg] = '\0';
+    if ((proto = proto_find(name)) < 0)
+        return cfg_fail("--listen: unknown protocol '%s' (native, http)", name);
+    rc = addr_split(eq + 1, host, sizeof(host), &port);
+    if (rc < 0 || port < 0)
+        return cfg_bad_address("--listen: ", eq + 1, rc == 0);
+    return cfg_add_listen(cfg, (enum proto)proto, host, port);
+}
+
+/* --redirect /FROM=TO: FROM a decoded path, TO what Location says. */
+static int cfg_redirect_option(struct config *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n = cfg->http.nredirects;
+
+    if (n == HTTP_REDIRECTS_MAX)
+        return cfg_fail("--redirect: at most %d", HTTP_REDIRECTS_MAX);
+    if (arg[0] != '/' || eq == NULL || eq[1] == '\0' ||
+        (size_t)(eq - arg) >= sizeof(cfg->redirect_from[0]))
+        return cfg_fail("--redirect: expected /FROM=TO (/old.txt=/new.txt), got '%s'", arg);
+    for (const char *p = eq + 1; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) /* no header injection */
+            return cfg_fail("--redirect: TO must be printable ASCII without spaces: '%s'", eq + 1);
+    }
+    memcpy(cfg->redirect_from[n], arg, (size_t)(eq - arg));
+    cfg->redirect_from[n][eq - arg] = '\0';
+    cfg->redirects[n] = (struct http_redirect){.from = cfg->redirect_from[n], .to = eq + 1};
+    cfg->http.redirects = cfg->redirects;
+    cfg->http.nredirects = n + 1;
+    return 0;
+}
+
 /* Applies one option. Returns 0, 1 (help/version printed) or -EINVAL. */
 static int cfg_apply(const struct cfg_option *o, const char *arg, struct config *cfg)
 {
@@ -148,6 +242,13 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
     case CFG_STRING:
         *(const char **)((char *)cfg + o->offset) = arg;
         return 0;
+    case CFG_FLAG:
+        *(bool *)((char *)cfg + o->offset) = true;
+        return 0;
+    case CFG_LISTEN:
+        return cfg_listen_option(cfg, arg);
+    case CFG_REDIRECT:
+        return cfg_redirect_option(cfg, arg);
     case CFG_MODE:
         for (int m = MODE_ITERATIVE; m <= MODE_PREFORK; m++) {
             if (strcmp(arg, cfg_modes[m]) == 0) {
@@ -181,12 +282,19 @@ static void cfg_defaults(struct config *cfg)
     cfg->shutdown_timeout = 30;
     cfg->stall_timeout = 120;
     cfg->backlog = 511;
+    cfg->header_timeout = 10;
+    cfg->keepalive_timeout = 5;
+    cfg->http.keepalive_requests = 1000;
     cfg->log_level = LOG_INFO;
 }
 
 /* Checks what no single option can: the pool against the slots. */
 static int cfg_check(struct config *cfg, bool workers_set)
 {
+    cfg->http.header_timeout_ms = (int)cfg->header_timeout * 1000;
+    cfg->http.keepalive_timeout_ms = (int)cfg->keepalive_timeout * 1000;
+    if (cfg->keepalive_timeout == 0) /* no keep-alive: one request per connection */
+        cfg->http.keepalive_requests = 1;
     if (!workers_set) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = cfg->mode == MODE_FORK ? cfg->max_children : (unsigned)(cpus > 0 ? cpus : 1);
@@ -211,34 +319,38 @@ static size_t cfg_index_of(enum cfg_type type)
     return i;
 }
 
-/* The operands: ADDRESS PORT DIRECTORY, or ADDRESS:PORT DIRECTORY with
- * the port inside the address ("[::1]:4242"). */
+/* The operands: DIRECTORY alone after --listen; else ADDRESS PORT
+ * DIRECTORY, or ADDRESS:PORT DIRECTORY with the port inside the address
+ * ("[::1]:4242"): one native listener. */
 static int cfg_operands(int n, char **v, struct config *cfg)
 {
+    char host[ADDR_HOST_MAX];
     int port = -1;
 
+    if (cfg->nlisten > 0 && n != 1)
+        return cfg_fail("with --listen, the DIRECTORY is the only argument (got %d)", n);
+    if (cfg->nlisten > 0) {
+        cfg->directory = v[0];
+        return 0;
+    }
     if (n < 2 || n > 3)
-        return cfg_fail("expected ADDRESS PORT DIRECTORY, got %d argument(s)", n);
-    if (addr_split(v[0], cfg->host, sizeof(cfg->host), &port) < 0)
+        return cfg_fail("expected ADDRESS PORT DIRECTORY or --listen PROTO=ADDR:PORT DIRECTORY, "
+                        "got %d argument(s)",
+                        n);
+    if (addr_split(v[0], host, sizeof(host), &port) < 0)
         return cfg_fail("'%s' is not an address (a host name, IPv4, IPv6 or [IPv6], "
                         "optionally with :PORT)",
                         v[0]);
     if (n == 2 && port < 0 && addr_port_parse(v[1]) >= 0)
         return cfg_fail("expected ADDRESS PORT DIRECTORY: the DIRECTORY is missing");
     if (n == 2 && port < 0)
-        return cfg_fail("expected ADDRESS PORT DIRECTORY: no port in '%s'%s", v[0],
-                        strchr(v[0], ':') != strrchr(v[0], ':')
-                            ? " (an IPv6 address with a port takes brackets: [::1]:PORT)"
-                            : "");
+        return cfg_bad_address("expected ADDRESS PORT DIRECTORY: ", v[0], true);
     if (n == 3 && port >= 0)
         return cfg_fail("'%s' carries a port already: expected ADDRESS:PORT DIRECTORY", v[0]);
     if (n == 3 && (port = addr_port_parse(v[1])) < 0)
         return cfg_fail("PORT must be 0..65535, got '%s'", v[1]);
-    snprintf(cfg->portbuf, sizeof(cfg->portbuf), "%d", port);
-    cfg->address = cfg->host;
-    cfg->port = cfg->portbuf;
     cfg->directory = v[n - 1];
-    return 0;
+    return cfg_add_listen(cfg, PROTO_NATIVE, host, port);
 }
 
 int cfg_parse(int argc, char **argv, struct config *cfg)

@@ -7,11 +7,22 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/proto.h"
+#include "worker/http.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 enum pool_mode { MODE_ITERATIVE, MODE_FORK, MODE_PREFORK };
+
+#define CFG_LISTEN_MAX PROTO_LISTENERS_MAX
+
+/* One --listen PROTO=ADDR:PORT (or the positional ADDRESS PORT). */
+struct cfg_listen {
+    enum proto proto;
+    char host[ADDR_HOST_MAX]; /* brackets removed */
+    char port[12];            /* "0".."65535" */
+};
 
 struct config {
     enum pool_mode mode;
@@ -27,11 +38,16 @@ struct config {
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */
     const char *log_file;     /* NULL: stderr */
-    const char *address;      /* host or address literal, brackets removed */
-    const char *port;
+    struct cfg_listen listen[CFG_LISTEN_MAX];
+    unsigned nlisten;
+    bool ipv6_only; /* "::" serves IPv6 only */
     const char *directory;
-    char host[ADDR_HOST_MAX]; /* storage for address */
-    char portbuf[12];         /* storage for port, "0".."65535" */
+    const char *access_log; /* NULL: none; "-": stdout */
+    /* HTTP: the timeouts in seconds as given, and what workers use. */
+    unsigned header_timeout, keepalive_timeout;
+    struct http_config http;
+    struct http_redirect redirects[HTTP_REDIRECTS_MAX];
+    char redirect_from[HTTP_REDIRECTS_MAX][256]; /* storage for redirects[].from */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,17 +20,30 @@
  */
 #define LSN_NOTSENT_LOWAT (256 * 1024)
 
-static int lsn_setopts(int fd, int family, const struct lsn_options *opt)
+/* True when sa is the IPv6 unspecified address, "::". */
+static bool lsn_any6(const struct sockaddr *sa)
 {
-    struct timeval snd = {.tv_sec = opt->io_timeout}, rcv = {.tv_sec = opt->request_timeout};
-    int one = 1, lowat = LSN_NOTSENT_LOWAT, defer = (int)opt->request_timeout;
+    return sa->sa_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+static int lsn_setopts(int fd, const struct sockaddr *sa, enum proto proto,
+                       const struct lsn_options *opt)
+{
+    /* "::" is dual-stack unless --ipv6-only; any other v6 address is v6 only
+     * (so "::1" and "127.0.0.1" can both be bound on one port). */
+    int one = 1, lowat = LSN_NOTSENT_LOWAT, defer = (int)opt->defer_accept;
+    int v6only = opt->ipv6_only || !lsn_any6(sa);
 
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd)) < 0 ||
+        (sa->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
+        return -errno;
+    /* Deferred accept only where the client speaks first: a protocol where
+     * the server speaks first would never see its connection. */
+    if (proto_client_first(proto) && defer > 0 &&
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer)) < 0)
         return -errno;
     return 0;
@@ -44,14 +58,14 @@ static void lsn_set_port(struct sockaddr *sa, unsigned port)
 }
 
 /* Opens one listener on ai. Returns the fd or -errno. */
-static int lsn_open_one(const struct addrinfo *ai, const struct lsn_options *opt)
+static int lsn_open_one(const struct addrinfo *ai, enum proto proto, const struct lsn_options *opt)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     int err;
 
     if (fd < 0)
         return -errno;
-    if ((err = lsn_setopts(fd, ai->ai_family, opt)) < 0)
+    if ((err = lsn_setopts(fd, ai->ai_addr, proto, opt)) < 0)
         goto fail;
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int)opt->backlog) < 0) {
         err = -errno;
@@ -63,34 +77,39 @@ fail:
     return err;
 }
 
-int lsn_open(struct listeners *ls, const char *host, const char *port,
+int lsn_open(struct listeners *ls, enum proto proto, const char *host, const char *port,
              const struct lsn_options *opt, char *where, size_t wherelen)
 {
     struct addrinfo *res = NULL;
+    size_t first = ls->n;
     unsigned chosen = 0;
     int rc = 0, fd;
 
-    ls->n = 0;
-    snprintf(where, wherelen, "%s port %s", host, port);
+    snprintf(where, wherelen, "%s=%s port %s", proto_name(proto), host, port);
     if (addr_resolve(host, port, true, &res) != 0)
         return -EHOSTUNREACH;
-    for (struct addrinfo *ai = res; ai != NULL && ls->n < LSN_MAX; ai = ai->ai_next) {
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
 
+        if (ls->n == LSN_MAX) {
+            rc = -EMFILE; /* more addresses than listeners allowed */
+            break;
+        }
         if (chosen != 0)
             lsn_set_port(ai->ai_addr, chosen);
-        fd = lsn_open_one(ai, opt);
+        fd = lsn_open_one(ai, proto, opt);
         if (fd < 0) {
             /* A name may bring a family this host lacks; the rest serve. */
-            if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) && (ai->ai_next || ls->n > 0))
+            if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) && (ai->ai_next || ls->n > first))
                 continue;
             char addr[ADDR_STR_MAX];
-            snprintf(where, wherelen, "%s", addr_format(ai->ai_addr, addr));
+            snprintf(where, wherelen, "%s=%s", proto_name(proto), addr_format(ai->ai_addr, addr));
             rc = fd;
             break;
         }
         ls->fds[ls->n] = fd;
+        ls->proto[ls->n] = (uint8_t)proto;
         snprintf(ls->names[ls->n], sizeof(ls->names[0]), "?");
         if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
             chosen = addr_port((struct sockaddr *)&ss);
@@ -99,12 +118,8 @@ int lsn_open(struct listeners *ls, const char *host, const char *port,
         ls->n++;
     }
     freeaddrinfo(res);
-    if (rc == 0 && ls->n == 0)
+    if (rc == 0 && ls->n == first)
         rc = -EADDRNOTAVAIL;
-    if (rc < 0) {
-        lsn_close(ls);
-        ls->n = 0;
-    }
     return rc;
 }
 

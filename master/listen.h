@@ -1,45 +1,50 @@
 /*
- * listen: the master's listening sockets. Every socket option a worker's
- * connections need is set here once, on the listener, and inherited by
- * accept(), so serving a connection costs few setsockopt() calls:
- * SO_SNDTIMEO (--io-timeout) bounds each blocking write; SO_RCVTIMEO
- * (--request-timeout) bounds the one blocking read, of the client's READY
- * byte after the response (the request itself is read against a deadline
- * with poll(), so trickling bytes cannot stretch it); TCP_NODELAY and a cap
- * on unsent data (TCP_NOTSENT_LOWAT). TCP_DEFER_ACCEPT hands a connection
- * to accept() only once request bytes have arrived, so a worker rarely
- * waits for its first read; a client that connects and says nothing
- * reaches a worker only after --request-timeout, to be cut after one more.
+ * listen: the master's listening sockets. A listener is a protocol and an
+ * address; the options a protocol needs follow from it (common/proto.h)
+ * and are set here once, on the listener, to be inherited by accept():
+ * TCP_NODELAY and a cap on unsent data (TCP_NOTSENT_LOWAT) for all, and
+ * TCP_DEFER_ACCEPT where the client speaks first, so that a connection
+ * reaches a worker only once its first bytes arrived (a client that
+ * connects and says nothing reaches a worker only after the request
+ * timeout, to be cut at once). "::" serves IPv4 too (dual-stack) unless
+ * ipv6_only; any other IPv6 address is IPv6 only.
  */
 #ifndef FERRY_LISTEN_H
 #define FERRY_LISTEN_H
 
 #include "common/addr.h"
+#include "common/proto.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define LSN_MAX 8 /* addresses a host name may bring */
+#define LSN_MAX PROTO_LISTENERS_MAX /* every --listen, every address it brings */
 
 struct lsn_options {
     unsigned backlog;
-    unsigned io_timeout;      /* seconds */
-    unsigned request_timeout; /* seconds */
+    unsigned defer_accept; /* seconds a silent connection waits in the kernel */
+    bool ipv6_only;        /* "::" serves IPv6 only */
 };
 
-/* The listening sockets; names stay valid after lsn_close(), for reports. */
+/* The listening sockets; names stay valid after lsn_close(), for reports.
+ * A listener's index is its identity in the scoreboard's rows. */
 struct listeners {
     int fds[LSN_MAX];                  /* -1 once closed */
-    char names[LSN_MAX][ADDR_STR_MAX]; /* "127.0.0.1:4242" */
+    uint8_t proto[LSN_MAX];            /* enum proto */
+    char names[LSN_MAX][ADDR_STR_MAX]; /* "127.0.0.1:4242", "[::]:8080" */
     size_t n;
 };
 
 /*
- * Resolves host and port and listens on every address (non-blocking,
- * close-on-exec). With port 0 the first address picks a free port and the
- * others reuse it. Returns 0, or -errno (-EADDRINUSE...), or -EHOSTUNREACH
- * when the name does not resolve; *where names the address that failed.
+ * Resolves host and port and adds a listener speaking proto on every
+ * address (non-blocking, close-on-exec) to ls. With port 0 the first
+ * address picks a free port and the others reuse it. Returns 0, or -errno
+ * (-EADDRINUSE...; -EMFILE beyond LSN_MAX), or -EHOSTUNREACH when the name
+ * does not resolve; *where names the address that failed. On failure the
+ * listeners already in ls stay open: the caller closes them all.
  */
-int lsn_open(struct listeners *ls, const char *host, const char *port,
+int lsn_open(struct listeners *ls, enum proto proto, const char *host, const char *port,
              const struct lsn_options *opt, char *where, size_t wherelen);
 
 /*

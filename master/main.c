@@ -12,6 +12,7 @@
 #include "master/listen.h"
 #include "master/pool.h"
 #include "master/proc.h"
+#include "worker/access.h"
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -41,7 +42,7 @@ static void iterative_shutdown(void *ctx, bool graceful, int timeout_s)
 static int iterative_reopen_logs(void *ctx)
 {
     (void)ctx;
-    return log_reopen();
+    return worker_logs_reopen();
 }
 
 static unsigned iterative_stop_timeout(void *ctx)
@@ -74,11 +75,16 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     struct admin_thread at;
     struct worker_config wc = {
         .lfds = ls->fds,
+        .protos = ls->proto,
         .nlfds = ls->n,
-        .serve = {.dirfd = dirfd,
-                  .chunk = cfg->chunk_size,
-                  .io_timeout_ms = (int)cfg->io_timeout * 1000,
-                  .request_timeout_ms = (int)cfg->request_timeout * 1000},
+        .serve = {.env = {.dirfd = dirfd,
+                          .chunk = cfg->chunk_size,
+                          .io_timeout_ms = (int)cfg->io_timeout * 1000,
+                          .request_timeout_ms = (int)cfg->request_timeout * 1000,
+                          .http = &cfg->http,
+                          .report = worker_report},
+                  .lfds = ls->fds,
+                  .nlfds = ls->n},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };
@@ -88,13 +94,14 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         log_error("scoreboard: %s", strerror(-slot));
         return -1;
     }
-    wc.serve.slot = &sb->slots[slot];
+    wc.serve.env.slot = &sb->slots[slot];
     sb->pool.target = 1;
     proc_set_title("iterative server %s %s", ls->names[0], cfg->directory);
     if ((rc = worker_signals_init(&wc)) < 0) {
         log_error("signals: %s", strerror(-rc));
         return -1;
     }
+    proc_unblock_signals(); /* a stop sent while starting is handled now */
     /* A stop cuts a request still arriving; the abort flag makes a second
      * signal or the deadline cut a transfer. */
     wc.serve.stop = worker_stop_flag();
@@ -160,24 +167,57 @@ static int admin_path_of(const struct config *cfg, const struct listeners *ls, c
 static void log_listeners(const struct listeners *ls)
 {
     for (size_t i = 0; i < ls->n; i++)
-        log_info("listening on %s", ls->names[i]);
+        log_info("listening on %s=%s", proto_name(ls->proto[i]), ls->names[i]);
 }
 
-/* Opens the listeners cfg names. Returns 0, or -errno after saying why. */
+/* True when a listener on "::" serves IPv4 too, and so may collide with
+ * an IPv4 one. */
+static bool dual_stack_listener(const struct config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nlisten && !cfg->ipv6_only; i++) {
+        if (strcmp(cfg->listen[i].host, "::") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Says why a listener could not be opened. */
+static void listen_failed(const struct config *cfg, const char *where, int rc)
+{
+    fprintf(stderr, "ferryd: cannot listen on %s: %s%s\n", where,
+            rc == -EHOSTUNREACH ? "cannot resolve the address"
+            : rc == -EADDRINUSE ? "address already in use"
+            : rc == -EMFILE     ? "too many listeners"
+                                : strerror(-rc),
+            rc == -EADDRINUSE && dual_stack_listener(cfg)
+                ? " (\"::\" serves IPv4 too: with 0.0.0.0 on the same port, add --ipv6-only)"
+                : "");
+}
+
+/* Opens the listeners cfg names. Returns 0, or -errno after saying why
+ * (the listeners opened so far are then closed). */
 static int open_listeners(const struct config *cfg, struct listeners *ls)
 {
-    struct lsn_options lo = {.backlog = cfg->backlog,
-                             .io_timeout = cfg->io_timeout,
-                             .request_timeout = cfg->request_timeout};
-    char where[128];
-    int rc = lsn_open(ls, cfg->address, cfg->port, &lo, where, sizeof(where));
+    struct lsn_options lo = {
+        .backlog = cfg->backlog, .defer_accept = cfg->request_timeout, .ipv6_only = cfg->ipv6_only};
+    char where[ADDR_HOST_MAX + 32];
 
-    if (rc < 0)
-        fprintf(stderr, "ferryd: cannot listen on %s: %s\n", where,
-                rc == -EHOSTUNREACH ? "cannot resolve the address"
-                : rc == -EADDRINUSE ? "address already in use"
-                                    : strerror(-rc));
-    return rc;
+    for (unsigned i = 0; i < cfg->nlisten; i++) {
+        const struct cfg_listen *l = &cfg->listen[i];
+        int rc;
+
+        /* A silent connection waits in the kernel for as long as its
+         * first request may take. */
+        lo.defer_accept = l->proto == PROTO_HTTP ? cfg->header_timeout : cfg->request_timeout;
+        rc = lsn_open(ls, l->proto, l->host, l->port, &lo, where, sizeof(where));
+
+        if (rc < 0) {
+            listen_failed(cfg, where, rc);
+            lsn_close(ls);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -189,6 +229,7 @@ int main(int argc, char **argv)
     gid_t admin_group;
     int dirfd = -1, rc;
 
+    proc_block_signals();        /* until the handlers exist: proc.h */
     proc_title_init(argc, argv); /* before anything keeps a pointer into argv */
     rc = cfg_parse(argc, argv, &cfg);
     if (rc != 0)
@@ -200,6 +241,11 @@ int main(int argc, char **argv)
     }
     if (admin_group_of(cfg.admin_group, &admin_group) < 0)
         return 2;
+    if (cfg.access_log != NULL && (rc = access_open(cfg.access_log)) < 0) {
+        fprintf(stderr, "ferryd: cannot open the access log %s: %s\n", cfg.access_log,
+                strerror(-rc));
+        return 1;
+    }
     dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg.directory,
@@ -219,9 +265,8 @@ int main(int argc, char **argv)
         rc = -1;
         goto out;
     }
-    log_info("ferryd %s starting: mode %s, address %s, port %s, directory %s, workers %u, "
-             "max-children %u",
-             FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.address, cfg.port, cfg.directory,
+    log_info("ferryd %s starting: mode %s, directory %s, workers %u, max-children %u",
+             FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.directory,
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
     if (cfg.mode != MODE_ITERATIVE)

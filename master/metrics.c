@@ -9,6 +9,8 @@
  */
 #include "master/metrics.h"
 
+#include "common/wire.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -76,7 +78,7 @@ static void metrics_build(FILE *out)
                    "Always 1; the labels name ferryd's version and its protocol version.");
     fputs("ferry_build_info{version=\"", out);
     metrics_escape(out, FERRY_VERSION);
-    fprintf(out, "\",protocol=\"%d\"} 1\n", WIRE_VERSION);
+    fprintf(out, "\",native_protocol=\"%d\"} 1\n", WIRE_VERSION);
 }
 
 static void metrics_pool(FILE *out, const struct snapshot *s, const struct config *cfg)
@@ -94,17 +96,52 @@ static void metrics_pool(FILE *out, const struct snapshot *s, const struct confi
                 "Times fork mode reached its child limit and paused accepting.", s->pool.at_limit);
 }
 
-static void metrics_totals(FILE *out, const struct snapshot *s)
+/* The labels of listener i: listener="ADDR",protocol="PROTO". */
+static void metrics_listener_labels(FILE *out, const struct listeners *ls, size_t i)
+{
+    fprintf(out, "listener=\"");
+    metrics_escape(out, ls->names[i]);
+    fprintf(out, "\",protocol=\"%s\"", proto_name(ls->proto[i]));
+}
+
+/* The per-listener rows: connections, responses by outcome, bytes. They
+ * outlive the sockets (a stopping ferryd still counts what it served), but
+ * with no listener at all there is no series to declare. */
+static void metrics_rows(FILE *out, const struct sb_counters *c, const struct listeners *ls)
+{
+    size_t n = ls != NULL ? ls->n : 0;
+
+    if (n == 0)
+        return;
+    metrics_family(out, "ferry_connections_total", "counter", "Connections accepted.");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "ferry_connections_total{");
+        metrics_listener_labels(out, ls, i);
+        fprintf(out, "} %" PRIu64 "\n", c->listener[i].connections);
+    }
+    metrics_family(out, "ferry_responses_total", "counter",
+                   "Responses sent, by outcome (ok, redirect, client_error, server_error).");
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned o = 0; o < SB_OUT_COUNT; o++) {
+            fprintf(out, "ferry_responses_total{");
+            metrics_listener_labels(out, ls, i);
+            fprintf(out, ",outcome=\"%s\"} %" PRIu64 "\n", sb_outcome_name(o),
+                    c->listener[i].requests[o]);
+        }
+    }
+    metrics_family(out, "ferry_sent_bytes_total", "counter", "File content bytes sent.");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "ferry_sent_bytes_total{");
+        metrics_listener_labels(out, ls, i);
+        fprintf(out, "} %" PRIu64 "\n", c->listener[i].bytes);
+    }
+}
+
+static void metrics_totals(FILE *out, const struct snapshot *s, const struct listeners *ls)
 {
     const struct sb_totals *t = &s->totals;
 
-    metrics_u64(out, "ferry_connections_total", "counter", "Connections accepted.",
-                t->c.connections);
-    metrics_family(out, "ferry_responses_total", "counter", "Responses sent, by status.");
-    for (unsigned i = 0; i < WIRE_STATUS_COUNT; i++)
-        fprintf(out, "ferry_responses_total{status=\"%s\"} %" PRIu64 "\n", wire_status_name(i),
-                t->c.status[i]);
-    metrics_u64(out, "ferry_sent_bytes_total", "counter", "File content bytes sent.", t->c.bytes);
+    metrics_rows(out, &t->c, ls);
     metrics_u64(out, "ferry_worker_exits_total", "counter",
                 "Worker processes reaped, whatever their end.", t->worker_exits);
     metrics_u64(out, "ferry_worker_crashes_total", "counter",
@@ -126,10 +163,10 @@ static void metrics_duration(FILE *out, const struct snapshot *s)
     uint64_t n = 0;
 
     metrics_family(out, name, "histogram",
-                   "Connections by time from accept to close, counted once closed. Protocol v1 "
-                   "carries one request per connection, so this is also the request duration; "
-                   "it is the connection that is timed, the transfer and the client's READY "
-                   "included.");
+                   "Connections by time from accept to close, counted once closed. A native "
+                   "connection carries one request, so for native this is also the request "
+                   "duration, the transfer and the client's READY included; an HTTP "
+                   "connection may carry many.");
     for (unsigned b = 0; b < SB_DURATION_BUCKETS; b++) {
         n += c->duration[b];
         fprintf(out, "%s_bucket{le=\"", name);
@@ -196,9 +233,9 @@ static void metrics_listeners(FILE *out, const struct listeners *ls)
         for (size_t i = 0; i < n; i++) {
             if (!open[i])
                 continue;
-            fprintf(out, "%s{listener=\"", name);
-            metrics_escape(out, ls->names[i]);
-            fprintf(out, "\"} %u\n", f == 0 ? q[i].queued : q[i].backlog);
+            fprintf(out, "%s{", name);
+            metrics_listener_labels(out, ls, i);
+            fprintf(out, "} %u\n", f == 0 ? q[i].queued : q[i].backlog);
         }
     }
 }
@@ -326,7 +363,7 @@ void metrics_render(FILE *out, const struct snapshot *s, const struct config *cf
 {
     metrics_build(out);
     metrics_pool(out, s, cfg);
-    metrics_totals(out, s);
+    metrics_totals(out, s, ls);
     metrics_duration(out, s);
     metrics_workers(out, s);
     metrics_listeners(out, ls);

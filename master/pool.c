@@ -92,17 +92,23 @@ static void pool_event(struct pool *p, const char *name, const char *fmt, ...)
 
 /* In the child: serve, then leave without returning into the loop. A
  * fork-mode child serves conn, accepted at accepted_ns. */
-static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr_storage *peer,
-                       int64_t accepted_ns)
+static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
+                       const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
     struct worker_config wc = {
         .lfds = p->ls->fds,
+        .protos = p->ls->proto,
         .nlfds = p->ls->n,
-        .serve = {.dirfd = p->dirfd,
-                  .chunk = p->cfg->chunk_size,
-                  .io_timeout_ms = (int)p->cfg->io_timeout * 1000,
-                  .request_timeout_ms = (int)p->cfg->request_timeout * 1000,
-                  .slot = &p->sb->slots[slot]},
+        .serve = {.env = {.dirfd = p->dirfd,
+                          .chunk = p->cfg->chunk_size,
+                          .io_timeout_ms = (int)p->cfg->io_timeout * 1000,
+                          .request_timeout_ms = (int)p->cfg->request_timeout * 1000,
+                          .slot = &p->sb->slots[slot],
+                          .http = &p->cfg->http,
+                          .report = worker_report},
+                  .lfds = p->ls->fds,
+                  .nlfds = p->ls->n,
+                  .rank = (unsigned)slot},
     };
     int rc = 0;
 
@@ -113,9 +119,10 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
     wc.serve.stop = worker_stop_flag();
     wc.serve.wake_fd = worker_wake_fd_get();
     if (conn >= 0) {
-        sb_worker_start(wc.serve.slot, getpid());
-        worker_serve_one(&wc.serve, conn, (const struct sockaddr *)peer, accepted_ns);
-        sb_set_state(wc.serve.slot, SB_EXITING);
+        sb_worker_start(wc.serve.env.slot, getpid());
+        worker_serve_one(&wc.serve, p->ls->proto[listener], listener, conn,
+                         (const struct sockaddr *)peer, accepted_ns);
+        sb_set_state(wc.serve.env.slot, SB_EXITING);
     } else {
         rc = worker_run(&wc);
     }
@@ -127,8 +134,8 @@ static void pool_child(struct pool *p, int slot, int conn, const struct sockaddr
  * fork-mode child for conn (accepted at accepted_ns). Returns 0, or
  * -ENOSPC at the limit, or -errno.
  */
-static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *peer,
-                      int64_t accepted_ns)
+static int pool_spawn(struct pool *p, int conn, unsigned listener,
+                      const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
     int keep[LSN_MAX + 1], slot;
     size_t nkeep = 0;
@@ -146,7 +153,7 @@ static int pool_spawn(struct pool *p, int conn, const struct sockaddr_storage *p
     }
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
-        pool_child(p, slot, conn, peer, accepted_ns);
+        pool_child(p, slot, conn, listener, peer, accepted_ns);
     if (pid < 0) {
         sb_unclaim(p->sb, slot);
         return (int)pid;
@@ -220,7 +227,8 @@ static void pool_accept_resumed(struct pool *p)
 static void pool_on_readable(uv_poll_t *h, int status, int events)
 {
     struct pool *p = h->loop->data;
-    int lfd = p->ls->fds[h - p->polls];
+    unsigned listener = (unsigned)(h - p->polls);
+    int lfd = p->ls->fds[listener];
 
     (void)status;
     (void)events;
@@ -237,7 +245,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             pool_event(p, "pool_at_limit", "{s:i}", "limit", p->target);
             return;
         }
-        fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
             pool_accept_pause(p, errno);
             return;
@@ -248,7 +256,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             return;
         }
         pool_accept_resumed(p);
-        rc = pool_spawn(p, fd, &peer, clock_now_ns());
+        rc = pool_spawn(p, fd, listener, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */
         if (rc < 0) {
             log_error("cannot fork a child for a connection: %s", strerror(-rc));
@@ -269,7 +277,7 @@ static void pool_on_respawn(uv_timer_t *t)
             uv_timer_start(&p->respawn, pool_on_respawn, POOL_SPAWN_PAUSE_MS, 0);
             return;
         }
-        rc = pool_spawn(p, -1, NULL, 0);
+        rc = pool_spawn(p, -1, 0, NULL, 0);
         if (rc < 0) {
             log_error("cannot start a worker: %s; retrying in 1 s", strerror(-rc));
             uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
@@ -563,16 +571,16 @@ static void pool_stuck_phase(const struct sb_slot *w, char *buf, size_t len)
         snprintf(buf, len, "reading a request (%" PRIu32 " bytes received)", w->t.received);
     else if (w->state == SB_WAITING)
         snprintf(buf, len, "waiting for the client after answering \"%s\" (%" PRIu64 " bytes)",
-                 w->t.file, w->t.size);
+                 w->t.target, w->t.size);
     else
-        snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", w->t.file,
+        snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", w->t.target,
                  w->t.sent, w->t.size);
 }
 
 /* Reports and kills one stuck worker. */
 static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_t idle_ns)
 {
-    char peer[ADDR_STR_MAX], phase[WIRE_NAME_MAX + 96];
+    char peer[ADDR_STR_MAX], phase[SB_TARGET_MAX + 96];
 
     addr_format(&w->t.peer.sa, peer);
     pool_stuck_phase(w, phase, sizeof(phase));
@@ -581,8 +589,8 @@ static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_
              (long)p->pids[slot], slot, peer, phase, (double)idle_ns / 1e9,
              (double)(clock_now_ns() - w->t.start_ns) / 1e9);
     pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "slot", slot, "pid",
-               (int)p->pids[slot], "peer", peer, "phase", sb_state_name(w->state), "file",
-               w->t.file, "received", (json_int_t)w->t.received, "sent", (json_int_t)w->t.sent,
+               (int)p->pids[slot], "peer", peer, "phase", sb_state_name(w->state), "target",
+               w->t.target, "received", (json_int_t)w->t.received, "sent", (json_int_t)w->t.sent,
                "size", (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3);
     p->reported[slot] = w->t.start_ns;
     pool_kill(p, slot);
@@ -599,8 +607,9 @@ static void pool_on_watchdog(uv_timer_t *t)
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
         if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
             continue;
-        if (sb_state_busy(w.state) && w.state != SB_CLOSING && now - w.t.progress_ns > limit &&
-            p->reported[i] != w.t.start_ns)
+        /* An idle persistent connection is bounded by its own timeout. */
+        if (sb_state_busy(w.state) && w.state != SB_CLOSING && w.state != SB_KEEPALIVE &&
+            now - w.t.progress_ns > limit && p->reported[i] != w.t.start_ns)
             pool_stuck(p, (int)i, &w, now - w.t.progress_ns);
     }
 }
@@ -635,7 +644,7 @@ static void pool_roll_next(struct pool *p)
 
         if (slot < 0 || p->retiring[slot])
             continue; /* gone meanwhile */
-        if (p->children < p->cfg->max_children && (rc = pool_spawn(p, -1, NULL, 0)) < 0)
+        if (p->children < p->cfg->max_children && (rc = pool_spawn(p, -1, 0, NULL, 0)) < 0)
             log_warn("rolling restart: cannot start a replacement first: %s; the old worker "
                      "is replaced after it leaves",
                      strerror(-rc));
@@ -714,8 +723,6 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
     pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
                timeout_s, "children", p->children, "cause", why);
     if (graceful) {
-        log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
-                 p->children, timeout_s);
         p->deadline_s = timeout_s;
         /* Children finish the transfer in hand; one still reading its
          * request cuts it. The signal goes first, so that a worker woken by
@@ -723,13 +730,19 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         pool_kill_all(p, SIGTERM);
         uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)timeout_s * 1000, 0);
     } else {
-        log_warn("%s: stopping now, killing %u child(ren)", why, p->children);
         pool_kill_all(p, SIGKILL);
     }
     /* New connections are refused at once, in every process holding the
      * listeners, instead of waiting in a backlog nobody will accept from.
-     * Fork mode's poll handles go first: none may outlive its descriptor. */
+     * Fork mode's poll handles close before lsn_close(): none may outlive
+     * its descriptor.
+     * The log line comes after: once it is written, clients are refused. */
     lsn_shutdown(p->ls->fds, p->ls->n);
+    if (graceful)
+        log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
+                 p->children, timeout_s);
+    else
+        log_warn("%s: stopping now, killing %u child(ren)", why, p->children);
     for (size_t i = 0; p->cfg->mode == MODE_FORK && i < p->ls->n; i++) {
         if (!uv_is_closing((uv_handle_t *)&p->polls[i]))
             uv_close((uv_handle_t *)&p->polls[i], NULL);
@@ -763,7 +776,7 @@ static enum admin_state pool_admin_state(void *ctx)
 static int pool_reopen_logs(void *ctx)
 {
     struct pool *p = ctx;
-    int rc = log_reopen();
+    int rc = worker_logs_reopen();
 
     if (rc <= 0)
         return rc;
@@ -846,6 +859,7 @@ static int pool_init(struct pool *p)
         }
         p->accepting = true;
     }
+    proc_unblock_signals(); /* the loop's handlers exist: a stop sent meanwhile acts now */
     rc = admin_open(&p->admin, &p->loop, p->admin_path, p->admin_group, p->cfg, p->sb, p->ls,
                     &pool_admin_ops, p);
     if (rc < 0)

@@ -65,6 +65,19 @@ static void proc_child_setup(pid_t parent, const int *keep, size_t nkeep)
      * for the handlers the child installs, then proc_unblock_signals(). */
 }
 
+void proc_block_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 void proc_unblock_signals(void)
 {
     sigset_t none;

@@ -22,7 +22,13 @@
  */
 pid_t proc_fork(const int *keep, size_t nkeep);
 
-/* Unblocks every signal (in a child, once its handlers are installed). */
+/* Blocks the signals an operator sends (TERM, INT, HUP, USR1, USR2) until
+ * the handlers exist: at start, so that a stop sent while ferryd is still
+ * starting is handled once it can be, never fatal. */
+void proc_block_signals(void);
+
+/* Unblocks every signal (in a child, or at start, once the handlers are
+ * installed). */
 void proc_unblock_signals(void);
 
 /* Closes every descriptor above 2 that is not in keep. */

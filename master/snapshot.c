@@ -69,12 +69,20 @@ void snap_history_free(struct snap_history *h)
     h->slots = NULL;
 }
 
+/* True when p recorded the transfer w is on: the same worker, connection
+ * and request (a persistent connection carries many, each from 0 bytes). */
+static bool snap_same_transfer(const struct snap_progress *p, const struct sb_slot *w)
+{
+    return p->generation == w->generation && p->start_ns == w->t.start_ns &&
+           p->requests == w->t.requests;
+}
+
 /* Updates the per-slot progress record; a new transfer restarts it. */
 static void snap_progress(struct snap_history *h, const struct snapshot *s, uint32_t i)
 {
     const struct sb_slot *w = &s->live[i];
     struct snap_progress *p = &h->slots[s->live_slot[i]];
-    bool same = p->generation == w->generation && p->start_ns == w->t.start_ns;
+    bool same = snap_same_transfer(p, w);
 
     p->rate_bps = 0;
     p->measured = same && s->taken_ns > p->ns && w->t.sent >= p->sent;
@@ -82,6 +90,7 @@ static void snap_progress(struct snap_history *h, const struct snapshot *s, uint
         p->rate_bps = (double)(w->t.sent - p->sent) * 1e9 / (double)(s->taken_ns - p->ns);
     p->generation = w->generation;
     p->start_ns = w->t.start_ns;
+    p->requests = w->t.requests;
     p->sent = w->t.sent;
     p->ns = s->taken_ns;
 }
@@ -127,12 +136,10 @@ void snap_transfer_rates(const struct snap_history *h, const struct snapshot *s,
 {
     const struct sb_slot *w = &s->live[i];
     const struct snap_progress *p = &h->slots[s->live_slot[i]];
-    int64_t age = s->taken_ns - w->t.start_ns;
+    int64_t age = s->taken_ns - w->t.req_ns; /* this request's, on a persistent connection */
 
     *avg_bps = age > 0 ? (double)w->t.sent * 1e9 / (double)age : 0;
     /* A transfer younger than one sampling interval has only its average;
      * one that stalled over the last interval has a rate of 0. */
-    *rate_bps = p->generation == w->generation && p->start_ns == w->t.start_ns && p->measured
-                    ? p->rate_bps
-                    : *avg_bps;
+    *rate_bps = snap_same_transfer(p, w) && p->measured ? p->rate_bps : *avg_bps;
 }

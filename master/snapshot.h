@@ -52,8 +52,10 @@ struct snap_history {
     unsigned n, head;
     uint32_t nslots;
     struct snap_progress {
+        /* The transfer: the worker, its connection, the request on it. */
         uint32_t generation;
-        int64_t start_ns; /* identifies the transfer */
+        int64_t start_ns;
+        uint32_t requests;
         uint64_t sent;
         int64_t ns;
         double rate_bps; /* over the last sampling interval */

@@ -16,6 +16,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "worker/access.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -173,69 +174,81 @@ const volatile sig_atomic_t *worker_abort_flag(void)
     return &worker_abort;
 }
 
-/* Logs how a connection ended: `conn PEER file="NAME" status=OK
- * bytes=SENT/SIZE time=MS [refused] [problem="..." during=PHASE]`. Built
- * with text_* and written with log_text(): this line is on every
- * connection's path, and printf would be most of its cost. */
-static void worker_log_conn(enum log_level level, const struct serve_result *res,
-                            const struct sockaddr *peer, int64_t accepted_ns)
+/* Logs how a request (or a connection) ended: `conn PEER proto=native
+ * file="NAME" status=OK bytes=SENT/SIZE time=MS [refused] [problem="..."
+ * during=PHASE]`. Built with text_* and written with log_text(): this line
+ * is on every request's path, and printf would be most of its cost. */
+static void worker_log_conn(enum log_level level, const struct conn *c)
 {
+    int64_t now = clock_now_ns(); /* not the event's: the request is over now */
+    const struct conn_req *r = &c->req;
+    int64_t start = r->start_ns ? r->start_ns : c->accepted_ns, us = (now - start) / 1000;
     char addr[ADDR_STR_MAX], line[LOG_LINE_MAX];
-    int64_t us = (clock_now_ns() - accepted_ns) / 1000;
     struct text t;
 
     text_init(&t, line, sizeof(line));
     text_str(&t, "conn ");
-    text_str(&t, addr_format(peer, addr));
+    text_str(&t, addr_format(&c->peer.sa, addr));
+    text_str(&t, " proto=");
+    text_str(&t, proto_name(c->h->proto));
     text_str(&t, " file=\"");
-    text_str(&t, res->name);
+    text_str(&t, r->target);
     text_str(&t, "\" status=");
-    text_str(&t, res->answered ? wire_status_name(res->status) : "-");
+    text_str(&t, r->answered ? r->status : "-");
     text_str(&t, " bytes=");
-    text_u64(&t, res->sent);
+    text_u64(&t, r->sent);
     text_str(&t, "/");
-    text_u64(&t, res->size);
+    text_u64(&t, r->size);
     text_str(&t, " time=");
     text_milli(&t, us > 0 ? (uint64_t)us : 0);
-    text_str(&t, res->refused ? "ms refused" : "ms");
-    if (res->problem != NULL) {
+    text_str(&t, r->refused ? "ms refused" : "ms");
+    if (c->problem != NULL) {
         text_str(&t, " problem=\"");
-        text_str(&t, res->problem);
-        if (res->err != 0) {
+        text_str(&t, c->problem);
+        if (c->err != 0) {
             text_str(&t, ": ");
-            text_str(&t, strerror(res->err));
+            text_str(&t, strerror(c->err));
         }
         text_str(&t, "\" during=");
-        text_str(&t, res->phase);
+        text_str(&t, c->phase);
     }
     log_text(level, line, t.len);
 }
 
-void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
-                      int64_t accepted_ns)
+void worker_report(const struct conn *c, int64_t now)
 {
-    struct serve_result res;
-    enum log_level level;
+    (void)now;
+    enum log_level level = c->server_fault ? LOG_WARN : LOG_INFO;
 
-    serve_conn(ctx, fd, peer, accepted_ns, &res);
-    level = res.server_fault ? LOG_WARN : LOG_INFO;
+    access_write(c);
     if (level <= log_get_level()) /* else nothing to format: the common case under load */
-        worker_log_conn(level, &res, peer, accepted_ns);
+        worker_log_conn(level, c);
 }
 
-/* Accepts from the next listener with a pending connection. Returns the
- * fd, or -EAGAIN when none is pending, or another -errno. */
-static int worker_accept(const struct worker_config *cfg, size_t *next, struct sockaddr *peer)
+void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned listener, int fd,
+                      const struct sockaddr *peer, int64_t accepted_ns)
+{
+    if (serve_conn(ctx, proto, listener, fd, peer, accepted_ns) < 0)
+        log_error("cannot serve a connection: %s", strerror(ENOMEM));
+}
+
+/* Accepts from the next listener with a pending connection, starting
+ * after the one that served last, so no listener starves another. Returns
+ * the fd (non-blocking) with *which set, or -EAGAIN when none is pending,
+ * or another -errno. */
+static int worker_accept(const struct worker_config *cfg, size_t *next, struct sockaddr *peer,
+                         size_t *which)
 {
     int err = -EAGAIN;
 
     for (size_t i = 0; i < cfg->nlfds; i++) {
         size_t k = (*next + i) % cfg->nlfds;
         socklen_t len = sizeof(struct sockaddr_storage);
-        int fd = accept4(cfg->lfds[k], peer, &len, SOCK_CLOEXEC);
+        int fd = accept4(cfg->lfds[k], peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd >= 0) {
             *next = k + 1; /* round-robin across listeners */
+            *which = k;
             return fd;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -276,8 +289,17 @@ static void worker_reopen_log(void)
     /* Reset the wake-up, or an idle worker would spin in epoll_wait. */
     if (read(worker_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         log_warn("worker: eventfd: %s", strerror(errno));
-    if ((rc = log_reopen()) < 0)
-        log_error("cannot reopen the log file: %s", strerror(-rc));
+    if ((rc = worker_logs_reopen()) < 0)
+        log_error("cannot reopen the log files: %s", strerror(-rc));
+}
+
+int worker_logs_reopen(void)
+{
+    int a = log_reopen(), b = access_reopen();
+
+    if (a < 0 || b < 0)
+        return a < 0 ? a : b;
+    return a > 0 || b > 0;
 }
 
 static bool worker_out_of_resources(int err)
@@ -314,7 +336,7 @@ int worker_run(const struct worker_config *cfg)
     struct log_rl pause = {.interval_ns = 0}; /* accept failing for want of resources */
     struct sockaddr_storage peer;
     struct epoll_event evs[8];
-    size_t next = 0;
+    size_t next = 0, which = 0;
     int ep, rc = 0;
 
     ep = worker_epoll(cfg);
@@ -322,18 +344,19 @@ int worker_run(const struct worker_config *cfg)
         log_error("worker: epoll: %s", strerror(-ep));
         return 1;
     }
-    sb_worker_start(cfg->serve.slot, getpid());
+    sb_worker_start(cfg->serve.env.slot, getpid());
     while (!worker_quit) {
         int fd;
 
         if (worker_reopen) /* between connections: never mid-line */
             worker_reopen_log();
-        fd = worker_accept(cfg, &next, (struct sockaddr *)&peer);
+        fd = worker_accept(cfg, &next, (struct sockaddr *)&peer, &which);
 
         if (fd >= 0) {
             worker_resume(&pause);
-            worker_serve_one(&cfg->serve, fd, (struct sockaddr *)&peer, clock_now_ns());
-            sb_set_state(cfg->serve.slot, SB_IDLE);
+            worker_serve_one(&cfg->serve, cfg->protos[which], (unsigned)which, fd,
+                             (struct sockaddr *)&peer, clock_now_ns());
+            sb_set_state(cfg->serve.env.slot, SB_IDLE);
         } else if (fd == -EAGAIN) {
             epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
         } else if (worker_out_of_resources(fd)) {
@@ -352,7 +375,7 @@ int worker_run(const struct worker_config *cfg)
             break;
         }
     }
-    sb_set_state(cfg->serve.slot, SB_EXITING);
+    sb_set_state(cfg->serve.env.slot, SB_EXITING);
     close(ep);
     return rc;
 }

@@ -10,10 +10,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct worker_config {
-    const int *lfds; /* non-blocking listening sockets */
+    const int *lfds;       /* non-blocking listening sockets */
+    const uint8_t *protos; /* what each speaks (enum proto) */
     size_t nlfds;
     struct serve_ctx serve;
     bool standalone;           /* no master above: handle shutdown itself */
@@ -53,9 +55,17 @@ unsigned worker_stop_timeout(void);
 const volatile sig_atomic_t *worker_stop_flag(void);
 int worker_wake_fd_get(void);
 
-/* Serves one connection accepted at accepted_ns (CLOCK_MONOTONIC) and logs
- * its outcome (fork mode's child; the accept loop). */
-void worker_serve_one(const struct serve_ctx *ctx, int fd, const struct sockaddr *peer,
-                      int64_t accepted_ns);
+/* Serves one connection accepted on listener (speaking proto) at
+ * accepted_ns (CLOCK_MONOTONIC) and logs its outcome (fork mode's child;
+ * the accept loop). */
+void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned listener, int fd,
+                      const struct sockaddr *peer, int64_t accepted_ns);
+
+/* Reopens the log file and the access log after rotation. Returns 0 when
+ * there is neither, 1 when reopened, or -errno. */
+int worker_logs_reopen(void);
+
+/* The conn_env report: logs a request's outcome, one line (conn.h). */
+void worker_report(const struct conn *c, int64_t now);
 
 #endif

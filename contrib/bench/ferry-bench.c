@@ -1,17 +1,19 @@
 /*
  * ferry-bench: a load generator for protocol v1.
  *
- *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST PORT NAME
- *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST:PORT NAME
+ *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] [--request get|file]
+ *               HOST PORT NAME   (or HOST:PORT NAME)
  *
  * HOST:PORT takes the forms addr_split() knows ([::1]:PORT for IPv6);
  * DURATION those of dur_parse() (a bare number is seconds).
  *
  * One process, one epoll loop, non-blocking sockets. Each of the
  * CONNECTIONS slots runs requests back to back (one file per TCP
- * connection, as the protocol has it): connect, FILE_REQUEST, FILE_RESPONSE
- * (must be OK), READY, then exactly size bytes read into one shared 1 MiB
- * buffer, then close. Latency is connect to last byte. Every response's
+ * connection, as the protocol has it): connect, GET, FILE_RESPONSE (must be
+ * OK), then exactly size bytes read into one shared 1 MiB buffer, then
+ * close. --request file makes it the two-round-trip exchange instead:
+ * FILE_REQUEST, FILE_RESPONSE, READY, content; the two compare the cost of
+ * the extra round trip. Latency is connect to last byte. Every response's
  * status and byte count is checked; anything else is an error.
  *
  * With -b each connection is instead a forked process doing blocking
@@ -56,6 +58,7 @@ struct bench {
     socklen_t addrlen;
     uint8_t req[WIRE_REQUEST_MAX];
     size_t reqlen;
+    bool ready; /* --request file: READY after the response */
     int ep;
     uint64_t limit;      /* -n: requests to start; 0 = by time */
     int64_t deadline_ns; /* -d */
@@ -68,14 +71,16 @@ struct bench {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST PORT NAME\n"
-            "       ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] HOST:PORT NAME\n"
-            "  -b     blocking readers: one process per connection [one epoll process]\n"
-            "  -c N   concurrent connections [1]\n"
-            "  -n N   stop after N requests\n"
-            "  -d D   run for D: seconds, or 500ms, 2m... [10s, unless -n]\n"
-            "HOST: a name, 1.2.3.4 or ::1; with the port: host:PORT, [::1]:PORT\n");
+    fprintf(out, "usage: ferry-bench [options] HOST PORT NAME\n"
+                 "       ferry-bench [options] HOST:PORT NAME\n"
+                 "  -b     blocking readers: one process per connection [one epoll process]\n"
+                 "  -c N   concurrent connections [1]\n"
+                 "  -n N   stop after N requests\n"
+                 "  -d D   run for D: seconds, or 500ms, 2m... [10s, unless -n]\n"
+                 "  -r, --request get|file\n"
+                 "         get: GET, one round trip; file: FILE_REQUEST then READY [get]\n"
+                 "  -h, --help; -V, --version\n"
+                 "HOST: a name, 1.2.3.4 or ::1; with the port: host:PORT, [::1]:PORT\n");
 }
 
 static bool bench_more(const struct bench *b)
@@ -154,7 +159,8 @@ static bool conn_on_connected(struct bench *b, struct conn *c)
     return true;
 }
 
-/* Reads the answer; on OK sends READY. Returns false on error. */
+/* Reads the answer; on OK sends READY (--request file). Returns false on
+ * error. */
 static bool conn_on_response(struct bench *b, struct conn *c)
 {
     struct wire_response r;
@@ -177,7 +183,7 @@ static bool conn_on_response(struct bench *b, struct conn *c)
     }
     c->size = r.size;
     c->state = C_BODY;
-    if (send(c->fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+    if (b->ready && send(c->fd, &ready, 1, MSG_NOSIGNAL) != 1) {
         b->err_io++;
         return false;
     }
@@ -255,7 +261,7 @@ static int blocking_one(struct bench *b)
         b->err_status++;
         goto out;
     }
-    if (send(fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+    if (b->ready && send(fd, &ready, 1, MSG_NOSIGNAL) != 1) {
         b->err_io++;
         goto out;
     }
@@ -349,8 +355,8 @@ static void bench_report(struct bench *b, double secs)
     uint64_t errors = b->err_connect + b->err_status + b->err_short + b->err_io;
 
     qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_i64);
-    printf("%llu requests in %.2f s, %.1f MB read\n", (unsigned long long)b->done, secs,
-           (double)b->bytes / 1e6);
+    printf("%llu %s requests in %.2f s, %.1f MB read\n", (unsigned long long)b->done,
+           b->ready ? "FILE_REQUEST" : "GET", secs, (double)b->bytes / 1e6);
     printf("  requests/s  %.1f\n  MB/s        %.1f\n", (double)b->done / secs,
            (double)b->bytes / secs / 1e6);
     printf("  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct_ms(b, 50), pct_ms(b, 90),
@@ -393,7 +399,8 @@ static int bench_address(char **ops, int nops, char *host, char *port)
     return 0;
 }
 
-static int bench_setup(struct bench *b, const char *host, const char *port, const char *name)
+static int bench_setup(struct bench *b, const char *host, const char *port, const char *name,
+                       bool file_request)
 {
     struct addrinfo *res;
     int rc = addr_resolve(host, port, false, &res);
@@ -405,7 +412,13 @@ static int bench_setup(struct bench *b, const char *host, const char *port, cons
     memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
     b->addrlen = res->ai_addrlen;
     freeaddrinfo(res);
-    b->reqlen = wire_request_encode(b->req, sizeof(b->req), WIRE_VERSION, name, strlen(name));
+    /* GET from offset 0, any size: the content follows the response. */
+    b->ready = file_request;
+    if (file_request)
+        b->reqlen = wire_request_encode(b->req, sizeof(b->req), WIRE_VERSION, name, strlen(name));
+    else
+        b->reqlen = wire_get_encode(b->req, sizeof(b->req), WIRE_VERSION, name, strlen(name), 0,
+                                    UINT64_MAX);
     b->buf = malloc(BENCH_BUF);
     b->ep = epoll_create1(EPOLL_CLOEXEC);
     if (b->reqlen == 0 || b->buf == NULL || b->ep < 0) {
@@ -441,24 +454,38 @@ static void bench_loop(struct bench *b, struct conn *conns, int nconns)
 /* The command line, parsed. */
 struct bench_args {
     bool blocking;
+    bool file_request; /* --request file */
     int nconns;
     uint64_t limit, ms;
     char host[ADDR_HOST_MAX], port[BENCH_PORT_LEN];
     const char *name;
 };
 
+/* --request: get or file. Returns 0, or -1 with a message. */
+static int bench_request(const char *arg, struct bench_args *a)
+{
+    if (strcmp(arg, "get") == 0 || strcmp(arg, "file") == 0) {
+        a->file_request = strcmp(arg, "file") == 0;
+        return 0;
+    }
+    fprintf(stderr, "ferry-bench: --request: 'get' or 'file', not '%s'\n", arg);
+    return -1;
+}
+
 /* Returns 0 (a filled), 1 (help printed: exit 0) or -1 (usage error
  * printed: exit 2). */
 static int bench_args(int argc, char **argv, struct bench_args *a)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"request", required_argument, NULL, 'r'},
+                                         {0}};
     int nops, c;
 
     memset(a, 0, sizeof(*a));
     a->nconns = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "bc:n:d:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "bc:n:d:r:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             a->blocking = true;
@@ -474,6 +501,10 @@ static int bench_args(int argc, char **argv, struct bench_args *a)
                 fprintf(stderr, "ferry-bench: -d: not a duration above 0: '%s'\n", optarg);
                 return -1;
             }
+            break;
+        case 'r':
+            if (bench_request(optarg, a) < 0)
+                return -1;
             break;
         case 'h':
             usage(stdout);
@@ -518,7 +549,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     memset(&b, 0, sizeof(b));
     b.limit = a.limit;
-    if (bench_setup(&b, a.host, a.port, a.name) < 0)
+    if (bench_setup(&b, a.host, a.port, a.name, a.file_request) < 0)
         return 1;
     conns = calloc((size_t)a.nconns, sizeof(*conns));
     if (conns == NULL)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # ferry's benchmark: builds a Release tree, makes a corpus, runs ferryd in
 # each mode through one matrix and prints markdown tables for
-# docs/BENCHMARKS.md. With --peers it also measures nginx and lighttpd from
-# ../shared/bench the same way in the same run.
+# docs/BENCHMARKS.md. With --peers it also measures ferryd's HTTP listener,
+# nginx and lighttpd from ../shared/bench the same way in the same run (wrk
+# and limit --http for all three), and the native protocol beside them.
 #
 #   contrib/bench/run.sh [--peers] [--modes "iterative fork prefork"]
 #
@@ -15,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DUR=${DURATION:-5}; REP=${REPEATS:-3}; WORKERS=${WORKERS:-2}
 CORPUS=${CORPUS:-/tmp/benchdata}; SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
-PORT=18089; PEERS=0; MODES="iterative fork prefork"
+PORT=18089; HPORT=18088; PEERS=0; MODES="iterative fork prefork"
 while [ $# -gt 0 ]; do
   case $1 in
     --peers) PEERS=1 ;;
@@ -31,8 +32,8 @@ BENCH=$BUILD/bin/ferry-bench
 
 mkdir -p "$CORPUS"
 mk() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ] || head -c "$2" /dev/urandom > "$1"; }
-mk "$CORPUS/4K" 4096; mk "$CORPUS/256M" 268435456
-cat "$CORPUS/4K" "$CORPUS/256M" > /dev/null   # page cache
+mk "$CORPUS/4K" 4096; mk "$CORPUS/1M" 1048576; mk "$CORPUS/256M" 268435456
+cat "$CORPUS/4K" "$CORPUS/1M" "$CORPUS/256M" > /dev/null   # page cache
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
@@ -42,10 +43,11 @@ pss_kb() {  # PID: PSS of it and its children, KiB
 }
 
 # ferry-bench -c C for DUR seconds, REP times: "req_s MB_s GB_s p99_ms errors" (medians; errors summed)
+# REQUEST=get (one round trip, the default) or file (FILE_REQUEST + READY).
 run_case() {
-  local file=$1 c=$2 out=
-  "$BENCH" -c "$c" -d 1 127.0.0.1 $PORT "$file" > /dev/null || true    # warm-up
-  for _ in $(seq "$REP"); do out+=$("$BENCH" -c "$c" -d "$DUR" 127.0.0.1 $PORT "$file" | grep ^RESULT)$'\n'; done
+  local file=$1 c=$2 out= r=${REQUEST:-get}
+  "$BENCH" -r "$r" -c "$c" -d 1 127.0.0.1 $PORT "$file" > /dev/null || true    # warm-up
+  for _ in $(seq "$REP"); do out+=$("$BENCH" -r "$r" -c "$c" -d "$DUR" 127.0.0.1 $PORT "$file" | grep ^RESULT)$'\n'; done
   echo "$(field req_s <<< "$out" | median) $(field MB_s <<< "$out" | median)" \
        "$(field GB_s <<< "$out" | median) $(field p99_ms <<< "$out" | median)" \
        "$(field errors <<< "$out" | awk '{s+=$1} END {print s}')"
@@ -60,7 +62,7 @@ ADMIN=$(mktemp -u /tmp/ferry-bench-XXXXXX.sock)
 start_ferryd() {  # MODE [extra ferryd options]
   local mode=$1; shift
   "$BUILD/bin/ferryd" --mode "$mode" --workers "$WORKERS" --log-level warn --admin-socket "$ADMIN" \
-    "$@" 127.0.0.1 $PORT "$CORPUS" &
+    "$@" --listen native=127.0.0.1:$PORT --listen http=127.0.0.1:$HPORT "$CORPUS" &
   FERRYD=$!
   for _ in $(seq 100); do "$BENCH" -n 1 127.0.0.1 $PORT 4K > /dev/null 2>&1 && return 0; sleep 0.05; done
   echo "ferryd did not come up"; exit 1
@@ -124,43 +126,48 @@ done
 PB=$(mktemp -d); cp -r "$SHARED"/. "$PB"; chmod -R u+w "$PB"
 BENCHDATA=$CORPUS "$PB/setup.sh" > /dev/null
 gcc -O2 -o "$PB/limit/limit" "$PB/limit/limit.c"
-wrk_req_s() {  # URL: median req/s of wrk -c8 with Connection: close
-  local out=; wrk -t2 -c8 -d1s -H 'Connection: close' -s "$PB/wrk.lua" "$1" > /dev/null
-  for _ in $(seq "$REP"); do out+=$(wrk -t2 -c8 -d"${DUR}s" -H 'Connection: close' -s "$PB/wrk.lua" "$1" | grep ^RESULT)$'\n'; done
-  field req_s <<< "$out" | median
+wrk_field() {  # FIELD CONNS URL [wrk options]: median FIELD of wrk's RESULT line
+  local f=$1 c=$2 url=$3 out=; shift 3
+  wrk -t2 -c"$c" -d1s "$@" -s "$PB/wrk.lua" "$url" > /dev/null
+  for _ in $(seq "$REP"); do
+    out+=$(wrk -t2 -c"$c" -d"${DUR}s" --timeout 30s "$@" -s "$PB/wrk.lua" "$url" | grep ^RESULT)$'\n'
+  done
+  field "$f" <<< "$out" | median
 }
 limit_gbs() {  # PORT STREAMS
   for _ in $(seq "$REP"); do "$PB/limit/limit" --http "127.0.0.1:$1" /256M "$2" "$DUR"; done | field GB_s | median
 }
+http_cases() {  # KEY PORT: the HTTP rows of one server
+  R[$1,close]=$(wrk_field req_s 8 "http://127.0.0.1:$2/4K" -H 'Connection: close')
+  R[$1,ka]=$(wrk_field req_s 8 "http://127.0.0.1:$2/4K")
+  R[$1,1m]=$(wrk_field MB_s 4 "http://127.0.0.1:$2/1M")
+  R[$1,big1]=$(limit_gbs "$2" 1); R[$1,big4]=$(limit_gbs "$2" 4)
+}
 declare -A R
 start_ferryd prefork
 R[ferry,pss]=$(pss_kb "$FERRYD")
-R[ferry,4k]=$(run_case 4K 8 | cut -d' ' -f1)
-R[ferry,big1]=$(blocking_gbs 1 256M); R[ferry,big4]=$(blocking_gbs 4 256M)
-stop_ferryd
-start_ferryd prefork --chunk-size 256K
-R[f256,4k]=$(run_case 4K 8 | cut -d' ' -f1)
-R[f256,big1]=$(blocking_gbs 1 256M); R[f256,big4]=$(blocking_gbs 4 256M)
-stop_ferryd
-start_ferryd fork
-R[fork,4k]=$(run_case 4K 8 | cut -d' ' -f1)
+http_cases ferry $HPORT
+R[native,get]=$(run_case 4K 8 | cut -d' ' -f1)
+R[native,file]=$(REQUEST=file run_case 4K 8 | cut -d' ' -f1)
+R[native,big1]=$(blocking_gbs 1 256M); R[native,big4]=$(blocking_gbs 4 256M)
 stop_ferryd
 for peer in nginx lighttpd; do
   "$PB/peers.sh" start "$peer" > /dev/null
   port=$("$PB/peers.sh" port "$peer"); pid=$(cat "/tmp/bench-peers/$peer.pid")
   R[$peer,pss]=$(pss_kb "$pid")
-  R[$peer,4k]=$(wrk_req_s "http://127.0.0.1:$port/4K")
-  R[$peer,big1]=$(limit_gbs "$port" 1); R[$peer,big4]=$(limit_gbs "$port" 4)
+  http_cases "$peer" "$port"
   "$PB/peers.sh" stop "$peer" > /dev/null
 done
 "$PB/limit/limit" "$CORPUS/256M" 1 "$DUR" splice | field GB_s > "$PB/phys"
 echo
-echo "| case | ferry prefork | ferry prefork, --chunk-size 256K | ferry fork | nginx | lighttpd |"
-echo "|---|---:|---:|---:|---:|---:|"
-echo "| 4 KiB, one file per connection, 8 conns (req/s) | ${R[ferry,4k]} | ${R[f256,4k]} | ${R[fork,4k]} | ${R[nginx,4k]} | ${R[lighttpd,4k]} |"
-echo "| 256 MiB, 1 stream, 1 MiB blocking reader (GB/s) | ${R[ferry,big1]} | ${R[f256,big1]} | | ${R[nginx,big1]} | ${R[lighttpd,big1]} |"
-echo "| 256 MiB, 4 streams, 1 MiB blocking readers (GB/s) | ${R[ferry,big4]} | ${R[f256,big4]} | | ${R[nginx,big4]} | ${R[lighttpd,big4]} |"
-echo "| idle PSS, all processes (KiB) | ${R[ferry,pss]} | | | ${R[nginx,pss]} | ${R[lighttpd,pss]} |"
+echo "| case | ferry HTTP | nginx | lighttpd | ferry native |"
+echo "|---|---:|---:|---:|---:|"
+echo "| 4 KiB, Connection: close, 8 conns (req/s) | ${R[ferry,close]} | ${R[nginx,close]} | ${R[lighttpd,close]} | GET ${R[native,get]}, FILE_REQUEST ${R[native,file]} |"
+echo "| 4 KiB, keep-alive, 8 conns (req/s) | ${R[ferry,ka]} | ${R[nginx,ka]} | ${R[lighttpd,ka]} | |"
+echo "| 1 MiB, keep-alive, 4 conns (MB/s) | ${R[ferry,1m]} | ${R[nginx,1m]} | ${R[lighttpd,1m]} | |"
+echo "| 256 MiB, 1 stream, 1 MiB reader (GB/s) | ${R[ferry,big1]} | ${R[nginx,big1]} | ${R[lighttpd,big1]} | ${R[native,big1]} |"
+echo "| 256 MiB, 4 streams, 1 MiB readers (GB/s) | ${R[ferry,big4]} | ${R[nginx,big4]} | ${R[lighttpd,big4]} | ${R[native,big4]} |"
+echo "| idle PSS, all processes (KiB) | ${R[ferry,pss]} | ${R[nginx,pss]} | ${R[lighttpd,pss]} | (the same processes) |"
 echo
 echo "bare sendfile->splice limit, 1 stream: $(cat "$PB/phys") GB/s"
 rm -rf "$PB"

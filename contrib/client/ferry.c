@@ -1,139 +1,183 @@
 /*
- * ferry: the command-line client. `ferry get HOST PORT NAME MAX_SIZE` (or
- * HOST:PORT NAME MAX_SIZE) fetches one file over protocol v1 and writes it
- * atomically: into a temporary file beside the target, renamed into place
- * only when every byte has arrived, removed on any failure (signals
- * included).
+ * ferry: the command-line client of protocol v1.
+ *
+ *   ferry get HOST PORT NAME MAX_SIZE          one file, one round trip (GET)
+ *   ferry get --many HOST PORT MAX_SIZE NAME...  several, in turn
+ *   ferry ls HOST PORT                         the served directory (LIST)
+ *
+ * (HOST:PORT wherever HOST PORT is.) A file is written atomically: into a
+ * temporary file beside the target, renamed into place only when every
+ * byte has arrived, removed on any failure (signals included) — unless -c
+ * keeps it as NAME.part, to be resumed. This file is the command line; the
+ * work is in fetch.c (downloads), list.c (ls), output.c (files), net.c
+ * (sockets and pacing) and progress.c (the bar).
  */
-#include "common/addr.h"
-#include "common/clock.h"
 #include "common/duration.h"
-#include "common/name.h"
 #include "common/size.h"
-#include "common/wire.h"
-#include "contrib/client/progress.h"
+#include "contrib/client/client.h"
+#include "contrib/client/fetch.h"
+#include "contrib/client/list.h"
+#include "contrib/client/output.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-/* Exit codes; documented in usage() and the README. */
-enum {
-    EX_OK = 0,
-    EX_LOCAL = 1, /* local file: exists, cannot create, write failed (disk full) */
-    EX_USAGE = 2,
-    EX_CONNECT = 3,   /* cannot resolve or connect */
-    EX_TOO_LARGE = 4, /* refused: size above MAX_SIZE */
-    EX_TRANSFER = 5,  /* truncated, timed out, or a malformed answer */
-    EX_STATUS = 10,   /* + the server's status: 11 version ... 17 server error */
-};
-
-#define RECV_BUF        (1 << 20)
-#define OPERANDS_MAX    5 /* get HOST PORT NAME MAX_SIZE; more are only counted */
 #define TIMEOUT_DEFAULT 30000
 
-struct get_opts {
-    char host[ADDR_HOST_MAX], port[8];
-    const char *name, *output;
-    uint64_t max_size;
-    uint64_t timeout_ms;
-    bool force, quiet, verbose;
-};
+enum { CMD_GET = 1, CMD_LS = 2, CMD_ANY = CMD_GET | CMD_LS };
+enum { OPT_RATE = 256, OPT_MANY, OPT_JSON }; /* long options without a letter */
 
-/* The command line's operands, in order, options taken out. */
-struct operands {
-    const char *v[OPERANDS_MAX];
-    int n;
-};
-
-/* One table for getopt_long() and --help. */
-static const struct {
+/* One table for getopt_long(), --help and the check that an option
+ * belongs to the command. */
+static const struct cli_option {
     const char *name;
     int val;
     const char *arg, *help, *defval;
+    unsigned cmds;
 } cli_options[] = {
-    {"output", 'o', "PATH", "output file or directory; '-': stdout", "./NAME"},
-    {"force", 'f', NULL, "replace an existing file", "off"},
-    {"quiet", 'q', NULL, "no progress bar or summary line; errors only", "off"},
-    {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off"},
-    {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s"},
-    {"help", 'h', NULL, "this help", NULL},
-    {"version", 'V', NULL, "print the version", NULL},
+    {"output", 'o', "PATH", "output file or directory; '-': stdout", "./NAME", CMD_GET},
+    {"force", 'f', NULL, "replace an existing file", "off", CMD_GET},
+    {"continue", 'c', NULL, "resume from NAME.part; keep it after a failure", "off", CMD_GET},
+    {"rate", OPT_RATE, "BYTES/s", "receive at most this fast: 256K, 1M/s", "unlimited", CMD_GET},
+    {"many", OPT_MANY, NULL, "fetch each NAME in turn (MAX_SIZE comes first)", "off", CMD_GET},
+    {"quiet", 'q', NULL, "no progress bar or summary line; errors only", "off", CMD_GET},
+    {"json", OPT_JSON, NULL, "print the listing as one JSON array", "off", CMD_LS},
+    {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off", CMD_ANY},
+    {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s", CMD_ANY},
+    {"help", 'h', NULL, "this help (per command: ferry ls --help)", NULL, CMD_ANY},
+    {"version", 'V', NULL, "print the version", NULL, CMD_ANY},
 };
 
 #define CLI_NOPTIONS (sizeof(cli_options) / sizeof(cli_options[0]))
 
-/* The temporary file, for the signal handler to remove. */
-static char tmp_path[PATH_MAX];
+/* The command line's operands, in order, options taken out. */
+struct operands {
+    const char **v; /* argc entries */
+    int n;
+};
 
-static void on_fatal_signal(int sig)
+/* The command line, parsed. */
+struct cmdline {
+    unsigned cmd;
+    struct client_opts o;
+    const char **names; /* get: one NAME, or with --many every NAME */
+    int nnames;
+    unsigned given; /* bit i: cli_options[i] was on the line */
+};
+
+/* The operands that follow HOST PORT (or HOST:PORT) in each form. */
+struct form {
+    const char *rest; /* for messages */
+    int nrest;        /* how many */
+    bool more;        /* ...or more */
+};
+
+static const struct form form_get = {" NAME MAX_SIZE", 2, false};
+static const struct form form_many = {" MAX_SIZE NAME...", 2, true};
+static const struct form form_ls = {"", 0, false};
+
+static const char usage_synopsis[] =
+    "usage: ferry get [options] HOST PORT NAME MAX_SIZE\n"
+    "       ferry get [options] HOST:PORT NAME MAX_SIZE\n"
+    "       ferry get --many [options] HOST PORT MAX_SIZE NAME...\n"
+    "       ferry ls [options] HOST PORT\n"
+    "       ferry ls [options] HOST:PORT\n"
+    "       ferry --help | --version\n";
+
+static const char usage_get[] =
+    "\nget fetches the file NAME from a ferryd at HOST and PORT, in one round trip\n"
+    "(GET; a server that predates it is asked again the old way). Files larger\n"
+    "than MAX_SIZE are refused; the file appears only once complete. With -c an\n"
+    "interrupted download is kept as NAME.part (beside the output) and the next\n"
+    "-c asks only for the rest; if the server's file is now smaller, ferry stops\n"
+    "(exit 19) rather than guess. Without -c a NAME.part is left alone. --many\n"
+    "fetches each NAME in turn into the current directory (or -o DIR), one line\n"
+    "each, and exits with the highest exit code of them all.\n";
+
+static const char usage_ls[] =
+    "\nls lists the files a ferryd at HOST and PORT serves: size, local modification\n"
+    "time and name, sorted by name; --json prints [{\"name\", \"size\", \"mtime\"}...]\n"
+    "with mtime in Unix seconds.\n";
+
+static const char usage_host[] =
+    "\nHOST is a host name (every address it has is tried, in order) or an IPv4 or\n"
+    "IPv6 literal; the port may be attached: host:PORT, 1.2.3.4:PORT, [::1]:PORT\n"
+    "(an IPv6 address takes brackets when a port follows).\n";
+
+static const char usage_sizes[] =
+    "MAX_SIZE, --rate: bytes, or with a unit in any case: K M G T and KiB MiB GiB\n"
+    "TiB are powers of 1024 (10M = 10485760), KB MB GB TB powers of 1000\n"
+    "(10MB = 10000000); --rate may end in /s.\n";
+
+static const char usage_options_intro[] =
+    "DURATION: a number of seconds, or with a unit: ms s m h d (1m30s, 1.5h).\n\n"
+    "Options may come anywhere on the line; '--' ends them (for a NAME\n"
+    "starting with '-'). Default in brackets.\n\n";
+
+static const char usage_progress[] =
+    "\nOn a terminal a progress bar shows on stderr; otherwise one summary line\n"
+    "when the file is complete (with --many, one line per file whatever the\n"
+    "outcome). -q silences both, not errors nor -v's trace.\n";
+
+static const char usage_exit[] =
+    "\nexit codes:\n"
+    "  0 ok        1 local file error (exists, disk full)   2 usage\n"
+    "  3 cannot connect   4 file too large (refused)   5 truncated or timed out\n"
+    "  10+status: 11 version mismatch, 12 invalid name, 13 not found,\n"
+    "  14 not a regular file, 15 access denied, 16 bad request (ls: no LIST),\n"
+    "  17 server error, 19 offset beyond the end (-c: the file shrank)\n"
+    "  --many: the highest code of its files\n";
+
+/* The options of cmds, one a line, with their defaults. */
+static void usage_options(FILE *out, unsigned cmds)
 {
-    if (tmp_path[0] != '\0')
-        unlink(tmp_path);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "ferry: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-static const char usage_synopsis[] = "usage: ferry get [options] HOST PORT NAME MAX_SIZE\n"
-                                     "       ferry get [options] HOST:PORT NAME MAX_SIZE\n"
-                                     "       ferry --help | --version\n";
-
-static void usage(FILE *out)
-{
-    fputs(usage_synopsis, out);
-    fputs("\nFetches the file NAME from a ferryd at HOST and PORT. HOST is a host name or\n"
-          "an IPv4 or IPv6 literal; the port may be attached: host:PORT, 1.2.3.4:PORT,\n"
-          "[::1]:PORT (an IPv6 address takes brackets when a port follows). Files\n"
-          "larger than MAX_SIZE are refused; the file appears only once complete.\n\n"
-          "MAX_SIZE: bytes, or with a unit in any case: K M G T and KiB MiB GiB TiB are\n"
-          "powers of 1024 (10M = 10485760), KB MB GB TB powers of 1000 (10MB = 10000000).\n"
-          "DURATION: a number of seconds, or with a unit: ms s m h d (1m30s, 1.5h).\n\n"
-          "Options may come anywhere on the line; '--' ends them (for a NAME\n"
-          "starting with '-'). Default in brackets.\n\n",
-          out);
     for (size_t i = 0; i < CLI_NOPTIONS; i++) {
-        char left[40];
+        const struct cli_option *op = &cli_options[i];
+        char left[48];
 
-        snprintf(left, sizeof(left), "-%c, --%s%s%s", cli_options[i].val, cli_options[i].name,
-                 cli_options[i].arg ? " " : "", cli_options[i].arg ? cli_options[i].arg : "");
-        fprintf(out, "  %-24s %s", left, cli_options[i].help);
-        if (cli_options[i].defval)
-            fprintf(out, " [%s]", cli_options[i].defval);
+        if (!(op->cmds & cmds))
+            continue;
+        if (op->val < 256)
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", op->val, op->name, op->arg ? " " : "",
+                     op->arg ? op->arg : "");
+        else /* long only: aligned with the other long names */
+            snprintf(left, sizeof(left), "    --%s%s%s", op->name, op->arg ? " " : "",
+                     op->arg ? op->arg : "");
+        fprintf(out, "  %-24s %s", left, op->help);
+        if (op->defval)
+            fprintf(out, " [%s]", op->defval);
+        if (cmds == CMD_ANY && op->cmds != CMD_ANY)
+            fprintf(out, " (%s)", op->cmds == CMD_GET ? "get" : "ls");
         fputc('\n', out);
     }
-    fputs("\nOn a terminal a progress bar shows on stderr; otherwise one summary line\n"
-          "when the file is complete. -q silences both, not errors nor -v's trace.\n\n"
-          "exit codes:\n"
-          "  0 ok        1 local file error (exists, disk full)   2 usage\n"
-          "  3 cannot connect   4 file too large (refused)   5 truncated or timed out\n"
-          "  10+status: 11 version mismatch, 12 invalid name, 13 not found,\n"
-          "  14 not a regular file, 15 access denied, 16 bad request, 17 server error\n",
-          out);
+}
+
+/* --help: of one command, or of both (cmd 0). */
+static void usage(FILE *out, unsigned cmd)
+{
+    /* get's forms come first in the synopsis: it serves get's help too. */
+    if (cmd == CMD_LS)
+        fputs("usage: ferry ls [options] HOST PORT\n       ferry ls [options] HOST:PORT\n", out);
+    else
+        fputs(usage_synopsis, out);
+    if (cmd != CMD_LS)
+        fputs(usage_get, out);
+    if (cmd != CMD_GET)
+        fputs(usage_ls, out);
+    fputs(usage_host, out);
+    if (cmd != CMD_LS)
+        fputs(usage_sizes, out);
+    fputs(usage_options_intro, out);
+    usage_options(out, cmd ? cmd : CMD_ANY);
+    if (cmd != CMD_LS)
+        fputs(usage_progress, out);
+    fputs(usage_exit, out);
 }
 
 /* Prints "ferry: PROBLEM" then the synopsis, on stderr. Returns -1. */
@@ -173,7 +217,7 @@ static int option_error(int c, const char *arg, const struct option *longopts)
     return usage_error("unknown option '%.*s'", (int)len, arg);
 }
 
-static int parse_timeout(const char *arg, struct get_opts *o)
+static int parse_timeout(const char *arg, struct client_opts *o)
 {
     int rc = dur_parse(arg, &o->timeout_ms);
 
@@ -188,20 +232,47 @@ static int parse_timeout(const char *arg, struct get_opts *o)
     return 0;
 }
 
-/* Keeps an operand, in order, whatever options surround it. */
-static void add_operand(struct operands *ops, const char *arg)
+/* --rate: a size, perhaps followed by "/s". */
+static int parse_rate(const char *arg, struct client_opts *o)
 {
-    if (ops->n < OPERANDS_MAX)
-        ops->v[ops->n] = arg;
-    ops->n++;
+    char buf[64];
+    size_t len = strlen(arg);
+    int rc;
+
+    if (len >= 2 && strcmp(arg + len - 2, "/s") == 0)
+        len -= 2;
+    if (len >= sizeof(buf))
+        return usage_error("--rate '%s' is not a rate (e.g. 256K, 1M/s, 500KB/s)", arg);
+    memcpy(buf, arg, len);
+    buf[len] = '\0';
+    rc = size_parse(buf, &o->rate);
+    if (rc == -ERANGE)
+        return usage_error("--rate '%s' is above 2^64-1 bytes/s", arg);
+    if (rc < 0)
+        return usage_error("--rate '%s' is not a rate (e.g. 256K, 1M/s, 500KB/s)", arg);
+    if (o->rate == 0)
+        return usage_error("--rate '%s' is zero: it must be at least 1 byte/s", arg);
+    return 0;
+}
+
+/* The command named by the first operand, or 0. */
+static unsigned command_of(const struct operands *ops)
+{
+    if (ops->n > 0 && strcmp(ops->v[0], "get") == 0)
+        return CMD_GET;
+    if (ops->n > 0 && strcmp(ops->v[0], "ls") == 0)
+        return CMD_LS;
+    return 0;
 }
 
 /* Applies one option. Returns 0, 1 (help or version printed) or -1. */
-static int apply_option(int c, struct get_opts *o, struct operands *ops)
+static int apply_option(int c, struct cmdline *cl, struct operands *ops)
 {
+    struct client_opts *o = &cl->o;
+
     switch (c) {
     case 1:
-        add_operand(ops, optarg);
+        ops->v[ops->n++] = optarg;
         return 0;
     case 'o':
         o->output = optarg;
@@ -209,8 +280,19 @@ static int apply_option(int c, struct get_opts *o, struct operands *ops)
     case 'f':
         o->force = true;
         return 0;
+    case 'c':
+        o->resume = true;
+        return 0;
+    case OPT_RATE:
+        return parse_rate(optarg, o);
+    case OPT_MANY:
+        o->many = true;
+        return 0;
     case 'q':
         o->quiet = true;
+        return 0;
+    case OPT_JSON:
+        o->json = true;
         return 0;
     case 'v':
         o->verbose = true;
@@ -218,7 +300,7 @@ static int apply_option(int c, struct get_opts *o, struct operands *ops)
     case 't':
         return parse_timeout(optarg, o);
     case 'h':
-        usage(stdout);
+        usage(stdout, command_of(ops));
         return 1;
     case 'V':
         printf("ferry %s\n", FERRY_VERSION);
@@ -227,8 +309,16 @@ static int apply_option(int c, struct get_opts *o, struct operands *ops)
     return -1;
 }
 
+/* Marks the option c as given, for the check against the command. */
+static void mark_given(struct cmdline *cl, int c)
+{
+    for (size_t i = 0; i < CLI_NOPTIONS; i++)
+        if (cli_options[i].val == c)
+            cl->given |= 1u << i;
+}
+
 /* Runs getopt_long() over the whole line. Returns 0, 1 (done) or -1. */
-static int parse_options(int argc, char **argv, struct get_opts *o, struct operands *ops)
+static int parse_options(int argc, char **argv, struct cmdline *cl, struct operands *ops)
 {
     struct option longopts[CLI_NOPTIONS + 1];
     /* '-': operands come back in place (permutation even under
@@ -242,6 +332,8 @@ static int parse_options(int argc, char **argv, struct get_opts *o, struct opera
         longopts[i].name = cli_options[i].name;
         longopts[i].has_arg = cli_options[i].arg ? required_argument : no_argument;
         longopts[i].val = cli_options[i].val;
+        if (cli_options[i].val >= 256)
+            continue;
         optstring[len++] = (char)cli_options[i].val;
         if (cli_options[i].arg)
             optstring[len++] = ':';
@@ -253,71 +345,58 @@ static int parse_options(int argc, char **argv, struct get_opts *o, struct opera
          * word after 'z', "--frce" and "-fz" do not. */
         if (c == '?' || c == ':')
             return option_error(c, argv[optind > before ? optind - 1 : optind], longopts);
-        if ((rc = apply_option(c, o, ops)) != 0)
+        mark_given(cl, c);
+        if ((rc = apply_option(c, cl, ops)) != 0)
             return rc;
     }
     for (; optind < argc; optind++) /* after "--" */
-        add_operand(ops, argv[optind]);
+        ops->v[ops->n++] = argv[optind];
     return 0;
 }
 
-/* Takes HOST PORT or HOST:PORT from the operands. Returns how many it used
- * (1 or 2), or -1 (message printed). */
-static int parse_address(const struct operands *ops, struct get_opts *o)
+/* The usage error for operands that do not fit form f. */
+static int operands_error(const struct operands *ops, const struct form *f, bool attached)
 {
-    const char *expect = "HOST PORT NAME MAX_SIZE";
-    int port = -1, want = 5, args = ops->n - 1;
+    char hint[ADDR_HOST_MAX + 64] = "";
+    int args = ops->n - 1, want = 1 + (attached ? 1 : 2) + f->nrest;
+
+    /* "::1 80 f 1M" is right, "::1:80 f 1M" is not: say why. */
+    if (!attached && ops->n == want - 1 && strchr(ops->v[1], ':') != strrchr(ops->v[1], ':'))
+        snprintf(hint, sizeof(hint), " (an IPv6 address with a port takes brackets: [::1]:PORT)");
+    else if (attached && ops->n == want + 1 && !f->more)
+        snprintf(hint, sizeof(hint), " ('%s' already holds the port)", ops->v[1]);
+    return usage_error("expected %s%s, got %d argument%s%s", attached ? "HOST:PORT" : "HOST PORT",
+                       f->rest, args, args == 1 ? "" : "s", hint);
+}
+
+/* Takes HOST PORT or HOST:PORT from the operands after the command, then
+ * checks the count against f. Returns how many operands the address used
+ * (1 or 2), or -1 (message printed). */
+static int parse_address(const struct operands *ops, const struct form *f, struct client_opts *o)
+{
+    int port = -1, naddr = 2, want;
 
     if (ops->n >= 2) {
         if (addr_split(ops->v[1], o->host, sizeof(o->host), &port) < 0)
             return usage_error("'%s' is not a host, host:PORT or [IPv6]:PORT", ops->v[1]);
-        if (port >= 0) {
-            expect = "HOST:PORT NAME MAX_SIZE";
-            want = 4;
-        }
+        if (port >= 0)
+            naddr = 1;
     }
-    if (ops->n != want) {
-        char hint[ADDR_HOST_MAX + 64] = "";
-
-        /* "::1 80 f 1M" is right, "::1:80 f 1M" is not: say why. */
-        if (want == 5 && ops->n == 4 && strchr(ops->v[1], ':') != strrchr(ops->v[1], ':'))
-            snprintf(hint, sizeof(hint),
-                     " (an IPv6 address with a port takes brackets: "
-                     "[::1]:PORT)");
-        else if (want == 4 && ops->n == 5)
-            snprintf(hint, sizeof(hint), " ('%s' already holds the port)", ops->v[1]);
-        return usage_error("expected %s, got %d argument%s%s", expect, args, args == 1 ? "" : "s",
-                           hint);
-    }
-    if (want == 5 && (port = addr_port_parse(ops->v[2])) < 0)
+    want = 1 + naddr + f->nrest;
+    if (f->more ? ops->n < want : ops->n != want)
+        return operands_error(ops, f, naddr == 1);
+    if (naddr == 2 && (port = addr_port_parse(ops->v[2])) < 0)
         return usage_error("PORT must be a number from 1 to 65535, got '%s'", ops->v[2]);
     if (port == 0)
         return usage_error("PORT must be a number from 1 to 65535, got 0");
     snprintf(o->port, sizeof(o->port), "%d", port);
-    return want - 3;
+    return naddr;
 }
 
-/* Returns 0 (o filled), 1 (help or version printed: exit 0) or -1 (usage
- * error printed). */
-static int parse_args(int argc, char **argv, struct get_opts *o)
+static int parse_max_size(const char *max, struct client_opts *o)
 {
-    struct operands ops = {.n = 0};
-    const char *max;
-    int rc, used;
+    int rc = size_parse(max, &o->max_size);
 
-    memset(o, 0, sizeof(*o));
-    o->timeout_ms = TIMEOUT_DEFAULT;
-    if ((rc = parse_options(argc, argv, o, &ops)) != 0)
-        return rc;
-    if (ops.n == 0)
-        return usage_error("no command given (the command is 'get')");
-    if (strcmp(ops.v[0], "get") != 0)
-        return usage_error("unknown command '%s' (the command is 'get')", ops.v[0]);
-    if ((used = parse_address(&ops, o)) < 0)
-        return -1;
-    o->name = ops.v[1 + used];
-    max = ops.v[2 + used];
-    rc = size_parse(max, &o->max_size);
     if (rc == -ERANGE)
         return usage_error("MAX_SIZE '%s' is above 2^64-1 bytes", max);
     if (rc < 0)
@@ -326,341 +405,128 @@ static int parse_args(int argc, char **argv, struct get_opts *o)
     return 0;
 }
 
-/* Connects to the first address that answers. Returns the fd or -1. */
-static int get_connect(const struct get_opts *o)
+/* Refuses an option the command does not take, and -o for --many that is
+ * not a directory (every file would land on one path). */
+static int check_options(const struct cmdline *cl)
 {
-    struct timeval tv = {.tv_sec = (time_t)(o->timeout_ms / 1000),
-                         .tv_usec = (suseconds_t)(o->timeout_ms % 1000 * 1000)};
-    struct addrinfo *res, *ai;
-    int fd = -1, err = 0, rc;
+    struct stat st;
 
-    rc = addr_resolve(o->host, o->port, false, &res);
-    if (rc != 0) {
-        fail(0, "cannot resolve %s: %s", o->host, gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        /* SO_SNDTIMEO also bounds connect() on Linux. */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        err = errno == EINPROGRESS ? ETIMEDOUT : errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        fail(0, "cannot connect to %s port %s: %s", o->host, o->port, strerror(err));
-    return fd;
-}
-
-/* Reads exactly len bytes. Returns len, or the count read before EOF, or -1. */
-static ssize_t read_full(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
-
-        if (n == 0)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
-/* Writes all len bytes to a file or a socket (SIGPIPE is ignored: a
- * closed peer is EPIPE). Returns 0 or -1 with errno set. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
+    for (size_t i = 0; i < CLI_NOPTIONS; i++)
+        if ((cl->given & (1u << i)) && !(cli_options[i].cmds & cl->cmd))
+            return usage_error("option '--%s' does not apply to '%s'", cli_options[i].name,
+                               cl->cmd == CMD_GET ? "get" : "ls");
+    if (cl->o.many && cl->o.output != NULL && (stat(cl->o.output, &st) < 0 || !S_ISDIR(st.st_mode)))
+        return usage_error("with --many, -o must name a directory ('%s' is not one)", cl->o.output);
     return 0;
 }
 
-/* Where the file goes: a regular file through a temporary one renamed into
- * place; or, written as a stream, stdout or an existing device or FIFO
- * (-o /dev/null): renaming over those would replace the device itself. */
-struct output {
-    bool to_stdout;
-    bool stream; /* stdout, a device or a FIFO: written in place */
-    char path[PATH_MAX];
-    int fd;
-};
-
-/* Decides the target before connecting, so that a local problem costs
- * the server nothing. Returns EX_OK or an exit code (message printed). */
-static int out_prepare(const struct get_opts *o, struct output *out)
+/* The operands of the command in cl->cmd. Returns 0 or -1. */
+static int parse_operands(const struct operands *ops, struct cmdline *cl)
 {
-    struct stat st;
-    bool into_dir;
-    int n;
+    const struct form *f = cl->cmd == CMD_LS ? &form_ls : cl->o.many ? &form_many : &form_get;
+    int used = parse_address(ops, f, &cl->o);
 
-    out->fd = -1;
-    out->to_stdout = o->output != NULL && strcmp(o->output, "-") == 0;
-    out->stream = out->to_stdout;
-    if (out->to_stdout)
-        return EX_OK;
-    into_dir = o->output != NULL && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode);
-    if (into_dir) /* "d/" and "d" alike: one slash between */
-        n = snprintf(out->path, sizeof(out->path), "%s%s%s", o->output,
-                     o->output[strlen(o->output) - 1] == '/' ? "" : "/", o->name);
-    else
-        n = snprintf(out->path, sizeof(out->path), "%s", o->output ? o->output : o->name);
-    if (n < 0 || (size_t)n >= sizeof(out->path))
-        return fail(EX_USAGE, "output path too long");
-    /* The name becomes a local path only if it is a plain file name. */
-    if ((o->output == NULL || into_dir) && !name_valid(o->name, strlen(o->name)))
-        return fail(EX_USAGE, "'%s' is not a plain file name; choose the output with -o", o->name);
-    if (stat(out->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        out->stream = true; /* nothing is replaced, so no -f needed */
-        return EX_OK;
+    if (used < 0)
+        return -1;
+    if (cl->cmd == CMD_LS)
+        return 0;
+    if (cl->o.many) {
+        cl->names = ops->v + 2 + used;
+        cl->nnames = ops->n - 2 - used;
+        return parse_max_size(ops->v[1 + used], &cl->o);
     }
-    if (!o->force && lstat(out->path, &st) == 0)
-        return fail(EX_LOCAL, "%s exists (use -f to replace it)", out->path);
-    return EX_OK;
+    cl->names = ops->v + 1 + used;
+    cl->nnames = 1;
+    return parse_max_size(ops->v[2 + used], &cl->o);
 }
 
-/* Creates the temporary file beside the target. Returns EX_OK or EX_LOCAL. */
-static int out_open(struct output *out)
+/* Returns 0 (cl filled), 1 (help or version printed: exit 0) or -1 (usage
+ * error printed). ops->v must hold argc entries. */
+static int parse_args(int argc, char **argv, struct cmdline *cl, struct operands *ops)
 {
-    char dir[PATH_MAX];
-    const char *slash, *base;
-
-    if (out->to_stdout) {
-        out->fd = STDOUT_FILENO;
-        return EX_OK;
-    }
-    if (out->stream) {
-        out->fd = open(out->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (out->fd < 0)
-            return fail(EX_LOCAL, "cannot open %s: %s", out->path, strerror(errno));
-        return EX_OK;
-    }
-    slash = strrchr(out->path, '/');
-    base = slash ? slash + 1 : out->path;
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out->path) : 1,
-             slash ? out->path : ".");
-    if (snprintf(tmp_path, sizeof(tmp_path), "%s/.%s.ferry-XXXXXX", dir, base) >=
-        (int)sizeof(tmp_path))
-        return fail(EX_LOCAL, "output path too long");
-    out->fd = mkostemp(tmp_path, O_CLOEXEC);
-    if (out->fd < 0) {
-        int err = errno;
-        tmp_path[0] = '\0';
-        return fail(EX_LOCAL, "cannot create a file in %s: %s", dir, strerror(err));
-    }
-    return EX_OK;
-}
-
-/* Removes the partial file, if any. */
-static void out_abort(struct output *out)
-{
-    if (out->to_stdout || out->fd < 0)
-        return;
-    if (out->stream) { /* a device or FIFO: never unlinked */
-        close(out->fd);
-        out->fd = -1;
-        return;
-    }
-    close(out->fd);
-    out->fd = -1;
-    unlink(tmp_path);
-    tmp_path[0] = '\0';
-}
-
-/* Makes the complete file durable and visible under its name. */
-static int out_commit(struct output *out, bool force)
-{
-    mode_t mask = umask(0);
     int rc;
 
-    umask(mask);
-    if (out->to_stdout)
-        return EX_OK;
-    if (out->stream) {
-        if (close(out->fd) < 0)
-            return fail(EX_LOCAL, "%s: %s", out->path, strerror(errno));
-        out->fd = -1;
-        return EX_OK;
-    }
-    if (fchmod(out->fd, 0666 & ~mask) < 0 || fsync(out->fd) < 0 || close(out->fd) < 0) {
-        int err = errno;
-        out->fd = -1;
-        unlink(tmp_path);
-        return fail(EX_LOCAL, "%s: %s", out->path, strerror(err));
-    }
-    out->fd = -1;
-    /* Without -f, never replace a file that appeared meanwhile. */
-    rc = force ? rename(tmp_path, out->path)
-               : renameat2(AT_FDCWD, tmp_path, AT_FDCWD, out->path, RENAME_NOREPLACE);
-    if (rc < 0) {
-        int err = errno;
-        unlink(tmp_path);
-        tmp_path[0] = '\0';
-        if (err == EEXIST)
-            return fail(EX_LOCAL, "%s exists (use -f to replace it)", out->path);
-        return fail(EX_LOCAL, "cannot rename into %s: %s", out->path, strerror(err));
-    }
-    tmp_path[0] = '\0';
-    return EX_OK;
-}
-
-/* Sends the request and reads the answer. Returns EX_OK with *resp, or an
- * exit code (message printed). */
-static int get_exchange(int fd, const struct get_opts *o, struct wire_response *resp)
-{
-    uint8_t req[WIRE_REQUEST_HEADER + UINT16_MAX], ans[WIRE_RESPONSE_LEN];
-    size_t len = wire_request_encode(req, sizeof(req), WIRE_VERSION, o->name, strlen(o->name));
-    ssize_t n;
-
-    if (len == 0)
-        return fail(EX_USAGE, "NAME is longer than the protocol allows (65535 bytes)");
-    if (o->verbose)
-        fprintf(stderr, "> FILE_REQUEST version=%u type=0x%02x name_len=%zu name=\"%s\"\n",
-                WIRE_VERSION, WIRE_FILE_REQUEST, strlen(o->name), o->name);
-    if (write_all(fd, req, len) < 0)
-        return fail(EX_TRANSFER, "sending the request: %s", strerror(errno));
-    n = read_full(fd, ans, sizeof(ans));
-    if (n < 0)
-        return fail(EX_TRANSFER, "waiting for the answer: %s",
-                    errno == EAGAIN ? "timed out" : strerror(errno));
-    if (n < (ssize_t)sizeof(ans))
-        return fail(EX_TRANSFER, "the server closed the connection without an answer");
-    /* Not a FILE_RESPONSE at all (an HTTP server answers "HTTP/1.1 ..."):
-     * say what was there rather than blame a version. */
-    if (ans[1] != WIRE_FILE_RESPONSE)
-        return fail(EX_TRANSFER,
-                    "not a ferry server? its answer starts with 0x%02x 0x%02x (\"%c%c\")", ans[0],
-                    ans[1], isprint(ans[0]) ? ans[0] : '.', isprint(ans[1]) ? ans[1] : '.');
-    /* Another version's answer means nothing in version 1's terms: not
-     * even its status. */
-    if (ans[0] != WIRE_VERSION && o->verbose)
-        fprintf(stderr, "< FILE_RESPONSE version=%u (not %u: the rest is not read)\n", ans[0],
-                WIRE_VERSION);
-    if (ans[0] != WIRE_VERSION)
-        return fail(EX_STATUS + WIRE_VERSION_MISMATCH,
-                    "protocol version mismatch (server speaks %u)", ans[0]);
-    if (wire_response_parse(ans, resp) < 0)
-        return fail(EX_TRANSFER, "malformed answer (type 0x%02x, status %u)", ans[1], ans[2]);
-    if (o->verbose)
-        fprintf(stderr, "< FILE_RESPONSE version=%u type=0x%02x status=%s(%u) size=%llu\n",
-                resp->version, resp->type, wire_status_name(resp->status), resp->status,
-                (unsigned long long)resp->size);
-    if (resp->status == WIRE_VERSION_MISMATCH)
-        return fail(EX_STATUS + resp->status, "protocol version mismatch (server speaks %u)",
-                    resp->version);
-    if (resp->status != WIRE_OK)
-        return fail(EX_STATUS + resp->status, "%s: %s", o->name, wire_status_message(resp->status));
-    return EX_OK;
-}
-
-/* Sends one READY/REFUSE byte. */
-static int get_reply(int fd, uint8_t b, bool verbose)
-{
-    if (verbose)
-        fprintf(stderr, "> %s (0x%02x)\n", b == WIRE_READY ? "READY" : "REFUSE", b);
-    return write_all(fd, &b, 1);
-}
-
-/* Receives exactly size bytes into out. Returns EX_OK or an exit code. */
-static int get_content(int fd, const struct get_opts *o, uint64_t size, struct output *out)
-{
-    struct progress pg;
-    uint64_t got = 0;
-    char *buf = malloc(RECV_BUF);
-    int64_t t0 = clock_now_ns();
-    int rc = EX_OK;
-
-    if (buf == NULL)
-        return fail(EX_LOCAL, "out of memory");
-    prog_start(&pg, prog_mode_for_stderr(o->quiet), o->name, size);
-    while (got < size && rc == EX_OK) {
-        size_t want = size - got < RECV_BUF ? (size_t)(size - got) : RECV_BUF;
-        ssize_t n = recv(fd, buf, want, 0);
-
-        if (n > 0) {
-            if (write_all(out->fd, buf, (size_t)n) < 0)
-                rc = fail(EX_LOCAL, "writing %s: %s", out->to_stdout ? "stdout" : out->path,
-                          strerror(errno));
-            got += (uint64_t)n;
-            prog_update(&pg, got);
-        } else if (n == 0 || errno != EINTR) {
-            int err = n == 0 ? 0 : errno;
-            rc = fail(EX_TRANSFER, "truncated transfer: received %llu of %llu bytes%s%s",
-                      (unsigned long long)got, (unsigned long long)size, err ? ": " : "",
-                      err == EAGAIN ? "timed out"
-                      : err         ? strerror(err)
-                                    : "");
-        }
-    }
-    free(buf);
-    prog_finish(&pg, got, rc == EX_OK);
-    if (o->verbose && rc == EX_OK)
-        fprintf(stderr, "< content: %llu bytes in %.3f s\n", (unsigned long long)got,
-                (double)(clock_now_ns() - t0) / 1e9);
-    return rc;
-}
-
-static int get(const struct get_opts *o)
-{
-    struct wire_response resp;
-    struct output out;
-    int fd, rc;
-
-    if ((rc = out_prepare(o, &out)) != EX_OK)
+    memset(cl, 0, sizeof(*cl));
+    cl->o.timeout_ms = TIMEOUT_DEFAULT;
+    if ((rc = parse_options(argc, argv, cl, ops)) != 0)
         return rc;
-    if ((fd = get_connect(o)) < 0)
-        return EX_CONNECT;
-    rc = get_exchange(fd, o, &resp);
-    if (rc == EX_OK && resp.size > o->max_size) {
-        get_reply(fd, WIRE_REFUSE, o->verbose);
-        rc = fail(EX_TOO_LARGE, "file too large: %llu bytes > max %llu bytes",
-                  (unsigned long long)resp.size, (unsigned long long)o->max_size);
+    if (ops->n == 0)
+        return usage_error("no command given (the commands are 'get' and 'ls')");
+    if ((cl->cmd = command_of(ops)) == 0)
+        return usage_error("unknown command '%s' (the commands are 'get' and 'ls')", ops->v[0]);
+    if (check_options(cl) < 0)
+        return -1;
+    return parse_operands(ops, cl);
+}
+
+/* ferry get, one file or --many: the highest exit code of them all. */
+static int run_get(const struct cmdline *cl)
+{
+    struct fetch_session s;
+    int worst = EX_OK;
+
+    fetch_init(&s, &cl->o);
+    for (int i = 0; i < cl->nnames; i++) {
+        struct client_err e;
+        int rc = fetch_file(&s, cl->names[i], &e);
+
+        if (rc != EX_OK)
+            client_report(&e, cl->names[i], cl->o.many);
+        if (rc > worst)
+            worst = rc;
     }
-    if (rc == EX_OK)
-        rc = out_open(&out);
-    if (rc == EX_OK && get_reply(fd, WIRE_READY, o->verbose) < 0)
-        rc = fail(EX_TRANSFER, "sending READY: %s", strerror(errno));
-    if (rc == EX_OK)
-        rc = get_content(fd, o, resp.size, &out);
-    close(fd);
-    if (rc == EX_OK)
-        return out_commit(&out, o->force);
-    out_abort(&out);
-    return rc;
+    return worst;
+}
+
+/* ferry ls. */
+static int run_ls(const struct cmdline *cl)
+{
+    struct client_err e;
+    struct list l;
+    int rc = list_fetch(&cl->o, &l, &e);
+
+    if (rc != EX_OK) {
+        client_report(&e, NULL, false);
+        return rc;
+    }
+    if (cl->o.json)
+        list_print_json(&l, stdout);
+    else
+        list_print_table(&l, stdout);
+    list_free(&l);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        client_fail(&e, EX_LOCAL, "writing stdout: %s", strerror(errno));
+        client_report(&e, NULL, false);
+        return EX_LOCAL;
+    }
+    return EX_OK;
+}
+
+static void on_fatal_signal(int sig)
+{
+    out_on_signal();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 int main(int argc, char **argv)
 {
-    struct get_opts o;
-    int rc = parse_args(argc, argv, &o);
+    struct operands ops = {.v = calloc((size_t)argc + 1, sizeof(char *)), .n = 0};
+    struct cmdline cl;
+    int rc;
 
-    if (rc != 0)
+    if (ops.v == NULL)
+        return EX_LOCAL;
+    rc = parse_args(argc, argv, &cl, &ops);
+    if (rc != 0) {
+        free(ops.v);
         return rc > 0 ? EX_OK : EX_USAGE;
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_fatal_signal);
     signal(SIGTERM, on_fatal_signal);
     signal(SIGHUP, on_fatal_signal);
-    return get(&o);
+    rc = cl.cmd == CMD_LS ? run_ls(&cl) : run_get(&cl);
+    free(ops.v);
+    return rc;
 }

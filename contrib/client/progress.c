@@ -36,11 +36,13 @@ static const enum prog_part prog_drop_order[] = {PART_TIME,  PART_RATE, PART_BAR
 
 #define PROG_NDROP (sizeof(prog_drop_order) / sizeof(prog_drop_order[0]))
 
-enum prog_mode prog_mode_for_stderr(bool quiet)
+enum prog_mode prog_mode_for_stderr(bool quiet, bool report)
 {
     if (quiet)
         return PROG_OFF;
-    return isatty(STDERR_FILENO) ? PROG_BAR : PROG_SUMMARY;
+    if (!isatty(STDERR_FILENO))
+        return PROG_SUMMARY;
+    return report ? PROG_REPORT : PROG_BAR;
 }
 
 /* The terminal's width: the tty's, else $COLUMNS, else 80. */
@@ -79,7 +81,7 @@ static void prog_clock(double secs, char *buf, size_t len)
 static void prog_parts(const struct progress *pg, uint64_t done, unsigned pct, double secs,
                        bool final, char parts[PART_COUNT][64])
 {
-    double rate = secs > 0 ? (double)done / secs : 0;
+    double rate = secs > 0 && done > pg->base ? (double)(done - pg->base) / secs : 0;
     char a[24], b[24];
 
     snprintf(parts[PART_PCT], 64, "%3u%%", pct);
@@ -169,11 +171,13 @@ static void prog_draw(struct progress *pg, uint64_t done, int64_t now, bool fina
     pg->drawn_ns = now;
 }
 
-void prog_start(struct progress *pg, enum prog_mode mode, const char *label, uint64_t total)
+void prog_start(struct progress *pg, enum prog_mode mode, const char *label, uint64_t total,
+                uint64_t base)
 {
     pg->mode = mode;
     pg->label = label;
     pg->total = total;
+    pg->base = base;
     pg->start_ns = clock_now_ns();
     pg->drawn_ns = 0;
 }
@@ -182,25 +186,29 @@ void prog_update(struct progress *pg, uint64_t done)
 {
     int64_t now;
 
-    if (pg->mode != PROG_BAR)
+    if (pg->mode != PROG_BAR && pg->mode != PROG_REPORT)
         return;
     now = clock_now_ns();
     if (now - pg->drawn_ns >= PROG_REDRAW_NS)
         prog_draw(pg, done, now, false);
 }
 
-/* "ferry: NAME: 1.0 MiB in 0.12 s (8.3 MiB/s)", for logs and pipes. */
+/* "ferry: NAME: 1.0 MiB in 0.12 s (8.3 MiB/s)", for logs and pipes; a
+ * resume adds ", resumed at 2.0 MiB" (the figures are what arrived). */
 static void prog_summary(const struct progress *pg, uint64_t done, int64_t now)
 {
     double secs = (double)(now - pg->start_ns) / 1e9;
-    char got[24], rate[24];
+    uint64_t got = done > pg->base ? done - pg->base : 0;
+    char a[24], rate[24], resumed[48] = "";
 
+    if (pg->base > 0)
+        snprintf(resumed, sizeof(resumed), ", resumed at %s", size_format(pg->base, a, sizeof(a)));
     if (secs > 0)
-        fprintf(stderr, "ferry: %s: %s in %.2f s (%s/s)\n", pg->label,
-                size_format(done, got, sizeof(got)), secs,
-                size_format((uint64_t)((double)done / secs), rate, sizeof(rate)));
+        fprintf(stderr, "ferry: %s: %s in %.2f s (%s/s)%s\n", pg->label,
+                size_format(got, a, sizeof(a)), secs,
+                size_format((uint64_t)((double)got / secs), rate, sizeof(rate)), resumed);
     else
-        fprintf(stderr, "ferry: %s: %s\n", pg->label, size_format(done, got, sizeof(got)));
+        fprintf(stderr, "ferry: %s: %s%s\n", pg->label, size_format(got, a, sizeof(a)), resumed);
 }
 
 void prog_finish(struct progress *pg, uint64_t done, bool ok)
@@ -210,7 +218,10 @@ void prog_finish(struct progress *pg, uint64_t done, bool ok)
     if (pg->mode == PROG_BAR) {
         prog_draw(pg, done, now, ok);
         fputc('\n', stderr);
-    } else if (pg->mode == PROG_SUMMARY && ok) {
-        prog_summary(pg, done, now);
+        return;
     }
+    if (pg->mode == PROG_REPORT && pg->drawn_ns != 0)
+        fputs("\r\033[K", stderr); /* the line is the summary's, or the error's */
+    if ((pg->mode == PROG_SUMMARY || pg->mode == PROG_REPORT) && ok)
+        prog_summary(pg, done, now);
 }

@@ -136,25 +136,30 @@ class Server:
     wait_log() blocks on a condition variable until a line matches."""
 
     def __init__(self, directory, mode="prefork", args=(), address="127.0.0.1",
-                 preexec_fn=None, wrapper=(), admin=None, env=None):
+                 preexec_fn=None, wrapper=(), admin=None, env=None, listen=None):
         # Each server's admin socket lives beside its directory unless the
         # test says otherwise (admin=False: ferryd's default path).
         self.admin = admin if admin is not None else os.path.join(
             os.path.dirname(directory), f"admin-{next(_server_ids)}.sock")
         admin_args = ("--admin-socket", self.admin) if admin is not False else ()
-        self.cmd = [*wrapper, FERRYD, "--mode", mode, *admin_args, *args, address, "0", directory]
+        # listen=["http=[::1]:0", ...] replaces the positional ADDRESS PORT.
+        where = [a for spec in listen for a in ("--listen", spec)] if listen else [address, "0"]
+        self.cmd = [*wrapper, FERRYD, "--mode", mode, *admin_args, *args, *where, directory]
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      preexec_fn=preexec_fn, env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        line = self.wait_log(r"listening on (\S+):(\d+)", timeout=10)
-        m = re.search(r"listening on (\S+):(\d+)", line)
-        self.host = m.group(1).strip("[]")
-        self.port = int(m.group(2))
+        self.wait_log(r"admin socket |listening on", timeout=10)
         self.pid = self.proc.pid
         self.wait_log(r"admin socket ", timeout=10)  # ready for ferryctl too
+        # Every listener, in order: (protocol, host, port); the first is
+        # the default for connect().
+        self.listeners = [(m.group(1), m.group(2).strip("[]"), int(m.group(3)))
+                          for m in (re.search(r"listening on (\w+)=(\S+):(\d+)", line)
+                                    for line in list(self.lines)) if m]
+        _, self.host, self.port = self.listeners[0]
 
     def _read(self):
         for raw in self.proc.stderr:

@@ -19,8 +19,9 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Server, children_of, per_mode,
-                       recv_exact, sha256_file, signal_pending, wait_until)
+from ferrytest import (FERRYCTL, FERRYD, READY, STATUS, FerryTest, Server, children_of,
+                       parse_response, per_mode, recv_exact, request, sha256_file, signal_pending,
+                       wait_until)
 
 
 def admin_conn(path):
@@ -63,20 +64,34 @@ class Admin:
     def test_status(self):
         for _ in range(3):
             self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
+        s, (_, _, status, _) = self.srv.ask("missing")
+        self.assertEqual(status, STATUS["NOT_FOUND"])
+        s.close()
         st = self.srv.admin_json("status")
         self.assertEqual((st["ok"], st["schema"], st["mode"], st["state"]),
                          (True, 1, self.MODE, "running"))
         self.assertEqual(st["pid"], self.srv.pid)
-        self.assertEqual(st["listeners"], [f"127.0.0.1:{self.srv.port}"])
         self.assertEqual(st["limits"]["max_children"], 64)
-        self.assertEqual(st["totals"]["connections"], 3)
-        self.assertEqual(st["totals"]["status"]["OK"], 3)
+        self.assertEqual(st["totals"]["connections"], 4)
+        # Native statuses by outcome: OK is ok, NOT_FOUND a client error.
+        self.assertEqual(st["totals"]["outcomes"],
+                         {"ok": 3, "redirect": 0, "client_error": 1, "server_error": 0})
+        self.assertNotIn("status", st["totals"])
         self.assertEqual(st["totals"]["bytes"], 18)
+        # The one listener, and its row: the same figures as the totals.
+        self.assertEqual(st["listeners"], [
+            {"protocol": "native", "address": f"127.0.0.1:{self.srv.port}", "connections": 4,
+             "bytes": 18,
+             "requests": {"ok": 3, "redirect": 0, "client_error": 1, "server_error": 0}}])
         self.assertEqual(set(st["throughput"]), {"1s", "10s", "60s"})
         self.assertEqual(st["saturation"]["listen_queue"], 0)
         human = self.srv.ctl("status").stdout
         self.assertIn(f"ferryd {st['version']}  pid {self.srv.pid}  {self.MODE}  running", human)
-        self.assertIn("3 connections  3 requests", human)
+        self.assertIn("4 connections  4 requests", human)
+        self.assertIn("\noutcomes    ok 3  redirect 0  client_error 1  server_error 0\n", human)
+        self.assertRegex(human, r"\nPROTO +LISTENER +CONNS +OK +REDIRECT +CLIENT_ERROR +"
+                                r"SERVER_ERROR +SENT\n"
+                                rf"native +127\.0\.0\.1:{self.srv.port} +4 +3 +0 +1 +0 +18 B\n")
 
     def test_workers_show_a_live_transfer(self):
         s = self.srv.stalled()
@@ -85,13 +100,20 @@ class Admin:
             return [w for w in ws if "transfer" in w and w["transfer"]["sent"] > 0]
         busy = wait_until(sending, what="a worker with a transfer under way")[0]
         t = busy["transfer"]
-        self.assertEqual((t["file"], t["size"], busy["state"]), ("big", 64 << 20, "sending"))
+        self.assertEqual((t["target"], t["size"], busy["state"]), ("big", 64 << 20, "sending"))
+        self.assertEqual((t["protocol"], t["listener"], t["requests"]),
+                         ("native", f"127.0.0.1:{self.srv.port}", 1))
+        self.assertNotIn("file", t)
         self.assertRegex(t["peer"], r"^127\.0\.0\.1:\d+$")
         self.assertLess(t["sent"], t["size"])
         self.assertGreaterEqual(t["idle_ms"], 0)
         expected = {"iterative": 1, "fork": 1, "prefork": 2}[self.MODE]
         self.assertEqual(len(self.srv.admin_json("workers")["workers"]), expected)
-        self.assertRegex(self.srv.ctl("workers").stdout, r"sending .* big +\s+0% ")
+        self.assertRegex(self.srv.ctl("workers").stdout, r"sending .* native .* big +\s+0% ")
+        wide = self.srv.ctl("workers", "--wide").stdout.splitlines()
+        self.assertRegex(wide[0], r" PROTO +LISTENER +PEER +TARGET +PROGRESS +RATE$")
+        self.assertRegex("\n".join(wide), rf"sending .* native +127\.0\.0\.1:{self.srv.port} +"
+                                          r"127\.0\.0\.1:\d+ +big ")
         s.close()
 
     def test_answers_quickly_while_every_worker_is_busy(self):
@@ -114,7 +136,9 @@ class Admin:
         s = self.srv.stalled()
         wait_until(lambda: "transfer" in str(self.srv.admin_json("workers")))
         text = self.srv.admin_json("metrics")["text"]
-        self.assertIn('ferry_responses_total{status="OK"} 2', text)
+        labels = f'listener="127.0.0.1:{self.srv.port}",protocol="native"'
+        self.assertIn(f'ferry_responses_total{{{labels},outcome="ok"}} 2', text)
+        self.assertIn(f'ferry_connections_total{{{labels}}} 2', text)
         self.assertRegex(text, r'ferry_worker_transfer_size_bytes\{slot="\d+"\} 67108864')
         declared = [l for l in text.splitlines() if l.startswith("#")]
         self.assertEqual([l for l in self.srv.ctl("metrics").stdout.splitlines()
@@ -294,6 +318,113 @@ class AdminSocket(FerryTest):
 
 
 globals().update(per_mode(Admin))
+
+
+def ipv6_loopback():
+    """True when this host can listen on ::1 (a container may have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class TwoListeners:
+    """One pool behind two listeners: each connection is counted on the
+    listener that took it, in status, workers and metrics alike. The second
+    listener is on ::1 where the host has IPv6, else another IPv4 port."""
+    MODE = None
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+        self.put("big", bytes(64 << 20))
+        self.v6 = ipv6_loopback()
+        second = "native=[::1]:0" if self.v6 else "native=127.0.0.1:0"
+        self.srv = self.serve(self.MODE, ("--workers", "2"),
+                              listen=["native=127.0.0.1:0", second])
+        self.assertEqual(len(self.srv.listeners), 2, self.srv.log())
+        self.addr = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for _, h, p in self.srv.listeners]
+
+    def connect(self, i):
+        _, host, port = self.srv.listeners[i]
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        s.settimeout(10)
+        s.connect((host, port))
+        return s
+
+    def ask(self, i, name):
+        """A FILE_REQUEST on listener i; returns (socket, status, size)."""
+        s = self.connect(i)
+        s.sendall(request(name))
+        _, _, status, size = parse_response(recv_exact(s, 11))
+        return s, status, size
+
+    def fetch(self, i, name):
+        s, status, size = self.ask(i, name)
+        self.assertEqual(status, STATUS["OK"])
+        s.sendall(READY)
+        data = recv_exact(s, size)
+        s.close()
+        return data
+
+    def test_each_listener_counts_its_own(self):
+        self.assertEqual(self.fetch(0, "hello.txt"), b"hello\n")
+        self.assertEqual(self.fetch(0, "hello.txt"), b"hello\n")
+        self.assertEqual(self.fetch(1, "hello.txt"), b"hello\n")
+        s, status, _ = self.ask(1, "missing")
+        self.assertEqual(status, STATUS["NOT_FOUND"])
+        s.close()
+        row = lambda conns, nbytes, ok, client: {
+            "protocol": "native", "connections": conns, "bytes": nbytes,
+            "requests": {"ok": ok, "redirect": 0, "client_error": client, "server_error": 0}}
+        want = [dict(row(2, 12, 2, 0), address=self.addr[0]),
+                dict(row(2, 6, 1, 1), address=self.addr[1])]
+        # A worker counts the bytes once the kernel took them: the client
+        # may have them a moment before.
+        st = wait_until(lambda: (st := self.srv.admin_json("status"))["listeners"] == want and st,
+                        what=f"the listeners' rows to be {want}")
+        self.assertEqual(st["totals"]["connections"], 4)
+        self.assertEqual(st["totals"]["outcomes"],
+                         {"ok": 3, "redirect": 0, "client_error": 1, "server_error": 0})
+        human = self.srv.ctl("status").stdout
+        self.assertRegex(human, rf"\nnative +{re.escape(self.addr[0])} +2 +2 +0 +0 +0 +12 B\n")
+        self.assertRegex(human, rf"\nnative +{re.escape(self.addr[1])} +2 +1 +0 +1 +0 +6 B\n")
+
+        # A transfer held on the second listener shows where it came in.
+        held = self.connect(1)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        held.sendall(request("big"))
+        self.assertEqual(parse_response(recv_exact(held, 11))[2], STATUS["OK"])
+        held.sendall(READY)
+        recv_exact(held, 4096)
+        def busy():
+            return [w["transfer"] for w in self.srv.admin_json("workers")["workers"]
+                    if w.get("transfer", {}).get("sent", 0) > 0]
+        t = wait_until(busy, what="the held transfer under way")[0]
+        self.assertEqual((t["protocol"], t["listener"], t["target"], t["requests"]),
+                         ("native", self.addr[1], "big", 1))
+        peer = r"\[::1\]:\d+" if self.v6 else r"127\.0\.0\.1:\d+"
+        self.assertRegex(t["peer"], rf"^{peer}$")
+        wide = self.srv.ctl("workers", "--wide").stdout
+        self.assertRegex(wide, rf"sending .* native +{re.escape(self.addr[1])} +{peer} +big ")
+
+        m = self.srv.admin_json("metrics")["text"]
+        for addr, conns in zip(self.addr, (2, 3)):
+            labels = f'listener="{addr}",protocol="native"'
+            self.assertIn(f"\nferry_connections_total{{{labels}}} {conns}\n", m)
+            self.assertIn(f"\nferry_listen_queue_limit{{{labels}}} ", m)
+        self.assertIn(f'\nferry_responses_total{{listener="{self.addr[1]}",protocol="native",'
+                      f'outcome="client_error"}} 1\n', m)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=m, text=True,
+                                   capture_output=True, timeout=30)
+            self.assertEqual((check.returncode, check.stdout + check.stderr), (0, ""))
+        held.close()
+
+
+globals().update(per_mode(TwoListeners))
 del Admin
 
 
@@ -535,7 +666,7 @@ class LogRotation:
         # Logs go to the file: wait for it to say the admin socket is up.
         wait_until(lambda: os.path.exists(log) and "admin socket" in self.read(log),
                    what="start-up lines in the log file")
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", self.read(log)).group(1))
+        port = int(re.search(r"listening on native=127\.0\.0\.1:(\d+)", self.read(log)).group(1))
         fetch = lambda: ferry_get(port)
         fetch()
         os.rename(log, log + ".1")
@@ -648,7 +779,9 @@ class Watchdog(FerryTest):
                     ev = json.loads(f.readline())
                     if ev["event"] == "worker_stuck":
                         break
-                self.assertEqual((ev["file"], ev["size"], ev["phase"]), ("big", 64 << 20, "sending"))
+                self.assertEqual((ev["target"], ev["size"], ev["phase"]),
+                                 ("big", 64 << 20, "sending"))
+                self.assertNotIn("file", ev)
                 self.assertLess(ev["sent"], ev["size"])
                 self.assertGreater(ev["idle_s"], 1)
                 line = srv.wait_log(r'worker stuck: pid \d+ slot \d+ peer 127\.0\.0\.1:\d+ sending '

@@ -1,11 +1,14 @@
 """The ferry client against the real ferryd (and a scripted fake server for
 what ferryd never does): files land whole or not at all, and every failure
-has one clear message and its documented exit code. Also its command line
-(address forms, units, options anywhere), its progress bar on a pty of a
-given width, and ferry-bench's share of the same argument forms."""
+has one clear message and its documented exit code. GET by default, with
+the fallback to FILE_REQUEST for older servers; -c resume, --rate, --many
+and ls. Also its command line (address forms, units, options anywhere),
+its progress bar on a pty of a given width, and ferry-bench's share of the
+same argument forms and its two request modes."""
 
 import fcntl
 import hashlib
+import json
 import os
 import pty
 import re
@@ -19,12 +22,48 @@ import threading
 import time
 import unittest
 
-from ferrytest import (BIN, FERRY, FakeServer, FerryTest, ferry, read_request, recv_exact,
-                       sha256_file)
+from ferrytest import (BIN, FERRY, FakeServer, FerryTest, ferry, recv_exact, sha256_file,
+                       wait_until)
 
 FERRY_BENCH = os.path.join(BIN, "ferry-bench")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 SUMMARY = r"ferry: {}: {} in \d+\.\d\d s \(\d+(\.\d)? (B|KiB|MiB|GiB)/s\)\n"
+
+
+FILE_REQUEST, LIST, GET = 0x01, 0x05, 0x07
+OK, BAD_REQUEST, TOO_LARGE, BAD_OFFSET = 0, 6, 8, 9
+
+
+def read_any(conn):
+    """Reads one request of any type: returns (type, name, offset, max_size);
+    type None when the client closed first."""
+    head = recv_exact(conn, 2)
+    if len(head) < 2:
+        return None, b"", 0, 0
+    if head[1] == GET:
+        n, offset, max_size = struct.unpack(">HQQ", recv_exact(conn, 18))
+        return GET, recv_exact(conn, n), offset, max_size
+    n = struct.unpack(">H", recv_exact(conn, 2))[0]
+    return head[1], recv_exact(conn, n), 0, 0
+
+
+def response(status, size=0, version=1):
+    """A FILE_RESPONSE."""
+    return struct.pack(">BBBQ", version, 2, status, size)
+
+
+def record(name, size, mtime, kind=0):
+    """One LIST record."""
+    name = name.encode() if isinstance(name, str) else name
+    return struct.pack(">H", len(name)) + name + struct.pack(">QqB", size, mtime, kind)
+
+
+def send_quietly(conn, data):
+    """sendall() to a client that may already have gone (it decided)."""
+    try:
+        conn.sendall(data)
+    except OSError:
+        pass
 
 
 def project_version():
@@ -129,7 +168,8 @@ class Client(FerryTest):
         self.assertEqual(r.stderr.decode().strip(),
                          f"ferry: file too large: {len(self.data)} bytes > max 10485 bytes")
         self.assert_out_empty()
-        self.srv.wait_log(r'file="data.bin" status=OK bytes=0/\d+ .*refused')
+        # GET says TOO_LARGE at once; FILE_REQUEST (an older server) is refused.
+        self.srv.wait_log(r'file="data.bin" status=(TOO_LARGE|OK bytes=0/\d+ .*refused)')
         self.assertEqual(self.get(max_size="3M").returncode, 4)
         self.assertEqual(self.get(max_size="4M").returncode, 0)
 
@@ -153,8 +193,9 @@ class Client(FerryTest):
     def test_usage_errors(self):
         port = str(self.srv.port)
         cases = [
-            ([], "ferry: no command given (the command is 'get')"),
-            (["put", "h", "1", "n", "1"], "ferry: unknown command 'put' (the command is 'get')"),
+            ([], "ferry: no command given (the commands are 'get' and 'ls')"),
+            (["put", "h", "1", "n", "1"],
+             "ferry: unknown command 'put' (the commands are 'get' and 'ls')"),
             (["get"], "ferry: expected HOST PORT NAME MAX_SIZE, got 0 arguments"),
             (["get", "h", "1"], "ferry: expected HOST PORT NAME MAX_SIZE, got 2 arguments"),
             (["get", "h", "1", "n", "1M", "x"],
@@ -230,7 +271,7 @@ class Client(FerryTest):
         r = ferry("get", "--force", "--verbose", "--timeout=1m30s", "--output", "hello.txt",
                   "127.0.0.1", self.srv.port, "hello.txt", "1K", cwd=self.out)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(b"> READY (0x03)", r.stderr)
+        self.assertIn(b"> GET version=1", r.stderr)
         self.assertEqual(slurp(os.path.join(self.out, "hello.txt")), b"hello\n")
 
     def test_double_dash_ends_options(self):
@@ -317,10 +358,14 @@ class Client(FerryTest):
         r = self.get("-v", name="hello.txt")
         self.assertEqual(r.returncode, 0)
         trace = r.stderr.decode()
-        for line in ('> FILE_REQUEST version=1 type=0x01 name_len=9 name="hello.txt"',
+        for line in ('> GET version=1 type=0x07 name_len=9 offset=0 max_size=1073741824 '
+                     'name="hello.txt"',
                      "< FILE_RESPONSE version=1 type=0x02 status=OK(0) size=6",
-                     "> READY (0x03)", "< content: 6 bytes"):
+                     "< content: 6 bytes"):
             self.assertIn(line, trace)
+        # One round trip: no READY, no second request.
+        self.assertNotIn("READY", trace)
+        self.assertNotIn("FILE_REQUEST", trace)
 
     def test_ipv6_and_host_name(self):
         v6 = self.serve("prefork", ("--workers", "1"), address="::1")
@@ -371,11 +416,11 @@ class Client(FerryTest):
         # -v adds the trace; -q silences the summary, not the trace it was asked for.
         r = self.get("-v", "-f", name="hello.txt")
         self.assertEqual(r.returncode, 0)
-        self.assertIn(b"> READY (0x03)", r.stderr)
+        self.assertIn(b"> GET version=1", r.stderr)
         self.assertEqual(len(re.findall(SUMMARY.format(r"hello\.txt", "6 B"),
                                         r.stderr.decode())), 1)
         r = self.get("-v", "-q", "-f", name="hello.txt")
-        self.assertIn(b"> READY (0x03)", r.stderr)
+        self.assertIn(b"> GET version=1", r.stderr)
         self.assertNotIn(b"ferry: hello.txt:", r.stderr)
         # On failure the error is the only line.
         r = self.get(max_size="1K")
@@ -520,11 +565,11 @@ class ProgressBar(FerryTest):
         self.assertTrue(max(visible_widths(shown)) > 40, "the width is used")
 
 class ClientAgainstFakes(FerryTest):
-    """Answers a correct ferryd never gives."""
+    """Answers a correct ferryd never gives, and the older servers' ones."""
 
-    def run_against(self, handler, *args, max_size="1G"):
-        fake = FakeServer(handler)
-        r = ferry("get", *args, "127.0.0.1", fake.port, "f", max_size, cwd=self.tmp)
+    def run_against(self, handler, *args, max_size="1G", n=1, name="f"):
+        fake = FakeServer(handler, n=n)
+        r = ferry("get", *args, "127.0.0.1", fake.port, name, max_size, cwd=self.tmp)
         fake.join()
         return r
 
@@ -533,45 +578,40 @@ class ClientAgainstFakes(FerryTest):
 
     def test_truncated_transfer(self):
         def short(conn):
-            read_request(conn)
-            conn.sendall(struct.pack(">BBBQ", 1, 2, 0, 1000))
-            self.assertEqual(recv_exact(conn, 1), b"\x03")
-            conn.sendall(b"x" * 500)
+            self.assertEqual(read_any(conn)[0], GET)
+            conn.sendall(response(OK, 1000) + b"x" * 500)
         r = self.run_against(short)
         self.assertEqual(r.returncode, 5)
-        self.assertIn(b"truncated transfer: received 500 of 1000 bytes", r.stderr)
+        self.assertEqual(r.stderr.decode().strip(),
+                         "ferry: truncated transfer: received 500 of 1000 bytes")
         self.assertEqual(self.left(), [], "the partial file is removed")
 
     def test_version_mismatch(self):
         def future(conn):
-            read_request(conn)
-            conn.sendall(struct.pack(">BBBQ", 2, 2, 1, 0))
+            read_any(conn)
+            conn.sendall(response(1, version=2))
         r = self.run_against(future)
         self.assertEqual(r.returncode, 11)
         self.assertEqual(r.stderr.decode().strip(),
                          "ferry: protocol version mismatch (server speaks 2)")
 
     def test_other_response_versions_are_refused(self):
-        # Whatever the status says: in another version it means nothing.
+        # Whatever the status says: in another version it means nothing,
+        # and the content that follows is not written anywhere.
         for version in (0, 2, 255):
             with self.subTest(version=version):
-                got = []
-
                 def other(conn):
-                    read_request(conn)
-                    conn.sendall(struct.pack(">BBBQ", version, 2, 0, 5))
-                    got.append(recv_exact(conn, 1))  # READY would be a mistake
-                    conn.sendall(b"xxxxx")
+                    read_any(conn)
+                    send_quietly(conn, response(OK, 5, version=version) + b"xxxxx")
                 r = self.run_against(other)
                 self.assertEqual(r.returncode, 11, r.stderr)
                 self.assertEqual(r.stderr.decode().strip(),
                                  f"ferry: protocol version mismatch (server speaks {version})")
-                self.assertEqual(got, [b""], "no READY: the client closed")
                 self.assertEqual(self.left(), [], "no file left behind")
 
     def test_an_http_server_is_not_a_version_mismatch(self):
         def http(conn):
-            read_request(conn)
+            read_any(conn)
             conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
         r = self.run_against(http)
         self.assertEqual(r.returncode, 5, r.stderr)
@@ -580,11 +620,12 @@ class ClientAgainstFakes(FerryTest):
         self.assertEqual(self.left(), [])
 
     def test_malformed_answers(self):
-        for answer in (struct.pack(">BBBQ", 1, 9, 0, 1), struct.pack(">BBBQ", 1, 2, 99, 0),
-                       struct.pack(">BBBQ", 1, 2, 3, 5), b"\x01\x02"):
+        # Wrong type, unknown status, a size on NOT_FOUND, a short answer.
+        for answer in (struct.pack(">BBBQ", 1, 9, 0, 1), response(99), response(3, 5),
+                       b"\x01\x02"):
             with self.subTest(answer=answer):
                 def bad(conn):
-                    read_request(conn)
+                    read_any(conn)
                     conn.sendall(answer)
                 r = self.run_against(bad)
                 self.assertEqual(r.returncode, 5, r.stderr)
@@ -593,7 +634,7 @@ class ClientAgainstFakes(FerryTest):
     def test_stalled_server_times_out(self):
         release = threading.Event()
         def stall(conn):
-            read_request(conn)
+            read_any(conn)
             release.wait(30)
         fake = FakeServer(stall)
         r = ferry("get", "-t", "1", "127.0.0.1", fake.port, "f", "1G", cwd=self.tmp)
@@ -609,7 +650,7 @@ class ClientAgainstFakes(FerryTest):
                 release = threading.Event()
 
                 def stall(conn):
-                    read_request(conn)
+                    read_any(conn)
                     release.wait(30)
                 fake = FakeServer(stall)
                 t0 = time.monotonic()
@@ -622,28 +663,438 @@ class ClientAgainstFakes(FerryTest):
                 self.assertIn(b"waiting for the answer: timed out", r.stderr)
                 self.assertTrue(low <= took < high, f"-t {value} took {took:.2f}s")
 
-    def test_interrupted_download_leaves_nothing(self):
-        started = threading.Event()
+    def interrupted(self, *args):
+        """A download of 1 GiB that stops after 64 KiB; SIGINT then.
+        Returns what the directory held while it ran."""
         release = threading.Event()
         def slow(conn):
-            read_request(conn)
-            conn.sendall(struct.pack(">BBBQ", 1, 2, 0, 1 << 30))
-            recv_exact(conn, 1)
-            conn.sendall(b"y" * 65536)
-            started.set()
+            read_any(conn)
+            conn.sendall(response(OK, 1 << 30) + b"y" * 65536)
             release.wait(30)
         fake = FakeServer(slow)
-        proc = subprocess.Popen([FERRY, "get", "127.0.0.1", str(fake.port), "f", "2G"],
+        proc = subprocess.Popen([FERRY, "get", *args, "127.0.0.1", str(fake.port), "f", "2G"],
                                 cwd=self.tmp, stderr=subprocess.DEVNULL)
-        self.assertTrue(started.wait(30))
-        # The temporary file exists while the transfer runs...
-        temp = [n for n in self.left() if n.startswith(".f.ferry-")]
-        self.assertEqual(len(temp), 1, self.left())
-        proc.send_signal(signal.SIGINT)
-        self.assertEqual(proc.wait(timeout=30), -signal.SIGINT)
-        release.set()
+        try:
+            # The file grows as the bytes arrive: then it is mid-transfer.
+            def written():
+                files = self.left()
+                return files if files and os.path.getsize(
+                    os.path.join(self.tmp, files[0])) == 65536 else None
+            during = wait_until(written, what="the first 64 KiB written")
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(timeout=30), -signal.SIGINT)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+            fake.join()
+        return during
+
+    def test_interrupted_download_leaves_nothing(self):
+        during = self.interrupted()
+        self.assertEqual(len(during), 1, during)
+        self.assertTrue(during[0].startswith(".f.ferry-"), during)
+        self.assertEqual(self.left(), [], "the temporary file is gone after SIGINT")
+
+    def test_interrupted_download_with_continue_keeps_the_part(self):
+        self.assertEqual(self.interrupted("-c"), ["f.part"])
+        self.assertEqual(self.left(), ["f.part"], "kept for the next -c")
+        self.assertEqual(slurp(os.path.join(self.tmp, "f.part")), b"y" * 65536)
+
+    def test_fallback_to_file_request(self):
+        """An older server answers GET with BAD_REQUEST: asked again, once,
+        with FILE_REQUEST + READY."""
+        seen = []
+        def old(conn):
+            mtype, name, _, _ = read_any(conn)
+            seen.append((mtype, name))
+            if mtype != FILE_REQUEST:
+                conn.sendall(response(BAD_REQUEST))
+                return
+            conn.sendall(response(OK, 6))
+            self.assertEqual(recv_exact(conn, 1), b"\x03")
+            conn.sendall(b"hello\n")
+        r = self.run_against(old, "-v", n=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(seen, [(GET, b"f"), (FILE_REQUEST, b"f")])
+        self.assertEqual(slurp(os.path.join(self.tmp, "f")), b"hello\n")
+        trace = r.stderr.decode()
+        self.assertIn("status=BAD_REQUEST(6)", trace)
+        self.assertIn("* the server predates GET: asking again with FILE_REQUEST", trace)
+        self.assertIn("> READY (0x03)", trace)
+
+    def test_fallback_happens_once(self):
+        # BAD_REQUEST to FILE_REQUEST too: that is the answer (exit 16).
+        seen = []
+        def refuse(conn):
+            seen.append(read_any(conn)[0])
+            conn.sendall(response(BAD_REQUEST))
+        r = self.run_against(refuse, n=2)
+        self.assertEqual(r.returncode, 16, r.stderr)
+        self.assertEqual(r.stderr.decode().strip(), "ferry: f: bad request")
+        self.assertEqual(seen, [GET, FILE_REQUEST])
+        self.assertEqual(self.left(), [])
+
+    def test_fallback_with_continue_starts_over(self):
+        # An older server cannot resume: the .part is rewritten whole.
+        with open(os.path.join(self.tmp, "f.part"), "wb") as f:
+            f.write(b"stale")
+        def old(conn):
+            if read_any(conn)[0] != FILE_REQUEST:
+                conn.sendall(response(BAD_REQUEST))
+                return
+            conn.sendall(response(OK, 6))
+            recv_exact(conn, 1)
+            conn.sendall(b"hello\n")
+        r = self.run_against(old, "-c", n=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.left(), ["f"])
+        self.assertEqual(slurp(os.path.join(self.tmp, "f")), b"hello\n")
+
+    def test_get_too_large_says_the_real_size(self):
+        seen = []
+        def big(conn):
+            seen.append(read_any(conn))
+            conn.sendall(response(TOO_LARGE, 123456789))
+        r = self.run_against(big, max_size="1M")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stderr.decode().strip(),
+                         "ferry: file too large: 123456789 bytes > max 1048576 bytes")
+        self.assertEqual(seen, [(GET, b"f", 0, 1 << 20)], "MAX_SIZE travels as max_size")
+        self.assertEqual(self.left(), [])
+
+    def test_server_ignoring_max_size_is_still_refused(self):
+        def careless(conn):
+            read_any(conn)
+            send_quietly(conn, response(OK, 5000) + b"z" * 5000)
+        r = self.run_against(careless, max_size="1K")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(self.left(), [])
+
+    def test_bad_offset_keeps_the_part(self):
+        """The .part is longer than the file now is: the file changed. ferry
+        stops (exit 19) and keeps the .part rather than guess."""
+        part = os.path.join(self.tmp, "f.part")
+        with open(part, "wb") as f:
+            f.write(b"p" * 100)
+        seen = []
+        def shrunk(conn):
+            seen.append(read_any(conn))
+            conn.sendall(response(BAD_OFFSET, 40))
+        r = self.run_against(shrunk, "-c")
+        self.assertEqual(r.returncode, 19, r.stderr)
+        self.assertEqual(seen, [(GET, b"f", 100, 1 << 30)])
+        self.assertEqual(r.stderr.decode().strip(),
+                         "ferry: the file changed on the server: it is 40 bytes, fewer than the "
+                         "100 in f.part; remove f.part (or drop -c) to fetch it afresh")
+        self.assertEqual(self.left(), ["f.part"])
+        self.assertEqual(slurp(part), b"p" * 100)
+
+    def test_part_kept_only_with_continue(self):
+        data = os.urandom(100000)
+        def half(conn):
+            _, _, offset, _ = read_any(conn)
+            send_quietly(conn, response(OK, len(data)) + data[offset:offset + 50000])
+        r = self.run_against(half)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(self.left(), [], "without -c the partial file goes")
+        r = self.run_against(half, "-c")
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"received 50000 of 100000 bytes; kept in f.part", r.stderr)
+        self.assertEqual(self.left(), ["f.part"])
+        self.assertEqual(slurp(os.path.join(self.tmp, "f.part")), data[:50000])
+        # Without -c an existing .part is left alone (and the download is whole).
+        def whole(conn):
+            read_any(conn)
+            conn.sendall(response(OK, len(data)) + data)
+        r = self.run_against(whole)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.left(), ["f", "f.part"])
+        self.assertEqual(slurp(os.path.join(self.tmp, "f.part")), data[:50000])
+        # With -c it is resumed from its length, then renamed into place.
+        os.unlink(os.path.join(self.tmp, "f"))
+        seen = []
+        def rest(conn):
+            _, _, offset, _ = read_any(conn)
+            seen.append(offset)
+            conn.sendall(response(OK, len(data)) + data[offset:])
+        r = self.run_against(rest, "-c")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(seen, [50000])
+        self.assertEqual(self.left(), ["f"])
+        self.assertEqual(slurp(os.path.join(self.tmp, "f")), data)
+
+    def test_continue_needs_a_file(self):
+        for output in ("-", "/dev/null"):
+            with self.subTest(output=output):
+                r = ferry("get", "-c", "-o", output, "127.0.0.1", "1", "f", "1K", cwd=self.tmp)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"-c needs a file to write into", r.stderr)
+
+
+class ListAgainstFakes(FerryTest):
+    """ferry ls against scripted answers: escaping, old servers, short lists."""
+
+    def ls(self, handler, *args, host="127.0.0.1"):
+        fake = FakeServer(handler, host=host)
+        address = f"[{host}]:{fake.port}" if ":" in host else f"{host}:{fake.port}"
+        r = ferry("ls", *args, address)
         fake.join()
-        self.assertEqual(self.left(), [], "...and is gone after SIGINT")
+        return r
+
+    def listing(self, records, count=None, tail=b""):
+        """A handler answering LIST with these records."""
+        def answer(conn):
+            self.assertEqual(recv_exact(conn, 4), b"\x01\x05\x00\x00")
+            n = len(records) if count is None else count
+            conn.sendall(struct.pack(">BBBI", 1, 6, 0, n) + b"".join(records) + tail)
+        return answer
+
+    def test_table_and_json_escape_names(self):
+        mtime = 1700000000
+        records = [record('a"b\\c', 3, mtime), record("big", 5 << 30, -86400),
+                   record("dir", 0, mtime, kind=1), record("esc\x1b[2J", 1536, mtime)]
+        r = self.ls(self.listing(records), "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual(got, [{"name": 'a"b\\c', "size": 3, "mtime": mtime},
+                               {"name": "big", "size": 5 << 30, "mtime": -86400},
+                               {"name": "esc\x1b[2J", "size": 1536, "mtime": mtime}],
+                         "a kind this client cannot fetch is left out")
+        self.assertNotIn(b"\x1b", r.stdout)
+        r = self.ls(self.listing(records))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(mtime))
+        self.assertEqual(lines[0].split(), ["SIZE", "MODIFIED", "NAME"])
+        self.assertEqual(lines[1].split(), ["3", "B", *when.split(), 'a"b\\c'])
+        self.assertEqual(lines[2].split()[:2], ["5.0", "GiB"])
+        self.assertEqual(lines[3].split(), ["1.5", "KiB", *when.split(), "esc\\x1b[2J"])
+        self.assertEqual(len(lines), 4)
+
+    def test_empty_listing(self):
+        r = self.ls(self.listing([]), "--json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, []))
+        r = self.ls(self.listing([]))
+        self.assertEqual((r.returncode, r.stdout), (0, b""))
+
+    def test_server_without_list(self):
+        def old(conn):
+            recv_exact(conn, 4)
+            conn.sendall(response(BAD_REQUEST))
+        r = self.ls(old)
+        self.assertEqual(r.returncode, 16)
+        self.assertEqual(r.stderr.decode().strip(), "ferry: server does not support LIST")
+        self.assertEqual(r.stdout, b"")
+
+    def test_truncated_listing_prints_nothing(self):
+        records = [record("a", 1, 0), record("b", 2, 0)]
+        r = self.ls(self.listing(records, count=3), "--json")
+        self.assertEqual(r.returncode, 5)
+        self.assertEqual(r.stderr.decode().strip(),
+                         "ferry: truncated listing: received 2 of 3 records")
+        self.assertEqual(r.stdout, b"", "no half array for a script to parse")
+
+    def test_malformed_listings(self):
+        cases = [(struct.pack(">BBBI", 1, 6, 7, 2), 5),    # an error status with a count
+                 (struct.pack(">BBBI", 1, 6, 7, 0), 17),   # SERVER_ERROR
+                 (struct.pack(">BBBI", 2, 6, 0, 0), 11),   # another version
+                 (struct.pack(">BBBI", 1, 6, 0, 1) + b"\x00\x00" + b"\x00" * 17, 5),  # name_len 0
+                 (response(OK, 0), 5)]                    # a FILE_RESPONSE saying OK
+        for answer, code in cases:
+            with self.subTest(answer=answer):
+                def bad(conn):
+                    recv_exact(conn, 4)
+                    conn.sendall(answer)
+                r = self.ls(bad)
+                self.assertEqual(r.returncode, code, r.stderr)
+                self.assertEqual(r.stdout, b"")
+
+    def test_ipv6(self):
+        r = self.ls(self.listing([record("six", 6, 0)]), "--json", host="::1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), [{"name": "six", "size": 6, "mtime": 0}])
+
+
+class GetListResume(FerryTest):
+    """GET, -c, --rate, --many and ls against the real ferryd."""
+
+    def setUp(self):
+        super().setUp()
+        self.out = os.path.join(self.tmp, "out")
+        os.mkdir(self.out)
+        self.data = os.urandom(3 * 1024 * 1024 + 17)
+        self.put("data.bin", self.data)
+        self.put("hello.txt", b"hello\n")
+        self.srv = self.serve("prefork", ("--workers", "2"))
+
+    def get(self, *args, name="data.bin", max_size="1G", **kw):
+        return ferry("get", *args, "127.0.0.1", self.srv.port, name, max_size, cwd=self.out, **kw)
+
+    def path(self, name):
+        return os.path.join(self.out, name)
+
+    def test_get_is_one_round_trip(self):
+        r = self.get("-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sha256_file(self.path("data.bin")), hashlib.sha256(self.data).hexdigest())
+        trace = r.stderr.decode()
+        self.assertIn("> GET version=1 type=0x07 name_len=8 offset=0 max_size=1073741824", trace)
+        self.assertIn(f"< FILE_RESPONSE version=1 type=0x02 status=OK(0) size={len(self.data)}",
+                      trace)
+        self.assertNotIn("BAD_REQUEST", trace, "the server knows GET: no fallback")
+        self.assertNotIn("READY", trace)
+
+    def test_resume_after_a_cut(self):
+        # A deterministic cut: a fake server sends the first half, then closes.
+        half = len(self.data) // 2
+        def cut(conn):
+            self.assertEqual(read_any(conn)[:3], (GET, b"data.bin", 0))
+            send_quietly(conn, response(OK, len(self.data)) + self.data[:half])
+        fake = FakeServer(cut)
+        r = ferry("get", "-c", "127.0.0.1", fake.port, "data.bin", "1G", cwd=self.out)
+        fake.join()
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(os.listdir(self.out), ["data.bin.part"])
+        self.assertEqual(os.path.getsize(self.path("data.bin.part")), half)
+        # The real server sends the rest, and only the rest.
+        r = self.get("-c", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        trace = r.stderr.decode()
+        self.assertIn(f"> GET version=1 type=0x07 name_len=8 offset={half} ", trace)
+        self.assertIn(f"< content: {len(self.data) - half} bytes", trace)
+        self.assertIn("resumed at 1.5 MiB", trace)
+        self.assertEqual(os.listdir(self.out), ["data.bin"])
+        self.assertEqual(sha256_file(self.path("data.bin")), hashlib.sha256(self.data).hexdigest())
+
+    def test_resume_of_a_complete_part(self):
+        with open(self.path("hello.txt.part"), "wb") as f:
+            f.write(b"hello\n")
+        r = self.get("-c", "-v", name="hello.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"offset=6 ", r.stderr)
+        self.assertIn(b"< content: 0 bytes", r.stderr)
+        self.assertEqual(os.listdir(self.out), ["hello.txt"])
+        self.assertEqual(slurp(self.path("hello.txt")), b"hello\n")
+
+    def test_resume_when_the_file_shrank(self):
+        with open(self.path("hello.txt.part"), "wb") as f:
+            f.write(b"a much longer old version\n")
+        r = self.get("-c", name="hello.txt")
+        self.assertEqual(r.returncode, 19, r.stderr)
+        self.assertIn(b"the file changed on the server: it is 6 bytes, fewer than the 26 in "
+                      b"hello.txt.part", r.stderr)
+        self.assertEqual(os.listdir(self.out), ["hello.txt.part"])
+
+    def test_too_large_from_get(self):
+        r = self.get(max_size="1M")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stderr.decode().strip(),
+                         f"ferry: file too large: {len(self.data)} bytes > max 1048576 bytes")
+        self.srv.wait_log(r'file="data.bin" status=TOO_LARGE')
+        self.assertEqual(os.listdir(self.out), [])
+
+    def test_rate_makes_a_slow_reader(self):
+        """1 MiB at 256 KiB/s lasts about 4 s; meanwhile the server shows the
+        transfer in state sending (slowed, not failed)."""
+        self.put("mib.bin", os.urandom(1 << 20))
+        t0 = time.monotonic()
+        proc = subprocess.Popen([FERRY, "get", "-q", "--rate", "256K/s", "127.0.0.1",
+                                 str(self.srv.port), "mib.bin", "1M"], cwd=self.out,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            def sending():
+                return [w for w in self.srv.admin_json("workers")["workers"]
+                        if w.get("state") == "sending" and "transfer" in w]
+            busy = wait_until(sending, timeout=3, what="a worker sending to the slow reader")[0]
+            t = busy["transfer"]
+            self.assertEqual(t.get("target", t.get("file")), "mib.bin")  # the field's new name
+            self.assertLess(t["sent"], 1 << 20)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        took = time.monotonic() - t0
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertGreaterEqual(took, 3.0, "256 KiB/s for 1 MiB")
+        self.assertEqual(slurp(self.path("mib.bin")), slurp(os.path.join(self.root, "mib.bin")))
+        self.srv.wait_log(r'file="mib.bin" status=OK bytes=1048576/1048576')
+
+    def test_rate_usage_errors(self):
+        for rate, message in (("0", "is zero"), ("fast", "is not a rate"), ("1M/h", "not a rate"),
+                              ("99999999999999999999", "above 2^64-1")):
+            with self.subTest(rate=rate):
+                r = self.get("--rate", rate)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(message, r.stderr.decode().splitlines()[0])
+
+    def test_many_exits_with_the_worst(self):
+        r = ferry("get", "--many", f"127.0.0.1:{self.srv.port}", "1M", "hello.txt", "nope",
+                  "data.bin", cwd=self.out)
+        lines = r.stderr.decode().splitlines()
+        # 0 (ok), 13 (not found), 4 (too large): the highest is 13.
+        self.assertEqual(r.returncode, 13, r.stderr)
+        self.assertEqual(len(lines), 3, lines)
+        self.assertRegex(lines[0], "^" + SUMMARY.format(r"hello\.txt", "6 B")[:-2] + "$")
+        self.assertEqual(lines[1], "ferry: nope: file not found")
+        self.assertEqual(lines[2], f"ferry: data.bin: file too large: {len(self.data)} bytes > "
+                                   "max 1048576 bytes")
+        self.assertEqual(sorted(os.listdir(self.out)), ["hello.txt"])
+        # -q: the failures only; all good: 0.
+        r = ferry("get", "--many", "-q", "-f", "127.0.0.1", self.srv.port, "1G", "hello.txt",
+                  "data.bin", cwd=self.out)
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(slurp(self.path("data.bin")), self.data)
+        r = ferry("get", "--many", "-q", "-o", "sub", "127.0.0.1", self.srv.port, "1G",
+                  "hello.txt", cwd=self.out)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"with --many, -o must name a directory", r.stderr)
+        os.mkdir(self.path("sub"))
+        r = ferry("get", "--many", "-q", "-o", "sub", "127.0.0.1", self.srv.port, "1G",
+                  "hello.txt", "data.bin", cwd=self.out)
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(sorted(os.listdir(self.path("sub"))), ["data.bin", "hello.txt"])
+
+    def served(self):
+        """What ls should show: the regular files of the root, by name."""
+        files = []
+        for name in sorted(os.listdir(self.root), key=os.fsencode):
+            st = os.lstat(os.path.join(self.root, name))
+            if stat.S_ISREG(st.st_mode):
+                files.append({"name": name, "size": st.st_size, "mtime": int(st.st_mtime)})
+        return files
+
+    def test_ls_table_and_json(self):
+        self.put('quote"and\\back', b"q" * 1536)
+        os.mkdir(os.path.join(self.root, "adir"))
+        os.symlink("hello.txt", os.path.join(self.root, "link"))
+        os.utime(os.path.join(self.root, "hello.txt"), (0, 946684800))
+        r = ferry("ls", "--json", "127.0.0.1", self.srv.port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = self.served()
+        self.assertEqual([f["name"] for f in want], ["data.bin", "hello.txt", 'quote"and\\back'])
+        self.assertEqual(json.loads(r.stdout), want)
+        r = ferry("ls", f"127.0.0.1:{self.srv.port}")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        rows = [line.split(None, 4) for line in r.stdout.decode().splitlines()]
+        self.assertEqual(rows[0], ["SIZE", "MODIFIED", "NAME"])
+        sizes = {"data.bin": ["3.0", "MiB"], "hello.txt": ["6", "B"],
+                 'quote"and\\back': ["1.5", "KiB"]}
+        for row, f in zip(rows[1:], want):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f["mtime"])).split()
+            self.assertEqual(row, sizes[f["name"]] + when + [f["name"]])
+        self.assertEqual(len(rows), 4)
+
+    def test_ipv6(self):
+        v6 = self.serve("prefork", ("--workers", "1"), address="::1")
+        for address in ((f"[::1]:{v6.port}",), ("::1", str(v6.port)), ("[::1]", str(v6.port))):
+            with self.subTest(address=address):
+                r = ferry("get", "-q", "-o", "-", *address, "hello.txt", "1K")
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"hello\n", b""))
+                r = ferry("ls", "--json", *address)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), self.served())
 
 
 class Bench(FerryTest):
@@ -664,11 +1115,31 @@ class Bench(FerryTest):
                 self.assertRegex(r.stdout, r"RESULT .* errors=0 requests=[1-9]")
                 self.assertLess(time.monotonic() - t0, 10)
         for args in (("-d", "5x", "127.0.0.1", v4.port), ("127.0.0.1:1", "2"), ("[::1", "1"),
-                     ("127.0.0.1", "0")):
+                     ("127.0.0.1", "0"), ("--request", "put", "127.0.0.1", v4.port)):
             with self.subTest(args=args):
                 r = subprocess.run([FERRY_BENCH, *map(str, args), "4K"], capture_output=True,
                                    text=True, timeout=30)
                 self.assertEqual(r.returncode, 2, r.stderr)
+
+
+    def test_request_modes(self):
+        """GET (the default) and FILE_REQUEST both fetch the file whole; the
+        summary says which was measured."""
+        self.put("64K", b"x" * 65536)
+        srv = self.serve("prefork", ("--workers", "2"))
+        for args, label in (((), "GET"), (("--request", "get"), "GET"),
+                            (("--request", "file"), "FILE_REQUEST"), (("-b", "-r", "file"),
+                                                                      "FILE_REQUEST"),
+                            (("-b",), "GET")):
+            with self.subTest(args=args):
+                r = subprocess.run([FERRY_BENCH, *args, "-c", "2", "-n", "20", "127.0.0.1",
+                                    str(srv.port), "64K"], capture_output=True, text=True,
+                                   timeout=30)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertRegex(r.stdout, rf"^20 {label} requests in ")
+                self.assertRegex(r.stdout, r"RESULT .* errors=0 requests=20")
+                # 20 x (11 + 65536) bytes, whichever the exchange.
+                self.assertIn(f"{20 * 65547 / 1e6:.1f} MB read", r.stdout)
 
 
 if __name__ == "__main__":

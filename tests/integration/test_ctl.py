@@ -98,7 +98,8 @@ class Fitting(FerryTest):
         lines = [l for l in lines_of(out) if l]
         self.assertFits(lines, 80)
         self.assertEqual(len(lines), 3, "the header and a row per worker, none wrapped")
-        self.assertRegex(lines[0], r"PID +STATE +.*PEER +FILE +PROGRESS +RATE$")
+        self.assertRegex(lines[0], r"PID +STATE +.*PEER +TARGET +PROGRESS +RATE$")
+        self.assertNotIn("LISTENER", lines[0])  # the first to go after GEN and REQS
         row = next(l for l in lines if "sending" in l)
         self.assertIn("\u2026", row)  # the name is cut with an ellipsis...
         self.assertIn("START-", row)  # ...in the middle: both ends stay
@@ -121,6 +122,10 @@ class Fitting(FerryTest):
         self.assertFits(lines_of(out), 80)
         self.assertIn("shutdown-timeout 30s", out)  # wrapped, not lost
         self.assertIn("respawns", out)
+        self.assertIn("client_error 0", out)
+        # The listeners table, its one row whole.
+        self.assertRegex(out, r"\nPROTO +LISTENER +CONNS +OK .*SENT\r?\n")
+        self.assertRegex(out, rf"\nnative +127\.0\.0\.1:{self.srv.port} +1 +1 ")
 
     def test_top_redraws_within_the_window(self):
         rc, out, err = run_pty(["-s", self.srv.admin, "top", "--iterations", "2", "--interval",
@@ -148,6 +153,7 @@ class Fitting(FerryTest):
         self.assertEqual(rc, 0, err)
         self.assertIn(LONG, out)
         self.assertIn("GEN", out)
+        self.assertRegex(out, rf" native +127\.0\.0\.1:{self.srv.port} +127\.0\.0\.1:\d+ +{LONG} ")
         self.assertNotIn("\u2026", out)
 
     def test_a_pipe_gets_full_width(self):
@@ -156,7 +162,9 @@ class Fitting(FerryTest):
         self.assertIn(LONG, r.stdout)
         self.assertGreater(max(len(l) for l in r.stdout.splitlines()), 255)
         r = self.srv.ctl("status", env=env_without("COLUMNS"))
-        self.assertEqual(len(r.stdout.splitlines()), 8, "one line per heading")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 10, "one line per heading, then the listeners table")
+        self.assertEqual((lines[7], lines[8].split()[:2]), ("", ["PROTO", "LISTENER"]))
 
     def test_columns_is_obeyed_in_a_pipe_too(self):
         # Decided: $COLUMNS is an explicit request (watch(1) sets it), so it

@@ -3,7 +3,9 @@
  * stub pool operations. Every error path of the request handling. */
 #include "master/admin.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,7 +81,7 @@ struct fixture {
     struct admin admin;
     struct scoreboard *sb;
     struct config cfg;
-    struct listeners ls; /* none: the admin socket alone is under test */
+    struct listeners ls; /* none unless a test sets some: sockets closed */
     struct stub stub;
     char dir[64], path[96];
     int fd;
@@ -244,6 +246,116 @@ static void test_shutdown_while_stopping(void **state)
     json_decref(r);
 }
 
+/* Two listeners, as --listen native=127.0.0.1:4242 --listen http=[::1]:8080
+ * give (their sockets closed: no accept queue to read). */
+static void two_listeners(struct listeners *ls)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->fds[0] = ls->fds[1] = -1;
+    ls->n = 2;
+    ls->proto[0] = PROTO_NATIVE;
+    strcpy(ls->names[0], "127.0.0.1:4242");
+    ls->proto[1] = PROTO_HTTP;
+    strcpy(ls->names[1], "[::1]:8080");
+}
+
+/* The row status reports for a listener, as compact JSON. */
+static char *row_of(json_t *status, size_t i)
+{
+    return json_dumps(json_array_get(json_object_get(status, "listeners"), i),
+                      JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* status: a row per listener with its own figures, and the totals by
+ * outcome over all of them; a busy worker says which listener took its
+ * connection. */
+static void test_figures_by_listener(void **state)
+{
+    struct fixture *f = *state;
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 v6 = {
+        .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(12345)};
+    int a = sb_claim(f->sb), b = sb_claim(f->sb);
+    json_t *r, *w, *t;
+    char *row;
+
+    two_listeners(&f->ls);
+    sb_worker_start(&f->sb->slots[a], 100);
+    sb_worker_start(&f->sb->slots[b], 101);
+    /* a: a native download that was not found, then one under way. */
+    sb_conn_begin(&f->sb->slots[a], 0, (struct sockaddr *)&v4, clock_now_ns());
+    sb_req_answer(&f->sb->slots[a], SB_OUT_CLIENT_ERROR, "nope", 0, SB_CLOSING);
+    sb_conn_end(&f->sb->slots[a], clock_now_ns());
+    sb_conn_begin(&f->sb->slots[a], 0, (struct sockaddr *)&v4, clock_now_ns());
+    sb_req_answer(&f->sb->slots[a], SB_OUT_OK, "big", 1000, SB_SENDING);
+    sb_conn_progress(&f->sb->slots[a], 100);
+    /* b: two HTTP requests on one persistent connection, now idle on it. */
+    sb_conn_begin(&f->sb->slots[b], 1, (struct sockaddr *)&v6, clock_now_ns());
+    sb_req_answer(&f->sb->slots[b], SB_OUT_OK, "/a", 7, SB_SENDING);
+    sb_conn_progress(&f->sb->slots[b], 7);
+    sb_req_next(&f->sb->slots[b], SB_KEEPALIVE);
+    sb_req_answer(&f->sb->slots[b], SB_OUT_REDIRECT, "/b", 0, SB_SENDING);
+    sb_req_next(&f->sb->slots[b], SB_KEEPALIVE);
+
+    r = ask(f, "{\"cmd\":\"status\"}");
+    row = row_of(r, 0);
+    assert_string_equal(row, "{\"address\":\"127.0.0.1:4242\",\"bytes\":100,\"connections\":2,"
+                             "\"protocol\":\"native\",\"requests\":{\"client_error\":1,\"ok\":1,"
+                             "\"redirect\":0,\"server_error\":0}}");
+    free(row);
+    row = row_of(r, 1);
+    assert_string_equal(row, "{\"address\":\"[::1]:8080\",\"bytes\":7,\"connections\":1,"
+                             "\"protocol\":\"http\",\"requests\":{\"client_error\":0,\"ok\":1,"
+                             "\"redirect\":1,\"server_error\":0}}");
+    free(row);
+    t = json_object_get(r, "totals");
+    assert_int_equal(json_integer_value(json_object_get(t, "connections")), 3);
+    assert_int_equal(json_integer_value(json_object_get(t, "requests")), 4);
+    assert_int_equal(json_integer_value(json_object_get(t, "bytes")), 107);
+    row = json_dumps(json_object_get(t, "outcomes"), JSON_COMPACT);
+    assert_string_equal(row, "{\"ok\":2,\"redirect\":1,\"client_error\":1,\"server_error\":0}");
+    free(row);
+    assert_null(json_object_get(t, "status"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "pool"), "keepalive")),
+                     1);
+    json_decref(r);
+
+    r = ask(f, "{\"cmd\":\"workers\"}");
+    w = json_object_get(r, "workers");
+    t = json_object_get(json_array_get(w, 0), "transfer");
+    assert_string_equal(json_string_value(json_object_get(t, "protocol")), "native");
+    assert_string_equal(json_string_value(json_object_get(t, "listener")), "127.0.0.1:4242");
+    assert_string_equal(json_string_value(json_object_get(t, "target")), "big");
+    assert_string_equal(json_string_value(json_object_get(t, "peer")), "127.0.0.1:0");
+    assert_int_equal(json_integer_value(json_object_get(t, "requests")), 1);
+    assert_null(json_object_get(t, "file"));
+    /* The idle persistent connection is busy: it shows, its last request too. */
+    t = json_object_get(json_array_get(w, 1), "transfer");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 1), "state")),
+                        "keepalive");
+    assert_string_equal(json_string_value(json_object_get(t, "protocol")), "http");
+    assert_string_equal(json_string_value(json_object_get(t, "listener")), "[::1]:8080");
+    assert_string_equal(json_string_value(json_object_get(t, "peer")), "[::1]:12345");
+    assert_string_equal(json_string_value(json_object_get(t, "target")), "/b");
+    assert_int_equal(json_integer_value(json_object_get(t, "requests")), 2);
+    json_decref(r);
+
+    /* A listener index the master does not know names nothing. */
+    f->ls.n = 1;
+    r = ask(f, "{\"cmd\":\"workers\"}");
+    t = json_object_get(json_array_get(json_object_get(r, "workers"), 1), "transfer");
+    assert_true(json_is_null(json_object_get(t, "protocol")));
+    assert_true(json_is_null(json_object_get(t, "listener")));
+    json_decref(r);
+    /* Stopping: the listeners are closed, and none is reported. */
+    f->ls.n = 2;
+    f->stub.state = ADMIN_STOPPING;
+    r = ask(f, "{\"cmd\":\"status\"}");
+    assert_int_equal(json_array_size(json_object_get(r, "listeners")), 0);
+    json_decref(r);
+    f->stub.state = ADMIN_RUNNING;
+}
+
 static void test_default_path(void **state)
 {
     char buf[108];
@@ -261,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_requests_reach_the_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_while_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_figures_by_listener, setup, teardown),
         cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

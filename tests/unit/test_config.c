@@ -36,8 +36,8 @@ static void test_options_anywhere_and_defaults(void **state)
         parse(&c, "127.0.0.1", "--mode", "fork", "4242", "dir", "--workers", "3", NULL), 0);
     assert_int_equal(c.mode, MODE_FORK);
     assert_int_equal(c.workers, 3);
-    assert_string_equal(c.address, "127.0.0.1");
-    assert_string_equal(c.port, "4242");
+    assert_string_equal(c.listen[0].host, "127.0.0.1");
+    assert_string_equal(c.listen[0].port, "4242");
     assert_string_equal(c.directory, "dir");
     assert_int_equal(c.request_timeout, 10);
     assert_int_equal(c.io_timeout, 30);
@@ -71,14 +71,14 @@ static void test_address_forms(void **state)
 
     (void)state;
     assert_int_equal(parse(&c, "[::1]:4242", "dir", NULL), 0);
-    assert_string_equal(c.address, "::1");
-    assert_string_equal(c.port, "4242");
+    assert_string_equal(c.listen[0].host, "::1");
+    assert_string_equal(c.listen[0].port, "4242");
     assert_string_equal(c.directory, "dir");
     assert_int_equal(parse(&c, "[::1]", "0", "dir", NULL), 0);
-    assert_string_equal(c.address, "::1");
-    assert_string_equal(c.port, "0");
+    assert_string_equal(c.listen[0].host, "::1");
+    assert_string_equal(c.listen[0].port, "0");
     assert_int_equal(parse(&c, "localhost:80", "dir", NULL), 0);
-    assert_string_equal(c.address, "localhost");
+    assert_string_equal(c.listen[0].host, "localhost");
     assert_int_equal(parse(&c, "[::1", "0", "dir", NULL), -EINVAL);
     assert_int_equal(parse(&c, "[::1]:80", "0", "dir", NULL), -EINVAL); /* two ports */
     assert_int_equal(parse(&c, "::1", "dir", NULL), -EINVAL);           /* no port */
@@ -102,6 +102,76 @@ static void test_help_version_and_errors(void **state)
                      -EINVAL);
 }
 
+/* --listen, repeatable: protocol and address per listener; the directory
+ * is then the only operand. */
+static void test_listen(void **state)
+{
+    struct config c;
+
+    (void)state;
+    assert_int_equal(
+        parse(&c, "--listen", "http=[::]:8080", "--listen", "native=0.0.0.0:12345", "/srv", NULL),
+        0);
+    assert_int_equal(c.nlisten, 2);
+    assert_int_equal(c.listen[0].proto, PROTO_HTTP);
+    assert_string_equal(c.listen[0].host, "::");
+    assert_string_equal(c.listen[0].port, "8080");
+    assert_int_equal(c.listen[1].proto, PROTO_NATIVE);
+    assert_string_equal(c.listen[1].host, "0.0.0.0");
+    assert_string_equal(c.directory, "/srv");
+    assert_false(c.ipv6_only);
+    assert_int_equal(parse(&c, "--ipv6-only", "--listen", "http=localhost:0", "d", NULL), 0);
+    assert_true(c.ipv6_only);
+    assert_string_equal(c.listen[0].host, "localhost");
+    /* The positional forms mean one native listener. */
+    assert_int_equal(parse(&c, "[::1]:4242", "d", NULL), 0);
+    assert_int_equal(c.nlisten, 1);
+    assert_int_equal(c.listen[0].proto, PROTO_NATIVE);
+    assert_int_equal(parse(&c, "--listen", "http=::1:80", "d", NULL), -EINVAL); /* brackets */
+    assert_int_equal(parse(&c, "--listen", "gopher=[::1]:70", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--listen", "http=[::1]", "d", NULL), -EINVAL); /* no port */
+    assert_int_equal(parse(&c, "--listen", "[::1]:80", "d", NULL), -EINVAL);   /* no PROTO */
+    assert_int_equal(parse(&c, "--listen", "http=[::1]:80", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--listen", "http=[::1]:99999", "d", NULL), -EINVAL);
+}
+
+/* The HTTP options: defaults, durations, redirects and their checks. */
+static void test_http_options(void **state)
+{
+    struct config c;
+
+    (void)state;
+    assert_int_equal(parse(&c, "--listen", "http=[::1]:0", "d", NULL), 0);
+    assert_int_equal(c.http.header_timeout_ms, 10000);
+    assert_int_equal(c.http.keepalive_timeout_ms, 5000);
+    assert_int_equal(c.http.keepalive_requests, 1000);
+    assert_false(c.http.autoindex);
+    assert_null(c.access_log);
+    assert_int_equal(parse(&c, "--header-timeout", "2s", "--keepalive-timeout", "1m",
+                           "--keepalive-requests", "7", "--autoindex", "--access-log", "-",
+                           "--redirect", "/old.txt=/new.txt", "--redirect",
+                           "/gone=https://example.org/x", "--listen", "http=[::1]:0", "d", NULL),
+                     0);
+    assert_int_equal(c.http.header_timeout_ms, 2000);
+    assert_int_equal(c.http.keepalive_timeout_ms, 60000);
+    assert_int_equal(c.http.keepalive_requests, 7);
+    assert_true(c.http.autoindex);
+    assert_string_equal(c.access_log, "-");
+    assert_int_equal(c.http.nredirects, 2);
+    assert_string_equal(c.http.redirects[0].from, "/old.txt");
+    assert_string_equal(c.http.redirects[0].to, "/new.txt");
+    assert_string_equal(c.http.redirects[1].to, "https://example.org/x");
+    /* No keep-alive at all: one request per connection. */
+    assert_int_equal(parse(&c, "--keepalive-timeout", "0", "--listen", "http=[::1]:0", "d", NULL),
+                     0);
+    assert_int_equal(c.http.keepalive_requests, 1);
+    assert_int_equal(parse(&c, "--redirect", "old=/new", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--redirect", "/old=", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--redirect", "/old=/a\r\nSet-Cookie:x", "::1", "0", "d", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&c, "--redirect", "/old=/a b", "::1", "0", "d", NULL), -EINVAL);
+}
+
 static void test_mode_names(void **state)
 {
     (void)state;
@@ -119,6 +189,8 @@ int main(void)
         cmocka_unit_test(test_address_forms),
         cmocka_unit_test(test_help_version_and_errors),
         cmocka_unit_test(test_mode_names),
+        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_http_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

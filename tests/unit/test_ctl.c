@@ -384,32 +384,70 @@ static char *render_json(void (*fn)(FILE *, json_t *, unsigned), unsigned width,
     return text;
 }
 
+static const char workers_json[] =
+    "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
+    "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
+    "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"protocol\":\"native\",\"listener\":"
+    "\"127.0.0.1:4242\",\"target\":\"big.iso\",\"requests\":1,\"size\":400,\"sent\":100,"
+    "\"rate_bps\":2048,\"avg_rate_bps\":1,\"idle_ms\":0}},"
+    "{\"slot\":1,\"pid\":43,\"generation\":1,\"state\":\"keepalive\",\"age_s\":1,"
+    "\"requests\":0,\"bytes\":0,\"transfer\":{\"peer\":\"[::1]:6\",\"protocol\":\"http\","
+    "\"listener\":\"[::1]:8080\",\"target\":\"/a\",\"requests\":3,\"size\":0,\"sent\":0,"
+    "\"rate_bps\":0,\"avg_rate_bps\":0,\"idle_ms\":0}},"
+    "{\"slot\":2,\"pid\":44,\"generation\":1,\"state\":\"idle\",\"age_s\":1,"
+    "\"requests\":0,\"bytes\":0}]}";
+
+/* The column of the first occurrence of s in line (-1: none). */
+static long col_of(const char *line, const char *s)
+{
+    const char *at = strstr(line, s);
+    return at != NULL ? at - line : -1;
+}
+
 static void test_workers_table_wide(void **state)
+{
+    char *t = render_json(fmt_workers, FMT_WIDE, workers_json);
+    char *second = strchr(t, '\n') + 1, *third = strchr(second, '\n') + 1;
+    char *fourth = strchr(third, '\n') + 1;
+
+    (void)state;
+    assert_memory_equal(t,
+                        "SLOT   PID GEN STATE        AGE REQS      SENT  PROTO  LISTENER        "
+                        "PEER        TARGET  PROGRESS         RATE\n",
+                        (size_t)(second - t));
+    assert_non_null(strstr(second, "   0    42   3 sending    1m05s    7   2.0 KiB  native "
+                                   "127.0.0.1:4242  127.0.0.1:5 big.iso"));
+    assert_non_null(strstr(second, " 25% 100 B/400 B"));
+    assert_non_null(strstr(second, "2.0 KiB/s"));
+    /* An idle persistent connection is busy: its last request shows. */
+    assert_non_null(strstr(third, "keepalive"));
+    assert_non_null(strstr(third, "http   [::1]:8080      [::1]:6     /a "));
+    assert_non_null(strstr(fourth, "idle"));
+    /* The columns line up: every row as long as the header up to RATE. */
+    assert_int_equal(col_of(t, "RATE"), col_of(second, "2.0 KiB/s"));
+    assert_int_equal(col_of(t, "TARGET"), col_of(second, "big.iso"));
+    assert_int_equal(col_of(t, "PROTO"), col_of(third, "http"));
+    assert_int_equal(col_of(t, "LISTENER"), col_of(third, "[::1]:8080"));
+    assert_int_equal(col_of(t, "PEER"), col_of(third, "[::1]:6"));
+    free(t);
+}
+
+/* An answer from a ferryd before the protocols ("file", no protocol or
+ * listener) still shows what it has. */
+static void test_workers_older_ferryd(void **state)
 {
     char *t = render_json(fmt_workers, FMT_WIDE,
                           "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
                           "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
-                          "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"file\":\"big.iso\",\"size\":"
-                          "400,\"sent\":100,\"rate_bps\":2048,\"avg_rate_bps\":1,\"idle_ms\":0}},"
-                          "{\"slot\":1,\"pid\":43,\"generation\":1,\"state\":\"idle\",\"age_s\":1,"
-                          "\"requests\":0,\"bytes\":0}]}");
-    char *second = strchr(t, '\n') + 1, *third = strchr(second, '\n') + 1;
+                          "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"file\":\"old.iso\","
+                          "\"size\":400,\"sent\":100,\"rate_bps\":2048}}]}");
 
     (void)state;
-    assert_memory_equal(t,
-                        "SLOT   PID GEN STATE       AGE REQS      SENT  PEER        FILE    "
-                        "PROGRESS         RATE\n",
-                        (size_t)(second - t));
-    assert_non_null(strstr(second, "   0    42   3 sending   1m05s    7   2.0 KiB  127.0.0.1:5"));
-    assert_non_null(strstr(second, "big.iso"));
-    assert_non_null(strstr(second, " 25% 100 B/400 B"));
-    assert_non_null(strstr(second, "2.0 KiB/s"));
-    assert_non_null(strstr(third, "idle"));
-    /* The columns line up: every row as long as the header up to RATE. */
-    assert_int_equal(strstr(t, "RATE") - t, strstr(second, "2.0 KiB/s") - second);
-    assert_int_equal(strstr(t, "FILE") - t, strstr(second, "big.iso") - second);
+    assert_non_null(strstr(t, "  -     -         127.0.0.1:5 old.iso "));
     free(t);
 }
+
+static const char long_listener[] = "[2001:db8:1234:5678:9abc:def0:1234:1]:4242";
 
 /* A workers answer with a transfer per peer: long names, IPv6 peers. */
 static json_t *busy_workers(const char *file, const char *peer, int n)
@@ -417,7 +455,8 @@ static json_t *busy_workers(const char *file, const char *peer, int n)
     json_t *list = json_array();
 
     for (int i = 0; i < n; i++) {
-        json_t *t = json_pack("{s:s,s:s,s:I,s:I,s:f}", "peer", peer, "file", file, "size",
+        json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:f}", "peer", peer, "protocol", "native",
+                              "listener", long_listener, "target", file, "size",
                               (json_int_t)67108864 * (i + 1), "sent", (json_int_t)4096 * i,
                               "rate_bps", 123456.0 * i);
         json_array_append_new(list, json_pack("{s:i,s:i,s:i,s:s,s:f,s:i,s:I,s:o}", "slot", i, "pid",
@@ -467,6 +506,7 @@ static void test_workers_fit_80(void **state)
     assert_non_null(strstr(t, "sending"));
     assert_non_null(strstr(t, "  0% of 64.0 MiB"));
     assert_null(strstr(t, "GEN")); /* the least telling column went first */
+    assert_null(strstr(t, "LISTENER"));
     free(t);
     /* Without a UTF-8 locale, three dots. */
     setlocale(LC_CTYPE, "C");
@@ -479,6 +519,8 @@ static void test_workers_fit_80(void **state)
     t = render(fmt_workers, FMT_WIDE, r);
     assert_non_null(strstr(t, name));
     assert_non_null(strstr(t, long_peer));
+    assert_non_null(strstr(t, " native "));
+    assert_non_null(strstr(t, long_listener));
     assert_non_null(strstr(t, "GEN"));
     assert_non_null(strstr(t, "120.6 KiB/s"));
     assert_null(strstr(t, "..."));
@@ -520,38 +562,56 @@ static void test_workers_short_at_80(void **state)
     assert_null(strstr(t, "..."));
     assert_non_null(strstr(t, " big "));
     assert_non_null(strstr(t, "127.0.0.1:59910"));
+    /* Room for the protocol, not for the listener's address. */
+    assert_non_null(strstr(t, " PROTO "));
+    assert_non_null(strstr(t, " native "));
+    assert_null(strstr(t, "LISTENER"));
     free(t);
     json_decref(r);
 }
 
 static const char status_json[] =
     "{\"ok\":true,\"version\":\"0.1.0\",\"pid\":9,\"mode\":\"fork\",\"state\":"
-    "\"running\",\"uptime_s\":3700,\"listeners\":[\"127.0.0.1:1\"],\"limits\":"
+    "\"running\",\"uptime_s\":3700,\"listeners\":[{\"protocol\":\"native\",\"address\":"
+    "\"127.0.0.1:1\",\"connections\":10,\"bytes\":1048576,\"requests\":{\"ok\":8,"
+    "\"redirect\":0,\"client_error\":1,\"server_error\":0}},{\"protocol\":\"http\","
+    "\"address\":\"[::1]:8080\",\"connections\":0,\"bytes\":0,\"requests\":{\"ok\":0,"
+    "\"redirect\":0,\"client_error\":0,\"server_error\":0}}],\"limits\":"
     "{\"workers\":4,\"max_children\":64,\"io_timeout_s\":30,"
     "\"shutdown_timeout_s\":30,\"chunk_size\":65536},\"pool\":{\"processes\":3,"
     "\"idle\":0,\"sending\":3},\"totals\":{\"connections\":10,\"requests\":9,"
-    "\"bytes\":1048576,\"status\":{\"OK\":8,\"NOT_FOUND\":1,\"INVALID_NAME\":0},"
-    "\"worker_exits\":7,\"crashes\":0,\"respawns\":0},\"throughput\":{\"1s\":"
-    "{\"requests_per_s\":5,\"bytes_per_s\":1024}},\"saturation\":"
+    "\"bytes\":1048576,\"outcomes\":{\"ok\":8,\"redirect\":0,\"client_error\":1,"
+    "\"server_error\":0},\"worker_exits\":7,\"crashes\":0,\"respawns\":0},\"throughput\":"
+    "{\"1s\":{\"requests_per_s\":5,\"bytes_per_s\":1024}},\"saturation\":"
     "{\"listen_queue\":2,\"listen_backlog\":511,\"at_limit_count\":4,"
     "\"last_at_limit\":\"2026-11-21T14:00:00Z\"}}";
 
 static void test_status_text(void **state)
 {
-    char *t = render_json(fmt_status, FMT_WIDE, status_json);
+    char *t = render_json(fmt_status, FMT_WIDE, status_json), *table;
     json_t *r;
 
     (void)state;
     assert_non_null(strstr(t, "ferryd 0.1.0  pid 9  fork  running  up 1h01m\n"));
-    assert_non_null(strstr(t, "listening   127.0.0.1:1\n"));
     assert_non_null(strstr(t, "pool        3 processes: 3 sending\n"));
     assert_non_null(strstr(t, "limits      workers 4  max-children 64  io-timeout 30s  "
                               "shutdown-timeout 30s  chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "1.0 MiB sent"));
-    assert_non_null(strstr(t, "statuses    OK 8  NOT_FOUND 1\n"));
+    /* Every outcome, in the answer's order, zeros included. */
+    assert_non_null(strstr(t, "\noutcomes    ok 8  redirect 0  client_error 1  server_error 0\n"));
     assert_non_null(strstr(t, "throughput  1s: 5 req/s 1.0 KiB/s\n"));
-    assert_non_null(strstr(t, "listen queue 2/511  at limit 4 times (last 2026-11-21T14:00:00Z)"));
-    assert_int_equal(count_lines(t), 8);
+    assert_non_null(
+        strstr(t, "listen queue 2/511  at limit 4 times (last 2026-11-21T14:00:00Z)\n"));
+    /* After a blank line, a row per listener under its header. */
+    table = strstr(t, "\n\nPROTO ");
+    assert_non_null(table);
+    assert_string_equal(table, "\n\nPROTO  LISTENER    CONNS OK REDIRECT CLIENT_ERROR "
+                               "SERVER_ERROR     SENT\n"
+                               "native 127.0.0.1:1    10  8        0            1            "
+                               "0  1.0 MiB\n"
+                               "http   [::1]:8080      0  0        0            0            "
+                               "0      0 B\n");
+    assert_int_equal(count_lines(t), 11);
     assert_null(strstr(t, "stall-timeout")); /* not reported: not shown */
     assert_null(strstr(t, "kills"));
     free(t);
@@ -563,11 +623,23 @@ static void test_status_text(void **state)
     assert_non_null(strstr(t, "shutdown-timeout 30s  stall-timeout 120s  chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns\n"));
     free(t);
+    /* Stopping: the listeners are closed, and the report says so. */
+    json_object_set_new(r, "listeners", json_array());
+    t = render(fmt_status, FMT_WIDE, r);
+    assert_non_null(strstr(t, "\nlisteners   none (closed: ferryd is stopping)\n"));
+    assert_null(strstr(t, "PROTO"));
+    free(t);
+    /* An older ferryd's bare addresses still show, with dashes. */
+    json_object_set_new(r, "listeners", json_pack("[s]", "127.0.0.1:7"));
+    t = render(fmt_status, FMT_WIDE, r);
+    assert_non_null(strstr(t, "\n-     127.0.0.1:7"));
+    free(t);
     json_decref(r);
 }
 
 /* The long lines (limits, totals, throughput, many listeners) wrap under
- * their label at 80 columns; nothing is lost. */
+ * their label at 80 columns, and the listeners table fits; nothing
+ * telling is lost. */
 static void test_status_fits_80(void **state)
 {
     json_t *r = json_loads(status_json, 0, NULL), *tp = json_object(), *ls = json_array();
@@ -580,15 +652,28 @@ static void test_status_fits_80(void **state)
                             json_pack("{s:i,s:f}", "requests_per_s", 123456, "bytes_per_s", 1e12));
     json_object_set_new(r, "throughput", tp);
     for (int i = 0; i < 4; i++)
-        json_array_append_new(ls, json_string(long_peer));
+        json_array_append_new(ls, json_pack("{s:s,s:s,s:I,s:I,s:{s:I,s:i,s:I,s:I}}", "protocol",
+                                            "native", "address", long_peer, "connections",
+                                            (json_int_t)123456789012, "bytes", (json_int_t)1 << 50,
+                                            "requests", "ok", (json_int_t)123456789000, "redirect",
+                                            0, "client_error", (json_int_t)12, "server_error",
+                                            (json_int_t)0));
     json_object_set_new(r, "listeners", ls);
     json_object_set_new(json_object_get(r, "totals"), "connections", json_integer(123456789012));
+    setlocale(LC_CTYPE, "C.UTF-8");
     t = render(fmt_status, 80, r);
     assert_true(widest(t) <= 80);
-    assert_true(count_lines(t) > 8);
+    assert_true(count_lines(t) > 11);
     assert_non_null(strstr(t, "shutdown-timeout 30s\n            chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "60s: 123456 req/s"));
     assert_non_null(strstr(t, "respawns"));
+    /* The table keeps its rows, each listener's answers and the address's
+     * port; what native never has (redirects) went first. */
+    assert_non_null(strstr(t, "CLIENT_ERROR"));
+    assert_non_null(strstr(t, " 123456789000 "));
+    assert_non_null(strstr(t, "\u2026"));
+    assert_non_null(strstr(t, "65535 "));
+    assert_null(strstr(t, "REDIRECT"));
     free(t);
     for (unsigned w = 1; w <= 200; w++) {
         t = render(fmt_status, w, r);
@@ -596,6 +681,7 @@ static void test_status_fits_80(void **state)
             fail_msg("width %u: a line of %zu columns:\n%s", w, widest(t), t);
         free(t);
     }
+    setlocale(LC_CTYPE, "C");
     json_decref(r);
 }
 
@@ -621,7 +707,7 @@ static void test_event_fits_80(void **state)
     char *name = long_name();
     json_t *ev =
         json_pack("{s:s,s:i,s:s,s:i,s:i,s:s,s:s,s:i,s:i,s:f}", "event", "worker_stuck", "schema", 1,
-                  "time", "2026-11-21T14:00:00Z", "slot", 3, "pid", 42, "peer", long_peer, "file",
+                  "time", "2026-11-21T14:00:00Z", "slot", 3, "pid", 42, "peer", long_peer, "target",
                   name, "size", 67108864, "sent", 4096, "idle_s", 121.5);
     char *t;
 
@@ -631,7 +717,7 @@ static void test_event_fits_80(void **state)
     assert_true(widest(t) <= 80);
     assert_true(count_lines(t) > 1);
     assert_non_null(strstr(t, "\n                     ")); /* under the name */
-    assert_non_null(strstr(t, "file=\"START-"));
+    assert_non_null(strstr(t, "target=\"START-"));
     assert_non_null(strstr(t, "END.iso\""));
     assert_non_null(strstr(t, "\u2026"));
     assert_non_null(strstr(t, long_peer));
@@ -935,6 +1021,7 @@ int main(void)
         cmocka_unit_test(test_cut),
         cmocka_unit_test(test_width_rule),
         cmocka_unit_test(test_workers_table_wide),
+        cmocka_unit_test(test_workers_older_ferryd),
         cmocka_unit_test(test_workers_fit_80),
         cmocka_unit_test(test_workers_every_width),
         cmocka_unit_test(test_workers_short_at_80),

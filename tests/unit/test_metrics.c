@@ -101,43 +101,70 @@ static void assert_well_formed(const char *t)
 
 static struct sockaddr_in peer = {.sin_family = AF_INET};
 
-/* A connection on slot that lasted ns, answered with status. */
-static void connection(struct sb_slot *w, int64_t ns, enum wire_status status)
+/* A connection on slot, accepted by listener, that lasted ns and was
+ * answered with outcome. */
+static void connection(struct sb_slot *w, unsigned listener, int64_t ns, enum sb_outcome outcome)
 {
     int64_t t0 = clock_now_ns();
 
-    sb_conn_begin(w, (struct sockaddr *)&peer, t0);
-    sb_conn_answer(w, status, NULL, 0);
+    sb_conn_begin(w, listener, (struct sockaddr *)&peer, t0);
+    sb_req_answer(w, outcome, NULL, 0, SB_CLOSING);
     sb_conn_end(w, t0 + ns);
     sb_set_state(w, SB_IDLE);
 }
+
+/* Two listeners, as --listen native=127.0.0.1:4242 --listen http=[::1]:8080
+ * give, their sockets closed (no accept queue to read). */
+static void two_listeners(struct listeners *ls)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->fds[0] = ls->fds[1] = -1;
+    ls->n = 2;
+    ls->proto[0] = PROTO_NATIVE;
+    strcpy(ls->names[0], "127.0.0.1:4242");
+    ls->proto[1] = PROTO_HTTP;
+    strcpy(ls->names[1], "[::1]:8080");
+}
+
+#define NATIVE "listener=\"127.0.0.1:4242\",protocol=\"native\""
+#define HTTP   "listener=\"[::1]:8080\",protocol=\"http\""
 
 static void test_pool_and_workers(void **state)
 {
     struct config cfg = {.max_children = 8};
     struct scoreboard *sb = sb_create(8);
+    struct listeners ls;
     int a = sb_claim(sb), b = sb_claim(sb);
     char *t;
 
     (void)state;
+    two_listeners(&ls);
     sb->pool.target = 2;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], (struct sockaddr *)&peer, clock_now_ns());
-    sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 1000);
+    sb_conn_begin(&sb->slots[a], 0, (struct sockaddr *)&peer, clock_now_ns());
+    sb_req_answer(&sb->slots[a], SB_OUT_OK, "f", 1000, SB_WAITING);
     sb_set_state(&sb->slots[a], SB_SENDING);
     sb_conn_progress(&sb->slots[a], 300);
-    connection(&sb->slots[b], NS / 100, WIRE_NOT_FOUND);
-    t = render(sb, &cfg, NULL);
-    assert_non_null(
-        strstr(t, "# TYPE ferry_connections_total counter\nferry_connections_total 2\n"));
-    assert_non_null(strstr(t, "ferry_responses_total{status=\"OK\"} 1\n"));
-    assert_non_null(strstr(t, "ferry_responses_total{status=\"NOT_FOUND\"} 1\n"));
-    assert_non_null(strstr(t, "ferry_responses_total{status=\"SERVER_ERROR\"} 0\n"));
-    assert_non_null(strstr(t, "ferry_sent_bytes_total 300\n"));
+    connection(&sb->slots[b], 0, NS / 100, SB_OUT_CLIENT_ERROR);
+    t = render(sb, &cfg, &ls);
+    assert_non_null(strstr(t, "# TYPE ferry_connections_total counter\n"
+                              "ferry_connections_total{" NATIVE "} 2\n"
+                              "ferry_connections_total{" HTTP "} 0\n"));
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"ok\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"client_error\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"server_error\"}"), 0);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"redirect\"}"), 0);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" NATIVE "}"), 300);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" HTTP "}"), 0);
+    /* Every series is a listener's: no unlabelled total beside them. */
+    assert_null(strstr(t, "\nferry_connections_total "));
+    assert_null(strstr(t, "\nferry_sent_bytes_total "));
+    assert_null(strstr(t, "status="));
     assert_non_null(strstr(t, "ferry_workers{state=\"sending\"} 1\n"));
     assert_non_null(strstr(t, "ferry_workers{state=\"idle\"} 1\n"));
     assert_non_null(strstr(t, "ferry_workers{state=\"waiting\"} 0\n"));
+    assert_non_null(strstr(t, "ferry_workers{state=\"keepalive\"} 0\n"));
     assert_non_null(strstr(t, "ferry_workers_target 2\n"));
     assert_non_null(strstr(t, "ferry_max_children 8\n"));
     /* Per-worker series are labelled by slot alone: a respawn continues them. */
@@ -149,6 +176,58 @@ static void test_pool_and_workers(void **state)
     assert_non_null(strstr(t, "ferry_worker_requests_total{slot=\"1\"} 1\n"));
     /* Counters, not precomputed rates. */
     assert_null(strstr(t, "per_second"));
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
+/* Each listener's row counts what came through it, live workers and
+ * reaped ones alike; the outcomes of a row add up to its requests. */
+static void test_rows_per_listener(void **state)
+{
+    static const enum sb_outcome http[] = {SB_OUT_OK, SB_OUT_OK, SB_OUT_REDIRECT,
+                                           SB_OUT_CLIENT_ERROR, SB_OUT_SERVER_ERROR};
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4);
+    struct listeners ls;
+    int a = sb_claim(sb), b = sb_claim(sb);
+    char *t;
+
+    (void)state;
+    two_listeners(&ls);
+    sb_worker_start(&sb->slots[a], 100);
+    sb_worker_start(&sb->slots[b], 101);
+    /* A persistent HTTP connection: five requests on one connection. */
+    sb_conn_begin(&sb->slots[a], 1, (struct sockaddr *)&peer, clock_now_ns());
+    for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++) {
+        sb_req_answer(&sb->slots[a], http[i], "/x", 10, SB_SENDING);
+        sb_conn_progress(&sb->slots[a], 10);
+        sb_req_next(&sb->slots[a], SB_KEEPALIVE);
+    }
+    connection(&sb->slots[b], 0, NS / 1000, SB_OUT_OK);
+    connection(&sb->slots[b], 0, NS / 1000, SB_OUT_SERVER_ERROR);
+    sb_release(sb, b, SB_EXIT_CLEAN); /* its row stays in the totals */
+    t = render(sb, &cfg, &ls);
+    assert_int_equal(sample(t, "ferry_connections_total{" NATIVE "}"), 2);
+    assert_int_equal(sample(t, "ferry_connections_total{" HTTP "}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" HTTP ",outcome=\"ok\"}"), 2);
+    assert_int_equal(sample(t, "ferry_responses_total{" HTTP ",outcome=\"redirect\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" HTTP ",outcome=\"client_error\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" HTTP ",outcome=\"server_error\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"ok\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"server_error\"}"), 1);
+    assert_int_equal(sample(t, "ferry_responses_total{" NATIVE ",outcome=\"client_error\"}"), 0);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" HTTP "}"), 50);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" NATIVE "}"), 0);
+    /* The keepalive worker is busy, and counted in its state. */
+    assert_non_null(strstr(t, "ferry_workers{state=\"keepalive\"} 1\n"));
+    assert_well_formed(t);
+    free(t);
+    /* With no listener at all, the families are not declared empty. */
+    t = render(sb, &cfg, NULL);
+    assert_null(strstr(t, "ferry_connections_total"));
+    assert_null(strstr(t, "ferry_responses_total"));
+    assert_null(strstr(t, "ferry_sent_bytes_total"));
     assert_well_formed(t);
     free(t);
     sb_destroy(sb);
@@ -189,7 +268,7 @@ static void test_duration_histogram(void **state)
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
     for (size_t i = 0; i < 5; i++) {
-        connection(&sb->slots[i % 2 ? a : b], durations[i], WIRE_OK);
+        connection(&sb->slots[i % 2 ? a : b], 0, durations[i], SB_OUT_OK);
         sum_s += (double)durations[i] / NS;
     }
     /* A reaped worker's connections stay in the histogram. */
@@ -229,7 +308,7 @@ static void test_build_info(void **state)
     t = render(sb, &cfg, NULL);
     assert_non_null(
         strstr(t, "# TYPE ferry_build_info gauge\nferry_build_info{version=\"" FERRY_VERSION
-                  "\",protocol=\"1\"} 1\n"));
+                  "\",native_protocol=\"1\"} 1\n"));
     free(t);
     sb_destroy(sb);
 }
@@ -306,17 +385,26 @@ static void test_listeners(void **state)
     ls.fds[0] = listener_with_one_waiting(&client);
     strcpy(ls.names[0], "a\"b\\c\nd:1");
     strcpy(ls.names[1], "closed:2");
+    ls.proto[1] = PROTO_HTTP;
     t = render(sb, &cfg, &ls);
-    assert_int_equal(sample(t, "ferry_listen_queue_length{listener=\"a\\\"b\\\\c\\nd:1\"}"), 1);
-    assert_int_equal(sample(t, "ferry_listen_queue_limit{listener=\"a\\\"b\\\\c\\nd:1\"}"), 5);
-    assert_null(strstr(t, "closed:2"));
+    assert_int_equal(
+        sample(t, "ferry_listen_queue_length{listener=\"a\\\"b\\\\c\\nd:1\",protocol=\"native\"}"),
+        1);
+    assert_int_equal(
+        sample(t, "ferry_listen_queue_limit{listener=\"a\\\"b\\\\c\\nd:1\",protocol=\"native\"}"),
+        5);
+    /* A closed listener has no queue, but its counters go on. */
+    assert_null(strstr(t, "ferry_listen_queue_length{listener=\"closed:2\""));
+    assert_int_equal(sample(t, "ferry_connections_total{listener=\"closed:2\",protocol=\"http\"}"),
+                     0);
     assert_well_formed(t);
     free(t);
-    /* Once every listener is closed (stopping), the families are gone. */
+    /* Once every listener is closed (stopping), the queue families are gone. */
     lsn_close(&ls);
     close(client);
     t = render(sb, &cfg, &ls);
     assert_null(strstr(t, "ferry_listen_queue"));
+    assert_non_null(strstr(t, "ferry_connections_total{listener=\"closed:2\""));
     free(t);
     sb_destroy(sb);
 }
@@ -341,7 +429,7 @@ static void test_promtool(void **state)
 {
     struct config cfg = {.max_children = 4};
     struct scoreboard *sb = sb_create(4);
-    struct listeners ls = {.fds = {-1}, .n = 1};
+    struct listeners ls;
     int a = sb_claim(sb), client, status;
     char in[64], cmd[256], *t;
     struct stat st;
@@ -350,9 +438,10 @@ static void test_promtool(void **state)
     if (system("command -v promtool >/dev/null 2>&1") != 0)
         skip();
     sb_worker_start(&sb->slots[a], 100);
-    connection(&sb->slots[a], NS / 10, WIRE_OK);
+    connection(&sb->slots[a], 0, NS / 10, SB_OUT_OK);
+    connection(&sb->slots[a], 1, NS / 10, SB_OUT_REDIRECT);
+    two_listeners(&ls);
     ls.fds[0] = listener_with_one_waiting(&client);
-    strcpy(ls.names[0], "[::1]:4242");
     t = render(sb, &cfg, &ls);
     snprintf(in, sizeof(in), "%s", temp_file(t));
     snprintf(cmd, sizeof(cmd), "promtool check metrics <%s >%s.out 2>&1", in, in);
@@ -374,6 +463,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_and_workers),
+        cmocka_unit_test(test_rows_per_listener),
         cmocka_unit_test(test_exits_are_crashes_or_kills),
         cmocka_unit_test(test_duration_histogram),
         cmocka_unit_test(test_build_info),

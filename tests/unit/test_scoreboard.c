@@ -82,20 +82,20 @@ static void test_fold_on_reap(void **state)
     (void)state;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], peer_v4(1), clock_now_ns());
-    sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 10);
+    sb_conn_begin(&sb->slots[a], 0, peer_v4(1), clock_now_ns());
+    sb_req_answer(&sb->slots[a], SB_OUT_OK, "f", 10, SB_WAITING);
     sb_conn_progress(&sb->slots[a], 6);
     sb_conn_progress(&sb->slots[a], 4);
-    sb_conn_begin(&sb->slots[b], peer_v4(2), clock_now_ns());
-    sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
-    sb_conn_begin(&sb->slots[b], peer_v4(3), clock_now_ns()); /* closed before a request */
+    sb_conn_begin(&sb->slots[b], 0, peer_v4(2), clock_now_ns());
+    sb_req_answer(&sb->slots[b], SB_OUT_CLIENT_ERROR, NULL, 0, SB_CLOSING);
+    sb_conn_begin(&sb->slots[b], 0, peer_v4(3), clock_now_ns()); /* closed before a request */
 
     assert_int_equal(sb_totals(sb, &before), 0);
     assert_int_equal(before.c.connections, 3);
     assert_int_equal(before.c.requests, 2);
     assert_int_equal(before.c.bytes, 10);
-    assert_int_equal(before.c.status[WIRE_OK], 1);
-    assert_int_equal(before.c.status[WIRE_NOT_FOUND], 1);
+    assert_int_equal(before.c.listener[0].requests[SB_OUT_OK], 1);
+    assert_int_equal(before.c.listener[0].requests[SB_OUT_CLIENT_ERROR], 1);
 
     sb_release(sb, a, SB_EXIT_CLEAN);
     sb_release(sb, b, SB_EXIT_CRASH);
@@ -126,17 +126,17 @@ static void test_duration_histogram(void **state)
 
     (void)state;
     sb_worker_start(&sb->slots[s], 1);
-    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(1), t0);
     sb_conn_received(&sb->slots[s], 3);
     assert_int_equal(sb->slots[s].state, SB_READING);
-    sb_conn_answer(&sb->slots[s], WIRE_OK, "f", 1);
+    sb_req_answer(&sb->slots[s], SB_OUT_OK, "f", 1, SB_WAITING);
     assert_int_equal(sb->slots[s].state, SB_WAITING);
     sb_conn_end(&sb->slots[s], t0 + 200000); /* 0.2 ms: first bucket */
-    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
-    sb_conn_answer(&sb->slots[s], WIRE_NOT_FOUND, NULL, 0);
-    assert_int_equal(sb->slots[s].state, SB_READING); /* no READY to wait for */
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(1), t0);
+    sb_req_answer(&sb->slots[s], SB_OUT_CLIENT_ERROR, NULL, 0, SB_CLOSING);
+    assert_int_equal(sb->slots[s].state, SB_CLOSING); /* the state the answer says */
     sb_conn_end(&sb->slots[s], t0 + 1000000000);      /* exactly 1 s: the "1" bucket */
-    sb_conn_begin(&sb->slots[s], peer_v4(1), t0);
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(1), t0);
     sb_conn_end(&sb->slots[s], t0 + 3600LL * 1000000000); /* an hour: +Inf */
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(copy.state, SB_CLOSING);
@@ -168,8 +168,8 @@ static void test_busy_states(void **state)
 /*
  * The sequence lock under a real race: a forked writer (as a worker is)
  * updates its slot as fast as it can, keeping invariants that a torn copy
- * would break (the file name's letter matches the size; counted bytes
- * equal sent bytes), while this process reads. Every copy sb_read()
+ * would break (the target's letter matches the size; the totals equal
+ * the listener's row), while this process reads. Every copy sb_read()
  * returns must be whole.
  */
 #define RACE_NS 1000000000LL /* one second of racing */
@@ -177,16 +177,23 @@ static void test_busy_states(void **state)
 static void race_writer(struct sb_slot *s)
 {
     int64_t deadline = clock_now_ns() + 30 * 1000000000LL;
-    char a[WIRE_NAME_MAX + 1], b[WIRE_NAME_MAX + 1];
+    char a[(SB_TARGET_MAX - 1) + 1], b[(SB_TARGET_MAX - 1) + 1];
 
-    memset(a, 'a', WIRE_NAME_MAX);
-    memset(b, 'b', WIRE_NAME_MAX);
-    a[WIRE_NAME_MAX] = b[WIRE_NAME_MAX] = '\0';
+    memset(a, 'a', (SB_TARGET_MAX - 1));
+    memset(b, 'b', (SB_TARGET_MAX - 1));
+    a[(SB_TARGET_MAX - 1)] = b[(SB_TARGET_MAX - 1)] = '\0';
     /* Dies with the test, even one that failed before killing it; and
      * gives up by itself after 30 s in any case. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    for (uint64_t i = 0; (i & 0xffff) != 0 || clock_now_ns() < deadline; i++) {
-        sb_conn_answer(s, WIRE_OK, i & 1 ? b : a, i & 1 ? 2 : 1);
+    /* The letter is picked at random (xorshift), not by turns: a reader
+     * that wakes at regular intervals could otherwise fall in step with the
+     * writer and only ever find one of them. */
+    for (uint64_t i = 0, x = 88172645463325252ULL; (i & 0xffff) != 0 || clock_now_ns() < deadline;
+         i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sb_req_answer(s, SB_OUT_OK, x & 1 ? b : a, x & 1 ? 2 : 1, SB_WAITING);
         sb_conn_progress(s, 1);
     }
     _exit(0);
@@ -200,12 +207,15 @@ static void race_check(struct scoreboard *sb, int s, unsigned *whole, unsigned s
     if (sb_read(sb, s, &copy) < 0)
         return; /* gave up on a busy slot: allowed, never torn */
     (*whole)++;
-    if (copy.t.file[0] == '\0')
+    if (copy.t.target[0] == '\0')
         return; /* before the first answer */
-    assert_int_equal(copy.t.size, copy.t.file[0] == 'a' ? 1 : 2);
-    assert_int_equal(copy.t.file[0], copy.t.file[WIRE_NAME_MAX - 1]);
-    assert_int_equal(copy.c.bytes, copy.t.sent);
-    seen[copy.t.file[0] == 'b']++;
+    assert_int_equal(copy.t.size, copy.t.target[0] == 'a' ? 1 : 2);
+    assert_int_equal(copy.t.target[0], copy.t.target[(SB_TARGET_MAX - 1) - 1]);
+    /* Written in one section: the totals and the listener's row agree. */
+    assert_int_equal(copy.c.bytes, copy.c.listener[0].bytes);
+    assert_int_equal(copy.c.requests, copy.c.listener[0].requests[SB_OUT_OK]);
+    assert_true(copy.t.sent <= 1); /* reset by each answer, one byte after it */
+    seen[copy.t.target[0] == 'b']++;
 }
 
 static void test_seqlock_race(void **state)
@@ -218,7 +228,7 @@ static void test_seqlock_race(void **state)
 
     (void)state;
     sb_worker_start(&sb->slots[s], 1);
-    sb_conn_begin(&sb->slots[s], peer_v4(1), clock_now_ns());
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(1), clock_now_ns());
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
@@ -246,8 +256,8 @@ static void test_transfer_fields(void **state)
 
     (void)state;
     sb_worker_start(&sb->slots[s], 42);
-    sb_conn_begin(&sb->slots[s], peer_v4(5555), clock_now_ns());
-    sb_conn_answer(&sb->slots[s], WIRE_OK, "big.iso", 1000);
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(5555), clock_now_ns());
+    sb_req_answer(&sb->slots[s], SB_OUT_OK, "big.iso", 1000, SB_WAITING);
     sb_set_state(&sb->slots[s], SB_SENDING);
     sb_conn_progress(&sb->slots[s], 250);
     assert_int_equal(sb_read(sb, s, &copy), 0);
@@ -255,15 +265,15 @@ static void test_transfer_fields(void **state)
     assert_int_equal(copy.state, SB_SENDING);
     assert_int_equal(copy.t.peer.sa.sa_family, AF_INET);
     assert_int_equal(ntohs(copy.t.peer.in.sin_port), 5555);
-    assert_string_equal(copy.t.file, "big.iso");
+    assert_string_equal(copy.t.target, "big.iso");
     assert_int_equal(copy.t.size, 1000);
     assert_int_equal(copy.t.sent, 250);
     assert_true(copy.t.progress_ns >= copy.t.start_ns);
     /* A new connection starts a fresh transfer but keeps the counters. */
-    sb_conn_begin(&sb->slots[s], peer_v4(6666), clock_now_ns());
+    sb_conn_begin(&sb->slots[s], 0, peer_v4(6666), clock_now_ns());
     assert_int_equal(sb_read(sb, s, &copy), 0);
     assert_int_equal(copy.t.sent, 0);
-    assert_string_equal(copy.t.file, "");
+    assert_string_equal(copy.t.target, "");
     assert_int_equal(copy.c.bytes, 250);
     assert_int_equal(copy.c.connections, 2);
     sb_destroy(sb);
@@ -300,7 +310,7 @@ static void test_shared_across_fork(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         sb_worker_start(&sb->slots[s], getpid());
-        sb_conn_begin(&sb->slots[s], peer_v4(7), clock_now_ns());
+        sb_conn_begin(&sb->slots[s], 0, peer_v4(7), clock_now_ns());
         sb_conn_progress(&sb->slots[s], 77);
         _exit(0);
     }

@@ -28,16 +28,16 @@ static struct scoreboard *busy_board(void)
     sb_worker_start(&sb->slots[a], 10);
     sb_worker_start(&sb->slots[b], 11);
     sb_worker_start(&sb->slots[c], 12);
-    sb_conn_begin(&sb->slots[c], peer(), clock_now_ns());
-    sb_conn_answer(&sb->slots[c], WIRE_OK, "gone", 5);
+    sb_conn_begin(&sb->slots[c], 0, peer(), clock_now_ns());
+    sb_req_answer(&sb->slots[c], SB_OUT_OK, "gone", 5, SB_SENDING);
     sb_conn_progress(&sb->slots[c], 5);
     sb_release(sb, c, SB_EXIT_CLEAN);
-    sb_conn_begin(&sb->slots[a], peer(), clock_now_ns());
-    sb_conn_answer(&sb->slots[a], WIRE_OK, "f", 100);
+    sb_conn_begin(&sb->slots[a], 1, peer(), clock_now_ns());
+    sb_req_answer(&sb->slots[a], SB_OUT_OK, "f", 100, SB_WAITING);
     sb_set_state(&sb->slots[a], SB_SENDING);
     sb_conn_progress(&sb->slots[a], 40);
-    sb_conn_begin(&sb->slots[b], peer(), clock_now_ns());
-    sb_conn_answer(&sb->slots[b], WIRE_NOT_FOUND, NULL, 0);
+    sb_conn_begin(&sb->slots[b], 0, peer(), clock_now_ns());
+    sb_req_answer(&sb->slots[b], SB_OUT_CLIENT_ERROR, NULL, 0, SB_CLOSING);
     sb_set_state(&sb->slots[b], SB_IDLE);
     return sb;
 }
@@ -59,8 +59,14 @@ static void test_totals_are_reaped_plus_live(void **state)
     assert_int_equal(s.totals.c.bytes, s.reaped.c.bytes + live_bytes);
     assert_int_equal(s.totals.c.connections, s.reaped.c.connections + live_conns);
     assert_int_equal(s.totals.c.bytes, 45);
-    assert_int_equal(s.totals.c.status[WIRE_OK], 2);
-    assert_int_equal(s.totals.c.status[WIRE_NOT_FOUND], 1);
+    /* Each listener's row, the reaped worker's included. */
+    assert_int_equal(s.totals.c.listener[0].connections, 2);
+    assert_int_equal(s.totals.c.listener[0].requests[SB_OUT_OK], 1);
+    assert_int_equal(s.totals.c.listener[0].requests[SB_OUT_CLIENT_ERROR], 1);
+    assert_int_equal(s.totals.c.listener[0].bytes, 5);
+    assert_int_equal(s.totals.c.listener[1].connections, 1);
+    assert_int_equal(s.totals.c.listener[1].requests[SB_OUT_OK], 1);
+    assert_int_equal(s.totals.c.listener[1].bytes, 40);
     assert_int_equal(s.totals.worker_exits, 1);
     assert_int_equal(s.by_state[SB_SENDING], 1);
     assert_int_equal(s.by_state[SB_IDLE], 1);
@@ -154,10 +160,10 @@ static void test_transfer_rates(void **state)
     assert_int_equal(snap_init(&s, 1), 0);
     assert_int_equal(snap_history_init(&h, 1), 0);
     sb_worker_start(&sb->slots[w], 1);
-    sb_conn_begin(&sb->slots[w], peer(), clock_now_ns());
-    sb_conn_answer(&sb->slots[w], WIRE_OK, "f", 1 << 30);
+    sb_conn_begin(&sb->slots[w], 0, peer(), clock_now_ns());
+    sb_req_answer(&sb->slots[w], SB_OUT_OK, "f", 1 << 30, SB_SENDING);
     sb_conn_progress(&sb->slots[w], 1000);
-    sb->slots[w].t.start_ns = 0;
+    sb->slots[w].t.start_ns = sb->slots[w].t.req_ns = 0;
     assert_int_equal(snap_take(sb, &s), 0);
     s.taken_ns = 1000000000; /* 1 s after the start */
     snap_history_add(&h, &s);
@@ -178,10 +184,28 @@ static void test_transfer_rates(void **state)
     snap_transfer_rates(&h, &s, 0, &rate, &avg);
     assert_float_equal(rate, 0, 0.01);
     assert_float_equal(avg, 4000, 0.01);
+    /* The next request of a persistent connection is a new transfer: its
+     * rate is not measured against the previous one's bytes. */
+    sb_req_next(&sb->slots[w], SB_KEEPALIVE);
+    sb_req_answer(&sb->slots[w], SB_OUT_OK, "g", 1 << 30, SB_SENDING);
+    sb_conn_progress(&sb->slots[w], 12000);
+    sb->slots[w].t.req_ns = 2000000000; /* answered 1 s before the sample */
+    assert_int_equal(snap_take(sb, &s), 0);
+    s.taken_ns = 3000000000; /* more than the last sample had, in another request */
+    snap_transfer_rates(&h, &s, 0, &rate, &avg);
+    assert_float_equal(avg, 12000, 0.01);  /* this request's bytes over its own time */
+    assert_float_equal(rate, 12000, 0.01); /* not the last request's rate, 0 */
+    snap_history_add(&h, &s);
+    sb_conn_progress(&sb->slots[w], 3000);
+    assert_int_equal(snap_take(sb, &s), 0);
+    s.taken_ns = 4000000000;
+    snap_history_add(&h, &s);
+    snap_transfer_rates(&h, &s, 0, &rate, &avg);
+    assert_float_equal(rate, 3000, 0.01);
     /* A new transfer in the same slot starts from scratch. */
-    sb_conn_begin(&sb->slots[w], peer(), clock_now_ns());
+    sb_conn_begin(&sb->slots[w], 0, peer(), clock_now_ns());
     sb_conn_progress(&sb->slots[w], 10);
-    sb->slots[w].t.start_ns = 2000000000;
+    sb->slots[w].t.start_ns = sb->slots[w].t.req_ns = 2000000000;
     assert_int_equal(snap_take(sb, &s), 0);
     s.taken_ns = 3000000000;
     snap_transfer_rates(&h, &s, 0, &rate, &avg);

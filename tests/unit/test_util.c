@@ -200,6 +200,10 @@ static void test_log_escape(void **state)
     assert_string_equal(log_escape(buf, sizeof(buf), "q\"\\", 3), "q\\x22\\x5c");
     assert_string_equal(log_escape(buf, sizeof(buf), "\0\xff", 2), "\\x00\\xff");
     assert_string_equal(log_escape(tiny, sizeof(tiny), "abcdefghij", 10), "abcd...");
+    /* What fits exactly is never cut; one byte more is. */
+    assert_string_equal(log_escape(tiny, sizeof(tiny), "abcdefg", 7), "abcdefg");
+    assert_string_equal(log_escape(tiny, sizeof(tiny), "abcdefgh", 8), "abcd...");
+    assert_string_equal(log_escape(tiny, sizeof(tiny), "abc\n", 4), "abc\\x0a");
     assert_string_equal(log_escape(tiny, sizeof(tiny), "\n\n", 2), "\\x0a...");
     assert_string_equal(log_escape(tiny, sizeof(tiny), "", 0), "");
 }

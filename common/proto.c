@@ -1,0 +1,33 @@
+/*
+ * proto: the protocol table. See proto.h.
+ */
+#include "common/proto.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    bool client_first;
+} proto_table[PROTO_COUNT] = {
+    [PROTO_NATIVE] = {"native", true},
+    [PROTO_HTTP] = {"http", true},
+};
+
+const char *proto_name(unsigned proto)
+{
+    return proto < PROTO_COUNT ? proto_table[proto].name : "unknown";
+}
+
+int proto_find(const char *name)
+{
+    for (int i = 0; i < PROTO_COUNT; i++) {
+        if (strcmp(proto_table[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+bool proto_client_first(enum proto proto)
+{
+    return proto < PROTO_COUNT && proto_table[proto].client_first;
+}

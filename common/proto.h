@@ -1,0 +1,32 @@
+/*
+ * proto: the protocols a listener may speak, as facts both the master and
+ * the workers need: the name an operator writes (`--listen http=...`) and
+ * the listener options that follow from the protocol. The handlers
+ * themselves live in worker/; the master never parses a client's bytes.
+ */
+#ifndef FERRY_PROTO_H
+#define FERRY_PROTO_H
+
+#include <stdbool.h>
+
+/* Listeners one pool may have: --listen options times the addresses a
+ * host name brings. */
+#define PROTO_LISTENERS_MAX 16
+
+enum proto {
+    PROTO_NATIVE, /* the native file protocol (docs/PROTOCOL.md) */
+    PROTO_HTTP,   /* HTTP/1.1 (docs/HTTP.md) */
+    PROTO_COUNT
+};
+
+/* Returns the protocol's name ("http"), or "unknown". */
+const char *proto_name(unsigned proto);
+
+/* Finds a protocol by name. Returns it, or -1 when there is none. */
+int proto_find(const char *name);
+
+/* True when the client speaks first, so that the kernel may hold a
+ * connection until its first bytes arrive (TCP_DEFER_ACCEPT). */
+bool proto_client_first(enum proto proto);
+
+#endif

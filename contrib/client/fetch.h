@@ -1,0 +1,32 @@
+/*
+ * fetch: one download, from request to renamed file. GET first (one round
+ * trip, resumable); a server that predates GET answers it BAD_REQUEST, and
+ * the session then asks with FILE_REQUEST + READY, for this file and the
+ * next ones.
+ */
+#ifndef FERRY_CLIENT_FETCH_H
+#define FERRY_CLIENT_FETCH_H
+
+#include "contrib/client/client.h"
+#include "contrib/client/progress.h"
+
+#include <stdbool.h>
+
+/* What a run of downloads from one server shares. */
+struct fetch_session {
+    const struct client_opts *o;
+    enum prog_mode mode; /* how each transfer shows on stderr */
+    bool legacy;         /* the server predates GET: FILE_REQUEST + READY */
+};
+
+/* Starts a session for o (its progress mode picked from o and stderr). */
+void fetch_init(struct fetch_session *s, const struct client_opts *o);
+
+/*
+ * Downloads name into its output (see output.h). Returns EX_OK, or an
+ * exit code with e set; nothing is printed but the progress display and,
+ * with -v, the protocol trace.
+ */
+int fetch_file(struct fetch_session *s, const char *name, struct client_err *e);
+
+#endif

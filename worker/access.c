@@ -1,0 +1,143 @@
+/*
+ * access: the Combined Log Format access log. See access.h.
+ */
+#include "worker/access.h"
+
+#include "common/addr.h"
+#include "common/text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ACCESS_LINE_MAX 2048
+
+static int access_fd = -1;
+static const char *access_path; /* NULL: stdout, never reopened */
+
+int access_open(const char *path)
+{
+    int fd;
+
+    if (strcmp(path, "-") == 0) {
+        access_fd = STDOUT_FILENO;
+        access_path = NULL;
+        return 0;
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    if (access_fd >= 0 && access_fd != STDOUT_FILENO) {
+        /* Same number as before: every process's copy moves at once. */
+        if (dup2(fd, access_fd) < 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        close(fd);
+    } else {
+        access_fd = fd;
+    }
+    access_path = path;
+    return 0;
+}
+
+int access_reopen(void)
+{
+    int rc;
+
+    if (access_path == NULL)
+        return 0;
+    rc = access_open(access_path);
+    return rc < 0 ? rc : 1;
+}
+
+bool access_enabled(void)
+{
+    return access_fd >= 0;
+}
+
+static const char *const access_months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* [10/Oct/2000:13:55:36 +0000] */
+static void access_time(struct text *t, time_t when)
+{
+    struct tm tm;
+
+    gmtime_r(&when, &tm);
+    text_str(t, "[");
+    text_u64_pad(t, (uint64_t)tm.tm_mday, 2);
+    text_str(t, "/");
+    text_str(t, access_months[tm.tm_mon]);
+    text_str(t, "/");
+    text_u64(t, (uint64_t)tm.tm_year + 1900);
+    text_str(t, ":");
+    text_u64_pad(t, (uint64_t)tm.tm_hour, 2);
+    text_str(t, ":");
+    text_u64_pad(t, (uint64_t)tm.tm_min, 2);
+    text_str(t, ":");
+    text_u64_pad(t, (uint64_t)tm.tm_sec, 2);
+    text_str(t, " +0000]");
+}
+
+/* "value", or "-" when empty; the value is escaped already. */
+static void access_quoted(struct text *t, const char *s)
+{
+    text_str(t, "\"");
+    text_str(t, s[0] != '\0' ? s : "-");
+    text_str(t, "\"");
+}
+
+size_t access_format(const struct conn *c, char *buf, size_t cap)
+{
+    const struct conn_req *r = &c->req;
+    char addr[ADDR_STR_MAX], *colon;
+    struct text t;
+
+    /* The host without the port: "1.2.3.4", "::1". */
+    addr_format(&c->peer.sa, addr);
+    colon = strrchr(addr, ':');
+    if (colon != NULL)
+        *colon = '\0';
+    text_init(&t, buf, cap - 1); /* room for the newline */
+    text_str(&t, addr[0] == '[' ? addr + 1 : addr);
+    if (addr[0] == '[' && t.len > 0 && buf[t.len - 1] == ']')
+        t.len--;
+    text_str(&t, " - - ");
+    access_time(&t, c->wall);
+    text_str(&t, " \"");
+    text_str(&t, r->method);
+    text_str(&t, r->target[0] ? " " : "");
+    text_str(&t, r->target);
+    text_str(&t, " ");
+    text_str(&t, r->version != NULL ? r->version : "-");
+    text_str(&t, "\" ");
+    text_u64(&t, (uint64_t)r->code);
+    text_str(&t, " ");
+    if (r->sent > 0)
+        text_u64(&t, r->sent);
+    else
+        text_str(&t, "-");
+    text_str(&t, " ");
+    access_quoted(&t, r->referer);
+    text_str(&t, " ");
+    access_quoted(&t, r->agent);
+    buf[t.len++] = '\n';
+    buf[t.len] = '\0';
+    return t.len;
+}
+
+void access_write(const struct conn *c)
+{
+    char line[ACCESS_LINE_MAX];
+    size_t n;
+
+    if (access_fd < 0 || !c->req.answered)
+        return;
+    n = access_format(c, line, sizeof(line));
+    if (write(access_fd, line, n) < 0) {
+        /* a full disk loses access lines, never a request */
+    }
+}

@@ -1,0 +1,401 @@
+/*
+ * conn: the engine between a handler and its socket. See conn.h.
+ */
+#include "worker/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int conn_init(struct conn *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = c->body_fd = -1;
+    c->in = malloc(CONN_IN_FIRST);
+    c->out = malloc(CONN_OUT_CAP);
+    c->state = calloc(1, CONN_STATE_MAX);
+    if (c->in == NULL || c->out == NULL || c->state == NULL) {
+        conn_free(c);
+        return -ENOMEM;
+    }
+    c->in_cap = CONN_IN_FIRST;
+    return 0;
+}
+
+void conn_free(struct conn *c)
+{
+    free(c->in);
+    free(c->out);
+    free(c->state);
+    c->in = c->out = c->state = NULL;
+}
+
+enum conn_wait conn_trouble(struct conn *c, const char *problem, int err, bool server_fault)
+{
+    c->problem = problem;
+    c->err = err;
+    c->server_fault = server_fault;
+    return c->want = CONN_DONE;
+}
+
+/* Classifies a failed socket call's errno into trouble. */
+static enum conn_wait conn_io_failed(struct conn *c, int err)
+{
+    if (err == EPIPE || err == ECONNRESET)
+        return conn_trouble(c, "client vanished", err, false);
+    if (err == ETIMEDOUT) /* the kernel gave up retransmitting */
+        return conn_trouble(c, "client vanished", err, false);
+    return conn_trouble(c, "I/O error", err, true); /* unexpected: worth a warning */
+}
+
+enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
+                         int fd, unsigned listener, const struct sockaddr *peer, int64_t now)
+{
+    c->fd = fd;
+    c->listener = listener;
+    memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in));
+    c->accepted_ns = now;
+    c->wall = time(NULL);
+    c->env = env;
+    c->h = h;
+    memset(c->state, 0, CONN_STATE_MAX);
+    c->in_len = c->out_len = c->out_off = 0;
+    c->out_body = SIZE_MAX;
+    c->eof = c->close_after = c->corked = c->linger = false;
+    c->body_fd = -1;
+    c->body_off = c->body_end = 0;
+    c->read_deadline = c->write_deadline = 0;
+    c->cut_on_stop = true;
+    c->requests = 0;
+    memset(&c->req, 0, sizeof(c->req));
+    c->problem = NULL;
+    c->phase = "request";
+    c->err = 0;
+    c->server_fault = false;
+    sb_conn_begin(env->slot, listener, peer, now);
+    c->want = h->start(c, now);
+    return conn_ready(c, now); /* deferred accept: the request is usually here */
+}
+
+/* Reads what arrived into the input buffer, growing it up to CONN_IN_MAX.
+ * Returns 0 (bytes, or eof set), -EAGAIN, -ENOBUFS (full) or -errno. */
+static int conn_fill(struct conn *c, int64_t now)
+{
+    ssize_t n;
+
+    if (c->in_len == c->in_cap) {
+        size_t cap = c->in_cap * 2 > CONN_IN_MAX ? CONN_IN_MAX : c->in_cap * 2;
+        uint8_t *in;
+
+        if (c->in_cap == CONN_IN_MAX)
+            return -ENOBUFS;
+        if ((in = realloc(c->in, cap)) == NULL)
+            return -ENOMEM;
+        c->in = in;
+        c->in_cap = cap;
+    }
+    do {
+        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n == 0) {
+        c->eof = true;
+        return 0;
+    }
+    c->in_len += (size_t)n;
+    if (!c->req.active) {
+        c->req.active = true;
+        c->req.start_ns = now;
+    }
+    sb_conn_received(c->env->slot, (uint32_t)n);
+    return 0;
+}
+
+/* One read, then the handler. Returns what to wait for. */
+static enum conn_wait conn_read_step(struct conn *c, int64_t now)
+{
+    int rc = conn_fill(c, now);
+
+    if (rc == -EAGAIN)
+        return CONN_READ;
+    if (rc == -ENOBUFS) /* the handler let its buffer fill: it cannot parse this */
+        return conn_trouble(c, "request too large", 0, false);
+    if (rc < 0)
+        return conn_io_failed(c, -rc);
+    c->want = c->h->input(c, now);
+    if (c->want == CONN_READ && c->eof) /* the handler must decide at eof: a guard */
+        return conn_trouble(c, "client closed early", 0, false);
+    return c->want;
+}
+
+/* Corks a response that ends the connection with a body: header, body
+ * and FIN leave in full segments, a small file in one. */
+static int conn_cork(struct conn *c)
+{
+    int one = 1;
+
+    if (c->corked || !c->close_after || c->body_fd < 0)
+        return 0;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0)
+        return -errno;
+    c->corked = true;
+    return 0;
+}
+
+/* Counts out[from..to) as sent, the part of it that is content. */
+static void conn_count_body(struct conn *c, size_t from, size_t to)
+{
+    size_t n;
+
+    if (c->out_body == SIZE_MAX || to <= c->out_body)
+        return;
+    n = to - (from > c->out_body ? from : c->out_body);
+    c->req.sent += n;
+    sb_conn_progress(c->env->slot, n);
+}
+
+/* Sends the queued bytes; MSG_MORE when a body follows uncorked, so the
+ * header waits for the body's first segment. Returns 0, -EAGAIN or -errno. */
+static int conn_send_head(struct conn *c, bool *progress)
+{
+    bool more = c->body_fd >= 0 && c->body_off < c->body_end && !c->corked;
+
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        conn_count_body(c, c->out_off, c->out_off + (size_t)n);
+        c->out_off += (size_t)n;
+        *progress = true;
+    }
+    return 0;
+}
+
+/* Sends the body in chunks. Returns 0, -EAGAIN, -ESPIPE when the file
+ * shrank (never padded: the client sees the truncation) or -errno. */
+static int conn_send_body(struct conn *c, bool *progress)
+{
+    while (c->body_off < c->body_end) {
+        uint64_t left = c->body_end - c->body_off;
+        off_t off = (off_t)c->body_off;
+        ssize_t n =
+            sendfile(c->fd, c->body_fd, &off, left < c->env->chunk ? (size_t)left : c->env->chunk);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        if (n == 0)
+            return -ESPIPE;
+        c->body_off += (uint64_t)n;
+        c->req.sent += (uint64_t)n;
+        sb_conn_progress(c->env->slot, (uint64_t)n);
+        *progress = true;
+    }
+    return 0;
+}
+
+/* Sends what is queued. Returns 0 when all is sent, -EAGAIN, or -1 with
+ * the trouble recorded. */
+static int conn_flush(struct conn *c, int64_t now)
+{
+    bool progress = false;
+    int rc = conn_cork(c);
+
+    if (rc == 0)
+        rc = conn_send_head(c, &progress);
+    if (rc == 0)
+        rc = conn_send_body(c, &progress);
+    if (progress || c->write_deadline == 0) /* --io-timeout: without progress */
+        c->write_deadline = now + (int64_t)c->env->io_timeout_ms * 1000000;
+    if (rc == -EAGAIN)
+        return rc;
+    if (rc == -ESPIPE) {
+        conn_trouble(c, "file shrank", 0, true);
+        return -1;
+    }
+    if (rc < 0) {
+        conn_io_failed(c, -rc);
+        return -1;
+    }
+    c->out_len = c->out_off = 0;
+    c->out_body = SIZE_MAX;
+    if (c->body_fd >= 0)
+        close(c->body_fd);
+    c->body_fd = -1;
+    c->write_deadline = 0;
+    return 0;
+}
+
+enum conn_wait conn_ready(struct conn *c, int64_t now)
+{
+    c->wall = time(NULL); /* the vDSO: no system call */
+    for (;;) {
+        int rc;
+
+        switch (c->want) {
+        case CONN_DONE:
+            return CONN_DONE;
+        case CONN_READ:
+            if (conn_read_step(c, now) == CONN_READ)
+                return CONN_READ;
+            break;
+        case CONN_WRITE:
+            if ((rc = conn_flush(c, now)) == -EAGAIN)
+                return CONN_WRITE;
+            c->want = rc < 0 ? CONN_DONE : c->h->sent(c, now);
+            break;
+        }
+    }
+}
+
+int64_t conn_deadline(const struct conn *c)
+{
+    return c->want == CONN_WRITE ? c->write_deadline : c->read_deadline;
+}
+
+enum conn_wait conn_expired(struct conn *c, int64_t now)
+{
+    if (c->want == CONN_WRITE)
+        return conn_trouble(c, "timed out", ETIMEDOUT, false);
+    if (c->want == CONN_READ) {
+        c->wall = time(NULL);
+        c->want = c->h->expired(c, now);
+        return conn_ready(c, now);
+    }
+    return c->want;
+}
+
+enum conn_wait conn_stop(struct conn *c, int64_t now)
+{
+    (void)now;
+    if (c->want != CONN_READ || !c->cut_on_stop)
+        return c->want;
+    /* An idle persistent connection just closes; a request begun is cut. */
+    if (c->req.active || c->requests == 0)
+        return conn_trouble(c, "cut by stop before the request was complete", 0, false);
+    return c->want = CONN_DONE;
+}
+
+enum conn_wait conn_cut(struct conn *c, const char *problem, int err)
+{
+    return conn_trouble(c, problem, err, false);
+}
+
+/*
+ * After an error answer the client may still have request bytes in flight
+ * (a longer request of a future version, a body we did not read). Closing
+ * with unread data makes the kernel send RST, which can destroy the answer
+ * before the client reads it; so send the answer and FIN first, then
+ * discard what has already arrived. Bounded: never waits for more.
+ */
+static void conn_linger(struct conn *c)
+{
+    char sink[4096];
+
+    shutdown(c->fd, SHUT_WR);
+    for (int i = 0; i < 16 && recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+        ;
+}
+
+void conn_close(struct conn *c, int64_t now)
+{
+    if (c->h->finish != NULL)
+        c->h->finish(c);
+    if (c->body_fd >= 0)
+        close(c->body_fd);
+    c->body_fd = -1;
+    if (c->req.active || (c->problem != NULL && c->requests == 0))
+        conn_request_end(c, now);
+    if (c->linger)
+        conn_linger(c);
+    sb_conn_end(c->env->slot, now);
+    close(c->fd);
+    c->fd = -1;
+}
+
+int conn_put(struct conn *c, const void *p, size_t n)
+{
+    if (n > CONN_OUT_CAP - c->out_len)
+        return -ENOBUFS;
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+int conn_put_body(struct conn *c, const void *p, size_t n)
+{
+    size_t at = c->out_len;
+    int rc = conn_put(c, p, n);
+
+    if (rc == 0 && c->out_body == SIZE_MAX)
+        c->out_body = at;
+    return rc;
+}
+
+uint8_t *conn_room(struct conn *c, size_t *room)
+{
+    *room = CONN_OUT_CAP - c->out_len;
+    return c->out + c->out_len;
+}
+
+void conn_commit(struct conn *c, size_t n)
+{
+    c->out_len += n;
+}
+
+void conn_commit_body(struct conn *c, size_t n)
+{
+    if (c->out_body == SIZE_MAX)
+        c->out_body = c->out_len;
+    c->out_len += n;
+}
+
+void conn_body(struct conn *c, int file, uint64_t off, uint64_t end)
+{
+    c->body_fd = file;
+    c->body_off = off;
+    c->body_end = end;
+}
+
+void conn_consume(struct conn *c, size_t n)
+{
+    if (n >= c->in_len) {
+        c->in_len = 0;
+        return;
+    }
+    memmove(c->in, c->in + n, c->in_len - n);
+    c->in_len -= n;
+}
+
+void conn_answer(struct conn *c, enum sb_outcome outcome, int code, const char *status,
+                 uint64_t size, enum sb_state next)
+{
+    struct conn_req *r = &c->req;
+
+    r->active = r->answered = true;
+    r->outcome = outcome;
+    r->code = code;
+    strncpy(r->status, status, sizeof(r->status) - 1);
+    r->size = size;
+    c->requests++;
+    sb_req_answer(c->env->slot, outcome, r->target[0] ? r->target : NULL, size, next);
+}
+
+void conn_request_end(struct conn *c, int64_t now)
+{
+    if (c->env->report != NULL)
+        c->env->report(c, now);
+    memset(&c->req, 0, sizeof(c->req));
+}

@@ -1,0 +1,204 @@
+/*
+ * conn: one client connection, the contract between a protocol handler
+ * and the driver that moves its bytes.
+ *
+ * A handler (native.c, http.c) is a state machine over one connection: it
+ * is called when bytes arrived (conn.in), when everything it queued was
+ * sent, or when its deadline passed, and answers what it waits for next:
+ * CONN_READ, CONN_WRITE or CONN_DONE. It never blocks, never reads the
+ * clock (it is given `now`) and never touches the socket: it parses
+ * conn.in, queues a response (bytes in conn.out, then a range of a file),
+ * and sets the read deadline. The engine here does every system call on
+ * the socket, non-blocking: recv into the input buffer (pipelined bytes
+ * stay there), send of the queued bytes, sendfile of the body, resumed
+ * after EAGAIN. A driver (serve.c: one connection per process, poll on
+ * one socket) calls conn_open(), then conn_ready() or conn_expired() as
+ * poll says, and conn_close() once it is DONE; the event driver to come
+ * does the same for many connections on one loop.
+ */
+#ifndef FERRY_CONN_H
+#define FERRY_CONN_H
+
+#include "common/proto.h"
+#include "common/scoreboard.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define CONN_IN_FIRST  4096        /* input buffer at first; grows to CONN_IN_MAX */
+#define CONN_IN_MAX    (32 * 1024) /* a request head's limits (8 + 16 KiB) and room */
+#define CONN_OUT_CAP   (16 * 1024) /* a response head, or a batch of LIST records */
+#define CONN_STATE_MAX 512         /* the largest handler state */
+
+enum conn_wait { CONN_READ, CONN_WRITE, CONN_DONE };
+
+struct conn;
+struct http_config; /* worker/http.h */
+
+/* What every connection of a process shares. */
+struct conn_env {
+    int dirfd;              /* the served directory, O_DIRECTORY|O_PATH */
+    size_t chunk;           /* bytes per sendfile() call */
+    int io_timeout_ms;      /* bound on waiting for room to send */
+    int request_timeout_ms; /* native: the request, and READY */
+    struct sb_slot *slot;   /* this process's scoreboard slot */
+    const struct http_config *http;
+    /* Called once per request when it is over (and once for a connection
+     * that ends in trouble before any answer): the log line. */
+    void (*report)(const struct conn *c, int64_t now);
+};
+
+/* A protocol handler: the callbacks of its state machine. Each returns
+ * what the connection waits for next. */
+struct conn_handler {
+    enum proto proto;
+    /* A connection was accepted: set the read deadline. */
+    enum conn_wait (*start)(struct conn *c, int64_t now);
+    /* Bytes arrived (c->in, c->in_len), or the peer closed (c->eof). */
+    enum conn_wait (*input)(struct conn *c, int64_t now);
+    /* Everything queued was sent. */
+    enum conn_wait (*sent)(struct conn *c, int64_t now);
+    /* The read deadline passed. */
+    enum conn_wait (*expired)(struct conn *c, int64_t now);
+    /* The connection closes: release what the state holds (may be NULL). */
+    void (*finish)(struct conn *c);
+};
+
+/* The request in hand, for the log line and the scoreboard. */
+struct conn_req {
+    bool active;                /* bytes of it arrived, or it was answered */
+    bool answered;              /* a response went out (or is going) */
+    bool refused;               /* native: the client sent REFUSE */
+    char method[8];             /* "GET", "HEAD", "FILE", "LIST"... */
+    char target[SB_TARGET_MAX]; /* escaped for logs */
+    const char *version;        /* "HTTP/1.1", "FERRY/1": the access log's protocol */
+    char referer[128];          /* escaped; HTTP only */
+    char agent[128];            /* User-Agent, escaped; HTTP only */
+    char status[24];            /* "OK", "NOT_FOUND", "200"... */
+    int code;                   /* HTTP status code, or its equivalent for a native status */
+    enum sb_outcome outcome;
+    uint64_t size; /* what the answer announced */
+    uint64_t sent; /* body bytes sent */
+    int64_t start_ns;
+};
+
+struct conn {
+    int fd;
+    unsigned listener;
+    union sb_addr peer;
+    int64_t accepted_ns;
+    time_t wall; /* Unix seconds at the event being handled (Date, logs) */
+    const struct conn_env *env;
+    const struct conn_handler *h;
+    void *state; /* the handler's, CONN_STATE_MAX bytes, zeroed by conn_open */
+    enum conn_wait want;
+
+    /* Input: bytes received and not yet consumed by the handler. */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    bool eof; /* the peer closed its side */
+
+    /* Output: out[out_off..out_len), then body_fd from body_off to body_end.
+     * Bytes of out from out_body on are content (a page, LIST records):
+     * counted as sent like the file's. */
+    uint8_t *out;
+    size_t out_len, out_off, out_body;
+    int body_fd;
+    uint64_t body_off, body_end;
+    bool close_after; /* this response ends the connection (cork, FIN with it) */
+    bool corked;
+    bool linger; /* unread bytes may follow: half-close, then drain */
+
+    int64_t read_deadline; /* set by the handler */
+    int64_t write_deadline;
+    bool cut_on_stop;  /* waiting for a request: a stop ends the wait */
+    unsigned requests; /* answered on this connection */
+
+    struct conn_req req;
+    /* Connection-level trouble, or NULL. */
+    const char *problem;
+    const char *phase; /* when: "request", "response", "ready", "content" */
+    int err;           /* errno behind problem, or 0 */
+    bool server_fault; /* problem was ours, not the client's */
+};
+
+/* Allocates a connection's buffers (once per process in the blocking
+ * driver). Returns 0 or -ENOMEM. */
+int conn_init(struct conn *c);
+
+/* Frees them. */
+void conn_free(struct conn *c);
+
+/*
+ * Takes the accepted non-blocking socket fd (the connection owns it from
+ * here) from peer on listener, accepted at now, and runs the handler's
+ * start and a first read (the request is usually there already). Returns
+ * what to wait for.
+ */
+enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
+                         int fd, unsigned listener, const struct sockaddr *peer, int64_t now);
+
+/* The socket is ready for what c->want said: reads or writes as far as it
+ * goes, running the handler. Returns what to wait for next. */
+enum conn_wait conn_ready(struct conn *c, int64_t now);
+
+/* The deadline of the current wait (CLOCK_MONOTONIC ns). */
+int64_t conn_deadline(const struct conn *c);
+
+/* The deadline passed. Returns what to wait for next. */
+enum conn_wait conn_expired(struct conn *c, int64_t now);
+
+/* The process stops: a connection waiting for a request (cut_on_stop) is
+ * cut; a transfer in flight goes on. Returns what to wait for next. */
+enum conn_wait conn_stop(struct conn *c, int64_t now);
+
+/* Ends the connection at once with problem (a shutdown's deadline). */
+enum conn_wait conn_cut(struct conn *c, const char *problem, int err);
+
+/* Releases everything and closes the socket: handler's finish, a last
+ * report, the scoreboard's end of connection. */
+void conn_close(struct conn *c, int64_t now);
+
+/*
+ * For handlers.
+ */
+
+/* Queues n bytes for sending. Returns 0, or -ENOBUFS when out is full. */
+int conn_put(struct conn *c, const void *p, size_t n);
+
+/* Queues n bytes of content (counted in the bytes sent). Returns 0 or
+ * -ENOBUFS. */
+int conn_put_body(struct conn *c, const void *p, size_t n);
+
+/* Room left in out, and where: for building a response in place; then
+ * conn_commit() the bytes written. */
+uint8_t *conn_room(struct conn *c, size_t *room);
+void conn_commit(struct conn *c, size_t n);
+
+/* The same, for content. */
+void conn_commit_body(struct conn *c, size_t n);
+
+/* Queues the body: bytes [off, end) of file, sent after the queued bytes.
+ * The connection owns file from here and closes it. */
+void conn_body(struct conn *c, int file, uint64_t off, uint64_t end);
+
+/* Drops the first n bytes of input (a request was consumed). */
+void conn_consume(struct conn *c, size_t n);
+
+/* Records connection-level trouble; returns CONN_DONE. */
+enum conn_wait conn_trouble(struct conn *c, const char *problem, int err, bool server_fault);
+
+/* A response to the request in hand is queued: records it (status as
+ * text, code, outcome, what is served and its size) in c->req and on the
+ * scoreboard, whose state becomes next (SB_SENDING or SB_WAITING). */
+void conn_answer(struct conn *c, enum sb_outcome outcome, int code, const char *status,
+                 uint64_t size, enum sb_state next);
+
+/* The request is over: report it (the log line) and reset c->req. */
+void conn_request_end(struct conn *c, int64_t now);
+
+#endif

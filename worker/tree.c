@@ -1,0 +1,302 @@
+/*
+ * tree: safe opens and listings beneath the served directory. See tree.h.
+ */
+#include "worker/tree.h"
+
+#include "common/name.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TREE_PATH_MAX 4096
+
+static bool tree_walk_only; /* openat2() missing, or forced by a test */
+
+void tree_force_walk(bool on)
+{
+    tree_walk_only = on;
+}
+
+/* True for a component no path may hold. */
+static bool tree_bad_component(const char *s, size_t len)
+{
+    return len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* Opens directory dir (a path of several components) beneath dirfd with
+ * openat2(): the kernel refuses symbolic links and any escape. */
+static int tree_openat2(int dirfd, const char *dir)
+{
+    struct open_how how = {
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, dirfd, dir, &how, sizeof(how));
+
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* The same, one O_NOFOLLOW component at a time (kernels before 5.6, or
+ * where a filter refuses openat2). A symbolic link fails with ENOTDIR or
+ * ELOOP; ".." never gets here. */
+static int tree_walk(int dirfd, const char *dir)
+{
+    char comp[NAME_MAX + 1];
+    int cur = -1;
+
+    for (const char *p = dir; *p != '\0';) {
+        size_t len = strcspn(p, "/");
+        int next;
+
+        if (len > NAME_MAX) {
+            if (cur >= 0)
+                close(cur);
+            return -ENAMETOOLONG;
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        next = openat(cur >= 0 ? cur : dirfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            int err = errno == ELOOP ? -ENOTDIR : -errno; /* O_PATH|O_NOFOLLOW: a link */
+            if (cur >= 0)
+                close(cur);
+            return err;
+        }
+        if (cur >= 0)
+            close(cur);
+        cur = next;
+        p += len + (p[len] == '/');
+    }
+    return cur;
+}
+
+/* Opens the directory holding path's last component: dirfd itself when
+ * path has one component (*parent = -1, nothing to close). Sets *leaf. */
+static int tree_parent(int dirfd, const char *path, int *parent, const char **leaf)
+{
+    char dir[TREE_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t len;
+    int fd;
+
+    *parent = -1;
+    for (const char *p = path;; p += strcspn(p, "/") + 1) {
+        if (tree_bad_component(p, strcspn(p, "/")))
+            return -EINVAL;
+        if (p[strcspn(p, "/")] == '\0')
+            break;
+    }
+    *leaf = slash != NULL ? slash + 1 : path;
+    if (slash == NULL)
+        return 0;
+    len = (size_t)(slash - path);
+    if (len >= sizeof(dir))
+        return -ENAMETOOLONG;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    fd = tree_walk_only ? -ENOSYS : tree_openat2(dirfd, dir);
+    if (fd == -ENOSYS || fd == -EPERM) { /* EPERM: a seccomp filter's answer */
+        tree_walk_only = fd == -ENOSYS;
+        fd = tree_walk(dirfd, dir);
+    }
+    if (fd == -ELOOP || fd == -EXDEV)
+        fd = fd == -EXDEV ? -EINVAL : -ELOOP;
+    if (fd < 0)
+        return fd;
+    *parent = fd;
+    return 0;
+}
+
+/* Judges the entry from its lstat: 0 for a regular file, else -errno. */
+static int tree_judge(const struct stat *st)
+{
+    if (S_ISREG(st->st_mode))
+        return 0;
+    if (S_ISDIR(st->st_mode))
+        return -EISDIR;
+    return S_ISLNK(st->st_mode) ? -ELOOP : -ENXIO;
+}
+
+/* Opens leaf in at, judged before and after. */
+static int tree_open_leaf(int at, const char *leaf, struct stat *st)
+{
+    int fd, rc;
+
+    if (fstatat(at, leaf, st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    if ((rc = tree_judge(st)) < 0)
+        return rc;
+    /* O_NONBLOCK and O_NOFOLLOW in case the entry was swapped meanwhile. */
+    fd = openat(at, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0) {
+        rc = -errno;
+    } else {
+        rc = tree_judge(st);
+    }
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int tree_open(int dirfd, const char *path, struct stat *st)
+{
+    const char *leaf;
+    int parent, fd;
+
+    if (path[0] == '\0') {
+        if (fstat(dirfd, st) < 0)
+            return -errno;
+        return S_ISDIR(st->st_mode) ? -EISDIR : -ENOTDIR;
+    }
+    if ((fd = tree_parent(dirfd, path, &parent, &leaf)) < 0)
+        return fd;
+    fd = tree_open_leaf(parent >= 0 ? parent : dirfd, leaf, st);
+    if (parent >= 0)
+        close(parent);
+    return fd;
+}
+
+/* Opens the directory at path for reading its entries. */
+static int tree_open_dir(int dirfd, const char *path)
+{
+    const char *leaf;
+    struct stat st;
+    int parent, fd, rc;
+
+    if (path[0] == '\0') {
+        parent = -1;
+        leaf = ".";
+    } else if ((rc = tree_parent(dirfd, path, &parent, &leaf)) < 0) {
+        return rc;
+    }
+    fd =
+        openat(parent >= 0 ? parent : dirfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    rc = fd < 0 ? -errno : 0;
+    if (parent >= 0)
+        close(parent);
+    if (rc == 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
+}
+
+/* Appends one entry (its name copied into the list's storage). */
+static int tree_list_add(struct tree_list *l, const char *name, const struct stat *st)
+{
+    size_t len = strlen(name) + 1;
+
+    if (l->n == TREE_LIST_MAX)
+        return -EFBIG;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct tree_entry *v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (l->names_len + len > l->names_cap) {
+        size_t cap = l->names_cap ? l->names_cap * 2 : 4096;
+        char *names;
+
+        while (cap < l->names_len + len)
+            cap *= 2;
+        if ((names = realloc(l->names, cap)) == NULL)
+            return -ENOMEM;
+        l->names = names;
+        l->names_cap = cap;
+    }
+    memcpy(l->names + l->names_len, name, len);
+    /* Offsets now, pointers once the storage stops moving. */
+    l->v[l->n++] = (struct tree_entry){
+        .name = (const char *)(uintptr_t)l->names_len,
+        .size = (uint64_t)st->st_size,
+        .mtime = (int64_t)st->st_mtim.tv_sec,
+        .dir = S_ISDIR(st->st_mode),
+    };
+    l->names_len += len;
+    return 0;
+}
+
+/* True when the entry belongs in a listing of this kind. */
+static bool tree_keep(enum tree_filter filter, const char *name, const struct stat *st)
+{
+    if (filter == TREE_FILES_NATIVE)
+        return S_ISREG(st->st_mode) && name_valid(name, strlen(name));
+    return name[0] != '.' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
+}
+
+static int tree_entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tree_entry *)a)->name, ((const struct tree_entry *)b)->name);
+}
+
+/* Reads every entry of the open directory d into l. */
+static int tree_read_dir(DIR *d, enum tree_filter filter, struct tree_list *l)
+{
+    struct dirent *e;
+    struct stat st;
+    int rc = 0;
+
+    errno = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        /* d_type spares a stat of what is certainly not listed. */
+        if (e->d_type != DT_UNKNOWN && e->d_type != DT_REG && e->d_type != DT_DIR)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* removed meanwhile */
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            tree_keep(filter, e->d_name, &st))
+            rc = tree_list_add(l, e->d_name, &st);
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0)
+        rc = -errno;
+    return rc;
+}
+
+int tree_list(int dirfd, const char *path, enum tree_filter filter, struct tree_list *list)
+{
+    int fd = tree_open_dir(dirfd, path), rc;
+    DIR *d;
+
+    memset(list, 0, sizeof(*list));
+    if (fd < 0)
+        return fd;
+    if ((d = fdopendir(fd)) == NULL) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    rc = tree_read_dir(d, filter, list);
+    closedir(d);
+    if (rc < 0) {
+        tree_list_free(list);
+        return rc;
+    }
+    for (size_t i = 0; i < list->n; i++)
+        list->v[i].name = list->names + (uintptr_t)list->v[i].name;
+    if (list->n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(list->v, list->n, sizeof(list->v[0]), tree_entry_cmp);
+    return 0;
+}
+
+void tree_list_free(struct tree_list *list)
+{
+    free(list->v);
+    free(list->names);
+    memset(list, 0, sizeof(*list));
+}

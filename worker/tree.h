@@ -1,0 +1,67 @@
+/*
+ * tree: the served directory, opened safely. Every path is resolved
+ * beneath the root with no symbolic link followed anywhere in it
+ * (openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel
+ * has it, else a walk of O_NOFOLLOW opens, one component at a time), and
+ * the last component is judged before it is opened: anything but a
+ * regular file or a directory is refused unopened, so a FIFO's blocked
+ * writer is never woken and a device's open has no side effects. The file
+ * is then opened O_NONBLOCK and judged again by fstat() of the descriptor.
+ */
+#ifndef FERRY_TREE_H
+#define FERRY_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/*
+ * Opens the regular file at path (relative to dirfd: "name" or "a/b/name";
+ * "" is the root). Returns the descriptor with *st filled, or -errno:
+ * -ENOENT, -EACCES..., -EISDIR for a directory (*st filled), -ELOOP for a
+ * symbolic link anywhere in the path, -ENOTDIR when a component is not a
+ * directory, -ENXIO for any other kind of file, -EINVAL for an empty, "."
+ * or ".." component (callers never send one: a second line of defence).
+ */
+int tree_open(int dirfd, const char *path, struct stat *st);
+
+/* Forces the component walk even where openat2() exists (tests). */
+void tree_force_walk(bool on);
+
+/* One entry of a listing. */
+struct tree_entry {
+    const char *name; /* into the list's own storage */
+    uint64_t size;
+    int64_t mtime; /* Unix seconds */
+    bool dir;
+};
+
+/* A sorted snapshot of a directory. */
+struct tree_list {
+    struct tree_entry *v;
+    size_t n, cap;
+    char *names; /* the names, NUL-terminated, back to back */
+    size_t names_len, names_cap;
+};
+
+#define TREE_LIST_MAX 1000000 /* entries: the bound on one listing's memory */
+
+/* What a listing keeps. */
+enum tree_filter {
+    TREE_FILES_NATIVE, /* regular files whose names are valid native names */
+    TREE_FILES_DIRS,   /* regular files and directories, no dot-files */
+};
+
+/*
+ * Lists the directory at path (as tree_open resolves it) into *list,
+ * sorted by name (strcmp), keeping what filter says (symbolic links and
+ * special files never). Returns 0, or -errno (-EFBIG beyond
+ * TREE_LIST_MAX entries). The list owns its memory: tree_list_free().
+ */
+int tree_list(int dirfd, const char *path, enum tree_filter filter, struct tree_list *list);
+
+/* Frees a list's memory (and zeroes it); safe on a zeroed list. */
+void tree_list_free(struct tree_list *list);
+
+#endif
