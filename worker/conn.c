@@ -387,7 +387,8 @@ void conn_answer(struct conn *c, enum sb_outcome outcome, int code, const char *
     r->active = r->answered = true;
     r->outcome = outcome;
     r->code = code;
-    strncpy(r->status, status, sizeof(r->status) - 1);
+    if (status != r->status) /* a handler may have formatted it in place */
+        strncpy(r->status, status, sizeof(r->status) - 1);
     r->size = size;
     c->requests++;
     sb_req_answer(c->env->slot, outcome, r->target[0] ? r->target : NULL, size, next);
