@@ -54,8 +54,8 @@ static enum conn_wait conn_io_failed(struct conn *c, int err)
     return conn_trouble(c, "I/O error", err, true); /* unexpected: worth a warning */
 }
 
-enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
-                         int fd, unsigned listener, const struct sockaddr *peer, int64_t now)
+void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_handler *h, int fd,
+                 unsigned listener, const struct sockaddr *peer, int64_t now)
 {
     c->fd = fd;
     c->listener = listener;
@@ -80,6 +80,12 @@ enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struc
     c->server_fault = false;
     sb_conn_begin(env->slot, listener, peer, now);
     c->want = h->start(c, now);
+}
+
+enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
+                         int fd, unsigned listener, const struct sockaddr *peer, int64_t now)
+{
+    conn_attach(c, env, h, fd, listener, peer, now);
     return conn_ready(c, now); /* deferred accept: the request is usually here */
 }
 

@@ -142,6 +142,12 @@ void conn_free(struct conn *c);
 enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
                          int fd, unsigned listener, const struct sockaddr *peer, int64_t now);
 
+/* conn_open() without the first read: the connection is set up and its
+ * handler started, for a caller that feeds c->in itself (the handlers'
+ * unit tests). */
+void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_handler *h, int fd,
+                 unsigned listener, const struct sockaddr *peer, int64_t now);
+
 /* The socket is ready for what c->want said: reads or writes as far as it
  * goes, running the handler. Returns what to wait for next. */
 enum conn_wait conn_ready(struct conn *c, int64_t now);
