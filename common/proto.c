@@ -8,9 +8,10 @@
 static const struct {
     const char *name;
     bool client_first;
+    bool cork_at_accept;
 } proto_table[PROTO_COUNT] = {
-    [PROTO_NATIVE] = {"native", true},
-    [PROTO_HTTP] = {"http", true},
+    [PROTO_NATIVE] = {"native", true, true},
+    [PROTO_HTTP] = {"http", true, true},
 };
 
 const char *proto_name(unsigned proto)
@@ -30,4 +31,9 @@ int proto_find(const char *name)
 bool proto_client_first(enum proto proto)
 {
     return proto < PROTO_COUNT && proto_table[proto].client_first;
+}
+
+bool proto_cork_at_accept(enum proto proto)
+{
+    return proto < PROTO_COUNT && proto_table[proto].cork_at_accept;
 }

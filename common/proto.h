@@ -29,4 +29,11 @@ int proto_find(const char *name);
  * connection until its first bytes arrive (TCP_DEFER_ACCEPT). */
 bool proto_client_first(enum proto proto);
 
+/* True when the protocol's connections start corked (TCP_CORK set on the
+ * listener, which accept() inherits): its usual answer is one response
+ * that ends the connection, so the response, the content and the FIN
+ * leave together at close without a system call of their own. A
+ * connection that lives on after a response uncorks once (worker/conn.c). */
+bool proto_cork_at_accept(enum proto proto);
+
 #endif

@@ -46,6 +46,8 @@ static int lsn_setopts(int fd, const struct sockaddr *sa, enum proto proto,
     if (proto_client_first(proto) && defer > 0 &&
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer)) < 0)
         return -errno;
+    if (proto_cork_at_accept(proto) && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0)
+        return -errno;
     return 0;
 }
 

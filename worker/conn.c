@@ -67,7 +67,8 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     memset(c->state, 0, CONN_STATE_MAX);
     c->in_len = c->out_len = c->out_off = 0;
     c->out_body = SIZE_MAX;
-    c->eof = c->close_after = c->corked = c->linger = false;
+    c->eof = c->close_after = c->linger = false;
+    c->corked = proto_cork_at_accept(h->proto); /* inherited from the listener */
     c->body_fd = -1;
     c->body_off = c->body_end = 0;
     c->read_deadline = c->write_deadline = 0;
@@ -141,18 +142,25 @@ static enum conn_wait conn_read_step(struct conn *c, int64_t now)
     return c->want;
 }
 
-/* Corks a response that ends the connection with a body: header, body
- * and FIN leave in full segments, a small file in one. */
+/* Sets or clears TCP_CORK. Returns 0 or -errno. */
+static int conn_set_cork(struct conn *c, bool on)
+{
+    int v = on;
+
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) < 0)
+        return -errno;
+    c->corked = on;
+    return 0;
+}
+
+/* Corks a response that ends the connection with a body, if the
+ * connection is not corked already: header, body and FIN leave in full
+ * segments, a small file in one. */
 static int conn_cork(struct conn *c)
 {
-    int one = 1;
-
     if (c->corked || !c->close_after || c->body_fd < 0)
         return 0;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0)
-        return -errno;
-    c->corked = true;
-    return 0;
+    return conn_set_cork(c, true);
 }
 
 /* Counts out[from..to) as sent, the part of it that is content. */
@@ -241,6 +249,12 @@ static int conn_flush(struct conn *c, int64_t now)
         close(c->body_fd);
     c->body_fd = -1;
     c->write_deadline = 0;
+    /* A response the connection outlives must leave now, not at close:
+     * uncork, once; later responses go out with MSG_MORE instead. */
+    if (c->corked && !c->close_after && (rc = conn_set_cork(c, false)) < 0) {
+        conn_io_failed(c, -rc);
+        return -1;
+    }
     return 0;
 }
 

@@ -232,29 +232,65 @@ void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned li
         log_error("cannot serve a connection: %s", strerror(ENOMEM));
 }
 
-/* Accepts from the next listener with a pending connection, starting
- * after the one that served last, so no listener starves another. Returns
- * the fd (non-blocking) with *which set, or -EAGAIN when none is pending,
- * or another -errno. */
-static int worker_accept(const struct worker_config *cfg, size_t *next, struct sockaddr *peer,
-                         size_t *which)
+/* Which listeners may have a connection pending, and where the next
+ * accept starts. A listener found empty (EAGAIN) is not tried again until
+ * epoll says it is readable, so a busy listener beside idle ones costs no
+ * failed accept per connection; every WORKER_REPROBE connections all are
+ * tried again, so none waits behind a busy one for long. */
+struct worker_ready {
+    uint32_t mask; /* bit i: listener i may have a connection */
+    size_t next;
+    unsigned since_probe;
+};
+
+#define WORKER_REPROBE 16
+
+_Static_assert(PROTO_LISTENERS_MAX <= 32, "the ready mask is 32 bits");
+
+/* Accepts from the next listener that may have a pending connection,
+ * round-robin, so no listener starves another. Returns the fd
+ * (non-blocking) with *which set, or -EAGAIN when none has one, or
+ * another -errno. */
+static int worker_accept(const struct worker_config *cfg, struct worker_ready *r,
+                         struct sockaddr *peer, size_t *which)
 {
     int err = -EAGAIN;
 
+    if (++r->since_probe >= WORKER_REPROBE) {
+        r->mask = (uint32_t)((1ULL << cfg->nlfds) - 1);
+        r->since_probe = 0;
+    }
     for (size_t i = 0; i < cfg->nlfds; i++) {
-        size_t k = (*next + i) % cfg->nlfds;
+        size_t k = (r->next + i) % cfg->nlfds;
         socklen_t len = sizeof(struct sockaddr_storage);
-        int fd = accept4(cfg->lfds[k], peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd;
 
+        if (!(r->mask & (1u << k)))
+            continue;
+        fd = accept4(cfg->lfds[k], peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
-            *next = k + 1; /* round-robin across listeners */
+            r->next = k + 1;
             *which = k;
             return fd;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            r->mask &= ~(1u << k);
+        else
             err = -errno;
     }
     return err;
+}
+
+/* epoll said which listeners are readable: they may be tried again. */
+static void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
+                              const struct epoll_event *evs, int n)
+{
+    for (int e = 0; e < n; e++) {
+        for (size_t i = 0; i < cfg->nlfds; i++) {
+            if (evs[e].data.fd == cfg->lfds[i])
+                r->mask |= 1u << i;
+        }
+    }
 }
 
 static int worker_epoll(const struct worker_config *cfg)
@@ -336,7 +372,8 @@ int worker_run(const struct worker_config *cfg)
     struct log_rl pause = {.interval_ns = 0}; /* accept failing for want of resources */
     struct sockaddr_storage peer;
     struct epoll_event evs[8];
-    size_t next = 0, which = 0;
+    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1)};
+    size_t which = 0;
     int ep, rc = 0;
 
     ep = worker_epoll(cfg);
@@ -350,7 +387,7 @@ int worker_run(const struct worker_config *cfg)
 
         if (worker_reopen) /* between connections: never mid-line */
             worker_reopen_log();
-        fd = worker_accept(cfg, &next, (struct sockaddr *)&peer, &which);
+        fd = worker_accept(cfg, &ready, (struct sockaddr *)&peer, &which);
 
         if (fd >= 0) {
             worker_resume(&pause);
@@ -358,7 +395,9 @@ int worker_run(const struct worker_config *cfg)
                              (struct sockaddr *)&peer, clock_now_ns());
             sb_set_state(cfg->serve.env.slot, SB_IDLE);
         } else if (fd == -EAGAIN) {
-            epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
+            int n = epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
+
+            worker_mark_ready(cfg, &ready, evs, n);
         } else if (worker_out_of_resources(fd)) {
             worker_pause(&pause, fd);
         } else if (fd == -EINVAL) {
