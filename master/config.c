@@ -178,6 +178,12 @@ static int cfg_add_listen(struct config *cfg, enum proto proto, const char *host
 /* Says why text is no ADDR:PORT. Returns -EINVAL. */
 static int cfg_bad_address(const char *what, const char *text, bool no_port)
 {
+    const char *colon = strrchr(text, ':');
+
+    if (!no_port && colon != NULL && colon[1] >= '0' && colon[1] <= '9' &&
+        strspn(colon + 1, "0123456789") == strlen(colon + 1) && strlen(colon + 1) > 0 &&
+        addr_port_parse(colon + 1) < 0)
+        return cfg_fail("%sthe port in '%s' is not 0..65535", what, text);
     if (!no_port)
         return cfg_fail("%s'%s' is not an address (a host name, IPv4, IPv6 or [IPv6], with :PORT)",
                         what, text);
@@ -205,6 +211,11 @@ static int cfg_listen_option(struct config *cfg, const char *arg)
     rc = addr_split(eq + 1, host, sizeof(host), &port);
     if (rc < 0 || port < 0)
         return cfg_bad_address("--listen: ", eq + 1, rc == 0);
+    for (unsigned i = 0; i < cfg->nlisten; i++) {
+        if (port != 0 && strcmp(cfg->listen[i].host, host) == 0 &&
+            addr_port_parse(cfg->listen[i].port) == port)
+            return cfg_fail("--listen: %s is given twice", arg);
+    }
     return cfg_add_listen(cfg, (enum proto)proto, host, port);
 }
 
@@ -289,6 +300,32 @@ static void cfg_defaults(struct config *cfg)
 }
 
 /* Checks what no single option can: the pool against the slots. */
+/* The watchdog takes a transfer without progress for --stall-timeout for
+ * stuck: a wait a client may legitimately make should be shorter, or the
+ * watchdog kills a worker whose client was only slow. Said, not refused:
+ * a short watchdog is how a test or an operator catches stalls early. */
+static void cfg_check_stall(const struct config *cfg)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } waits[] = {
+        {"request-timeout", CFG_AT(request_timeout)},
+        {"header-timeout", CFG_AT(header_timeout)},
+        {"io-timeout", CFG_AT(io_timeout)},
+    };
+
+    for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]) && cfg->stall_timeout > 0; i++) {
+        unsigned v = *(const unsigned *)((const char *)cfg + waits[i].offset);
+
+        if (v >= cfg->stall_timeout)
+            fprintf(stderr,
+                    "ferryd: warning: --stall-timeout %u is not above --%s %u: the watchdog "
+                    "may kill a worker whose client is only slow\n",
+                    cfg->stall_timeout, waits[i].name, v);
+    }
+}
+
 static int cfg_check(struct config *cfg, bool workers_set)
 {
     cfg->http.header_timeout_ms = (int)cfg->header_timeout * 1000;
@@ -305,6 +342,7 @@ static int cfg_check(struct config *cfg, bool workers_set)
         return cfg_fail("--workers %u exceeds --max-children %u (the number of child slots); "
                         "raise --max-children or lower --workers",
                         cfg->workers, cfg->max_children);
+    cfg_check_stall(cfg);
     return 0;
 }
 
@@ -327,6 +365,8 @@ static int cfg_operands(int n, char **v, struct config *cfg)
     char host[ADDR_HOST_MAX];
     int port = -1;
 
+    if (cfg->nlisten > 0 && n == 0)
+        return cfg_fail("the DIRECTORY to serve is missing");
     if (cfg->nlisten > 0 && n != 1)
         return cfg_fail("with --listen, the DIRECTORY is the only argument (got %d)", n);
     if (cfg->nlisten > 0) {

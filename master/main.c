@@ -277,6 +277,9 @@ int main(int argc, char **argv)
         rc = run_iterative(&cfg, sb, &ls, dirfd, admin_path, admin_group);
     else
         rc = pool_run(&cfg, sb, &ls, dirfd, admin_path, admin_group);
+    /* Stopped: a stop signal arriving while this process tears down (the
+     * handlers are gone) must not turn its exit code into a signal's. */
+    proc_block_signals();
     if (rc >= 0) /* a server that never started has nothing to sum up */
         log_totals(sb, rc);
 out:

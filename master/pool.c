@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "master/admin.h"
 #include "master/proc.h"
+#include "worker/access.h"
 
 #include "worker/worker.h"
 #include <inttypes.h>
@@ -40,6 +41,7 @@ struct pool {
     const struct config *cfg;
     struct scoreboard *sb;
     struct listeners *ls;
+    size_t next_listener; /* fork mode: where the next accept starts */
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
@@ -137,7 +139,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
 static int pool_spawn(struct pool *p, int conn, unsigned listener,
                       const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
-    int keep[LSN_MAX + 1], slot;
+    int keep[LSN_MAX + 3], slot;
     size_t nkeep = 0;
     pid_t pid;
 
@@ -145,12 +147,14 @@ static int pool_spawn(struct pool *p, int conn, unsigned listener,
     if (slot < 0)
         return slot;
     keep[nkeep++] = p->dirfd;
-    if (conn >= 0) {
+    if (access_fd() >= 0)
+        keep[nkeep++] = access_fd();
+    if (conn >= 0)
         keep[nkeep++] = conn;
-    } else {
-        for (size_t i = 0; i < p->ls->n; i++)
-            keep[nkeep++] = p->ls->fds[i];
-    }
+    /* A fork-mode child never accepts, but it watches the listeners while
+     * idle on a kept-alive connection (serve.h), so it keeps them too. */
+    for (size_t i = 0; i < p->ls->n; i++)
+        keep[nkeep++] = p->ls->fds[i];
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
         pool_child(p, slot, conn, listener, peer, accepted_ns);
@@ -221,20 +225,44 @@ static void pool_accept_resumed(struct pool *p)
         log_info("accepting again after %.1f s paused (%u failed accepts)", secs, failures);
 }
 
+/* Fork mode: accepts from the listener after the one served last that
+ * has a connection pending, whichever listener woke the loop, so that
+ * listeners take turns (libuv reports them in a fixed order: the first
+ * would otherwise always win when accepting resumes at the limit).
+ * Returns the fd with *listener set, or -errno (-EAGAIN: none pending). */
+static int pool_accept_next(struct pool *p, unsigned *listener, struct sockaddr_storage *peer)
+{
+    int err = -EAGAIN;
+
+    for (size_t i = 0; i < p->ls->n; i++) {
+        size_t k = (p->next_listener + i) % p->ls->n;
+        socklen_t len = sizeof(*peer);
+        int fd =
+            accept4(p->ls->fds[k], (struct sockaddr *)peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd >= 0) {
+            p->next_listener = k + 1;
+            *listener = (unsigned)k;
+            return fd;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            err = -errno;
+    }
+    return err;
+}
+
 /* Fork mode: a listener is readable. Forks a child per connection until
  * none is pending or the pool is at its limit, which pauses accepting:
  * further connections wait in the kernel's backlog. */
 static void pool_on_readable(uv_poll_t *h, int status, int events)
 {
     struct pool *p = h->loop->data;
-    unsigned listener = (unsigned)(h - p->polls);
-    int lfd = p->ls->fds[listener];
+    unsigned listener = 0;
 
     (void)status;
     (void)events;
     for (int i = 0; i < POOL_ACCEPT_BATCH && p->accepting; i++) {
         struct sockaddr_storage peer;
-        socklen_t len = sizeof(peer);
         int fd, rc;
 
         if (p->children >= p->target) {
@@ -245,14 +273,14 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             pool_event(p, "pool_at_limit", "{s:i}", "limit", p->target);
             return;
         }
-        fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
-            pool_accept_pause(p, errno);
+        fd = pool_accept_next(p, &listener, &peer);
+        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+            pool_accept_pause(p, -fd);
             return;
         }
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
-                log_warn("accept: %s", strerror(errno));
+            if (fd != -EAGAIN && fd != -ECONNABORTED && fd != -EINTR)
+                log_warn("accept: %s", strerror(-fd));
             return;
         }
         pool_accept_resumed(p);

@@ -13,7 +13,7 @@
 
 #define ACCESS_LINE_MAX 2048
 
-static int access_fd = -1;
+static int access_out = -1;
 static const char *access_path; /* NULL: stdout, never reopened */
 
 int access_open(const char *path)
@@ -21,23 +21,24 @@ int access_open(const char *path)
     int fd;
 
     if (strcmp(path, "-") == 0) {
-        access_fd = STDOUT_FILENO;
+        access_out = STDOUT_FILENO;
         access_path = NULL;
         return 0;
     }
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return -errno;
-    if (access_fd >= 0 && access_fd != STDOUT_FILENO) {
-        /* Same number as before: every process's copy moves at once. */
-        if (dup2(fd, access_fd) < 0) {
+    if (access_out >= 0 && access_out != STDOUT_FILENO) {
+        /* Onto the same number: this process keeps writing where it did
+         * (each process reopens for itself, on SIGUSR1). */
+        if (dup2(fd, access_out) < 0) {
             int err = -errno;
             close(fd);
             return err;
         }
         close(fd);
     } else {
-        access_fd = fd;
+        access_out = fd;
     }
     access_path = path;
     return 0;
@@ -55,7 +56,12 @@ int access_reopen(void)
 
 bool access_enabled(void)
 {
-    return access_fd >= 0;
+    return access_out >= 0;
+}
+
+int access_fd(void)
+{
+    return access_out;
 }
 
 static const char *const access_months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -108,11 +114,15 @@ size_t access_format(const struct conn *c, char *buf, size_t cap)
     text_str(&t, " - - ");
     access_time(&t, c->wall);
     text_str(&t, " \"");
-    text_str(&t, r->method);
-    text_str(&t, r->target[0] ? " " : "");
-    text_str(&t, r->target);
-    text_str(&t, " ");
-    text_str(&t, r->version != NULL ? r->version : "-");
+    if (r->method[0] == '\0') { /* answered before its request line was read */
+        text_str(&t, "-");
+    } else {
+        text_str(&t, r->method);
+        text_str(&t, r->target[0] ? " " : "");
+        text_str(&t, r->target);
+        text_str(&t, " ");
+        text_str(&t, r->version != NULL ? r->version : "-");
+    }
     text_str(&t, "\" ");
     text_u64(&t, (uint64_t)r->code);
     text_str(&t, " ");
@@ -134,10 +144,10 @@ void access_write(const struct conn *c)
     char line[ACCESS_LINE_MAX];
     size_t n;
 
-    if (access_fd < 0 || !c->req.answered)
+    if (access_out < 0 || !c->req.answered)
         return;
     n = access_format(c, line, sizeof(line));
-    if (write(access_fd, line, n) < 0) {
+    if (write(access_out, line, n) < 0) {
         /* a full disk loses access lines, never a request */
     }
 }

@@ -29,6 +29,10 @@ int access_reopen(void);
 /* True when an access log is open. */
 bool access_enabled(void);
 
+/* The access log's descriptor, or -1: a process that closes descriptors
+ * (a fork) keeps this one. */
+int access_fd(void);
+
 /* Formats c's request as a Combined Log Format line (newline included)
  * into buf (cap bytes). Returns its length. */
 size_t access_format(const struct conn *c, char *buf, size_t cap);

@@ -252,8 +252,8 @@ static enum conn_wait http_file(struct conn *c, int fd, const struct stat *sb, c
     struct http_range range = {0, sb->st_size > 0 ? (uint64_t)sb->st_size - 1 : 0};
     size_t etag_len =
         http_etag_format(etag, (uint64_t)sb->st_size, sb->st_mtim.tv_sec, sb->st_mtim.tv_nsec);
-    enum http_cond_result cond = http_cond_eval(req, (const char *)c->in, etag, etag_len,
-                                                sb->st_mtim.tv_sec, c->wall);
+    enum http_cond_result cond =
+        http_cond_eval(req, (const char *)c->in, etag, etag_len, sb->st_mtim.tv_sec, c->wall);
     if (cond == HTTP_COND_NOT_MODIFIED) {
         close(fd);
         r.code = 304;
@@ -295,25 +295,17 @@ static enum conn_wait http_file(struct conn *c, int fd, const struct stat *sb, c
     return CONN_WRITE;
 }
 
-/* tree_open() errors -> status codes. */
+/* Why a path could not be served -> the status code: a symbolic link is
+ * not worth admitting (404); a special file is refused unopened (403). */
+static const int http_whys[TREE_WHY_COUNT] = {
+    [TREE_WHY_NOT_FOUND] = 404, [TREE_WHY_LINK] = 404,   [TREE_WHY_DIR] = 404,
+    [TREE_WHY_SPECIAL] = 403,   [TREE_WHY_DENIED] = 403, [TREE_WHY_TOO_LONG] = 414,
+    [TREE_WHY_INVALID] = 404,   [TREE_WHY_FAILED] = 500,
+};
+
 static int http_code_of(int err)
 {
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-    case EISDIR: /* a directory where a file was wanted: "index.html/" */
-    case ELOOP: /* a symlink: never followed, and not worth admitting */
-    case EINVAL:
-        return 404;
-    case EACCES:
-    case EPERM:
-    case ENXIO: /* a FIFO, socket or device: never opened */
-        return 403;
-    case ENAMETOOLONG:
-        return 414;
-    default:
-        return 500;
-    }
+    return http_whys[tree_why(err)];
 }
 
 /* "/" + the path encoded, for a Location or a title. Returns 0 or -ENOSPC. */
@@ -616,8 +608,9 @@ static size_t http_index_part(const struct http_state *st, size_t i, const char 
         http_target_escape_html(path, plen, title, sizeof(title), &n);
         text_str(&t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of /");
         text_str(&t, title);
-        text_str(&t, plen > 0 ? "/</title></head>\n<body><h1>Index of /" : "</title></head>\n"
-                                                                           "<body><h1>Index of /");
+        text_str(&t, plen > 0 ? "/</title></head>\n<body><h1>Index of /"
+                              : "</title></head>\n"
+                                "<body><h1>Index of /");
         text_str(&t, title);
         text_str(&t, plen > 0 ? "/</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified"
                                 "</th></tr>\n<tr><td><a href=\"../\">../</a></td><td></td>"

@@ -30,26 +30,13 @@ struct native_state {
 
 _Static_assert(sizeof(struct native_state) <= CONN_STATE_MAX, "native state too large");
 
-/* tree_open() errors -> what the client is told; anything else is ours. */
-static const struct {
-    int err;
-    enum wire_status status;
-} native_open_errors[] = {
-    {ENOENT, WIRE_NOT_FOUND},    {ENOTDIR, WIRE_NOT_FOUND},  {ENAMETOOLONG, WIRE_INVALID_NAME},
-    {EINVAL, WIRE_INVALID_NAME}, {ELOOP, WIRE_NOT_REGULAR}, /* a symlink: never followed */
-    {ENXIO, WIRE_NOT_REGULAR}, /* a FIFO, socket or device: never opened */
-    {ENODEV, WIRE_NOT_REGULAR},  {EISDIR, WIRE_NOT_REGULAR}, {EACCES, WIRE_ACCESS_DENIED},
-    {EPERM, WIRE_ACCESS_DENIED},
+/* Why a name could not be served -> what the client is told. */
+static const enum wire_status native_whys[TREE_WHY_COUNT] = {
+    [TREE_WHY_NOT_FOUND] = WIRE_NOT_FOUND,  [TREE_WHY_LINK] = WIRE_NOT_REGULAR,
+    [TREE_WHY_DIR] = WIRE_NOT_REGULAR,      [TREE_WHY_SPECIAL] = WIRE_NOT_REGULAR,
+    [TREE_WHY_DENIED] = WIRE_ACCESS_DENIED, [TREE_WHY_TOO_LONG] = WIRE_INVALID_NAME,
+    [TREE_WHY_INVALID] = WIRE_INVALID_NAME, [TREE_WHY_FAILED] = WIRE_SERVER_ERROR,
 };
-
-static enum wire_status native_status_of(int err)
-{
-    for (size_t i = 0; i < sizeof(native_open_errors) / sizeof(native_open_errors[0]); i++) {
-        if (native_open_errors[i].err == err)
-            return native_open_errors[i].status;
-    }
-    return WIRE_SERVER_ERROR;
-}
 
 /* The HTTP status that means the same, for the access log's readers. */
 static const int native_http_codes[WIRE_STATUS_COUNT] = {
@@ -121,7 +108,7 @@ static int native_open(struct conn *c, const struct wire_request *req, uint64_t 
     name[req->name_len] = '\0';
     fd = tree_open(c->env->dirfd, name, &sb);
     if (fd < 0) {
-        *status = native_status_of(-fd);
+        *status = native_whys[tree_why(-fd)];
         return -1;
     }
     *status = WIRE_OK;
@@ -234,6 +221,8 @@ static const char *native_method(uint8_t type)
 static enum conn_wait native_request(struct conn *c, int rc, const struct wire_request *req,
                                      size_t need, int64_t now)
 {
+    enum conn_wait want;
+
     c->cut_on_stop = false;
     strcpy(c->req.method, rc == 0 ? native_method(req->type) : "?");
     c->req.version = "FERRY/1";
@@ -245,12 +234,15 @@ static enum conn_wait native_request(struct conn *c, int rc, const struct wire_r
                   req->type == WIRE_FILE_REQUEST ? "FILE_REQUEST" : c->req.method, req->version,
                   req->type, req->name_len, (unsigned long long)req->offset,
                   (unsigned long long)req->max_size);
-    conn_consume(c, need);
     if (req->type == WIRE_LIST_REQUEST)
-        return native_list(c);
-    if (req->type == WIRE_GET_REQUEST)
-        return native_get(c, req);
-    return native_file(c, req, now);
+        want = native_list(c);
+    else if (req->type == WIRE_GET_REQUEST)
+        want = native_get(c, req);
+    else
+        want = native_file(c, req, now);
+    /* Only now: req->name points into the input, which consuming moves. */
+    conn_consume(c, need);
+    return want;
 }
 
 /* The byte after a FILE_RESPONSE OK: READY sends the content. */

@@ -25,6 +25,7 @@ static bool serve_c_ready;
 /* While idle: when a client seen waiting on a listener is looked at again
  * (0: none seen). */
 static int64_t serve_yield_at;
+static unsigned serve_yield_requests; /* c->requests when the moment began */
 
 const struct conn_handler *serve_handler(enum proto proto)
 {
@@ -76,18 +77,38 @@ static bool serve_client_waiting(const struct serve_ctx *ctx)
         if (ctx->lfds[i] >= 0)
             p[n++] = (struct pollfd){.fd = ctx->lfds[i], .events = POLLIN};
     }
-    return n > 0 && poll(p, n, 0) > 0;
+    if (n == 0 || poll(p, n, 0) <= 0)
+        return false;
+    for (nfds_t i = 0; i < n; i++) {
+        if (p[i].revents & POLLIN)
+            return true;
+    }
+    return false;
+}
+
+/* True when the connection has bytes waiting (its next request began). */
+static bool serve_conn_readable(const struct conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0;
 }
 
 /* A client waits on a listener while c is idle: after this process's
- * moment, if it still waits, c yields. Returns the next want. */
+ * moment, if c stayed idle all along (any work resets the moment), the
+ * client still waits, and c's next request has not begun, c yields: a
+ * half-close, then close, so that bytes racing in cannot turn into a reset.
+ * Returns the next want. */
 static enum conn_wait serve_yield_check(const struct serve_ctx *ctx, struct conn *c, int64_t now)
 {
     if (now < serve_yield_at)
         return c->want;
     serve_yield_at = 0;
-    if (serve_idle(c) && serve_client_waiting(ctx))
+    if (serve_idle(c) && c->requests == serve_yield_requests && serve_client_waiting(ctx) &&
+        !serve_conn_readable(c)) {
+        c->linger = true;
         return c->want = CONN_DONE;
+    }
     return c->want;
 }
 
@@ -106,6 +127,8 @@ static enum conn_wait serve_wait(const struct serve_ctx *ctx, struct conn *c)
         return CONN_DONE;
     if (left <= 0)
         return conn_expired(c, now);
+    if (!serve_idle(c)) /* a connection at work never yields */
+        serve_yield_at = 0;
     if (serve_yield_at != 0) {
         if (serve_yield_check(ctx, c, now) == CONN_DONE)
             return CONN_DONE;
@@ -120,9 +143,10 @@ static enum conn_wait serve_wait(const struct serve_ctx *ctx, struct conn *c)
     if (n > 0 && watch_stop && p[1].revents != 0)
         serve_drain_wake(ctx->wake_fd);
     for (nfds_t i = watch_stop ? 2 : 1; n > 0 && i < np; i++) {
-        if (p[i].revents != 0) { /* a client waits: look again in a moment */
+        if (p[i].revents & POLLIN) { /* a client waits: look again in a moment */
             serve_yield_at =
                 clock_now_ns() + (int64_t)SERVE_YIELD_MS * 1000000 * (1 + ctx->rank % 8);
+            serve_yield_requests = c->requests;
             break;
         }
     }

@@ -19,6 +19,25 @@
 
 static bool tree_walk_only; /* openat2() missing, or forced by a test */
 
+static const struct {
+    int err;
+    enum tree_why why;
+} tree_whys[] = {
+    {ENOENT, TREE_WHY_NOT_FOUND}, {ENOTDIR, TREE_WHY_NOT_FOUND}, {ELOOP, TREE_WHY_LINK},
+    {EISDIR, TREE_WHY_DIR},       {ENXIO, TREE_WHY_SPECIAL},     {ENODEV, TREE_WHY_SPECIAL},
+    {EACCES, TREE_WHY_DENIED},    {EPERM, TREE_WHY_DENIED},      {ENAMETOOLONG, TREE_WHY_TOO_LONG},
+    {EINVAL, TREE_WHY_INVALID},
+};
+
+enum tree_why tree_why(int err)
+{
+    for (size_t i = 0; i < sizeof(tree_whys) / sizeof(tree_whys[0]); i++) {
+        if (tree_whys[i].err == err)
+            return tree_whys[i].why;
+    }
+    return TREE_WHY_FAILED;
+}
+
 void tree_force_walk(bool on)
 {
     tree_walk_only = on;
@@ -232,10 +251,11 @@ static int tree_list_add(struct tree_list *l, const char *name, const struct sta
 }
 
 /* True when the entry belongs in a listing of this kind. */
-static bool tree_keep(enum tree_filter filter, const char *name, const struct stat *st)
+static bool tree_keep(int dfd, enum tree_filter filter, const char *name, const struct stat *st)
 {
-    if (filter == TREE_FILES_NATIVE)
-        return S_ISREG(st->st_mode) && name_valid(name, strlen(name));
+    if (filter == TREE_FILES_NATIVE) /* what a FILE_REQUEST would serve */
+        return S_ISREG(st->st_mode) && name_valid(name, strlen(name)) &&
+               faccessat(dfd, name, R_OK, AT_EACCESS) == 0;
     return name[0] != '.' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
 }
 
@@ -259,7 +279,7 @@ static int tree_read_dir(DIR *d, enum tree_filter filter, struct tree_list *l)
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            tree_keep(filter, e->d_name, &st))
+            tree_keep(dirfd(d), filter, e->d_name, &st))
             rc = tree_list_add(l, e->d_name, &st);
         errno = 0;
     }

@@ -26,6 +26,23 @@
  */
 int tree_open(int dirfd, const char *path, struct stat *st);
 
+/* Why a path could not be served, whatever the protocol: each protocol
+ * maps these to its own answers (native.c, http.c). */
+enum tree_why {
+    TREE_WHY_NOT_FOUND, /* no such entry, or a component is not a directory */
+    TREE_WHY_LINK,      /* a symbolic link, anywhere in the path */
+    TREE_WHY_DIR,       /* a directory where a file was wanted */
+    TREE_WHY_SPECIAL,   /* a FIFO, socket or device: never opened */
+    TREE_WHY_DENIED,    /* the server may not read it */
+    TREE_WHY_TOO_LONG,  /* a name or path over the system's limits */
+    TREE_WHY_INVALID,   /* an empty, "." or ".." component */
+    TREE_WHY_FAILED,    /* anything else: the server's trouble */
+    TREE_WHY_COUNT
+};
+
+/* Classifies a tree_open() or tree_list() error (a positive errno). */
+enum tree_why tree_why(int err);
+
 /* Forces the component walk even where openat2() exists (tests). */
 void tree_force_walk(bool on);
 

@@ -235,15 +235,14 @@ void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned li
 /* Which listeners may have a connection pending, and where the next
  * accept starts. A listener found empty (EAGAIN) is not tried again until
  * epoll says it is readable, so a busy listener beside idle ones costs no
- * failed accept per connection; every WORKER_REPROBE connections all are
- * tried again, so none waits behind a busy one for long. */
+ * failed accept per connection; and after each connection, when some
+ * listener is marked empty, one epoll_wait() without waiting refreshes
+ * the marks, so that clients queued on two listeners are taken in turns
+ * (one system call per connection, and only with several listeners). */
 struct worker_ready {
     uint32_t mask; /* bit i: listener i may have a connection */
     size_t next;
-    unsigned since_probe;
 };
-
-#define WORKER_REPROBE 16
 
 _Static_assert(PROTO_LISTENERS_MAX <= 32, "the ready mask is 32 bits");
 
@@ -256,10 +255,6 @@ static int worker_accept(const struct worker_config *cfg, struct worker_ready *r
 {
     int err = -EAGAIN;
 
-    if (++r->since_probe >= WORKER_REPROBE) {
-        r->mask = (uint32_t)((1ULL << cfg->nlfds) - 1);
-        r->since_probe = 0;
-    }
     for (size_t i = 0; i < cfg->nlfds; i++) {
         size_t k = (r->next + i) % cfg->nlfds;
         socklen_t len = sizeof(struct sockaddr_storage);
@@ -291,6 +286,19 @@ static void worker_mark_ready(const struct worker_config *cfg, struct worker_rea
                 r->mask |= 1u << i;
         }
     }
+}
+
+/* After a connection: with several listeners and some marked empty, asks
+ * epoll, without waiting, which are readable now. */
+static void worker_refresh_ready(const struct worker_config *cfg, struct worker_ready *r, int ep)
+{
+    struct epoll_event evs[8];
+    int n;
+
+    if (cfg->nlfds < 2 || r->mask == (uint32_t)((1ULL << cfg->nlfds) - 1))
+        return;
+    n = epoll_wait(ep, evs, 8, 0);
+    worker_mark_ready(cfg, r, evs, n);
 }
 
 static int worker_epoll(const struct worker_config *cfg)
@@ -394,6 +402,7 @@ int worker_run(const struct worker_config *cfg)
             worker_serve_one(&cfg->serve, cfg->protos[which], (unsigned)which, fd,
                              (struct sockaddr *)&peer, clock_now_ns());
             sb_set_state(cfg->serve.env.slot, SB_IDLE);
+            worker_refresh_ready(cfg, &ready, ep);
         } else if (fd == -EAGAIN) {
             int n = epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
 

@@ -203,6 +203,28 @@ static void test_native_get_from_an_offset(void **state)
     assert_true(a.close_after); /* corked: the FIN leaves with the body */
 }
 
+/* Bytes after the request (READY, or a client's garbage) must not change
+ * what is served: the name is read before the input moves. */
+static void test_native_trailing_bytes(void **state)
+{
+    uint8_t req[128];
+    size_t n = wire_get_encode(req, sizeof(req), 1, "b.txt", 5, 0, 100);
+    struct answer a;
+
+    (void)state;
+    memcpy(req + n, "\x03" "abcdefghijklmnopqrstuvwxyz", 27);
+    same_either_way(&native_handler, req, n + 27, &a);
+    assert_int_equal(a.body_ino, ino_of("b.txt"));
+    n = wire_request_encode(req, sizeof(req), 1, "hello.txt", 9);
+    memcpy(req + n,
+           "\x03"
+           "abc"
+           "b.txt",
+           9);
+    same_either_way(&native_handler, req, n + 9, &a);
+    assert_int_equal(wire_get_u64((const uint8_t *)a.out + 3), 6); /* hello.txt's size */
+}
+
 static void test_native_statuses(void **state)
 {
     static const struct {
@@ -350,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_native_file_request),
         cmocka_unit_test(test_native_get_from_an_offset),
         cmocka_unit_test(test_native_statuses),
+        cmocka_unit_test(test_native_trailing_bytes),
         cmocka_unit_test(test_native_header_decides),
         cmocka_unit_test(test_native_list),
         cmocka_unit_test(test_http_get),
