@@ -1,13 +1,15 @@
 /*
  * ferry-bench: a load generator for protocol v1.
  *
- *   ferry-bench [-b] [-c CONNECTIONS] [-n REQUESTS | -d DURATION] [--request get|file]
+ *   ferry-bench [-b] [-c CONNECTIONS] [-t PROCESSES] [-n REQUESTS | -d DURATION]
+ *               [--request get|file]
  *               HOST PORT NAME   (or HOST:PORT NAME)
  *
  * HOST:PORT takes the forms addr_split() knows ([::1]:PORT for IPv6);
  * DURATION those of dur_parse() (a bare number is seconds).
  *
- * One process, one epoll loop, non-blocking sockets. Each of the
+ * One process, one epoll loop, non-blocking sockets (-t N: N such
+ * processes, each with its share of the connections, as wrk -t N). Each of the
  * CONNECTIONS slots runs requests back to back (one file per TCP
  * connection, as the protocol has it): connect, GET, FILE_RESPONSE (must be
  * OK), then exactly size bytes read into one shared 1 MiB buffer, then
@@ -75,6 +77,7 @@ static void usage(FILE *out)
                  "       ferry-bench [options] HOST:PORT NAME\n"
                  "  -b     blocking readers: one process per connection [one epoll process]\n"
                  "  -c N   concurrent connections [1]\n"
+                 "  -t N   spread them over N epoll processes, as wrk -t N [1]\n"
                  "  -n N   stop after N requests\n"
                  "  -d D   run for D: seconds, or 500ms, 2m... [10s, unless -n]\n"
                  "  -r, --request get|file\n"
@@ -282,38 +285,70 @@ out:
     return rc;
 }
 
-/* -b: nconns processes, each requesting back to back; the parent sums
- * their counters and latencies through a pipe. */
-static void blocking_run(struct bench *b, int nconns)
+static void bench_loop(struct bench *b, struct conn *conns, int nconns);
+
+/* In a child: the share of the work that is child i's of n. */
+static void bench_child_work(struct bench *b, int i, int n, int nconns, bool blocking)
+{
+    int share = nconns / n + (i < nconns % n);
+    struct conn *conns;
+
+    if (b->limit > 0)
+        b->limit = (b->limit + (uint64_t)(n - 1 - i)) / (uint64_t)n;
+    if (blocking) {
+        while (bench_more(b)) {
+            int64_t t0 = clock_now_ns();
+
+            b->started++;
+            if (blocking_one(b) == 0) {
+                b->done++;
+                bench_record(b, clock_now_ns() - t0);
+            }
+        }
+        return;
+    }
+    /* An epoll descriptor is shared across fork(): each child its own. */
+    close(b->ep);
+    b->ep = epoll_create1(EPOLL_CLOEXEC);
+    conns = calloc((size_t)share, sizeof(*conns));
+    if (b->ep < 0 || conns == NULL)
+        _exit(1);
+    bench_loop(b, conns, share);
+}
+
+/* In a child: sends its latencies, then (a negative record) its totals. */
+static void bench_child_send(const struct bench *b, int fd)
+{
+    int64_t tail[6] = {-1,
+                       (int64_t)b->bytes,
+                       (int64_t)b->err_connect,
+                       (int64_t)b->err_status,
+                       (int64_t)b->err_short,
+                       (int64_t)b->err_io};
+
+    for (size_t i = 0; i < b->nlat; i++) {
+        if (write(fd, &b->lat[i], sizeof(b->lat[i])) != sizeof(b->lat[i]))
+            _exit(1);
+    }
+    _exit(write(fd, tail, sizeof(tail)) == sizeof(tail) ? 0 : 1);
+}
+
+/* -b: nconns processes, each a blocking reader requesting back to back;
+ * -t N: N processes, each an epoll loop with its share of the
+ * connections (as wrk -t N runs threads). The parent sums their counters
+ * and latencies through a pipe. */
+static void bench_forked(struct bench *b, int nprocs, int nconns, bool blocking)
 {
     int pfd[2];
 
     if (pipe(pfd) < 0)
         return;
-    for (int i = 0; i < nconns; i++) {
+    for (int i = 0; i < nprocs; i++) {
         if (fork() != 0)
             continue;
         close(pfd[0]);
-        if (b->limit > 0)
-            b->limit = (b->limit + (uint64_t)(nconns - 1 - i)) / (uint64_t)nconns;
-        while (bench_more(b)) {
-            int64_t t0 = clock_now_ns();
-            b->started++;
-            if (blocking_one(b) == 0) {
-                int64_t ns = clock_now_ns() - t0;
-                b->done++;
-                if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
-                    _exit(1);
-            }
-        }
-        /* A negative record carries the totals at the end. */
-        int64_t tail[6] = {-1,
-                           (int64_t)b->bytes,
-                           (int64_t)b->err_connect,
-                           (int64_t)b->err_status,
-                           (int64_t)b->err_short,
-                           (int64_t)b->err_io};
-        _exit(write(pfd[1], tail, sizeof(tail)) == sizeof(tail) ? 0 : 1);
+        bench_child_work(b, i, nprocs, nconns, blocking);
+        bench_child_send(b, pfd[1]);
     }
     close(pfd[1]);
     for (int64_t v; read(pfd[0], &v, sizeof(v)) == sizeof(v);) {
@@ -456,6 +491,7 @@ struct bench_args {
     bool blocking;
     bool file_request; /* --request file */
     int nconns;
+    int nprocs; /* -t: epoll processes */
     uint64_t limit, ms;
     char host[ADDR_HOST_MAX], port[BENCH_PORT_LEN];
     const char *name;
@@ -484,14 +520,18 @@ static int bench_args(int argc, char **argv, struct bench_args *a)
 
     memset(a, 0, sizeof(*a));
     a->nconns = 1;
+    a->nprocs = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "bc:n:d:r:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "bc:t:n:d:r:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             a->blocking = true;
             break;
         case 'c':
             a->nconns = atoi(optarg);
+            break;
+        case 't':
+            a->nprocs = atoi(optarg);
             break;
         case 'n':
             a->limit = strtoull(optarg, NULL, 10);
@@ -519,11 +559,13 @@ static int bench_args(int argc, char **argv, struct bench_args *a)
         }
     }
     nops = argc - optind - 1; /* HOST PORT or HOST:PORT, then NAME */
-    if (nops < 1 || nops > 2 || a->nconns < 1 || (a->limit > 0 && a->ms > 0)) {
+    if (nops < 1 || nops > 2 || a->nconns < 1 || a->nprocs < 1 || a->nprocs > a->nconns ||
+        (a->limit > 0 && a->ms > 0)) {
         fprintf(stderr, "ferry-bench: %s\n",
                 nops < 1 || nops > 2 ? "expected HOST PORT NAME or HOST:PORT NAME"
                 : a->nconns < 1      ? "-c wants at least 1 connection"
-                                     : "-n and -d exclude each other");
+                : a->nprocs < 1 || a->nprocs > a->nconns ? "-t wants 1 to CONNECTIONS processes"
+                                                         : "-n and -d exclude each other");
         usage(stderr);
         return -1;
     }
@@ -557,7 +599,9 @@ int main(int argc, char **argv)
     t0 = clock_now_ns();
     b.deadline_ns = t0 + (int64_t)a.ms * 1000000;
     if (a.blocking)
-        blocking_run(&b, a.nconns);
+        bench_forked(&b, a.nconns, a.nconns, true);
+    else if (a.nprocs > 1)
+        bench_forked(&b, a.nprocs, a.nconns, false);
     else
         bench_loop(&b, conns, a.nconns);
     bench_report(&b, (double)(clock_now_ns() - t0) / 1e9);

@@ -42,12 +42,14 @@ pss_kb() {  # PID: PSS of it and its children, KiB
   for p in $pids; do grep ^Pss: "/proc/$p/smaps_rollup"; done | awk '{s+=$2} END {print s+0}'
 }
 
+# Load-generator processes for C connections: two, as wrk -t2 (one for one).
+nt() { [ "$1" -gt 1 ] && echo 2 || echo 1; }
 # ferry-bench -c C for DUR seconds, REP times: "req_s MB_s GB_s p99_ms errors" (medians; errors summed)
 # REQUEST=get (one round trip, the default) or file (FILE_REQUEST + READY).
 run_case() {
   local file=$1 c=$2 out= r=${REQUEST:-get}
-  "$BENCH" -r "$r" -c "$c" -d 1 127.0.0.1 $PORT "$file" > /dev/null || true    # warm-up
-  for _ in $(seq "$REP"); do out+=$("$BENCH" -r "$r" -c "$c" -d "$DUR" 127.0.0.1 $PORT "$file" | grep ^RESULT)$'\n'; done
+  "$BENCH" -r "$r" -c "$c" -t "$(nt "$c")" -d 1 127.0.0.1 $PORT "$file" > /dev/null || true    # warm-up
+  for _ in $(seq "$REP"); do out+=$("$BENCH" -r "$r" -c "$c" -t "$(nt "$c")" -d "$DUR" 127.0.0.1 $PORT "$file" | grep ^RESULT)$'\n'; done
   echo "$(field req_s <<< "$out" | median) $(field MB_s <<< "$out" | median)" \
        "$(field GB_s <<< "$out" | median) $(field p99_ms <<< "$out" | median)" \
        "$(field errors <<< "$out" | awk '{s+=$1} END {print s}')"
