@@ -612,10 +612,10 @@ static size_t http_index_part(const struct http_state *st, size_t i, const char 
                               : "</title></head>\n"
                                 "<body><h1>Index of /");
         text_str(&t, title);
-        text_str(&t, plen > 0 ? "/</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified"
+        text_str(&t, plen > 0 ? "/</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified (UTC)"
                                 "</th></tr>\n<tr><td><a href=\"../\">../</a></td><td></td>"
                                 "<td></td></tr>\n"
-                              : "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified"
+                              : "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified (UTC)"
                                 "</th></tr>\n");
     } else if (i <= st->list.n) {
         const struct tree_entry *e = &st->list.v[i - 1];
