@@ -24,9 +24,17 @@
 /* The most worker states a pool line names (the scoreboard has 9). */
 #define FMT_STATES_MAX 16
 
-/* A cut column is never drawn narrower than this (unless its text is):
+/* A cut cell is never drawn narrower than this (unless its text is):
  * narrower, the ellipsis leaves nothing to recognise. */
 #define FMT_CUT_MIN 8
+
+/* Nor, when it keeps a port or an extension, with fewer columns than this
+ * before the ellipsis: "127.…:40900", "STAR….iso". */
+#define FMT_CUT_HEAD 4
+
+/* The longest end a cut keeps as an extension (".torrent"): a longer one
+ * is a dot within a name, not an extension. */
+#define FMT_EXT_MAX 8
 
 /* ---- text ---------------------------------------------------------- */
 
@@ -82,11 +90,42 @@ const char *fmt_ellipsis(void)
     return strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0 ? "\u2026" : "...";
 }
 
-/* Plans the cut of s to cols columns: the first *head bytes, *ell, then s
- * from *tail. Returns false when s fits as it is. */
-static bool fmt_split(const char *s, size_t cols, size_t *head, const char **ell, const char **tail)
+size_t fmt_keep_cols(const char *s, enum fmt_keep keep)
 {
-    size_t n = fmt_cols(s), ew, keep;
+    const char *base, *at;
+
+    if (keep == FMT_KEEP_PORT) {
+        at = strrchr(s, ':');
+        if (at == NULL || at[1] == '\0' || at[strspn(at + 1, "0123456789") + 1] != '\0')
+            return 0;
+        return fmt_cols(at > s && at[-1] == ']' ? at - 1 : at); /* "[::1]:443": from ']' */
+    }
+    if (keep == FMT_KEEP_EXT) {
+        base = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
+        at = strrchr(base, '.');
+        if (at == NULL || at == base || at[1] == '\0' || fmt_cols(at) > FMT_EXT_MAX)
+            return 0; /* a dot file, or a dot that starts no extension */
+        return fmt_cols(at);
+    }
+    return 0;
+}
+
+size_t fmt_cut_min(const char *s, enum fmt_keep keep)
+{
+    size_t n = fmt_cols(s), k = fmt_keep_cols(s, keep), m = FMT_CUT_MIN;
+
+    if (k > 0 && FMT_CUT_HEAD + fmt_cols(fmt_ellipsis()) + k > m)
+        m = FMT_CUT_HEAD + fmt_cols(fmt_ellipsis()) + k;
+    return n < m ? n : m;
+}
+
+/* Plans the cut of s to cols columns: the first *head bytes, *ell, then s
+ * from *tail, which holds the end that keep names when there is room for
+ * it and something before it. Returns false when s fits as it is. */
+static bool fmt_split(const char *s, size_t cols, enum fmt_keep keep, size_t *head,
+                      const char **ell, const char **tail)
+{
+    size_t n = fmt_cols(s), ew, room, back, k;
 
     if (n <= cols)
         return false;
@@ -97,31 +136,40 @@ static bool fmt_split(const char *s, size_t cols, size_t *head, const char **ell
         *ell = *tail = "";
         return true;
     }
-    keep = cols - ew;
-    *head = (size_t)(fmt_skip(s, keep - keep / 2) - s);
-    *tail = fmt_skip(s, n - keep / 2);
+    room = cols - ew;
+    back = room / 2;
+    k = fmt_keep_cols(s, keep);
+    if (k > back && k < room)
+        back = k;
+    *head = (size_t)(fmt_skip(s, room - back) - s);
+    *tail = fmt_skip(s, n - back);
     return true;
 }
 
-char *fmt_cut(const char *s, size_t cols, char *buf, size_t len)
+char *fmt_cut_keep(const char *s, size_t cols, enum fmt_keep keep, char *buf, size_t len)
 {
     const char *ell, *tail;
     size_t head;
 
-    if (fmt_split(s, cols, &head, &ell, &tail))
+    if (fmt_split(s, cols, keep, &head, &ell, &tail))
         snprintf(buf, len, "%.*s%s%s", (int)head, s, ell, tail);
     else
         snprintf(buf, len, "%s", s);
     return buf;
 }
 
-/* Prints s cut to cols columns. */
-static void fmt_put_cut(FILE *out, const char *s, size_t cols)
+char *fmt_cut(const char *s, size_t cols, char *buf, size_t len)
+{
+    return fmt_cut_keep(s, cols, FMT_KEEP_NONE, buf, len);
+}
+
+/* Prints s cut to cols columns, keeping its end as keep says. */
+static void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep keep)
 {
     const char *ell, *tail;
     size_t head;
 
-    if (!fmt_split(s, cols, &head, &ell, &tail)) {
+    if (!fmt_split(s, cols, keep, &head, &ell, &tail)) {
         fputs(s, out);
         return;
     }
@@ -131,8 +179,8 @@ static void fmt_put_cut(FILE *out, const char *s, size_t cols)
 }
 
 /* Prints line and a newline, its end replaced by the ellipsis if it is
- * wider than width: the last resort when even the narrowest layout is too
- * wide. */
+ * wider than width: the last resort, for a width narrower than a table's
+ * last column (a few columns) or a report's label. */
 static void fmt_put_line(FILE *out, const char *line, unsigned width)
 {
     const char *ell = fmt_ellipsis();
@@ -201,7 +249,7 @@ static void fmt_wrap_begin(struct fmt_wrap *w, FILE *out, unsigned width, const 
         w->indent = 0; /* continuation lines start at the margin */
     if (width != FMT_WIDE && n > width)
         n = width;
-    fmt_put_cut(out, label, n);
+    fmt_put_cut(out, label, n, FMT_KEEP_NONE);
     w->col = (unsigned)n;
     w->fresh = n == 0 || n < w->indent;
     if (n > 0)
@@ -225,7 +273,7 @@ static void fmt_wrap_put(struct fmt_wrap *w, const char *sep, char *text)
         fputs(sep, w->out);
     if (w->width != FMT_WIDE && w->col + s + n > w->width)
         n = w->width > w->col + s ? w->width - w->col - s : 0;
-    fmt_put_cut(w->out, text, n);
+    fmt_put_cut(w->out, text, n, FMT_KEEP_NONE);
     w->col += (unsigned)(s + n);
     w->fresh = false;
 }
@@ -254,17 +302,22 @@ static void fmt_wrap_end(struct fmt_wrap *w)
 
 /* ---- tables -------------------------------------------------------- */
 
-/* How a column gives way on a short line: first the droppable ones go,
- * lowest drop first, with cut columns counted at their soft width; then
- * cut columns share what is left. */
+/* How a column gives way on a short line. First the droppable columns
+ * that are not tight go, lowest drop first, while the cut columns would
+ * be narrower than their soft width; then the tight ones, while the cut
+ * columns would be narrower than their narrowest cut (fmt_cut_min()); the
+ * cut columns share what is left. No other column is ever cut: a number
+ * shows whole or not at all. */
 struct fmt_col {
     const char *head;
-    bool right;     /* right-aligned: numbers */
-    bool standin;   /* shown only once the column before it is dropped */
-    unsigned drop;  /* 0: always shown; else its turn to be dropped */
-    unsigned floor; /* narrowest drawn, so that top's columns hold still */
-    unsigned soft;  /* 0: never cut; else cut to fit, kept this wide if it can */
-    unsigned gap;   /* spaces before it, when not first: 1 unless set */
+    bool right;         /* right-aligned: numbers */
+    bool standin;       /* shown only once the column before it is dropped */
+    bool tight;         /* dropped only when the cut columns cannot narrow further */
+    unsigned drop;      /* 0: always shown; else its turn to be dropped */
+    unsigned floor;     /* narrowest drawn, so that top's columns hold still */
+    unsigned soft;      /* 0: never cut; else cut to fit, kept this wide if it can */
+    enum fmt_keep keep; /* what a cut keeps whole: a port, an extension */
+    unsigned gap;       /* spaces before it, when not first: 1 unless set */
 };
 
 struct fmt_table {
@@ -321,47 +374,53 @@ static const char *fmt_table_get(const struct fmt_table *t, size_t row, size_t c
     return s ? s : "";
 }
 
-/* The widest text of every column, header included, and its floor. */
-static void fmt_table_natural(const struct fmt_table *t, unsigned *nat)
+/* The widest text of every column, header included, and its floor; and
+ * the narrowest it can be drawn: as wide for a column never cut, the
+ * widest of its cells' narrowest cuts for a cut one. */
+static void fmt_table_measure(const struct fmt_table *t, unsigned *nat, unsigned *min)
 {
     for (size_t c = 0; c < t->ncols; c++) {
         nat[c] = t->cols[c].floor;
+        min[c] = 0;
         for (size_t r = 0; r < t->nrows; r++) {
-            size_t n = fmt_cols(fmt_table_get(t, r, c));
+            const char *s = fmt_table_get(t, r, c);
+            size_t n = fmt_cols(s), m = fmt_cut_min(s, t->cols[c].keep);
+
             nat[c] = n > nat[c] ? (unsigned)n : nat[c];
+            min[c] = m > min[c] ? (unsigned)m : min[c];
         }
+        if (!t->cols[c].soft)
+            min[c] = nat[c];
     }
 }
 
-/* The line width with the shown columns at w, the cut ones capped at
- * their soft width when soft is set. */
-static size_t fmt_table_need(const struct fmt_table *t, const unsigned *w, const bool *shown,
-                             bool soft)
+/* The line width with the shown columns at w. */
+static size_t fmt_table_need(const struct fmt_table *t, const unsigned *w, const bool *shown)
 {
     size_t need = 0;
     bool first = true;
 
     for (size_t c = 0; c < t->ncols; c++) {
-        const struct fmt_col *col = &t->cols[c];
-
         if (!shown[c])
             continue;
-        need += first ? 0 : col->gap ? col->gap : 1;
-        need += soft && col->soft && col->soft < w[c] ? col->soft : w[c];
+        need += first ? 0 : t->cols[c].gap ? t->cols[c].gap : 1;
+        need += w[c];
         first = false;
     }
     return need;
 }
 
-/* Drops the shown column whose turn it is (showing its stand-in). Returns
- * false when none is left to drop. */
-static bool fmt_table_drop(const struct fmt_table *t, bool *shown)
+/* Drops the shown column whose turn it is (showing its stand-in), a tight
+ * one only if tight. Returns false when none is left to drop. */
+static bool fmt_table_drop(const struct fmt_table *t, bool *shown, bool tight)
 {
     size_t victim = t->ncols;
 
     for (size_t c = 0; c < t->ncols; c++) {
-        if (shown[c] && t->cols[c].drop > 0 &&
-            (victim == t->ncols || t->cols[c].drop < t->cols[victim].drop))
+        const struct fmt_col *col = &t->cols[c];
+
+        if (shown[c] && col->drop > 0 && (tight || !col->tight) &&
+            (victim == t->ncols || col->drop < t->cols[victim].drop))
             victim = c;
     }
     if (victim == t->ncols)
@@ -372,54 +431,60 @@ static bool fmt_table_drop(const struct fmt_table *t, bool *shown)
     return true;
 }
 
-/* Shares room among the shown cut columns (their w starting at 0), a
- * column at a time: first up to their soft width, then up to their full
- * one, so that a long file name does not starve a short peer. */
+/* Shares room among the shown cut columns (their w starting at their
+ * narrowest), a column at a time to the narrowest of them: first up to
+ * their soft width, then up to their full one, so that a long file name
+ * does not starve a short peer. */
 static void fmt_table_share(const struct fmt_table *t, const unsigned *nat, const bool *shown,
                             unsigned *w, size_t room)
 {
     for (int pass = 0; pass < 2; pass++) {
-        for (bool gave = true; gave && room > 0;) {
-            gave = false;
-            for (size_t c = 0; c < t->ncols && room > 0; c++) {
+        while (room > 0) {
+            size_t to = t->ncols;
+
+            for (size_t c = 0; c < t->ncols; c++) {
                 unsigned cap = pass == 0 && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
 
-                if (!shown[c] || !t->cols[c].soft || w[c] >= cap)
-                    continue;
-                w[c]++;
-                room--;
-                gave = true;
+                if (shown[c] && t->cols[c].soft && w[c] < cap && (to == t->ncols || w[c] < w[to]))
+                    to = c;
             }
+            if (to == t->ncols)
+                break;
+            w[to]++;
+            room--;
         }
     }
 }
 
 /* Lays the table out within width: w[c] is each column's width, 0 for
- * one not shown. */
+ * one not shown. Only a width narrower than the last column left leaves
+ * a line too long (fmt_put_line() cuts it). */
 static void fmt_table_layout(const struct fmt_table *t, unsigned width, unsigned *w)
 {
-    unsigned nat[FMT_COLS_MAX];
+    unsigned nat[FMT_COLS_MAX], min[FMT_COLS_MAX], soft[FMT_COLS_MAX];
     bool shown[FMT_COLS_MAX];
-    size_t fixed;
+    size_t need;
 
-    fmt_table_natural(t, nat);
-    for (size_t c = 0; c < t->ncols; c++)
+    fmt_table_measure(t, nat, min);
+    for (size_t c = 0; c < t->ncols; c++) {
         shown[c] = !t->cols[c].standin;
-    while (width != FMT_WIDE && fmt_table_need(t, nat, shown, true) > width &&
-           fmt_table_drop(t, shown))
+        soft[c] = t->cols[c].soft && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
+        soft[c] = soft[c] > min[c] ? soft[c] : min[c];
+    }
+    while (width != FMT_WIDE && fmt_table_need(t, soft, shown) > width &&
+           fmt_table_drop(t, shown, false))
+        ;
+    while (width != FMT_WIDE && fmt_table_need(t, min, shown) > width &&
+           fmt_table_drop(t, shown, true))
         ;
     for (size_t c = 0; c < t->ncols; c++)
         w[c] = shown[c] ? nat[c] : 0;
-    if (width == FMT_WIDE || fmt_table_need(t, w, shown, false) <= width)
+    if (width == FMT_WIDE || fmt_table_need(t, w, shown) <= width)
         return;
     for (size_t c = 0; c < t->ncols; c++)
-        w[c] = t->cols[c].soft ? 0 : w[c];
-    fixed = fmt_table_need(t, w, shown, false); /* the gaps and the uncut columns */
-    fmt_table_share(t, nat, shown, w, fixed < width ? width - fixed : 0);
-    for (size_t c = 0; c < t->ncols; c++) {
-        if (shown[c] && t->cols[c].soft && w[c] < FMT_CUT_MIN)
-            w[c] = nat[c] < FMT_CUT_MIN ? nat[c] : FMT_CUT_MIN; /* the line is cut instead */
-    }
+        w[c] = shown[c] ? min[c] : 0;
+    need = fmt_table_need(t, w, shown);
+    fmt_table_share(t, nat, shown, w, need < width ? width - need : 0);
 }
 
 /* Prints row r laid out at w. */
@@ -446,7 +511,7 @@ static void fmt_table_row(FILE *out, const struct fmt_table *t, size_t r, const 
             fprintf(m, "%*s", (int)(t->cols[c].gap ? t->cols[c].gap : 1), "");
         if (t->cols[c].right)
             fprintf(m, "%*s", (int)pad, "");
-        fmt_put_cut(m, s, w[c]);
+        fmt_put_cut(m, s, w[c], t->cols[c].keep);
         if (!t->cols[c].right && c != last)
             fprintf(m, "%*s", (int)pad, "");
         first = false;
@@ -577,7 +642,7 @@ enum { L_PROTO, L_ADDRESS, L_CONNS, L_OK, L_REDIRECT, L_CLIENT, L_SERVER, L_SENT
  * the errors, the bytes and the protocol: the address and OK stay. */
 static const struct fmt_col fmt_listener_cols[L_NCOLS] = {
     [L_PROTO] = {.head = "PROTO", .drop = 6},
-    [L_ADDRESS] = {.head = "LISTENER", .soft = 21},
+    [L_ADDRESS] = {.head = "LISTENER", .soft = 21, .keep = FMT_KEEP_PORT},
     [L_CONNS] = {.head = "CONNS", .right = true, .drop = 2},
     [L_OK] = {.head = "OK", .right = true},
     [L_REDIRECT] = {.head = "REDIRECT", .right = true, .drop = 1},
@@ -663,6 +728,7 @@ enum {
     W_TARGET,
     W_PROGRESS,
     W_BRIEF,
+    W_DONE,
     W_RATE,
     W_NCOLS
 };
@@ -671,22 +737,28 @@ enum {
  * PEER, TARGET, PROGRESS, RATE): the process's history goes first, from
  * the least telling (GEN) on, then which of the listeners took the
  * connection (its protocol stays longer), and the progress loses its
- * byte count ("25% of 400 B") before SENT, AGE, SLOT and PROTO go. */
+ * byte count ("25% of 400 B") before SENT, AGE, SLOT and PROTO go. Then
+ * PEER and TARGET are cut, keeping a port and an extension; where even
+ * their narrowest cut does not fit, the progress keeps only its percent
+ * (DONE), then STATE, DONE and RATE go, then PEER and TARGET: who and
+ * what before how fast, and a whole number or none. */
 static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
     [W_SLOT] = {.head = "SLOT", .right = true, .drop = 7},
     [W_PID] = {.head = "PID", .right = true, .floor = 5},
     [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
-    [W_STATE] = {.head = "STATE", .floor = 9},
+    [W_STATE] = {.head = "STATE", .floor = 9, .drop = 10, .tight = true},
     [W_AGE] = {.head = "AGE", .right = true, .drop = 6, .floor = 6},
     [W_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
     [W_SENT] = {.head = "SENT", .right = true, .drop = 5, .floor = 9},
     [W_PROTO] = {.head = "PROTO", .drop = 8, .gap = 2},
     [W_LISTENER] = {.head = "LISTENER", .drop = 3},
-    [W_PEER] = {.head = "PEER", .soft = 21, .gap = 2},
-    [W_TARGET] = {.head = "TARGET", .soft = 24},
+    [W_PEER] =
+        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 13, .tight = true},
+    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 14, .tight = true},
     [W_PROGRESS] = {.head = "PROGRESS", .drop = 4},
-    [W_BRIEF] = {.head = "PROGRESS", .standin = true},
-    [W_RATE] = {.head = "RATE"},
+    [W_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 9, .tight = true},
+    [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 11, .tight = true},
+    [W_RATE] = {.head = "RATE", .drop = 12, .tight = true},
 };
 
 /* The transfer cells of entry i, or dashes when it has none. */
@@ -714,6 +786,7 @@ static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
     fmt_table_set(tb, i, W_TARGET, "%s", json_is_string(target) ? json_string_value(target) : "-");
     fmt_table_set(tb, i, W_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
     fmt_table_set(tb, i, W_BRIEF, "%3lld%% of %s", pct, size);
+    fmt_table_set(tb, i, W_DONE, "%lld%%", pct);
     fmt_table_set(tb, i, W_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
 }
 

@@ -4,8 +4,10 @@
  * fitted to a width. Every printer takes the width in display columns;
  * FMT_WIDE (0) means no limit: full width, nothing cut. Within a width no
  * line is longer: tables drop their least useful columns and cut long
- * cells (targets, peers, addresses) in the middle with an ellipsis;
- * reports and events wrap onto indented continuation lines.
+ * cells (targets, peers, addresses) in the middle with an ellipsis,
+ * keeping an extension or a port whole; a number is never cut (its
+ * column goes instead); reports and events wrap onto indented
+ * continuation lines.
  */
 #ifndef FERRY_FMT_H
 #define FERRY_FMT_H
@@ -33,10 +35,32 @@ size_t fmt_cols(const char *s);
  * mojibake. */
 const char *fmt_ellipsis(void);
 
+/* What a cut keeps whole at the end of a cell. */
+enum fmt_keep {
+    FMT_KEEP_NONE, /* nothing in particular: the middle goes */
+    FMT_KEEP_PORT, /* an address's port: "10.0.…:4242", "[2001:db8…:1]:443" */
+    FMT_KEEP_EXT,  /* a file name's extension: "debian-12…VD-1.iso" */
+};
+
 /* Writes s into buf cut to at most cols display columns: the middle
- * replaced by the ellipsis, so a file's extension and a peer's port stay.
- * Returns buf. */
+ * replaced by the ellipsis, the start and the end kept. Returns buf. */
 char *fmt_cut(const char *s, size_t cols, char *buf, size_t len);
+
+/* Returns the display width of the end of s that a cut of kind keep keeps
+ * whole: the port after the last ':' (from the ']' of "[::1]:443"), the
+ * extension after the last '.' of the last path component (8 columns at
+ * most, not a dot file's), else 0. */
+size_t fmt_keep_cols(const char *s, enum fmt_keep keep);
+
+/* Returns the narrowest that s can be cut to and stay recognisable: 8
+ * columns, or 4 before the ellipsis and the end that keep names; s's own
+ * width when that is less. */
+size_t fmt_cut_min(const char *s, enum fmt_keep keep);
+
+/* As fmt_cut(), with the end that keep names whole whenever cols leaves
+ * room for it and a column before the ellipsis (fmt_cut_min() always
+ * does). Returns buf. */
+char *fmt_cut_keep(const char *s, size_t cols, enum fmt_keep keep, char *buf, size_t len);
 
 /* Prints a status answer as a short report, then a table of the listeners
  * (or a line saying they are closed). */

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static void client_set(struct client_err *e, int code, bool about_file, const char *fmt, va_list ap)
 {
@@ -31,6 +32,16 @@ int client_fail_file(struct client_err *e, int code, const char *fmt, ...)
     client_set(e, code, true, fmt, ap);
     va_end(ap);
     return code;
+}
+
+void client_append(struct client_err *e, const char *fmt, ...)
+{
+    size_t len = strlen(e->msg);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
+    va_end(ap);
 }
 
 void client_report(const struct client_err *e, const char *name, bool always_name)

@@ -49,6 +49,11 @@ int client_fail(struct client_err *e, int code, const char *fmt, ...)
 int client_fail_file(struct client_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Adds to e's message (what became of the file, say), cut if the
+ * message is full. */
+void client_append(struct client_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Prints e on stderr: "ferry: MSG", or "ferry: NAME: MSG" when it is about
  * the file or always_name is set (--many names every line). */
 void client_report(const struct client_err *e, const char *name, bool always_name);

@@ -18,6 +18,7 @@
 #include "contrib/client/fetch.h"
 #include "contrib/client/list.h"
 #include "contrib/client/output.h"
+#include "contrib/client/progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -94,9 +95,11 @@ static const char usage_get[] =
     "\nget fetches the file NAME from a ferryd at HOST and PORT, in one round trip\n"
     "(GET; a server that predates it is asked again the old way). Files larger\n"
     "than MAX_SIZE are refused; the file appears only once complete. With -c an\n"
-    "interrupted download is kept as NAME.part (beside the output) and the next\n"
-    "-c asks only for the rest; if the server's file is now smaller, ferry stops\n"
-    "(exit 19) rather than guess. Without -c a NAME.part is left alone. --many\n"
+    "interrupted download is kept as NAME.part (beside the output; ferry says how\n"
+    "much) and the next -c asks only for the rest; if the server's file is now\n"
+    "smaller, ferry stops (exit 19) rather than guess. An output already there\n"
+    "without a .part is asked about: the server's size says 'already complete'\n"
+    "(exit 0), else it is refused. Without -c a NAME.part is left alone. --many\n"
     "fetches each NAME in turn into the current directory (or -o DIR), one line\n"
     "each, and exits with the highest exit code of them all.\n";
 
@@ -502,11 +505,33 @@ static int run_ls(const struct cmdline *cl)
     return EX_OK;
 }
 
+/* Cleans up and says what -c keeps, then dies of sig: the shell sees
+ * 130 for SIGINT, 143 for SIGTERM, as from any program it interrupts. */
 static void on_fatal_signal(int sig)
 {
-    out_on_signal();
+    out_on_signal(sig == SIGINT    ? "interrupted"
+                  : sig == SIGTERM ? "terminated"
+                                   : "hung up",
+                  prog_line_open());
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* Installs on_fatal_signal() for SIGINT, SIGTERM and SIGHUP, each blocking
+ * the others while it runs, so that only one of them speaks. */
+static void catch_fatal_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 int main(int argc, char **argv)
@@ -523,9 +548,7 @@ int main(int argc, char **argv)
         return rc > 0 ? EX_OK : EX_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_fatal_signal);
-    signal(SIGTERM, on_fatal_signal);
-    signal(SIGHUP, on_fatal_signal);
+    catch_fatal_signals();
     rc = cl.cmd == CMD_LS ? run_ls(&cl) : run_get(&cl);
     free(ops.v);
     return rc;

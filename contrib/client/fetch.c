@@ -4,6 +4,7 @@
 #include "contrib/client/fetch.h"
 
 #include "common/clock.h"
+#include "common/size.h"
 #include "common/wire.h"
 #include "contrib/client/net.h"
 #include "contrib/client/output.h"
@@ -196,16 +197,15 @@ static int fetch_ask(struct fetch_session *s, const char *name, uint64_t have, s
     return fetch_exchange(s, name, x, e);
 }
 
-/* The message for a transfer that ended early. */
-static int fetch_truncated(const struct fetch_xfer *x, uint64_t done, int err,
-                           const struct output *out, struct client_err *e)
+/* The message for a transfer that ended early (fetch_kept() adds what
+ * the .part keeps). */
+static int fetch_truncated(const struct fetch_xfer *x, uint64_t done, int err, struct client_err *e)
 {
-    return client_fail(e, EX_TRANSFER, "truncated transfer: received %llu of %llu bytes%s%s%s%s",
+    return client_fail(e, EX_TRANSFER, "truncated transfer: received %llu of %llu bytes%s%s",
                        (unsigned long long)done, (unsigned long long)x->size, err ? ": " : "",
                        err == EAGAIN ? "timed out"
                        : err         ? strerror(err)
-                                     : "",
-                       out->resume ? "; kept in " : "", out->resume ? out->part : "");
+                                     : "");
 }
 
 /* Receives the content, from x->offset to x->size, into out. Returns
@@ -234,7 +234,7 @@ static int fetch_content(const struct fetch_session *s, const char *name,
             done += (uint64_t)n;
             prog_update(&pg, done);
         } else if (n == 0 || errno != EINTR) {
-            rc = fetch_truncated(x, done, n == 0 ? 0 : errno, out, e);
+            rc = fetch_truncated(x, done, n == 0 ? 0 : errno, e);
         }
     }
     free(buf);
@@ -257,18 +257,77 @@ static int fetch_ready(const struct fetch_session *s, int fd, struct client_err 
     return EX_OK;
 }
 
+/* -c, and the output is there without a .part: asks for what follows its
+ * bytes (GET at its size). The server answers OK and sends nothing when
+ * it is complete: ferry says so, and that is a success. A size that
+ * differs (OK with more, BAD_OFFSET with fewer) means another file or a
+ * partial one that is not ours: refused, saying what to do. Returns EX_OK
+ * or an exit code. */
+static int fetch_complete(struct fetch_session *s, const char *name, const struct output *out,
+                          struct client_err *e)
+{
+    struct fetch_xfer x = {.fd = -1};
+    uint8_t refuse = WIRE_REFUSE;
+    char have[32], size[32];
+    int rc;
+
+    if (s->o->verbose)
+        fprintf(stderr, "* %s exists, without %s.part: asking whether it is complete\n", out->path,
+                out->path);
+    rc = fetch_ask(s, name, out->exists_size, &x, e);
+    if (rc != EX_OK && rc != EX_STATUS + WIRE_BAD_OFFSET)
+        return rc;
+    if (rc == EX_OK && x.type == WIRE_FILE_REQUEST) { /* the old way: no, thanks */
+        if (s->o->verbose)
+            fprintf(stderr, "> REFUSE (0x%02x)\n", WIRE_REFUSE);
+        net_write_all(x.fd, &refuse, 1);
+    }
+    if (x.fd >= 0)
+        close(x.fd);
+    size_format(out->exists_size, have, sizeof(have));
+    size_format(x.size, size, sizeof(size));
+    if (rc == EX_OK && x.size == out->exists_size) {
+        if (s->mode != PROG_OFF)
+            fprintf(stderr, "ferry: %s: already complete (%s in %s)\n", name, have, out->path);
+        return EX_OK;
+    }
+    if (x.size > out->exists_size)
+        return client_fail(e, EX_LOCAL,
+                           "%s exists with %s of the server's %s: use -f to fetch it afresh, or "
+                           "rename it to %s.part for -c to resume it",
+                           out->path, have, size, out->path);
+    return client_fail(e, EX_LOCAL,
+                       "%s exists with %s, more than the server's %s: another file? use -f to "
+                       "replace it",
+                       out->path, have, size);
+}
+
+/* After a failure with -c, whether a later -c can pick up from the .part
+ * (not when the server's file changed: that message says what to do).
+ * A local error counts only once the .part was open (written to). */
+static bool fetch_resumable(int rc, bool opened)
+{
+    return rc == EX_CONNECT || rc == EX_TRANSFER || rc == EX_STATUS + WIRE_SERVER_ERROR ||
+           (rc == EX_LOCAL && opened);
+}
+
 int fetch_file(struct fetch_session *s, const char *name, struct client_err *e)
 {
     struct fetch_xfer x = {.fd = -1};
     struct output out;
+    char kept[32];
+    bool opened;
     int rc;
 
     if ((rc = out_prepare(s->o, name, &out, e)) != EX_OK)
         return rc;
+    if (out.exists)
+        return fetch_complete(s, name, &out, e);
     x.part = out.resume ? out.part : NULL;
     rc = fetch_ask(s, name, out.have, &x, e);
     if (rc == EX_OK)
         rc = out_open(&out, e);
+    opened = rc == EX_OK;
     /* An old server sends it all: the .part starts over. */
     if (rc == EX_OK && out.resume && x.offset < out.have)
         rc = out_rewind(&out, e);
@@ -281,5 +340,9 @@ int fetch_file(struct fetch_session *s, const char *name, struct client_err *e)
     if (rc == EX_OK)
         return out_commit(&out, s->o->force, e);
     out_abort(&out);
+    /* Said once, here: the failure, then what a -c will pick up. */
+    if (out.resume && out.have > 0 && fetch_resumable(rc, opened))
+        client_append(e, "; %s kept in %s (ferry get -c resumes)",
+                      size_format(out.have, kept, sizeof(kept)), out.part);
     return rc;
 }

@@ -23,9 +23,12 @@ struct fetch_session {
 void fetch_init(struct fetch_session *s, const struct client_opts *o);
 
 /*
- * Downloads name into its output (see output.h). Returns EX_OK, or an
- * exit code with e set; nothing is printed but the progress display and,
- * with -v, the protocol trace.
+ * Downloads name into its output (see output.h). With -c, an output that
+ * is already there without a .part is asked about instead: complete (the
+ * server's size) is EX_OK, said on stderr unless quiet; else refused.
+ * Returns EX_OK, or an exit code with e set (with -c, saying what the
+ * .part keeps when a later -c can resume it); nothing is printed but the
+ * progress display, that line and, with -v, the protocol trace.
  */
 int fetch_file(struct fetch_session *s, const char *name, struct client_err *e);
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,102 @@
  * .part is never put here: an interrupted download is what -c resumes. */
 static char out_tmp[PATH_MAX];
 
-void out_on_signal(void)
+/* The .part of this download (-c), for the signal handler to say what it
+ * keeps; out_part_set says the path is whole (it is written outside the
+ * handler, which may run at any moment). */
+static char out_part_path[PATH_MAX];
+static volatile sig_atomic_t out_part_set;
+
+/* Appends s to buf at *len (room: size), cut if it is full: no stdio, for
+ * the signal handler. */
+static void out_put(char *buf, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > size - *len)
+        n = size - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* Writes n as size_format() does ("512 B", "31.2 MiB", the tenth rounded
+ * half to even as printf's "%.1f") into buf, of 32 bytes, without stdio:
+ * for the signal handler. Returns buf. */
+static char *out_size(uint64_t n, char *buf)
+{
+    static const char *const units[] = {" B", " KiB", " MiB", " GiB", " TiB", " PiB", " EiB"};
+    uint64_t whole = n, tenth = 0, mask, half, scaled;
+    unsigned u = 0;
+    char digits[24];
+    size_t i = sizeof(digits), len = 0;
+
+    while (u < 6 && (n >> (10 * u)) >= 1024)
+        u++;
+    if (u > 0) {
+        mask = (1ULL << (10 * u)) - 1;
+        half = 1ULL << (10 * u - 1);
+        whole = n >> (10 * u);
+        scaled = (n & mask) * 10; /* below 10 * 2^60: no overflow */
+        tenth = scaled >> (10 * u);
+        if ((scaled & mask) > half || ((scaled & mask) == half && tenth % 2 == 1))
+            tenth++;
+        if (tenth == 10) {
+            whole++;
+            tenth = 0;
+        }
+    }
+    digits[--i] = '\0';
+    if (u > 0) {
+        digits[--i] = (char)('0' + tenth);
+        digits[--i] = '.';
+    }
+    do {
+        digits[--i] = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole > 0);
+    out_put(buf, 31, &len, digits + i);
+    out_put(buf, 31, &len, units[u]);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Says what the .part keeps, if it keeps anything. Async-signal-safe. */
+static void out_say_kept(const char *why, bool fresh_line)
+{
+    char msg[PATH_MAX + 128], size[32];
+    struct stat st;
+    size_t len = 0;
+
+    if (!out_part_set || lstat(out_part_path, &st) < 0 || st.st_size <= 0)
+        return;
+    out_part_set = 0; /* once, whatever signal comes next */
+    out_put(msg, sizeof(msg), &len, fresh_line ? "\nferry: " : "ferry: ");
+    out_put(msg, sizeof(msg), &len, why);
+    out_put(msg, sizeof(msg), &len, "; ");
+    out_put(msg, sizeof(msg), &len, out_size((uint64_t)st.st_size, size));
+    out_put(msg, sizeof(msg), &len, " kept in ");
+    out_put(msg, sizeof(msg), &len, out_part_path);
+    out_put(msg, sizeof(msg), &len, " (ferry get -c resumes)\n");
+    if (write(STDERR_FILENO, msg, len) < 0)
+        return; /* nowhere left to say it */
+}
+
+void out_on_signal(const char *why, bool fresh_line)
 {
     if (out_tmp[0] != '\0')
         unlink(out_tmp);
+    out_say_kept(why, fresh_line);
+}
+
+/* Tells the signal handler about out's .part (-c), or that there is none
+ * (NULL). */
+static void out_part_watch(const char *part)
+{
+    out_part_set = 0;
+    if (part == NULL)
+        return;
+    snprintf(out_part_path, sizeof(out_part_path), "%s", part);
+    out_part_set = 1;
 }
 
 const char *out_label(const struct output *out)
@@ -62,12 +155,36 @@ static int out_measure_part(struct output *out, struct client_err *e)
     if (snprintf(out->part, sizeof(out->part), "%s.part", out->path) >= (int)sizeof(out->part))
         return client_fail(e, EX_USAGE, "output path too long");
     out->have = 0;
-    if (lstat(out->part, &st) < 0)
-        return errno == ENOENT ? EX_OK
-                               : client_fail(e, EX_LOCAL, "%s: %s", out->part, strerror(errno));
-    if (!S_ISREG(st.st_mode))
+    if (lstat(out->part, &st) < 0) {
+        if (errno != ENOENT)
+            return client_fail(e, EX_LOCAL, "%s: %s", out->part, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
         return client_fail(e, EX_LOCAL, "%s is not a regular file", out->part);
-    out->have = (uint64_t)st.st_size;
+    } else {
+        out->have = (uint64_t)st.st_size;
+    }
+    out_part_watch(out->part);
+    return EX_OK;
+}
+
+/* -c and path exists (without -f): with no path.part beside it, it may be
+ * a complete earlier download, which the server's size will tell (exists);
+ * with one, which of the two is meant is not ours to guess. */
+static int out_existing(struct output *out, const struct stat *st, struct client_err *e)
+{
+    struct stat part;
+
+    if (snprintf(out->part, sizeof(out->part), "%s.part", out->path) >= (int)sizeof(out->part))
+        return client_fail(e, EX_USAGE, "output path too long");
+    if (lstat(out->part, &part) == 0)
+        return client_fail(e, EX_LOCAL,
+                           "%s exists, and so does %s: use -f to resume %s and replace %s, or "
+                           "remove one of them",
+                           out->path, out->part, out->part, out->path);
+    if (!S_ISREG(st->st_mode))
+        return client_fail(e, EX_LOCAL, "%s exists (use -f to replace it)", out->path);
+    out->exists = true;
+    out->exists_size = (uint64_t)st->st_size;
     return EX_OK;
 }
 
@@ -88,7 +205,9 @@ int out_prepare(const struct client_opts *o, const char *name, struct output *ou
         !S_ISDIR(st.st_mode))
         out->stream = true; /* nothing is replaced, so no -f needed */
     if (!out->stream && !o->force && lstat(out->path, &st) == 0)
-        return client_fail(e, EX_LOCAL, "%s exists (use -f to replace it)", out->path);
+        return out->resume
+                   ? out_existing(out, &st, e)
+                   : client_fail(e, EX_LOCAL, "%s exists (use -f to replace it)", out->path);
     return out->resume ? out_measure_part(out, e) : EX_OK;
 }
 
@@ -174,12 +293,17 @@ static int out_close_stream(struct output *out)
 
 void out_abort(struct output *out)
 {
+    struct stat st;
+
+    out_part_watch(NULL);             /* the caller says what is kept */
     if (out->stream || out->fd < 0) { /* a device or FIFO: never unlinked */
         out_close_stream(out);
         return;
     }
     if (out->resume) /* what arrived must survive a crash, to be resumed */
         fsync(out->fd);
+    if (out->resume && fstat(out->fd, &st) == 0)
+        out->have = (uint64_t)st.st_size;
     close(out->fd);
     out->fd = -1;
     if (!out->resume)
@@ -208,6 +332,7 @@ int out_commit(struct output *out, bool force, struct client_err *e)
     int rc, err = 0;
 
     umask(mask);
+    out_part_watch(NULL); /* whole now: nothing to resume */
     if (out->stream) {
         if (out_close_stream(out) < 0)
             return client_fail(e, EX_LOCAL, "%s: %s", out_label(out), strerror(errno));

@@ -21,16 +21,20 @@ struct output {
     bool stream; /* stdout, a device or a FIFO: written in place */
     bool resume; /* -c: through path.part, which outlives a failure */
     char path[PATH_MAX];
-    char part[PATH_MAX]; /* the temporary file (path.part with -c) once open */
-    uint64_t have;       /* -c: the bytes path.part holds */
+    char part[PATH_MAX];  /* the temporary file (path.part with -c) once open */
+    uint64_t have;        /* -c: the bytes path.part holds */
+    bool exists;          /* -c: path is there and no path.part: complete? */
+    uint64_t exists_size; /* its size, to ask the server about */
     int fd;
 };
 
 /*
  * Decides the target of name before connecting, so that a local problem
  * costs the server nothing: -o (a file, a directory, '-') or ./name;
- * refuses an existing file without -f; with -c measures path.part.
- * Returns EX_OK, or an exit code with e set.
+ * refuses an existing file without -f; with -c measures path.part, and
+ * marks an existing regular file without a path.part as exists (only the
+ * server can tell whether it is complete). Returns EX_OK, or an exit code
+ * with e set.
  */
 int out_prepare(const struct client_opts *o, const char *name, struct output *out,
                 struct client_err *e);
@@ -44,7 +48,8 @@ int out_open(struct output *out, struct client_err *e);
  * resume). Returns EX_OK or EX_LOCAL with e set. */
 int out_rewind(struct output *out, struct client_err *e);
 
-/* After a failure: removes the temporary file; keeps path.part, synced. */
+/* After a failure: removes the temporary file; keeps path.part, synced,
+ * and sets have to the bytes it holds. */
 void out_abort(struct output *out);
 
 /* Makes the complete file durable and renames it into place (over an
@@ -55,7 +60,9 @@ int out_commit(struct output *out, bool force, struct client_err *e);
 const char *out_label(const struct output *out);
 
 /* For a fatal signal's handler: removes the temporary file, if one is
- * open (never a .part). Async-signal-safe. */
-void out_on_signal(void);
+ * open (never a .part); with -c, says once on stderr what the .part keeps,
+ * if anything: "ferry: WHY; 31.2 MiB kept in big.bin.part (ferry get -c
+ * resumes)", on a line of its own when fresh_line. Async-signal-safe. */
+void out_on_signal(const char *why, bool fresh_line);
 
 #endif

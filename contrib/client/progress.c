@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/size.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ static const enum prog_part prog_drop_order[] = {PART_TIME,  PART_RATE, PART_BAR
                                                  PART_TOTAL, PART_DONE, PART_PCT};
 
 #define PROG_NDROP (sizeof(prog_drop_order) / sizeof(prog_drop_order[0]))
+
+/* A bar is drawn and its line not ended: set by prog_draw(), cleared by
+ * prog_finish(), read by a signal handler. */
+static volatile sig_atomic_t prog_open;
+
+bool prog_line_open(void)
+{
+    return prog_open != 0;
+}
 
 enum prog_mode prog_mode_for_stderr(bool quiet, bool report)
 {
@@ -168,6 +178,7 @@ static void prog_draw(struct progress *pg, uint64_t done, int64_t now, bool fina
     /* One write per redraw (stderr is unbuffered): never half a line. */
     memcpy(line + n, "\033[K", 3);
     fwrite(line, 1, n + 3, stderr);
+    prog_open = 1;
     pg->drawn_ns = now;
 }
 
@@ -218,10 +229,12 @@ void prog_finish(struct progress *pg, uint64_t done, bool ok)
     if (pg->mode == PROG_BAR) {
         prog_draw(pg, done, now, ok);
         fputc('\n', stderr);
+        prog_open = 0;
         return;
     }
     if (pg->mode == PROG_REPORT && pg->drawn_ns != 0)
         fputs("\r\033[K", stderr); /* the line is the summary's, or the error's */
+    prog_open = 0;
     if ((pg->mode == PROG_SUMMARY || pg->mode == PROG_REPORT) && ok)
         prog_summary(pg, done, now);
 }

@@ -46,4 +46,8 @@ void prog_update(struct progress *pg, uint64_t done);
  * PROG_REPORT mode the bar is erased, then the summary line when ok. */
 void prog_finish(struct progress *pg, uint64_t done, bool ok);
 
+/* Whether a bar is on screen, its line not ended: a message must start
+ * with a newline. Async-signal-safe, for the handler of a fatal signal. */
+bool prog_line_open(void);
+
 #endif

@@ -83,6 +83,16 @@ def slurp(path):
         return f.read()
 
 
+def human(n):
+    """A byte count as ferry prints it: "512 B", "31.2 MiB"."""
+    if n < 1024:
+        return f"{n} B"
+    v, unit = n / 1024, 0
+    while v >= 1024 and unit < 5:
+        v, unit = v / 1024, unit + 1
+    return f"{v:.1f} {('KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[unit]}"
+
+
 def visible_widths(shown):
     """The visible width of every piece of terminal output between two
     carriage returns or newlines, escape sequences taken out."""
@@ -663,9 +673,9 @@ class ClientAgainstFakes(FerryTest):
                 self.assertIn(b"waiting for the answer: timed out", r.stderr)
                 self.assertTrue(low <= took < high, f"-t {value} took {took:.2f}s")
 
-    def interrupted(self, *args):
-        """A download of 1 GiB that stops after 64 KiB; SIGINT then.
-        Returns what the directory held while it ran."""
+    def interrupted(self, *args, sig=signal.SIGINT):
+        """A download of 1 GiB that stops after 64 KiB; sig then. Returns
+        what the directory held while it ran, and what ferry said."""
         release = threading.Event()
         def slow(conn):
             read_any(conn)
@@ -673,7 +683,7 @@ class ClientAgainstFakes(FerryTest):
             release.wait(30)
         fake = FakeServer(slow)
         proc = subprocess.Popen([FERRY, "get", *args, "127.0.0.1", str(fake.port), "f", "2G"],
-                                cwd=self.tmp, stderr=subprocess.DEVNULL)
+                                cwd=self.tmp, stderr=subprocess.PIPE)
         try:
             # The file grows as the bytes arrive: then it is mid-transfer.
             def written():
@@ -681,25 +691,36 @@ class ClientAgainstFakes(FerryTest):
                 return files if files and os.path.getsize(
                     os.path.join(self.tmp, files[0])) == 65536 else None
             during = wait_until(written, what="the first 64 KiB written")
-            proc.send_signal(signal.SIGINT)
-            self.assertEqual(proc.wait(timeout=30), -signal.SIGINT)
+            proc.send_signal(sig)
+            # Killed by the signal, as before: the shell says 130 or 143.
+            self.assertEqual(proc.wait(timeout=30), -sig)
+            said = proc.stderr.read().decode()
         finally:
             release.set()
             if proc.poll() is None:
                 proc.kill()
+            proc.stderr.close()
             fake.join()
-        return during
+        return during, said
 
     def test_interrupted_download_leaves_nothing(self):
-        during = self.interrupted()
+        during, said = self.interrupted()
         self.assertEqual(len(during), 1, during)
         self.assertTrue(during[0].startswith(".f.ferry-"), during)
         self.assertEqual(self.left(), [], "the temporary file is gone after SIGINT")
+        self.assertNotIn("kept", said)
 
     def test_interrupted_download_with_continue_keeps_the_part(self):
-        self.assertEqual(self.interrupted("-c"), ["f.part"])
+        during, said = self.interrupted("-c")
+        self.assertEqual(during, ["f.part"])
         self.assertEqual(self.left(), ["f.part"], "kept for the next -c")
         self.assertEqual(slurp(os.path.join(self.tmp, "f.part")), b"y" * 65536)
+        self.assertEqual(said, "ferry: interrupted; 64.0 KiB kept in f.part (ferry get -c resumes)\n")
+
+    def test_terminated_download_with_continue_says_so_once(self):
+        during, said = self.interrupted("-c", "-q", sig=signal.SIGTERM)
+        self.assertEqual(self.left(), ["f.part"])
+        self.assertEqual(said, "ferry: terminated; 64.0 KiB kept in f.part (ferry get -c resumes)\n")
 
     def test_fallback_to_file_request(self):
         """An older server answers GET with BAD_REQUEST: asked again, once,
@@ -751,6 +772,26 @@ class ClientAgainstFakes(FerryTest):
         self.assertEqual(self.left(), ["f"])
         self.assertEqual(slurp(os.path.join(self.tmp, "f")), b"hello\n")
 
+    def test_complete_output_against_an_old_server(self):
+        # No GET, so no offset to ask with: FILE_REQUEST tells the size,
+        # REFUSE declines the content.
+        with open(os.path.join(self.tmp, "f"), "wb") as f:
+            f.write(b"hello\n")
+        seen = []
+        def old(conn):
+            mtype = read_any(conn)[0]
+            seen.append(mtype)
+            if mtype != FILE_REQUEST:
+                conn.sendall(response(BAD_REQUEST))
+                return
+            conn.sendall(response(OK, 6))
+            seen.append(recv_exact(conn, 1))
+        r = self.run_against(old, "-c", n=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.decode(), "ferry: f: already complete (6 B in f)\n")
+        self.assertEqual(seen, [GET, FILE_REQUEST, b"\x04"])
+        self.assertEqual(self.left(), ["f"])
+
     def test_get_too_large_says_the_real_size(self):
         seen = []
         def big(conn):
@@ -800,7 +841,8 @@ class ClientAgainstFakes(FerryTest):
         self.assertEqual(self.left(), [], "without -c the partial file goes")
         r = self.run_against(half, "-c")
         self.assertEqual(r.returncode, 5, r.stderr)
-        self.assertIn(b"received 50000 of 100000 bytes; kept in f.part", r.stderr)
+        self.assertEqual(r.stderr.decode(), "ferry: truncated transfer: received 50000 of 100000 "
+                         "bytes; 48.8 KiB kept in f.part (ferry get -c resumes)\n")
         self.assertEqual(self.left(), ["f.part"])
         self.assertEqual(slurp(os.path.join(self.tmp, "f.part")), data[:50000])
         # Without -c an existing .part is left alone (and the download is whole).
@@ -985,6 +1027,138 @@ class GetListResume(FerryTest):
         self.assertIn(b"the file changed on the server: it is 6 bytes, fewer than the 26 in "
                       b"hello.txt.part", r.stderr)
         self.assertEqual(os.listdir(self.out), ["hello.txt.part"])
+
+    def slow_get(self, *args):
+        """ferry get -c at 512 KiB/s of data.bin, in the background."""
+        return subprocess.Popen([FERRY, "get", "-c", "--rate", "512K", *args, "127.0.0.1",
+                                 str(self.srv.port), "data.bin", "1G"], cwd=self.out,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+    def part_has(self, least):
+        def grown():
+            try:
+                return os.path.getsize(self.path("data.bin.part")) >= least
+            except FileNotFoundError:
+                return False
+        wait_until(grown, what=f"{least} bytes in data.bin.part")
+
+    def test_interrupted_resume_says_what_is_kept(self):
+        """Ctrl-C, then SIGTERM, then a -c that finishes: each stop says
+        once how much the .part keeps; the exit is the signal's."""
+        for sig, why, least in ((signal.SIGINT, "interrupted", 256 << 10),
+                                (signal.SIGTERM, "terminated", 1 << 20)):
+            with self.subTest(sig=sig):
+                proc = self.slow_get()
+                try:
+                    self.part_has(least)
+                    proc.send_signal(sig)
+                    _, err = proc.communicate(timeout=30)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                self.assertEqual(proc.returncode, -sig, err)
+                kept = os.path.getsize(self.path("data.bin.part"))
+                self.assertLess(kept, len(self.data))
+                self.assertEqual(err.decode(), f"ferry: {why}; {human(kept)} kept in "
+                                 "data.bin.part (ferry get -c resumes)\n")
+                self.assertEqual(slurp(self.path("data.bin.part")), self.data[:kept])
+        r = self.get("-c")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(b"kept", r.stderr)
+        self.assertEqual(os.listdir(self.out), ["data.bin"])
+        self.assertEqual(slurp(self.path("data.bin")), self.data)
+
+    def test_failed_resume_says_what_is_kept(self):
+        """The worker dies mid-transfer: the failure's message and exit
+        code, then what the .part keeps; the next -c finishes."""
+        proc = self.slow_get()
+        try:
+            self.part_has(256 << 10)
+            worker = next(w["pid"] for w in self.srv.admin_json("workers")["workers"]
+                          if "transfer" in w)
+            os.kill(worker, signal.SIGKILL)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 5, err)
+        kept = os.path.getsize(self.path("data.bin.part"))
+        self.assertRegex(err.decode(), rf"^ferry: truncated transfer: received {kept} of "
+                         rf"{len(self.data)} bytes(: [^;]+)?; {re.escape(human(kept))} kept in "
+                         r"data\.bin\.part \(ferry get -c resumes\)\n$")
+        r = self.get("-c")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(slurp(self.path("data.bin")), self.data)
+
+    def test_continue_on_a_complete_output(self):
+        """curl -C - and wget -c say "nothing to do": so does -c, once the
+        server's size says the output is complete."""
+        self.assertEqual(self.get().returncode, 0)
+        before = os.stat(self.path("data.bin"))
+        r = self.get("-c", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        said = r.stderr.decode()
+        self.assertIn(f"> GET version=1 type=0x07 name_len=8 offset={len(self.data)} ", said)
+        self.assertIn(f"status=OK(0) size={len(self.data)}", said)
+        self.assertTrue(said.endswith("ferry: data.bin: already complete (3.0 MiB in data.bin)\n"),
+                        said)
+        self.assertNotIn("content", said)
+        after = os.stat(self.path("data.bin"))
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns))
+        self.assertEqual(os.listdir(self.out), ["data.bin"])
+        r = self.get("-c", "-q")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        # With --many, a line for each file, like the summary's.
+        r = ferry("get", "--many", "-c", "127.0.0.1", self.srv.port, "1G", "data.bin",
+                  "hello.txt", cwd=self.out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(lines[0], "ferry: data.bin: already complete (3.0 MiB in data.bin)")
+        self.assertRegex(lines[1], "^" + SUMMARY.format(r"hello\.txt", "6 B")[:-2] + "$")
+
+    def test_continue_on_an_incomplete_or_other_output(self):
+        """An output of another size is not ours to append to: refused
+        (exit 1, untouched), with what to do, which then works."""
+        with open(self.path("data.bin"), "wb") as f:
+            f.write(self.data[:1000])
+        r = self.get("-c")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "ferry: data.bin exists with 1000 B of the server's 3.0 MiB: use -f to "
+                         "fetch it afresh, or rename it to data.bin.part for -c to resume it\n")
+        self.assertEqual(slurp(self.path("data.bin")), self.data[:1000])
+        os.rename(self.path("data.bin"), self.path("data.bin.part"))
+        r = self.get("-c", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"offset=1000 ", r.stderr)
+        self.assertEqual(slurp(self.path("data.bin")), self.data)
+        # Longer than the server's: the server says BAD_OFFSET.
+        with open(self.path("hello.txt"), "wb") as f:
+            f.write(b"a much longer old version\n")
+        r = self.get("-c", name="hello.txt")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "ferry: hello.txt exists with 26 B, more than the server's 6 B: another "
+                         "file? use -f to replace it\n")
+        r = self.get("-c", "-f", name="hello.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(slurp(self.path("hello.txt")), b"hello\n")
+        # An output and a .part: which one is meant is not ferry's to guess.
+        with open(self.path("hello.txt.part"), "wb") as f:
+            f.write(b"hel")
+        r = self.get("-c", name="hello.txt")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         "ferry: hello.txt exists, and so does hello.txt.part: use -f to resume "
+                         "hello.txt.part and replace hello.txt, or remove one of them\n")
+        self.assertEqual(sorted(os.listdir(self.out)), ["data.bin", "hello.txt", "hello.txt.part"])
+        # Not found stays not found, whatever is on disk.
+        with open(self.path("nope"), "wb") as f:
+            f.write(b"x")
+        r = self.get("-c", name="nope")
+        self.assertEqual((r.returncode, r.stderr.decode()), (13, "ferry: nope: file not found\n"))
 
     def test_too_large_from_get(self):
         r = self.get(max_size="1M")

@@ -107,6 +107,34 @@ class Fitting(FerryTest):
         self.assertRegex(row, r"127\.0\.0\.1:\d+ ")
         self.assertRegex(row, r" +\d+% of 64\.0 MiB ")
 
+    def test_narrow_columns_keep_the_port_and_whole_numbers(self):
+        # The tryout: at COLUMNS=60 PEER showed "127.…900" and RATE
+        # "2.1 Mi…"; at 50 a cell was "…" alone. A cut keeps the port and
+        # the extension; a number shows whole or its column goes.
+        port = self.held.getsockname()[1]
+        pid = next(w["pid"] for w in self.srv.admin_json("workers")["workers"]
+                   if "transfer" in w)
+        for cols in (80, 60, 50, 40):
+            with self.subTest(cols=cols):
+                r = self.srv.ctl("workers", env=dict(self.utf8, COLUMNS=str(cols)))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                lines = r.stdout.splitlines()
+                self.assertFits(lines, cols)
+                self.assertEqual(len(lines), 3, "the header and a row per worker, none wrapped")
+                head, row = lines[0], next(l for l in lines if re.match(rf" *{pid} ", l))
+                self.assertRegex(head, r"^ +PID .*PEER +TARGET")
+                self.assertRegex(row, rf" 127\.[0-9.\u2026]*:{port} ", "the port stays whole")
+                self.assertRegex(row, r"START-?.*\u2026.*\.iso")
+                for line in lines:
+                    self.assertFalse(line.endswith("\u2026"), f"a line cut: {line!r}")
+                    self.assertNotIn(" \u2026 ", line, f"a cell cut to nothing: {line!r}")
+                if "RATE" in head:
+                    self.assertRegex(row, r" \d+(\.\d)? (B|KiB|MiB|GiB)/s$")
+                if "DONE" in head:
+                    self.assertRegex(row, r" \d+% ")
+                if "PROGRESS" in head:
+                    self.assertRegex(row, r" \d+% of 64\.0 MiB ")
+
     def test_a_c_locale_gets_three_dots(self):
         rc, out, err = run_pty(["-s", self.srv.admin, "workers"],
                                env=env_without("LC_ALL", "LC_CTYPE", "COLUMNS", LANG="C"))

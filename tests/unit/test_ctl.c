@@ -3,6 +3,7 @@
 #include "admin/ctl.h"
 #include "admin/fmt.h"
 #include "common/adminpath.h"
+#include "common/size.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -342,6 +343,61 @@ static void test_cut(void **state)
     setlocale(LC_CTYPE, "C");
 }
 
+/* A peer keeps its port, a name its extension: what tells one transfer
+ * from another when the middle goes. */
+static void test_cut_keeps_port_and_extension(void **state)
+{
+    char buf[128];
+
+    (void)state;
+    assert_int_equal(fmt_keep_cols("10.0.0.123:4242", FMT_KEEP_PORT), 5);
+    assert_int_equal(fmt_keep_cols("[::1]:6", FMT_KEEP_PORT), 3); /* "]:6" */
+    assert_int_equal(fmt_keep_cols("host", FMT_KEEP_PORT), 0);
+    assert_int_equal(fmt_keep_cols("a:b", FMT_KEEP_PORT), 0);
+    assert_int_equal(fmt_keep_cols("-", FMT_KEEP_PORT), 0);
+    assert_int_equal(fmt_keep_cols("x:", FMT_KEEP_PORT), 0);
+    assert_int_equal(fmt_keep_cols("big.iso", FMT_KEEP_EXT), 4);
+    assert_int_equal(fmt_keep_cols("a.b/c.tar.gz", FMT_KEEP_EXT), 3);
+    assert_int_equal(fmt_keep_cols("a.d/file", FMT_KEEP_EXT), 0); /* not this component's */
+    assert_int_equal(fmt_keep_cols(".bashrc", FMT_KEEP_EXT), 0);
+    assert_int_equal(fmt_keep_cols("notes.", FMT_KEEP_EXT), 0);
+    assert_int_equal(fmt_keep_cols("v1.2-and-a-long-tail", FMT_KEEP_EXT), 0);
+    assert_int_equal(fmt_keep_cols("big.iso", FMT_KEEP_NONE), 0);
+
+    assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+    assert_string_equal(fmt_cut_keep("10.0.0.123:4242", 11, FMT_KEEP_PORT, buf, sizeof(buf)),
+                        "10.0.\u2026:4242");
+    assert_string_equal(
+        fmt_cut_keep("[2001:db8:0:0:0:0:0:1]:443", 17, FMT_KEEP_PORT, buf, sizeof(buf)),
+        "[2001:db\u20260:1]:443");
+    /* The tryout's "127.…900": a plain cut loses the port, a kept one not. */
+    assert_string_equal(fmt_cut("127.0.0.1:40900", 8, buf, sizeof(buf)), "127.\u2026900");
+    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 11, FMT_KEEP_PORT, buf, sizeof(buf)),
+                        "127.\u2026:40900");
+    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 15, FMT_KEEP_PORT, buf, sizeof(buf)),
+                        "127.0.0.1:40900");
+    assert_string_equal(
+        fmt_cut_keep("debian-12.5.0-amd64-DVD-1.iso", 18, FMT_KEEP_EXT, buf, sizeof(buf)),
+        "debian-12\u2026VD-1.iso");
+    assert_string_equal(
+        fmt_cut_keep("START-xxxxxxxxxxxxxxxx-END.iso", 9, FMT_KEEP_EXT, buf, sizeof(buf)),
+        "STAR\u2026.iso");
+    /* Too narrow for the end and a column before it: a plain cut. */
+    assert_string_equal(fmt_cut_keep("abcdefghij.torrent", 9, FMT_KEEP_EXT, buf, sizeof(buf)),
+                        "abcd\u2026rent");
+    /* The narrowest recognisable cut: 8 columns, or 4 + the ellipsis + the end. */
+    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_PORT), 11);
+    assert_int_equal(fmt_cut_min("[2001:db8:1234:5678:9abc:def0:1234:5678]:65535", FMT_KEEP_PORT),
+                     12);
+    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_NONE), 8);
+    assert_int_equal(fmt_cut_min("a.iso", FMT_KEEP_EXT), 5); /* shorter than any cut */
+    assert_int_equal(fmt_cut_min("a-long-name.iso", FMT_KEEP_EXT), 9);
+    setlocale(LC_CTYPE, "C");
+    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_PORT), 13);
+    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 13, FMT_KEEP_PORT, buf, sizeof(buf)),
+                        "127....:40900");
+}
+
 static void test_width_rule(void **state)
 {
     (void)state;
@@ -567,6 +623,164 @@ static void test_workers_short_at_80(void **state)
     assert_non_null(strstr(t, " native "));
     assert_null(strstr(t, "LISTENER"));
     free(t);
+    json_decref(r);
+}
+
+/* One transfer of the narrow-terminal tests: what its row must show
+ * whole when its column is shown. */
+struct narrow_xfer {
+    const char *peer, *port, *target, *ext;
+    json_int_t size, sent;
+    double rate;
+};
+
+static json_t *narrow_workers(const struct narrow_xfer *x, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:f}", "peer", x[i].peer, "protocol",
+                              "native", "listener", long_listener, "target", x[i].target, "size",
+                              x[i].size, "sent", x[i].sent, "rate_bps", x[i].rate);
+        json_array_append_new(list, json_pack("{s:i,s:i,s:i,s:s,s:f,s:i,s:I,s:o}", "slot", (int)i,
+                                              "pid", 4194000 + (int)i, "generation", 12, "state",
+                                              "sending", "age_s", 7200.0, "requests", 9, "bytes",
+                                              x[i].sent, "transfer", t));
+    }
+    json_array_append_new(list, json_pack("{s:i,s:i,s:i,s:s,s:f,s:i,s:i}", "slot", (int)n, "pid", 7,
+                                          "generation", 1, "state", "idle", "age_s", 1.0,
+                                          "requests", 0, "bytes", 0));
+    return json_pack("{s:b,s:o}", "ok", 1, "workers", list);
+}
+
+/* The number of times s occurs in line. */
+static size_t occurrences(const char *line, const char *s)
+{
+    size_t n = 0;
+
+    for (const char *at = line; (at = strstr(at, s)) != NULL; at += strlen(s))
+        n++;
+    return n;
+}
+
+/* Checks the workers table t of x at width: every line within it, one
+ * row per worker, the numbers of the columns shown whole, the peer's port
+ * and the name's extension there, and an ellipsis only inside PEER and
+ * TARGET, never alone. */
+static void check_narrow(const char *t, const struct narrow_xfer *x, size_t n, unsigned width)
+{
+    const char *ell = fmt_ellipsis();
+    char *copy = strdup(t), *save = NULL, *head = strtok_r(copy, "\n", &save);
+    size_t ew = strlen(ell);
+
+    if (widest(t) > width)
+        fail_msg("width %u: a line of %zu columns:\n%s", width, widest(t), t);
+    assert_int_equal(count_lines(t), n + 2); /* the header, the rows, the idle one: none wrapped */
+    assert_non_null(strstr(head, "PID"));
+    for (size_t i = 0; i < n; i++) {
+        char *row = strtok_r(NULL, "\n", &save), pid[16], cell[128], size[32], sent[32];
+        long long pct = (long long)(x[i].sent * 100 / x[i].size);
+        size_t len = strlen(row);
+
+        assert_non_null(row);
+        snprintf(pid, sizeof(pid), "%d", 4194000 + (int)i);
+        assert_non_null(strstr(row, pid));
+        size_format((uint64_t)x[i].size, size, sizeof(size));
+        size_format((uint64_t)x[i].sent, sent, sizeof(sent));
+        if (strstr(head, "RATE")) /* the tryout's "2.1 Mi…" */
+            assert_non_null(strstr(row, fmt_rate(x[i].rate, cell, sizeof(cell))));
+        if (strstr(head, "PROGRESS")) {
+            snprintf(cell, sizeof(cell), "%3lld%% of %s", pct, size);
+            if (strstr(row, cell) == NULL) {
+                snprintf(cell, sizeof(cell), "%3lld%% %s/%s", pct, sent, size);
+                assert_non_null(strstr(row, cell));
+            }
+        }
+        if (strstr(head, "DONE")) {
+            snprintf(cell, sizeof(cell), " %lld%% ", pct);
+            assert_non_null(strstr(row, cell));
+        }
+        if (strstr(head, "SENT"))
+            assert_non_null(strstr(row, sent));
+        if (strstr(head, "PEER"))
+            assert_non_null(strstr(row, x[i].port));
+        if (strstr(head, "TARGET"))
+            assert_non_null(strstr(row, x[i].ext));
+        assert_true(occurrences(row, ell) <= 2);
+        assert_false(len >= ew && strcmp(row + len - ew, ell) == 0); /* the line is never cut */
+        snprintf(cell, sizeof(cell), " %s ", ell);
+        assert_null(strstr(row, cell)); /* nor a cell cut to the ellipsis alone */
+    }
+    free(copy);
+}
+
+/* Long IPv6 peers, the longest names, big rates, at the widths of a
+ * split terminal: PEER and TARGET stay and are cut keeping their port and
+ * extension; a number is shown whole or its column dropped. */
+static void test_workers_narrow(void **state)
+{
+    char *name = long_name();
+    const struct narrow_xfer x[] = {
+        {long_peer, "]:65535", name, ".iso", (json_int_t)5 << 40, (json_int_t)3 << 40,
+         1073636966.0},
+        {"10.200.30.40:4242", ":4242", "debian-12.5.0-amd64-DVD-1.iso", ".iso",
+         (json_int_t)3993976832, 1 << 30, 916172.8},
+        {"127.0.0.1:40900", ":40900", "big.bin", "big.bin", 268435456, 32768000, 2202009.6},
+    };
+    const unsigned widths[] = {40, 50, 60, 80};
+    const char *locales[] = {"C.UTF-8", "C"};
+    json_t *r = narrow_workers(x, 3);
+
+    (void)state;
+    for (size_t l = 0; l < 2; l++) {
+        assert_non_null(setlocale(LC_CTYPE, locales[l]));
+        for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+            char *t = render(fmt_workers, widths[i], r);
+
+            check_narrow(t, x, 3, widths[i]);
+            /* Who gets what stays down to 40 columns. */
+            assert_non_null(strstr(t, "PEER"));
+            assert_non_null(strstr(t, "TARGET"));
+            if (widths[i] >= 50)
+                assert_non_null(strstr(t, "RATE"));
+            free(t);
+        }
+    }
+    /* Every width from 40 on holds the same promises. */
+    setlocale(LC_CTYPE, "C.UTF-8");
+    for (unsigned w = 40; w <= 200; w++) {
+        char *t = render(fmt_workers, w, r);
+
+        check_narrow(t, x, 3, w);
+        free(t);
+    }
+    setlocale(LC_CTYPE, "C");
+    json_decref(r);
+    free(name);
+}
+
+/* The tryout: one transfer at COLUMNS=60 and 50 showed "127.…900" and
+ * "2.1 Mi…". Now the peer and the rate are whole, and nothing is cut. */
+static void test_workers_tryout_at_60_and_50(void **state)
+{
+    const struct narrow_xfer x[] = {
+        {"127.0.0.1:40900", ":40900", "big.bin", "big.bin", 268435456, 32768000, 2202009.6},
+    };
+    json_t *r = narrow_workers(x, 1);
+
+    (void)state;
+    assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+    for (unsigned w = 50; w <= 60; w += 10) {
+        char *t = render(fmt_workers, w, r);
+
+        check_narrow(t, x, 1, w);
+        assert_non_null(strstr(t, "127.0.0.1:40900"));
+        assert_non_null(strstr(t, " 2.1 MiB/s\n"));
+        assert_non_null(strstr(t, " 12% "));
+        assert_null(strstr(t, "\u2026"));
+        free(t);
+    }
+    setlocale(LC_CTYPE, "C");
     json_decref(r);
 }
 
@@ -1019,12 +1233,15 @@ int main(void)
         cmocka_unit_test(test_usage_fits),
         cmocka_unit_test(test_units),
         cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_cut_keeps_port_and_extension),
         cmocka_unit_test(test_width_rule),
         cmocka_unit_test(test_workers_table_wide),
         cmocka_unit_test(test_workers_older_ferryd),
         cmocka_unit_test(test_workers_fit_80),
         cmocka_unit_test(test_workers_every_width),
         cmocka_unit_test(test_workers_short_at_80),
+        cmocka_unit_test(test_workers_narrow),
+        cmocka_unit_test(test_workers_tryout_at_60_and_50),
         cmocka_unit_test(test_status_text),
         cmocka_unit_test(test_status_fits_80),
         cmocka_unit_test(test_event_line),
