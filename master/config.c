@@ -59,6 +59,9 @@ static const struct cfg_option cfg_options[] = {
      "each write must make progress within this"},
     {"shutdown-timeout", CFG_SECONDS, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
      "graceful stop: SIGKILL what is still running after this"},
+    {"min-rate", CFG_SIZE, CFG_AT(min_rate), 0, 1u << 30, "BYTES/s", "1K",
+     "close a client that takes less than this per second, over 10 s windows, while a "
+     "response is sent (0: off)"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "kill a worker whose transfer made no progress for this long (0: never)"},
     {"header-timeout", CFG_SECONDS, CFG_AT(header_timeout), 1, 3600, "SECONDS", "10",
@@ -143,6 +146,16 @@ static int cfg_number(const struct cfg_option *o, const char *arg, unsigned *out
     char *end;
 
     if (o->type == CFG_SIZE) {
+        char text[32];
+        size_t n = strlen(arg);
+
+        /* A rate may say so: "1K/s". */
+        if (n < sizeof(text) && n > 2 && strcmp(arg + n - 2, "/s") == 0 && o->arg != NULL &&
+            strstr(o->arg, "/s") != NULL) {
+            memcpy(text, arg, n - 2);
+            text[n - 2] = '\0';
+            arg = text;
+        }
         if (size_parse(arg, &v) < 0)
             return cfg_fail("--%s: not a size: '%s'", o->name, arg);
     } else if (o->type == CFG_SECONDS) {
@@ -293,6 +306,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->shutdown_timeout = 30;
     cfg->stall_timeout = 120;
     cfg->backlog = 511;
+    cfg->min_rate = 1024;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 5;
     cfg->http.keepalive_requests = 1000;

@@ -34,6 +34,7 @@ struct config {
     unsigned shutdown_timeout;
     unsigned stall_timeout; /* 0: no watchdog */
     unsigned backlog;
+    unsigned min_rate; /* bytes/s; 0: off */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */

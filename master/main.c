@@ -81,6 +81,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
                           .chunk = cfg->chunk_size,
                           .io_timeout_ms = (int)cfg->io_timeout * 1000,
                           .request_timeout_ms = (int)cfg->request_timeout * 1000,
+                          .min_rate = cfg->min_rate,
                           .http = &cfg->http,
                           .report = worker_report},
                   .lfds = ls->fds,

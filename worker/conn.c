@@ -71,7 +71,8 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->corked = proto_cork_at_accept(h->proto); /* inherited from the listener */
     c->body_fd = -1;
     c->body_off = c->body_end = 0;
-    c->read_deadline = c->write_deadline = 0;
+    c->read_deadline = c->write_deadline = c->rate_end = 0;
+    c->rate_from = c->out_total = 0;
     c->cut_on_stop = true;
     c->requests = 0;
     memset(&c->req, 0, sizeof(c->req));
@@ -191,6 +192,7 @@ static int conn_send_head(struct conn *c, bool *progress)
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         conn_count_body(c, c->out_off, c->out_off + (size_t)n);
         c->out_off += (size_t)n;
+        c->out_total += (uint64_t)n;
         *progress = true;
     }
     return 0;
@@ -214,8 +216,33 @@ static int conn_send_body(struct conn *c, bool *progress)
             return -ESPIPE;
         c->body_off += (uint64_t)n;
         c->req.sent += (uint64_t)n;
+        c->out_total += (uint64_t)n;
         sb_conn_progress(c->env->slot, (uint64_t)n);
         *progress = true;
+    }
+    return 0;
+}
+
+/*
+ * --min-rate: while a response is sent, every CONN_RATE_WINDOW_S seconds
+ * the client must have taken min_rate bytes a second, or it is closed: a
+ * reader that keeps the writes progressing a byte at a time would
+ * otherwise hold its connection (and, but in the event mode, a process)
+ * for ever. Returns 0, or -1 with the trouble recorded.
+ */
+static int conn_rate_check(struct conn *c, int64_t now)
+{
+    uint64_t want = c->env->min_rate * CONN_RATE_WINDOW_S;
+
+    if (c->env->min_rate == 0)
+        return 0;
+    if (c->rate_end == 0 || now >= c->rate_end) {
+        if (c->rate_end != 0 && c->out_total - c->rate_from < want) {
+            conn_trouble(c, "client too slow: below --min-rate", 0, false);
+            return -1;
+        }
+        c->rate_end = now + (int64_t)CONN_RATE_WINDOW_S * 1000000000;
+        c->rate_from = c->out_total;
     }
     return 0;
 }
@@ -225,7 +252,11 @@ static int conn_send_body(struct conn *c, bool *progress)
 static int conn_flush(struct conn *c, int64_t now)
 {
     bool progress = false;
-    int rc = conn_cork(c);
+    int rc;
+
+    if (conn_rate_check(c, now) < 0)
+        return -1;
+    rc = conn_cork(c);
 
     if (rc == 0)
         rc = conn_send_head(c, &progress);
@@ -248,7 +279,7 @@ static int conn_flush(struct conn *c, int64_t now)
     if (c->body_fd >= 0)
         close(c->body_fd);
     c->body_fd = -1;
-    c->write_deadline = 0;
+    c->write_deadline = c->rate_end = 0; /* the next response has its own windows */
     /* A response the connection outlives must leave now, not at close:
      * uncork, once; later responses go out with MSG_MORE instead. */
     if (c->corked && !c->close_after && (rc = conn_set_cork(c, false)) < 0) {
@@ -282,11 +313,15 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
 
 int64_t conn_deadline(const struct conn *c)
 {
-    return c->want == CONN_WRITE ? c->write_deadline : c->read_deadline;
+    if (c->want != CONN_WRITE)
+        return c->read_deadline;
+    return c->rate_end != 0 && c->rate_end < c->write_deadline ? c->rate_end : c->write_deadline;
 }
 
 enum conn_wait conn_expired(struct conn *c, int64_t now)
 {
+    if (c->want == CONN_WRITE && now < c->write_deadline) /* a --min-rate window ended */
+        return conn_rate_check(c, now) < 0 ? CONN_DONE : CONN_WRITE;
     if (c->want == CONN_WRITE)
         return conn_trouble(c, "timed out", ETIMEDOUT, false);
     if (c->want == CONN_READ) {

@@ -29,10 +29,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CONN_IN_FIRST  4096        /* input buffer at first; grows to CONN_IN_MAX */
-#define CONN_IN_MAX    (32 * 1024) /* a request head's limits (8 + 16 KiB) and room */
-#define CONN_OUT_CAP   (16 * 1024) /* a response head, or a batch of LIST records */
-#define CONN_STATE_MAX 512         /* the largest handler state */
+#define CONN_IN_FIRST      4096        /* input buffer at first; grows to CONN_IN_MAX */
+#define CONN_IN_MAX        (32 * 1024) /* a request head's limits (8 + 16 KiB) and room */
+#define CONN_OUT_CAP       (16 * 1024) /* a response head, or a batch of LIST records */
+#define CONN_STATE_MAX     512         /* the largest handler state */
+#define CONN_RATE_WINDOW_S 10          /* --min-rate is measured over windows this long */
 
 enum conn_wait { CONN_READ, CONN_WRITE, CONN_DONE };
 
@@ -45,6 +46,7 @@ struct conn_env {
     size_t chunk;           /* bytes per sendfile() call */
     int io_timeout_ms;      /* bound on waiting for room to send */
     int request_timeout_ms; /* native: the request, and READY */
+    uint64_t min_rate;      /* bytes/s a reader must take, per window (0: any) */
     struct sb_slot *slot;   /* this process's scoreboard slot */
     const struct http_config *http;
     /* Called once per request when it is over (and once for a connection
@@ -115,8 +117,12 @@ struct conn {
 
     int64_t read_deadline; /* set by the handler */
     int64_t write_deadline;
-    bool cut_on_stop;  /* waiting for a request: a stop ends the wait */
-    unsigned requests; /* answered on this connection */
+    /* --min-rate: the window in progress while a response is sent. */
+    int64_t rate_end;   /* 0: no window (nothing being sent) */
+    uint64_t rate_from; /* out_total when it began */
+    uint64_t out_total; /* bytes sent on this connection */
+    bool cut_on_stop;   /* waiting for a request: a stop ends the wait */
+    unsigned requests;  /* answered on this connection */
 
     struct conn_req req;
     /* Connection-level trouble, or NULL. */

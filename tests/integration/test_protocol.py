@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -255,6 +256,39 @@ class Protocol:
                           r'problem="timed out: Connection timed out" during=content', timeout=10)
         self.assert_still_serves()
         s.close()
+
+    def test_reader_below_min_rate_is_closed(self):
+        # A client that keeps reading, but slower than --min-rate: every
+        # write progresses, so only the rate over a 10 s window catches it.
+        # One mode: the three share the driver and the engine that do it.
+        if self.MODE != "prefork":
+            self.skipTest("the same engine and driver in every mode: tested in prefork")
+        self.put("big", bytes(64 << 20))
+        self.start("--io-timeout", "30", "--min-rate", "512K")  # only the rate may cut it
+        slow, _ = self.srv.ask("big")
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(READY)
+        t0 = time.monotonic()
+        closed = threading.Event()
+
+        def trickle():  # about 40 KiB/s, for at most 30 s
+            while time.monotonic() - t0 < 30:
+                try:
+                    if not slow.recv(4096):
+                        break
+                except OSError:
+                    break
+                time.sleep(0.1)
+            closed.set()
+        reader = threading.Thread(target=trickle, daemon=True)
+        reader.start()
+        self.srv.wait_log(r'file="big" status=OK bytes=\d+/67108864 .*'
+                          r'problem="client too slow: below --min-rate" during=content',
+                          timeout=25)
+        self.assertGreaterEqual(time.monotonic() - t0, 9)  # a whole window first
+        self.assertTrue(closed.wait(10))  # the client sees the end
+        self.assert_still_serves()  # a normal client, at full speed, is not cut
+        slow.close()
 
     @unittest.skipUnless(os.geteuid() == 0, "capturing on lo needs root")
     def test_last_segment_carries_the_fin(self):

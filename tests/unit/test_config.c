@@ -145,6 +145,7 @@ static void test_http_options(void **state)
     assert_int_equal(c.http.header_timeout_ms, 10000);
     assert_int_equal(c.http.keepalive_timeout_ms, 5000);
     assert_int_equal(c.http.keepalive_requests, 1000);
+    assert_int_equal(c.min_rate, 1024);
     assert_false(c.http.autoindex);
     assert_null(c.access_log);
     assert_int_equal(parse(&c, "--header-timeout", "2s", "--keepalive-timeout", "1m",
@@ -170,6 +171,11 @@ static void test_http_options(void **state)
     assert_int_equal(parse(&c, "--redirect", "/old=/a\r\nSet-Cookie:x", "::1", "0", "d", NULL),
                      -EINVAL);
     assert_int_equal(parse(&c, "--redirect", "/old=/a b", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--min-rate", "64K/s", "::1", "0", "d", NULL), 0);
+    assert_int_equal(c.min_rate, 65536);
+    assert_int_equal(parse(&c, "--min-rate", "0", "::1", "0", "d", NULL), 0);
+    assert_int_equal(c.min_rate, 0);
+    assert_int_equal(parse(&c, "--min-rate", "fast", "::1", "0", "d", NULL), -EINVAL);
 }
 
 static void test_mode_names(void **state)
