@@ -174,6 +174,72 @@ int sb_totals(const struct scoreboard *sb, struct sb_totals *out)
     return 0;
 }
 
+/* The 16 bytes of an address as IPv6 (IPv4 mapped), for comparing. */
+static void sb_addr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else if (sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    }
+}
+
+/* Reads a slot's state and peer consistently. Returns 0, or -EAGAIN. */
+static int sb_read_peer(const struct sb_slot *s, uint8_t *state, union sb_addr *peer)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+
+        if (q1 & 1)
+            continue;
+        *state = s->state;
+        memcpy(peer, (const void *)&s->t.peer, sizeof(*peer));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == q1)
+            return 0;
+    }
+    return -EAGAIN;
+}
+
+unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer)
+{
+    uint8_t want[16], key[16], state;
+    union sb_addr a;
+    unsigned n = 0;
+
+    sb_addr_key(peer, want);
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        if (sb_read_peer(&sb->slots[i], &state, &a) < 0 || !sb_state_busy(state) ||
+            state == SB_CLOSING)
+            continue;
+        sb_addr_key(&a.sa, key);
+        n += memcmp(key, want, 16) == 0;
+    }
+    return n;
+}
+
+bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now)
+{
+    uint8_t key[16];
+    uint32_t h = 2166136261u;
+    struct sb_quiet *q;
+    int64_t at;
+
+    sb_addr_key(peer, key);
+    for (int i = 0; i < 16; i++)
+        h = (h ^ key[i]) * 16777619u;
+    q = &sb->quiet[h % SB_QUIET_SLOTS];
+    at = atomic_load(&q->at);
+    if (now - at < 1000000000 && memcmp(q->key, key, 16) == 0)
+        return true;
+    if (!atomic_compare_exchange_strong(&q->at, &at, now))
+        return true; /* another process logs about this bucket right now */
+    memcpy(q->key, key, 16);
+    return false;
+}
+
 const char *sb_state_name(unsigned state)
 {
     return state < SB_STATE_COUNT ? sb_state_names[state] : "unknown";

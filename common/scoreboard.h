@@ -133,11 +133,19 @@ struct sb_pool {
     int64_t started_ns;
 };
 
+/* When a line was last logged about an address, pool-wide (sb_quiet). */
+#define SB_QUIET_SLOTS 64
+struct sb_quiet {
+    _Atomic int64_t at; /* CLOCK_MONOTONIC ns */
+    uint8_t key[16];    /* the address, as IPv6 */
+};
+
 struct scoreboard {
     uint32_t nslots;
     size_t map_len;
     struct sb_pool pool;
     struct sb_totals reaped;
+    struct sb_quiet quiet[SB_QUIET_SLOTS];
     struct sb_slot slots[];
 };
 
@@ -171,6 +179,18 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
 
 /* Sums the reaped totals and every live slot into out. Returns 0 or -EAGAIN. */
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
+
+/* Counts the connections open now, pool-wide, from peer's address (the
+ * port aside; an IPv4-mapped IPv6 address is its IPv4 one). Slots caught
+ * mid-write are read again, a few times, then skipped. Any process. */
+unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer);
+
+/* True when a line about peer's address was logged, by any process of the
+ * pool, less than a second before now: the caller then stays quiet. Else
+ * it records now for the address and returns false (log it). Lock-free: two
+ * processes racing for one address log at most one line between them; a
+ * hash collision at worst costs one more line. */
+bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now);
 
 /* Returns the state's name ("idle"), or "unknown". */
 const char *sb_state_name(unsigned state);

@@ -21,6 +21,7 @@ static const struct {
     [WIRE_SERVER_ERROR] = {"SERVER_ERROR", "server error"},
     [WIRE_TOO_LARGE] = {"TOO_LARGE", "file larger than the size allowed"},
     [WIRE_BAD_OFFSET] = {"BAD_OFFSET", "offset beyond the end of the file"},
+    [WIRE_BUSY] = {"BUSY", "server busy: too many connections from this address"},
 };
 
 static int wire_fail(struct wire_request *req, enum wire_status status)

@@ -45,6 +45,7 @@ enum wire_status {
     WIRE_SERVER_ERROR = 7,
     WIRE_TOO_LARGE = 8,  /* GET: size > max_size; the size field is the real size */
     WIRE_BAD_OFFSET = 9, /* GET: offset > size; the size field is the real size */
+    WIRE_BUSY = 10,      /* too many connections from the client's address */
     WIRE_STATUS_COUNT
 };
 

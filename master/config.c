@@ -62,6 +62,9 @@ static const struct cfg_option cfg_options[] = {
     {"min-rate", CFG_SIZE, CFG_AT(min_rate), 0, 1u << 30, "BYTES/s", "1K",
      "close a client that takes less than this per second, over 10 s windows, while a "
      "response is sent (0: off)"},
+    {"max-conn-per-ip", CFG_UINT, CFG_AT(max_conn_per_ip), 0, 1000000, "N", "0",
+     "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503 "
+     "(0: no limit)"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "kill a worker whose transfer made no progress for this long (0: never)"},
     {"header-timeout", CFG_SECONDS, CFG_AT(header_timeout), 1, 3600, "SECONDS", "10",

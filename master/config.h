@@ -35,6 +35,7 @@ struct config {
     unsigned stall_timeout; /* 0: no watchdog */
     unsigned backlog;
     unsigned min_rate; /* bytes/s; 0: off */
+    unsigned max_conn_per_ip; /* 0: off */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */

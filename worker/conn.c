@@ -80,8 +80,16 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->phase = "request";
     c->err = 0;
     c->server_fault = false;
+    c->busy = false;
     sb_conn_begin(env->slot, listener, peer, now);
     c->want = h->start(c, now);
+    /* Counted after this connection is on the scoreboard: two accepted at
+     * once from one address both see both, so the limit is never passed. */
+    if (env->max_per_ip > 0 && env->sb != NULL && sb_count_peer(env->sb, peer) > env->max_per_ip) {
+        c->busy = true;
+        c->problem = "over --max-conn-per-ip";
+        c->want = h->busy(c, now);
+    }
 }
 
 enum conn_wait conn_open(struct conn *c, const struct conn_env *env, const struct conn_handler *h,

@@ -47,6 +47,8 @@ struct conn_env {
     int io_timeout_ms;      /* bound on waiting for room to send */
     int request_timeout_ms; /* native: the request, and READY */
     uint64_t min_rate;      /* bytes/s a reader must take, per window (0: any) */
+    struct scoreboard *sb;  /* the whole pool's, for --max-conn-per-ip */
+    unsigned max_per_ip;    /* connections from one address, pool-wide (0: any) */
     struct sb_slot *slot;   /* this process's scoreboard slot */
     const struct http_config *http;
     /* Called once per request when it is over (and once for a connection
@@ -66,6 +68,9 @@ struct conn_handler {
     enum conn_wait (*sent)(struct conn *c, int64_t now);
     /* The read deadline passed. */
     enum conn_wait (*expired)(struct conn *c, int64_t now);
+    /* Just accepted, but over --max-conn-per-ip: queue the protocol's
+     * "busy" answer and close. */
+    enum conn_wait (*busy)(struct conn *c, int64_t now);
     /* The connection closes: release what the state holds (may be NULL). */
     void (*finish)(struct conn *c);
 };
@@ -122,6 +127,7 @@ struct conn {
     uint64_t rate_from; /* out_total when it began */
     uint64_t out_total; /* bytes sent on this connection */
     bool cut_on_stop;   /* waiting for a request: a stop ends the wait */
+    bool busy;          /* refused at once: over --max-conn-per-ip */
     unsigned requests;  /* answered on this connection */
 
     struct conn_req req;

@@ -56,7 +56,8 @@ struct http_resp {
     const char *location_tail; /* appended to location ("/"), or NULL */
     const char *query;         /* appended after '?', or NULL */
     size_t query_len;
-    bool allow; /* 405: Allow: GET, HEAD */
+    bool allow;       /* 405: Allow: GET, HEAD */
+    bool retry_after; /* 503: Retry-After: 1 */
 };
 
 static const struct http_config *http_cfg(const struct conn *c)
@@ -125,6 +126,8 @@ static void http_fields(struct text *t, const struct http_resp *r)
         http_location(t, r);
     if (r->allow)
         text_str(t, "Allow: GET, HEAD\r\n");
+    if (r->retry_after)
+        text_str(t, "Retry-After: 1\r\n");
 }
 
 /*
@@ -584,6 +587,19 @@ static enum conn_wait http_expired(struct conn *c, int64_t now)
     return http_fail(c, 408);
 }
 
+/* Over --max-conn-per-ip: 503 at once, and close. */
+static enum conn_wait http_busy(struct conn *c, int64_t now)
+{
+    struct http_state *st = c->state;
+    struct http_resp r = {.code = 503, .retry_after = true};
+
+    (void)now;
+    st->keep = false;
+    c->cut_on_stop = false;
+    c->linger = true; /* the request may be arriving */
+    return http_answer_page(c, &r);
+}
+
 static void http_finish(struct conn *c)
 {
     struct http_state *st = c->state;
@@ -650,5 +666,6 @@ const struct conn_handler http_handler = {
     .input = http_input,
     .sent = http_sent,
     .expired = http_expired,
+    .busy = http_busy,
     .finish = http_finish,
 };

@@ -40,10 +40,12 @@ static const enum wire_status native_whys[TREE_WHY_COUNT] = {
 
 /* The HTTP status that means the same, for the access log's readers. */
 static const int native_http_codes[WIRE_STATUS_COUNT] = {
-    [WIRE_OK] = 200,          [WIRE_VERSION_MISMATCH] = 505, [WIRE_INVALID_NAME] = 400,
-    [WIRE_NOT_FOUND] = 404,   [WIRE_NOT_REGULAR] = 403,      [WIRE_ACCESS_DENIED] = 403,
-    [WIRE_BAD_REQUEST] = 400, [WIRE_SERVER_ERROR] = 500,     [WIRE_TOO_LARGE] = 413,
-    [WIRE_BAD_OFFSET] = 416,
+    [WIRE_OK] = 200,           [WIRE_VERSION_MISMATCH] = 505,
+    [WIRE_INVALID_NAME] = 400, [WIRE_NOT_FOUND] = 404,
+    [WIRE_NOT_REGULAR] = 403,  [WIRE_ACCESS_DENIED] = 403,
+    [WIRE_BAD_REQUEST] = 400,  [WIRE_SERVER_ERROR] = 500,
+    [WIRE_TOO_LARGE] = 413,    [WIRE_BAD_OFFSET] = 416,
+    [WIRE_BUSY] = 503,
 };
 
 static enum sb_outcome native_outcome(enum wire_status status)
@@ -310,6 +312,14 @@ static enum conn_wait native_expired(struct conn *c, int64_t now)
     return conn_trouble(c, "timed out", ETIMEDOUT, false);
 }
 
+/* Over --max-conn-per-ip: BUSY, whatever the request, and close. */
+static enum conn_wait native_busy(struct conn *c, int64_t now)
+{
+    (void)now;
+    c->cut_on_stop = false;
+    return native_refuse(c, WIRE_BUSY, 0);
+}
+
 static void native_finish(struct conn *c)
 {
     struct native_state *st = c->state;
@@ -326,5 +336,6 @@ const struct conn_handler native_handler = {
     .input = native_input,
     .sent = native_sent,
     .expired = native_expired,
+    .busy = native_busy,
     .finish = native_finish,
 };

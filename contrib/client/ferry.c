@@ -134,7 +134,7 @@ static const char usage_exit[] =
     "  3 cannot connect   4 file too large (refused)   5 truncated or timed out\n"
     "  10+status: 11 version mismatch, 12 invalid name, 13 not found,\n"
     "  14 not a regular file, 15 access denied, 16 bad request (ls: no LIST),\n"
-    "  17 server error, 19 offset beyond the end (-c: the file shrank)\n"
+    "  17 server error, 19 offset beyond the end (-c: the file shrank), 20 server busy\n"
     "  --many: the highest code of its files\n";
 
 /* The options of cmds, one a line, with their defaults. */

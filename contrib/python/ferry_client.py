@@ -28,7 +28,7 @@ Errors:
 
 * StatusError subclasses for an error answer, one per status (.status,
   .size, .name): VersionMismatch, InvalidName, NotFound, NotRegular,
-  AccessDenied, BadRequest, ServerError, TooLarge, BadOffset. TooLarge and
+  AccessDenied, BadRequest, ServerError, TooLarge, BadOffset, Busy. TooLarge and
   BadOffset carry the file's real size in .size. Through the FILE_REQUEST
   fallback they are raised by the client itself, after sending REFUSE.
 * ProtocolError for a malformed answer; its subclass TruncatedError
@@ -65,7 +65,7 @@ from typing import NamedTuple
 __all__ = ["get", "list", "list_files", "part_path", "Entry", "FerryError",
            "ProtocolError", "TruncatedError", "StatusError", "VersionMismatch",
            "InvalidName", "NotFound", "NotRegular", "AccessDenied", "BadRequest",
-           "ServerError", "TooLarge", "BadOffset", "main"]
+           "ServerError", "TooLarge", "BadOffset", "Busy", "main"]
 
 VERSION = 1
 FILE_REQUEST, FILE_RESPONSE, READY, REFUSE, LIST, LIST_RESPONSE, GET = range(1, 8)
@@ -144,9 +144,13 @@ class BadOffset(StatusError):
     STATUS, TEXT = 9, "offset beyond the end of the file"
 
 
+class Busy(StatusError):
+    STATUS, TEXT = 10, "server busy: too many connections from this address"
+
+
 STATUS_ERRORS = {cls.STATUS: cls for cls in (
     VersionMismatch, InvalidName, NotFound, NotRegular, AccessDenied, BadRequest,
-    ServerError, TooLarge, BadOffset)}
+    ServerError, TooLarge, BadOffset, Busy)}
 
 
 def _status_error(status, name, size, max_size=None, offset=None):

@@ -933,6 +933,46 @@ class Http:
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
 
+    def test_max_conn_per_ip(self):
+        """--max-conn-per-ip: over the limit, counted across the pool, a
+        native client gets BUSY (whatever its request) and an HTTP client
+        503 with Retry-After, then the connection closes; refusals are
+        logged once a second per address; the limit frees with the
+        connection that held it."""
+        if self.MODE == "iterative":
+            self.skipTest("one connection at a time: a second is never open beside the first")
+        self.put("big", bytes(64 << 20))
+        self.put("hello.txt", b"hello\n")
+        srv = self.serve(self.MODE, ("--workers", "3", "--max-conn-per-ip", "1",
+                                     "--io-timeout", "30", "--min-rate", "0"),
+                         listen=["native=127.0.0.1:0", "http=127.0.0.1:0"])
+        (_, host, nport), (_, _, hport) = srv.listeners
+        holder = socket.create_connection((host, nport), timeout=10)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        holder.sendall(native_get("big"))
+        self.assertEqual(recv_exact(holder, 11)[2], 0)  # OK: it holds one connection
+        mark = srv.mark()
+        for raw in (struct.pack(">BBH", 1, 5, 0), native_get("hello.txt"), b"\x07"):
+            s = socket.create_connection((host, nport), timeout=10)
+            s.sendall(raw)
+            self.assertEqual(recv_exact(s, 11), bytes([1, 2, 10]) + bytes(8))  # BUSY, size 0
+            self.assertEqual(s.recv(10), b"")  # then closed
+            s.close()
+        s = socket.create_connection((host, hport), timeout=10)
+        s.sendall(req("GET", "/hello.txt"))
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer[:40])
+        self.assertIn(b"\r\nRetry-After: 1\r\n", answer)
+        self.assertIn(b"\r\nConnection: close\r\n", answer)
+        srv.wait_log(r"status=BUSY .*problem=\"over --max-conn-per-ip\"", start=mark)
+        refused = [l for l in srv.log().splitlines()[mark:] if "over --max-conn-per-ip" in l]
+        self.assertEqual(len(refused), 1)  # 4 refusals within a second: one line, pool-wide
+        holder.close()
+        wait_until(lambda: curl(host, hport, "/hello.txt").status == 200,
+                   what="served again once the holder left")
 
 globals().update(per_mode(Http))
 

@@ -238,8 +238,14 @@ class PreforkLifecycle(FerryTest):
         series = before.series(PER_WORKER)
         self.assertEqual(len(series), 2 * len(PER_WORKER))
         self.assertEqual({tuple(k for k, _ in key[1]) for key in series}, {("slot",)})
+        # Kill a worker that served some of them (one may have served all).
+        busy = [dict(key[1])["slot"] for key, v in before.samples.items()
+                if key[0] == "ferry_worker_requests_total" and v > 0]
+        pids = {str(w["slot"]): w["pid"] for w in srv.admin_json("workers")["workers"]}
+        victim = pids[busy[0]]
+        self.assertIn(victim, kids)
         mark = srv.mark()
-        os.kill(kids[0], signal.SIGKILL)
+        os.kill(victim, signal.SIGKILL)
         srv.wait_log(r"worker started: pid (\d+)", start=mark)
         after = wait_until(lambda: (m := scrape(srv)).get("ferry_workers", state="idle") == 2
                            and m, what="the replacement worker idle")

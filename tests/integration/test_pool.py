@@ -295,6 +295,15 @@ class Pool(FerryTest):
         # dropped unseen, and is answered once descriptors free up.
         srv = self.serve("prefork", ("--workers", "1"))
         self.assertEqual(srv.ctl("ping").returncode, 0)
+        # The master closes the ping's connection after answering: only
+        # then is its descriptor free (else it would free one under the
+        # limit set below). /proc/net/unix lists the master's end as a
+        # connected socket (state 03) on the admin path until then.
+        def admin_connected():
+            with open("/proc/net/unix") as f:
+                return any(l.split()[5] == "03" and l.rstrip().endswith(srv.admin)
+                           for l in f.readlines()[1:] if len(l.split()) >= 8)
+        wait_until(lambda: not admin_connected(), what="the ping's connection closed")
         soft, hard = resource.prlimit(srv.pid, resource.RLIMIT_NOFILE)
         mark = srv.mark()
         resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (lowest_free_fd(srv.pid), hard))

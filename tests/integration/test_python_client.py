@@ -488,7 +488,7 @@ class Fake(unittest.TestCase):
 
     def test_malformed_file_responses(self):
         for payload, error in (
-                (response(10), fc.ProtocolError),                       # unknown status
+                (response(11), fc.ProtocolError),                       # unknown status
                 (response(255), fc.ProtocolError),
                 (struct.pack(">BBBI", 1, 6, 0, 0), fc.ProtocolError),   # LIST_RESPONSE to GET
                 (struct.pack(">BBBQ", 1, 3, 0, 0), fc.ProtocolError),   # not a response type

@@ -218,6 +218,50 @@ static void race_check(struct scoreboard *sb, int s, unsigned *whole, unsigned s
     seen[copy.t.target[0] == 'b']++;
 }
 
+/* --max-conn-per-ip's count: busy connections from one address, the port
+ * aside, an IPv4-mapped IPv6 peer counted as its IPv4 address. */
+static void test_count_peer(void **state)
+{
+    struct scoreboard *sb = sb_create(4);
+    struct sockaddr_in6 mapped = {.sin6_family = AF_INET6, .sin6_port = htons(9)};
+    struct sockaddr_in other = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002)};
+    int s[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        s[i] = sb_claim(sb);
+        sb_worker_start(&sb->slots[s[i]], 100 + i);
+    }
+    mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&mapped.sin6_addr.s6_addr[12], "\x7f\x00\x00\x01", 4); /* ::ffff:127.0.0.1 */
+    assert_int_equal(sb_count_peer(sb, peer_v4(1)), 0);
+    sb_conn_begin(&sb->slots[s[0]], 0, peer_v4(1), clock_now_ns());
+    sb_conn_begin(&sb->slots[s[1]], 0, (struct sockaddr *)&mapped, clock_now_ns());
+    sb_conn_begin(&sb->slots[s[2]], 0, (struct sockaddr *)&other, clock_now_ns());
+    assert_int_equal(sb_count_peer(sb, peer_v4(7)), 2); /* another port, the same address */
+    assert_int_equal(sb_count_peer(sb, (struct sockaddr *)&other), 1);
+    sb_conn_end(&sb->slots[s[0]], clock_now_ns()); /* closing: no longer counted */
+    assert_int_equal(sb_count_peer(sb, peer_v4(1)), 1);
+    sb_set_state(&sb->slots[s[1]], SB_IDLE);
+    assert_int_equal(sb_count_peer(sb, peer_v4(1)), 0);
+    sb_destroy(sb);
+}
+
+/* A line a second per address, pool-wide. */
+static void test_quiet(void **state)
+{
+    struct scoreboard *sb = sb_create(1);
+    struct sockaddr_in other = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001)};
+    int64_t t0 = 5000000000;
+
+    (void)state;
+    assert_false(sb_quiet(sb, peer_v4(1), t0));                /* the first: log it */
+    assert_true(sb_quiet(sb, peer_v4(2), t0 + 500000000));     /* same address, 0.5 s on */
+    assert_false(sb_quiet(sb, (struct sockaddr *)&other, t0)); /* another address */
+    assert_false(sb_quiet(sb, peer_v4(1), t0 + 1000000000));   /* a second on: again */
+    sb_destroy(sb);
+}
+
 static void test_seqlock_race(void **state)
 {
     struct scoreboard *sb = sb_create(1);
@@ -331,12 +375,19 @@ static void test_state_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_claim_until_full),    cmocka_unit_test(test_generation_bumps),
-        cmocka_unit_test(test_create_rejects_zero), cmocka_unit_test(test_fold_on_reap),
-        cmocka_unit_test(test_transfer_fields),     cmocka_unit_test(test_torn_slot),
-        cmocka_unit_test(test_shared_across_fork),  cmocka_unit_test(test_state_names),
-        cmocka_unit_test(test_duration_histogram),  cmocka_unit_test(test_busy_states),
+        cmocka_unit_test(test_claim_until_full),
+        cmocka_unit_test(test_generation_bumps),
+        cmocka_unit_test(test_create_rejects_zero),
+        cmocka_unit_test(test_fold_on_reap),
+        cmocka_unit_test(test_transfer_fields),
+        cmocka_unit_test(test_torn_slot),
+        cmocka_unit_test(test_shared_across_fork),
+        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_duration_histogram),
+        cmocka_unit_test(test_busy_states),
         cmocka_unit_test(test_seqlock_race),
+        cmocka_unit_test(test_count_peer),
+        cmocka_unit_test(test_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
