@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs what ferry needs to build and run on Debian 12 (as root, or via
-# sudo). --test adds what only the test suite uses: promtool, from
-# Debian's prometheus package, to check the metrics exposition; and the
-# HTTP clients the tests fetch with as people do: curl, wget, Chromium.
+# sudo); curl is for the quick start's example. --test adds what only the
+# test suite uses: promtool, from Debian's prometheus package, to check the
+# metrics exposition; and the other HTTP clients the tests fetch with as
+# people do: wget and Chromium (with a font: headless pages render text).
 set -e
-pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev python3 util-linux"
-[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus curl wget chromium"
+pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev python3 util-linux curl"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=""
