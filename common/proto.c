@@ -9,9 +9,11 @@ static const struct {
     const char *name;
     bool client_first;
     bool cork_at_accept;
+    bool workers; /* served by the workers, not the master */
 } proto_table[PROTO_COUNT] = {
-    [PROTO_NATIVE] = {"native", true, true},
-    [PROTO_HTTP] = {"http", true, true},
+    [PROTO_NATIVE] = {"native", true, true, true},
+    [PROTO_HTTP] = {"http", true, true, true},
+    [PROTO_METRICS] = {"metrics", true, false, false},
 };
 
 const char *proto_name(unsigned proto)
@@ -36,4 +38,9 @@ bool proto_client_first(enum proto proto)
 bool proto_cork_at_accept(enum proto proto)
 {
     return proto < PROTO_COUNT && proto_table[proto].cork_at_accept;
+}
+
+bool proto_served_by_workers(enum proto proto)
+{
+    return proto < PROTO_COUNT && proto_table[proto].workers;
 }

@@ -14,8 +14,9 @@
 #define PROTO_LISTENERS_MAX 16
 
 enum proto {
-    PROTO_NATIVE, /* the native file protocol (docs/PROTOCOL.md) */
-    PROTO_HTTP,   /* HTTP/1.1 (docs/HTTP.md) */
+    PROTO_NATIVE,  /* the native file protocol (docs/PROTOCOL.md) */
+    PROTO_HTTP,    /* HTTP/1.1 (docs/HTTP.md) */
+    PROTO_METRICS, /* the master's monitoring endpoint: /metrics, /status */
     PROTO_COUNT
 };
 
@@ -28,6 +29,10 @@ int proto_find(const char *name);
 /* True when the client speaks first, so that the kernel may hold a
  * connection until its first bytes arrive (TCP_DEFER_ACCEPT). */
 bool proto_client_first(enum proto proto);
+
+/* True when workers serve the protocol; false for the master's own
+ * (metrics), whose listeners no worker ever sees. */
+bool proto_served_by_workers(enum proto proto);
 
 /* True when the protocol's connections start corked (TCP_CORK set on the
  * listener, which accept() inherits): its usual answer is one response

@@ -141,7 +141,7 @@ static void admin_send(struct admin_conn *c, json_t *resp)
 }
 
 /* A fresh response object; "ok" comes first and is settled at the end. */
-static json_t *admin_response(void)
+json_t *admin_response(void)
 {
     json_t *resp = json_object();
 
@@ -623,6 +623,10 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
         goto fail; /* libuv's errors are -errno on Unix */
     }
     a->listening = true;
+    if (ls->nweb > 0 && (rc = webstat_start(&a->web, a, ls->web_fds, ls->nweb)) < 0) {
+        admin_close(a);
+        return rc;
+    }
     return 0;
 fail:
     snap_free(&a->snap);
@@ -644,6 +648,7 @@ void admin_close(struct admin *a)
     if (!a->listening)
         return;
     a->listening = false;
+    webstat_stop(&a->web);
     while (a->conns != NULL)
         admin_conn_close(a->conns);
     uv_close((uv_handle_t *)&a->server, NULL);

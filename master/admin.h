@@ -21,6 +21,7 @@
 #include "master/config.h"
 #include "master/listen.h"
 #include "master/snapshot.h"
+#include "master/webstat.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -81,6 +82,7 @@ struct admin {
     struct snapshot snap;
     struct snap_history hist;
     struct admin_conn *conns; /* open client connections */
+    struct webstat web;       /* --listen metrics=...: GET /metrics, /status */
     unsigned subscribers;     /* of those, event streams */
     uint64_t next_token;
 };

@@ -42,6 +42,10 @@ struct admin_cmd {
 /* Returns the command named name, or NULL. */
 const struct admin_cmd *admin_cmd_find(const char *name);
 
+/* A new answer: {"ok": false, "schema": 1}, for a command to fill ("ok"
+ * is settled once it ran). */
+json_t *admin_response(void);
+
 /* Records a stable error code and a human message in resp; returns -1. */
 int admin_fail(json_t *resp, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -42,7 +42,8 @@ struct cfg_option {
 
 static const struct cfg_option cfg_options[] = {
     {"listen", CFG_LISTEN, 0, 0, 0, "PROTO=ADDR:PORT", NULL,
-     "listen for PROTO (native, http) on ADDR:PORT ([::]:PORT for IPv6; a name means every "
+     "listen for PROTO (native, http; metrics: the master's /metrics and /status) on ADDR:PORT "
+     "([::]:PORT for IPv6; a name means every "
      "address it resolves to); repeatable"},
     {"ipv6-only", CFG_FLAG, CFG_AT(ipv6_only), 0, 0, NULL, "off",
      "an IPv6 listener on :: serves IPv6 only (default: IPv4 too)"},
@@ -223,7 +224,7 @@ static int cfg_listen_option(struct config *cfg, const char *arg)
     memcpy(name, arg, (size_t)(eq - arg));
     name[eq - arg] = '\0';
     if ((proto = proto_find(name)) < 0)
-        return cfg_fail("--listen: unknown protocol '%s' (native, http)", name);
+        return cfg_fail("--listen: unknown protocol '%s' (native, http, metrics)", name);
     rc = addr_split(eq + 1, host, sizeof(host), &port);
     if (rc < 0 || port < 0)
         return cfg_bad_address("--listen: ", eq + 1, rc == 0);

@@ -79,11 +79,34 @@ fail:
     return err;
 }
 
+/* Records a new listener: the workers' or the master's own, by protocol;
+ * the first one's port is the one the others of the name reuse. */
+static void lsn_add(struct listeners *ls, enum proto proto, int fd, unsigned *chosen)
+{
+    bool web = !proto_served_by_workers(proto);
+    size_t i = web ? ls->nweb++ : ls->n++;
+    char *name = web ? ls->web_names[i] : ls->names[i];
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (web) {
+        ls->web_fds[i] = fd;
+    } else {
+        ls->fds[i] = fd;
+        ls->proto[i] = (uint8_t)proto;
+    }
+    snprintf(name, ADDR_STR_MAX, "?");
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        *chosen = addr_port((struct sockaddr *)&ss);
+        addr_format((struct sockaddr *)&ss, name);
+    }
+}
+
 int lsn_open(struct listeners *ls, enum proto proto, const char *host, const char *port,
              const struct lsn_options *opt, char *where, size_t wherelen)
 {
     struct addrinfo *res = NULL;
-    size_t first = ls->n;
+    size_t first = ls->n + ls->nweb;
     unsigned chosen = 0;
     int rc = 0, fd;
 
@@ -91,10 +114,7 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
     if (addr_resolve(host, port, true, &res) != 0)
         return -EHOSTUNREACH;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-
-        if (ls->n == LSN_MAX) {
+        if (ls->n + ls->nweb == LSN_MAX) {
             rc = -EMFILE; /* more addresses than listeners allowed */
             break;
         }
@@ -103,24 +123,18 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
         fd = lsn_open_one(ai, proto, opt);
         if (fd < 0) {
             /* A name may bring a family this host lacks; the rest serve. */
-            if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) && (ai->ai_next || ls->n > first))
+            if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) &&
+                (ai->ai_next || ls->n + ls->nweb > first))
                 continue;
             char addr[ADDR_STR_MAX];
             snprintf(where, wherelen, "%s=%s", proto_name(proto), addr_format(ai->ai_addr, addr));
             rc = fd;
             break;
         }
-        ls->fds[ls->n] = fd;
-        ls->proto[ls->n] = (uint8_t)proto;
-        snprintf(ls->names[ls->n], sizeof(ls->names[0]), "?");
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-            chosen = addr_port((struct sockaddr *)&ss);
-            addr_format((struct sockaddr *)&ss, ls->names[ls->n]);
-        }
-        ls->n++;
+        lsn_add(ls, proto, fd, &chosen);
     }
     freeaddrinfo(res);
-    if (rc == 0 && ls->n == first)
+    if (rc == 0 && ls->n + ls->nweb == first)
         rc = -EADDRNOTAVAIL;
     return rc;
 }
@@ -157,5 +171,14 @@ void lsn_close(struct listeners *ls)
         if (ls->fds[i] >= 0)
             close(ls->fds[i]);
         ls->fds[i] = -1;
+    }
+}
+
+void lsn_close_web(struct listeners *ls)
+{
+    for (size_t i = 0; i < ls->nweb; i++) {
+        if (ls->web_fds[i] >= 0)
+            close(ls->web_fds[i]);
+        ls->web_fds[i] = -1;
     }
 }

@@ -34,6 +34,11 @@ struct listeners {
     uint8_t proto[LSN_MAX];            /* enum proto */
     char names[LSN_MAX][ADDR_STR_MAX]; /* "127.0.0.1:4242", "[::]:8080" */
     size_t n;
+    /* The master's own (metrics): served by its admin loop, never handed
+     * to a worker, and left open while the pool drains. */
+    int web_fds[LSN_MAX];
+    char web_names[LSN_MAX][ADDR_STR_MAX];
+    size_t nweb;
 };
 
 /*
@@ -65,7 +70,11 @@ struct lsn_queue {
  * or -errno. */
 int lsn_queue(const struct listeners *ls, size_t i, struct lsn_queue *q);
 
-/* Closes them all (fds become -1; the names stay). Idempotent. */
+/* Closes the workers' listeners (fds become -1; the names stay).
+ * Idempotent. */
 void lsn_close(struct listeners *ls);
+
+/* Closes the master's own listeners (once nothing polls them). */
+void lsn_close_web(struct listeners *ls);
 
 #endif

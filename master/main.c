@@ -171,6 +171,8 @@ static void log_listeners(const struct listeners *ls)
 {
     for (size_t i = 0; i < ls->n; i++)
         log_info("listening on %s=%s", proto_name(ls->proto[i]), ls->names[i]);
+    for (size_t i = 0; i < ls->nweb; i++)
+        log_info("listening on metrics=%s (served by the master)", ls->web_names[i]);
 }
 
 /* True when a listener on "::" serves IPv4 too, and so may collide with
@@ -217,8 +219,14 @@ static int open_listeners(const struct config *cfg, struct listeners *ls)
         if (rc < 0) {
             listen_failed(cfg, where, rc);
             lsn_close(ls);
+            lsn_close_web(ls);
             return rc;
         }
+    }
+    if (ls->n == 0) { /* the admin socket's default name needs a served port too */
+        fprintf(stderr, "ferryd: nothing to serve: add a --listen native=... or http=...\n");
+        lsn_close_web(ls);
+        return -EINVAL;
     }
     return 0;
 }
@@ -287,6 +295,7 @@ int main(int argc, char **argv)
         log_totals(sb, rc);
 out:
     lsn_close(&ls);
+    lsn_close_web(&ls);
     sb_destroy(sb);
     close(dirfd);
     return rc < 0 ? 1 : rc;

@@ -223,6 +223,103 @@ class ListenQueue:
 globals().update(per_mode(ListenQueue))
 
 
+def http_get(host, port, path, method="GET"):
+    """One request on a fresh connection: (status, headers, body)."""
+    s = socket.create_connection((host, port), timeout=10)
+    try:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(l.split(": ", 1) for l in lines[1:])
+    assert int(fields["Content-Length"]) == len(body) or method == "HEAD", fields
+    return int(lines[0].split()[1]), fields, body
+
+
+class MetricsOverHttp:
+    """--listen metrics=ADDR:PORT: the master serves GET /metrics and
+    GET /status itself, so they answer while every worker is busy."""
+
+    def setUp(self):
+        super().setUp()
+        self.put("big", bytes(64 << 20))
+        self.put("hello.txt", b"hello\n")
+        self.srv = self.serve(self.MODE, ("--workers", "1"),
+                              listen=["native=127.0.0.1:0", "metrics=127.0.0.1:0"])
+        self.web = next((h, p) for proto, h, p in self.srv.listeners if proto == "metrics")
+
+    def test_metrics_and_status(self):
+        self.assertEqual(self.srv.fetch("hello.txt"), b"hello\n")
+        wait_until(lambda: scrape(self.srv).get("ferry_connection_duration_seconds_count") == 1,
+                   what="the fetch counted")
+        status, fields, body = http_get(*self.web, "/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(fields["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        lis = {"listener": f"127.0.0.1:{self.srv.port}", "protocol": "native"}
+        self.assertEqual(Metrics(body.decode()).get("ferry_connections_total", **lis), 1)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=body, timeout=30,
+                                   capture_output=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        status, fields, body = http_get(*self.web, "/status")
+        st = json.loads(body)
+        self.assertEqual((status, fields["Content-Type"]), (200, "application/json"))
+        self.assertEqual((st["ok"], st["mode"], st["totals"]["requests"]), (True, self.MODE, 1))
+        self.assertEqual(http_get(*self.web, "/nope")[0], 404)
+        self.assertEqual(http_get(*self.web, "/metrics", "POST")[0], 405)
+        self.assertEqual(http_get(*self.web, "/status", "HEAD")[2], b"")
+        # Workers never see the metrics listener: one, serving native only.
+        self.assertNotIn("metrics", [l["protocol"] for l in st["listeners"]])
+
+    def test_answers_while_every_worker_is_busy(self):
+        s = self.srv.stalled()  # the only worker (or process) is inside a transfer
+        wait_until(lambda: scrape(self.srv).get("ferry_workers", state="sending") == 1,
+                   what="the worker sending")
+        t0 = time.monotonic()
+        status, _, body = http_get(*self.web, "/metrics")
+        self.assertEqual(status, 200)
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(Metrics(body.decode()).get("ferry_workers", state="sending"), 1)
+        s.close()
+
+    @unittest.skipUnless(shutil.which("prometheus"), "prometheus (Debian's) not installed")
+    def test_a_real_prometheus_scrapes_it(self):
+        if self.MODE != "prefork":
+            self.skipTest("one Prometheus run is enough: the endpoint is the same in every mode")
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        conf = os.path.join(self.tmp, "prometheus.yml")
+        with open(conf, "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n"
+                    f"  - job_name: ferry\n    static_configs: [{{targets: ['{self.web[0]}:"
+                    f"{self.web[1]}']}}]\n")
+        prom = subprocess.Popen(["prometheus", f"--config.file={conf}",
+                                 f"--storage.tsdb.path={os.path.join(self.tmp, 'tsdb')}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (prom.terminate(), prom.wait(timeout=30)))
+
+        def scraped():
+            try:
+                status, _, body = http_get("127.0.0.1", port,
+                                           "/api/v1/query?query=ferry_build_info")
+            except OSError:
+                return False
+            result = json.loads(body)["data"]["result"] if status == 200 else []
+            return result and result[0]["metric"]
+        metric = wait_until(scraped, timeout=60, what="Prometheus to scrape ferryd")
+        self.assertEqual((metric["job"], metric["native_protocol"]), ("ferry", "1"))
+
+
+globals().update(per_mode(MetricsOverHttp))
+
+
 class PreforkLifecycle(FerryTest):
     def setUp(self):
         super().setUp()

@@ -129,6 +129,8 @@ static void test_listen(void **state)
     assert_int_equal(c.listen[0].proto, PROTO_NATIVE);
     assert_int_equal(parse(&c, "--listen", "http=::1:80", "d", NULL), -EINVAL); /* brackets */
     assert_int_equal(parse(&c, "--listen", "gopher=[::1]:70", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--listen", "metrics=127.0.0.1:9101", "d", NULL), 0);
+    assert_int_equal(c.listen[0].proto, PROTO_METRICS);
     assert_int_equal(parse(&c, "--listen", "http=[::1]", "d", NULL), -EINVAL); /* no port */
     assert_int_equal(parse(&c, "--listen", "[::1]:80", "d", NULL), -EINVAL);   /* no PROTO */
     assert_int_equal(parse(&c, "--listen", "http=[::1]:80", "::1", "0", "d", NULL), -EINVAL);

@@ -1,0 +1,276 @@
+/*
+ * webstat: the master's monitoring endpoint over HTTP. See webstat.h.
+ *
+ * The request head is read with the workers' own parser (worker/http_parse,
+ * pure, no I/O): one parser, one set of rules. The answers are the admin
+ * socket's commands, run as they are: the same JSON and the same
+ * exposition, so the two ways in never disagree.
+ */
+#include "master/webstat.h"
+
+#include "common/log.h"
+#include "master/admin.h"
+#include "master/admin_int.h"
+#include "worker/http_parse.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct webstat_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wr;
+    struct webstat *w;
+    struct webstat_conn *next;
+    struct http_parser p;
+    char in[WEBSTAT_HEAD_MAX];
+    size_t len;
+    char *out;   /* the response, head and body */
+    int handles; /* still open: freed at 0 */
+    bool done;   /* answered, or closing */
+};
+
+static void webstat_on_listen(uv_poll_t *h, int status, int events);
+
+/* Polls the listeners, or stops polling them while full. */
+static void webstat_poll(struct webstat *w, bool on)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        if (on)
+            uv_poll_start(&w->polls[i], UV_READABLE, webstat_on_listen);
+        else
+            uv_poll_stop(&w->polls[i]);
+    }
+}
+
+static void webstat_unlink(struct webstat *w, struct webstat_conn *c)
+{
+    for (struct webstat_conn **p = &w->conns; *p != NULL; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    }
+}
+
+static void webstat_on_closed(uv_handle_t *h)
+{
+    struct webstat_conn *c = h->data;
+    struct webstat *w = c->w;
+
+    if (--c->handles > 0)
+        return;
+    webstat_unlink(w, c);
+    free(c->out);
+    free(c);
+    if (w->nconns-- == WEBSTAT_CONNS && w->a != NULL) /* room again */
+        webstat_poll(w, true);
+}
+
+static void webstat_close(struct webstat_conn *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    c->done = true;
+    uv_close((uv_handle_t *)&c->tcp, webstat_on_closed);
+    uv_close((uv_handle_t *)&c->timer, webstat_on_closed);
+}
+
+static void webstat_after_write(uv_write_t *req, int status)
+{
+    (void)status; /* sent or not, the exchange is over */
+    webstat_close(req->data);
+}
+
+/* Queues the response: status, type, body (len bytes, copied), close. */
+static void webstat_send(struct webstat_conn *c, int code, const char *type, const char *body,
+                         size_t len, bool head_only)
+{
+    const char *reason = http_status_reason(code);
+    size_t cap = len + 512;
+    int n;
+    uv_buf_t buf;
+
+    c->done = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->out = malloc(cap);
+    if (c->out == NULL) {
+        webstat_close(c);
+        return;
+    }
+    n = snprintf(c->out, cap,
+                 "HTTP/1.1 %d %s\r\nServer: ferry/%s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\nCache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+                 code, reason, FERRY_VERSION, type, len, code == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head_only)
+        memcpy(c->out + n, body, len);
+    buf = uv_buf_init(c->out, (unsigned)n + (head_only ? 0 : (unsigned)len));
+    c->wr.data = c;
+    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, webstat_after_write) < 0)
+        webstat_close(c);
+}
+
+/* Runs an admin command as the admin socket would, for its answer. */
+static json_t *webstat_command(struct webstat *w, const char *name)
+{
+    const struct admin_cmd *cmd = admin_cmd_find(name);
+    json_t *req = json_pack("{s:s}", "cmd", name), *resp = admin_response();
+
+    if (cmd == NULL || req == NULL || resp == NULL || cmd->fn(w->a, NULL, req, resp) < 0) {
+        json_decref(resp);
+        resp = NULL;
+    } else {
+        json_object_set_new(resp, "ok", json_true()); /* as the admin socket settles it */
+    }
+    json_decref(req);
+    return resp;
+}
+
+/* A whole head arrived: answers /metrics, /status, or an error. */
+static void webstat_answer(struct webstat_conn *c)
+{
+    const struct http_request *r = &c->p.req;
+    const char *path = c->in + r->path.off;
+    bool head = r->method == HTTP_METHOD_HEAD;
+    bool metrics = r->path.len == 8 && memcmp(path, "/metrics", 8) == 0;
+    bool status = r->path.len == 7 && memcmp(path, "/status", 7) == 0;
+    json_t *resp;
+    char *text;
+
+    if (r->method == HTTP_METHOD_OTHER) {
+        webstat_send(c, 405, "text/plain", "GET or HEAD\n", 12, false);
+        return;
+    }
+    if (!metrics && !status) {
+        webstat_send(c, 404, "text/plain", "/metrics or /status\n", 20, head);
+        return;
+    }
+    resp = webstat_command(c->w, metrics ? "metrics" : "status");
+    if (resp == NULL) {
+        webstat_send(c, 503, "text/plain", "busy, try again\n", 16, head);
+        return;
+    }
+    if (metrics) {
+        json_t *t = json_object_get(resp, "text");
+        webstat_send(c, 200, "text/plain; version=0.0.4; charset=utf-8", json_string_value(t),
+                     json_string_length(t), head);
+    } else if ((text = json_dumps(resp, JSON_COMPACT)) != NULL) {
+        webstat_send(c, 200, "application/json", text, strlen(text), head);
+        free(text);
+    } else {
+        webstat_close(c);
+    }
+    json_decref(resp);
+}
+
+static void webstat_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct webstat_conn *c = h->data;
+
+    (void)suggested;
+    *buf = uv_buf_init(c->in + c->len, (unsigned)(sizeof(c->in) - c->len));
+}
+
+static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct webstat_conn *c = s->data;
+    enum http_parse_status rc;
+
+    (void)buf;
+    if (c->done || nread == 0)
+        return;
+    if (nread < 0) { /* EOF or an error before a whole head: nothing to answer */
+        webstat_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    rc = http_parse(&c->p, c->in, c->len);
+    if (rc == HTTP_PARSE_DONE)
+        webstat_answer(c);
+    else if (rc != HTTP_PARSE_MORE)
+        webstat_send(c, (int)rc, "text/plain", "bad request\n", 12, false);
+    else if (c->len == sizeof(c->in))
+        webstat_send(c, 431, "text/plain", "head too large\n", 15, false);
+}
+
+static void webstat_on_timeout(uv_timer_t *t)
+{
+    webstat_close(t->data); /* the head did not arrive in time */
+}
+
+/* Takes one accepted connection. */
+static void webstat_conn_open(struct webstat *w, int fd)
+{
+    uv_loop_t *loop = w->polls[0].loop;
+    struct webstat_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->w = w;
+    c->next = w->conns;
+    w->conns = c;
+    if (++w->nconns == WEBSTAT_CONNS)
+        webstat_poll(w, false); /* full: the next wait in the backlog */
+    http_parse_init(&c->p);
+    uv_tcp_init(loop, &c->tcp);
+    uv_timer_init(loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    if (uv_tcp_open(&c->tcp, fd) < 0) {
+        close(fd);
+        webstat_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, webstat_on_timeout, WEBSTAT_HEAD_MS, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, webstat_alloc, webstat_read);
+}
+
+static void webstat_on_listen(uv_poll_t *h, int status, int events)
+{
+    struct webstat *w = h->data;
+    int lfd = w->fds[h - w->polls];
+
+    (void)status;
+    (void)events;
+    for (int i = 0; i < 16 && w->nconns < WEBSTAT_CONNS; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0)
+            return; /* EAGAIN; or out of descriptors: the next poll retries */
+        webstat_conn_open(w, fd);
+    }
+}
+
+int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n)
+{
+    memset(w, 0, sizeof(*w));
+    for (size_t i = 0; i < n && i < WEBSTAT_LISTENERS; i++) {
+        int rc = uv_poll_init(a->loop, &w->polls[i], fds[i]);
+
+        if (rc < 0)
+            return rc;
+        w->polls[i].data = w;
+        w->fds[i] = fds[i];
+        w->n++;
+    }
+    w->a = a;
+    webstat_poll(w, true);
+    return 0;
+}
+
+void webstat_stop(struct webstat *w)
+{
+    for (struct webstat_conn *c = w->conns; c != NULL; c = c->next)
+        webstat_close(c);
+    for (size_t i = 0; i < w->n; i++)
+        uv_close((uv_handle_t *)&w->polls[i], NULL);
+    w->n = 0;
+    w->a = NULL;
+}

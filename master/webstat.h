@@ -1,0 +1,43 @@
+/*
+ * webstat: the master's HTTP endpoint for monitoring, `--listen
+ * metrics=ADDR:PORT`: `GET /metrics` (the Prometheus exposition of
+ * `ferryctl metrics`) and `GET /status` (the `status` command's JSON).
+ * Served by the admin module's loop — the master's own, or in iterative
+ * mode the admin thread's — never by a worker, so it answers under full
+ * load. Read-only; one request per connection; a head must arrive whole
+ * within WEBSTAT_HEAD_MS and fit in WEBSTAT_HEAD_MAX bytes; at most
+ * WEBSTAT_CONNS connections at once (more wait in the backlog).
+ */
+#ifndef FERRY_WEBSTAT_H
+#define FERRY_WEBSTAT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define WEBSTAT_LISTENERS 16
+#define WEBSTAT_HEAD_MAX  8192
+#define WEBSTAT_HEAD_MS   5000
+#define WEBSTAT_CONNS     64
+
+struct admin;
+struct webstat_conn;
+
+/* The endpoint: its listeners' poll handles and its open connections. */
+struct webstat {
+    uv_poll_t polls[WEBSTAT_LISTENERS];
+    int fds[WEBSTAT_LISTENERS];
+    size_t n;
+    unsigned nconns;
+    struct webstat_conn *conns;
+    struct admin *a;
+};
+
+/* Starts serving the listening sockets fds (n of them, owned by the
+ * caller) on a's loop. Returns 0 or a negative libuv/errno code. */
+int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n);
+
+/* Stops: closes every connection and stops polling the listeners (whose
+ * descriptors the caller closes after the loop has run the closes). */
+void webstat_stop(struct webstat *w);
+
+#endif
