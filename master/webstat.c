@@ -131,41 +131,75 @@ static json_t *webstat_command(struct webstat *w, const char *name)
     return resp;
 }
 
-/* A whole head arrived: answers /metrics, /status, or an error. */
-static void webstat_answer(struct webstat_conn *c)
+/* What each path answers: an admin command's JSON (or, for metrics, its
+ * text), or the status page. One table serves the dispatch and the 404's
+ * list. */
+enum webstat_kind { WEBSTAT_TEXT, WEBSTAT_JSON, WEBSTAT_PAGE };
+
+static const struct {
+    const char *path;
+    const char *cmd; /* the admin command, or NULL */
+    enum webstat_kind kind;
+    const char *type;
+} webstat_routes[] = {
+    {"/metrics", "metrics", WEBSTAT_TEXT, "text/plain; version=0.0.4; charset=utf-8"},
+    {"/status", "status", WEBSTAT_JSON, "application/json"},
+    {"/workers", "workers", WEBSTAT_JSON, "application/json"},
+    {"/", NULL, WEBSTAT_PAGE, "text/html; charset=utf-8"},
+};
+
+#define WEBSTAT_ROUTES (sizeof(webstat_routes) / sizeof(webstat_routes[0]))
+
+/* The route of the request's path, or -1. */
+static int webstat_route(const struct webstat_conn *c)
 {
     const struct http_request *r = &c->p.req;
-    const char *path = c->in + r->path.off;
-    bool head = r->method == HTTP_METHOD_HEAD;
-    bool metrics = r->path.len == 8 && memcmp(path, "/metrics", 8) == 0;
-    bool status = r->path.len == 7 && memcmp(path, "/status", 7) == 0;
-    json_t *resp;
+
+    for (size_t i = 0; i < WEBSTAT_ROUTES; i++) {
+        size_t n = strlen(webstat_routes[i].path);
+
+        if (r->path.len == n && memcmp(c->in + r->path.off, webstat_routes[i].path, n) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Answers with an admin command's answer, as its route says. */
+static void webstat_answer_cmd(struct webstat_conn *c, int route, bool head)
+{
+    json_t *resp = webstat_command(c->w, webstat_routes[route].cmd);
+    const char *type = webstat_routes[route].type;
     char *text;
 
-    if (r->method == HTTP_METHOD_OTHER) {
-        webstat_send(c, 405, "text/plain", "GET or HEAD\n", 12, false);
-        return;
-    }
-    if (!metrics && !status) {
-        webstat_send(c, 404, "text/plain", "/metrics or /status\n", 20, head);
-        return;
-    }
-    resp = webstat_command(c->w, metrics ? "metrics" : "status");
     if (resp == NULL) {
         webstat_send(c, 503, "text/plain", "busy, try again\n", 16, head);
-        return;
-    }
-    if (metrics) {
+    } else if (webstat_routes[route].kind == WEBSTAT_TEXT) {
         json_t *t = json_object_get(resp, "text");
-        webstat_send(c, 200, "text/plain; version=0.0.4; charset=utf-8", json_string_value(t),
-                     json_string_length(t), head);
+        webstat_send(c, 200, type, json_string_value(t), json_string_length(t), head);
     } else if ((text = json_dumps(resp, JSON_COMPACT)) != NULL) {
-        webstat_send(c, 200, "application/json", text, strlen(text), head);
+        webstat_send(c, 200, type, text, strlen(text), head);
         free(text);
     } else {
         webstat_close(c);
     }
     json_decref(resp);
+}
+
+/* A whole head arrived: answers its route, or an error. */
+static void webstat_answer(struct webstat_conn *c)
+{
+    bool head = c->p.req.method == HTTP_METHOD_HEAD;
+    int route = webstat_route(c);
+
+    if (c->p.req.method == HTTP_METHOD_OTHER)
+        webstat_send(c, 405, "text/plain", "GET or HEAD\n", 12, false);
+    else if (route < 0)
+        webstat_send(c, 404, "text/plain", "/, /metrics, /status or /workers\n", 33, head);
+    else if (webstat_routes[route].kind == WEBSTAT_PAGE)
+        webstat_send(c, 200, webstat_routes[route].type, (const char *)webstat_page,
+                     webstat_page_len, head);
+    else
+        webstat_answer_cmd(c, route, head);
 }
 
 static void webstat_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

@@ -1,7 +1,8 @@
 /*
  * webstat: the master's HTTP endpoint for monitoring, `--listen
  * metrics=ADDR:PORT`: `GET /metrics` (the Prometheus exposition of
- * `ferryctl metrics`) and `GET /status` (the `status` command's JSON).
+ * `ferryctl metrics`), `GET /status` and `GET /workers` (those commands'
+ * JSON), and `GET /` (the live status page, master/status.html).
  * Served by the admin module's loop — the master's own, or in iterative
  * mode the admin thread's — never by a worker, so it answers under full
  * load. Read-only; one request per connection; a head must arrive whole
@@ -31,6 +32,10 @@ struct webstat {
     struct webstat_conn *conns;
     struct admin *a;
 };
+
+/* The status page (master/status.html), embedded by the build. */
+extern const unsigned char webstat_page[];
+extern const size_t webstat_page_len;
 
 /* Starts serving the listening sockets fds (n of them, owned by the
  * caller) on a's loop. Returns 0 or a negative libuv/errno code. */

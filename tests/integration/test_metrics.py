@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -315,6 +316,55 @@ class MetricsOverHttp:
             return result and result[0]["metric"]
         metric = wait_until(scraped, timeout=60, what="Prometheus to scrape ferryd")
         self.assertEqual((metric["job"], metric["native_protocol"]), ("ferry", "1"))
+
+
+    def test_status_page_in_chromium(self):
+        # The page at /: a headless Chromium runs its script, which reads
+        # /status and /workers; a transfer in progress appears with a bar
+        # that advances from one look to the next.
+        chromium = shutil.which("chromium")
+        if chromium is None:
+            self.skipTest("chromium is not installed (Debian: apt-get install -y chromium)")
+        if self.MODE != "prefork":
+            self.skipTest("one browser run is enough: the page is the same in every mode")
+        status, fields, page = http_get(*self.web, "/")
+        self.assertEqual((status, fields["Content-Type"]), (200, "text/html; charset=utf-8"))
+        self.assertIn(b'fetch(p, {cache: "no-store"})', page)  # self-contained: no other asset
+        self.assertNotIn(b"src=", page)
+        reader = socket.create_connection(("127.0.0.1", self.srv.port), timeout=30)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        # A native GET of "big" from offset 0, any size (docs/PROTOCOL.md).
+        reader.sendall(bytes([1, 7, 0, 3]) + (0).to_bytes(8, "big") + (1 << 40).to_bytes(8, "big")
+                       + b"big")
+        stop = time.monotonic() + 60
+
+        def trickle():  # ~1 MiB/s, so the bar moves but never finishes
+            while time.monotonic() < stop:
+                try:
+                    if not reader.recv(16384):
+                        return
+                except OSError:
+                    return
+                time.sleep(0.015)
+        threading.Thread(target=trickle, daemon=True).start()
+        self.addCleanup(reader.close)
+
+        def look():
+            profile = os.path.join(self.tmp, f"chromium-{time.monotonic_ns()}")
+            r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                "--disable-quic", "--no-first-run",
+                                "--disable-background-networking", "--disable-component-update",
+                                "--disable-sync", f"--user-data-dir={profile}",
+                                "--virtual-time-budget=3000", "--dump-dom",
+                                f"http://{self.web[0]}:{self.web[1]}/"],
+                               capture_output=True, text=True, timeout=60)
+            m = re.search(r'<progress max="(\d+)" value="(\d+)" data-target="big"', r.stdout)
+            self.assertIsNotNone(m, r.stdout[-2000:] + r.stderr[-2000:])
+            self.assertIn("prefork, running", r.stdout)
+            return int(m.group(1)), int(m.group(2))
+        size, first = look()
+        self.assertEqual(size, 64 << 20)
+        wait_until(lambda: look()[1] > first, timeout=30, what="the bar to advance")
 
 
 globals().update(per_mode(MetricsOverHttp))
