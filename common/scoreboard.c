@@ -186,12 +186,15 @@ static void sb_addr_key(const struct sockaddr *sa, uint8_t key[16])
     }
 }
 
-/* Reads a slot's state and peer consistently. Returns 0, or -EAGAIN. */
+/* Reads a slot's state and peer consistently. Returns 0, or -EAGAIN when
+ * it stayed mid-write (spins, then yields). */
 static int sb_read_peer(const struct sb_slot *s, uint8_t *state, union sb_addr *peer)
 {
-    for (int tries = 0; tries < 100; tries++) {
+    for (int tries = 0; tries < 1100; tries++) {
         uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
 
+        if (tries >= 1000)
+            sched_yield();
         if (q1 & 1)
             continue;
         *state = s->state;
@@ -211,8 +214,11 @@ unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer)
 
     sb_addr_key(peer, want);
     for (uint32_t i = 0; i < sb->nslots; i++) {
-        if (sb_read_peer(&sb->slots[i], &state, &a) < 0 || !sb_state_busy(state) ||
-            state == SB_CLOSING)
+        if (sb_read_peer(&sb->slots[i], &state, &a) < 0) {
+            n++; /* unreadable: counted, so that the limit errs on refusing */
+            continue;
+        }
+        if (!sb_state_busy(state) || state == SB_CLOSING)
             continue;
         sb_addr_key(&a.sa, key);
         n += memcmp(key, want, 16) == 0;

@@ -181,15 +181,17 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
 
 /* Counts the connections open now, pool-wide, from peer's address (the
- * port aside; an IPv4-mapped IPv6 address is its IPv4 one). Slots caught
- * mid-write are read again, a few times, then skipped. Any process. */
+ * port aside; an IPv4-mapped IPv6 address is its IPv4 one). A slot that
+ * stays mid-write is counted as a match (a limit then errs on refusing).
+ * The caller publishes its own connection first, then a seq_cst fence,
+ * then counts: two racing callers cannot both miss each other. */
 unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer);
 
 /* True when a line about peer's address was logged, by any process of the
  * pool, less than a second before now: the caller then stays quiet. Else
- * it records now for the address and returns false (log it). Lock-free: two
- * processes racing for one address log at most one line between them; a
- * hash collision at worst costs one more line. */
+ * it records now for the address and returns false (log it). Lock-free and
+ * best effort: a race or a hash collision may cost one line more or one
+ * less; it bounds a flood, it does not count. */
 bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now);
 
 /* Returns the state's name ("idle"), or "unknown". */

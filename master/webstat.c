@@ -68,7 +68,7 @@ static void webstat_on_closed(uv_handle_t *h)
     webstat_unlink(w, c);
     free(c->out);
     free(c);
-    if (w->nconns-- == WEBSTAT_CONNS && w->a != NULL) /* room again */
+    if (w->nconns-- == WEBSTAT_CONNS && w->a != NULL && !w->paused) /* room again */
         webstat_poll(w, true);
 }
 
@@ -79,6 +79,11 @@ static void webstat_close(struct webstat_conn *c)
     c->done = true;
     uv_close((uv_handle_t *)&c->tcp, webstat_on_closed);
     uv_close((uv_handle_t *)&c->timer, webstat_on_closed);
+}
+
+static void webstat_on_timeout(uv_timer_t *t)
+{
+    webstat_close(t->data); /* the head, or the taking of the answer, was too slow */
 }
 
 static void webstat_after_write(uv_write_t *req, int status)
@@ -110,6 +115,7 @@ static void webstat_send(struct webstat_conn *c, int code, const char *type, con
     if (!head_only)
         memcpy(c->out + n, body, len);
     buf = uv_buf_init(c->out, (unsigned)n + (head_only ? 0 : (unsigned)len));
+    uv_timer_start(&c->timer, webstat_on_timeout, WEBSTAT_SEND_MS, 0); /* now the answer's */
     c->wr.data = c;
     if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, webstat_after_write) < 0)
         webstat_close(c);
@@ -232,11 +238,6 @@ static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         webstat_send(c, 431, "text/plain", "head too large\n", 15, false);
 }
 
-static void webstat_on_timeout(uv_timer_t *t)
-{
-    webstat_close(t->data); /* the head did not arrive in time */
-}
-
 /* Takes one accepted connection. */
 static void webstat_conn_open(struct webstat *w, int fd)
 {
@@ -266,6 +267,15 @@ static void webstat_conn_open(struct webstat *w, int fd)
     uv_read_start((uv_stream_t *)&c->tcp, webstat_alloc, webstat_read);
 }
 
+static void webstat_on_unpause(uv_timer_t *t)
+{
+    struct webstat *w = t->data;
+
+    w->paused = false;
+    if (w->nconns < WEBSTAT_CONNS)
+        webstat_poll(w, true);
+}
+
 static void webstat_on_listen(uv_poll_t *h, int status, int events)
 {
     struct webstat *w = h->data;
@@ -276,8 +286,15 @@ static void webstat_on_listen(uv_poll_t *h, int status, int events)
     for (int i = 0; i < 16 && w->nconns < WEBSTAT_CONNS; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The listener stays readable: polling it now would spin. */
+            w->paused = true;
+            webstat_poll(w, false);
+            uv_timer_start(&w->unpause, webstat_on_unpause, WEBSTAT_PAUSE_MS, 0);
+            return;
+        }
         if (fd < 0)
-            return; /* EAGAIN; or out of descriptors: the next poll retries */
+            return; /* EAGAIN, or a connection gone already */
         webstat_conn_open(w, fd);
     }
 }
@@ -294,6 +311,8 @@ int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n)
         w->fds[i] = fds[i];
         w->n++;
     }
+    uv_timer_init(a->loop, &w->unpause);
+    w->unpause.data = w;
     w->a = a;
     webstat_poll(w, true);
     return 0;
@@ -305,6 +324,8 @@ void webstat_stop(struct webstat *w)
         webstat_close(c);
     for (size_t i = 0; i < w->n; i++)
         uv_close((uv_handle_t *)&w->polls[i], NULL);
+    if (w->a != NULL)
+        uv_close((uv_handle_t *)&w->unpause, NULL);
     w->n = 0;
     w->a = NULL;
 }

@@ -4,11 +4,14 @@
 #include "worker/conn.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -85,6 +88,8 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->want = h->start(c, now);
     /* Counted after this connection is on the scoreboard: two accepted at
      * once from one address both see both, so the limit is never passed. */
+    if (env->max_per_ip > 0 && env->sb != NULL) /* our record visible before we look */
+        atomic_thread_fence(memory_order_seq_cst);
     if (env->max_per_ip > 0 && env->sb != NULL && sb_count_peer(env->sb, peer) > env->max_per_ip) {
         c->busy = true;
         c->problem = "over --max-conn-per-ip";
@@ -231,26 +236,42 @@ static int conn_send_body(struct conn *c, bool *progress)
     return 0;
 }
 
+/* Bytes the client has acknowledged: what left this process, less what
+ * the kernel still holds unacknowledged (SIOCOUTQ). Not what the kernel
+ * accepted: a grown send buffer wakes a writer only once a third of it
+ * drained, so a steady reader may take nothing "accepted" for a minute. */
+static uint64_t conn_delivered(const struct conn *c)
+{
+    int queued = 0;
+
+    if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0 || (uint64_t)queued > c->out_total)
+        return c->out_total; /* unknown: take all as delivered, never cut for it */
+    return c->out_total - (uint64_t)queued;
+}
+
 /*
  * --min-rate: while a response is sent, every CONN_RATE_WINDOW_S seconds
- * the client must have taken min_rate bytes a second, or it is closed: a
- * reader that keeps the writes progressing a byte at a time would
- * otherwise hold its connection (and, but in the event mode, a process)
- * for ever. Returns 0, or -1 with the trouble recorded.
+ * the client must have acknowledged min_rate bytes a second, or it is
+ * closed: a reader that keeps the writes progressing a few bytes at a time
+ * would otherwise hold its connection (and, but in the event mode, a
+ * process) for ever. One window runs across the batches of one response
+ * (a listing); the next response starts afresh. Returns 0, or -1 with the
+ * trouble recorded.
  */
 static int conn_rate_check(struct conn *c, int64_t now)
 {
-    uint64_t want = c->env->min_rate * CONN_RATE_WINDOW_S;
+    uint64_t want = c->env->min_rate * CONN_RATE_WINDOW_S, delivered;
 
     if (c->env->min_rate == 0)
         return 0;
     if (c->rate_end == 0 || now >= c->rate_end) {
-        if (c->rate_end != 0 && c->out_total - c->rate_from < want) {
+        delivered = conn_delivered(c);
+        if (c->rate_end != 0 && delivered - c->rate_from < want) {
             conn_trouble(c, "client too slow: below --min-rate", 0, false);
             return -1;
         }
         c->rate_end = now + (int64_t)CONN_RATE_WINDOW_S * 1000000000;
-        c->rate_from = c->out_total;
+        c->rate_from = delivered;
     }
     return 0;
 }
@@ -287,7 +308,7 @@ static int conn_flush(struct conn *c, int64_t now)
     if (c->body_fd >= 0)
         close(c->body_fd);
     c->body_fd = -1;
-    c->write_deadline = c->rate_end = 0; /* the next response has its own windows */
+    c->write_deadline = 0;
     /* A response the connection outlives must leave now, not at close:
      * uncork, once; later responses go out with MSG_MORE instead. */
     if (c->corked && !c->close_after && (rc = conn_set_cork(c, false)) < 0) {
@@ -314,6 +335,8 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
             if ((rc = conn_flush(c, now)) == -EAGAIN)
                 return CONN_WRITE;
             c->want = rc < 0 ? CONN_DONE : c->h->sent(c, now);
+            if (c->want != CONN_WRITE) /* the response is over: the next has its own windows */
+                c->rate_end = 0;
             break;
         }
     }

@@ -928,7 +928,15 @@ class Http:
         if not have_ipv6():
             self.skipTest("no IPv6 on this host")
         self.put("hello.txt", b"hello\n")
-        srv = self.serve(self.MODE, ("--workers", "1", "--ipv6-only"), listen=["http=[::]:0"])
+        # A port free on both families (a dual-stack probe held it): with
+        # port 0 the kernel may pick one that another server holds on IPv4.
+        probe = socket.socket(socket.AF_INET6)
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        probe.bind(("::", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        srv = self.serve(self.MODE, ("--workers", "1", "--ipv6-only"),
+                         listen=[f"http=[::]:{port}"])
         self.assertEqual(curl("::1", srv.port, "/hello.txt").body, b"hello\n")
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()

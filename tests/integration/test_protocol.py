@@ -290,6 +290,29 @@ class Protocol:
         self.assert_still_serves()  # a normal client, at full speed, is not cut
         slow.close()
 
+    def test_steady_reader_above_min_rate_is_not_closed(self):
+        # A reader that drains a grown send buffer slowly but steadily: the
+        # kernel wakes the writer only once a third of the buffer drained,
+        # so bytes "accepted" stall for long stretches; bytes acknowledged
+        # do not. Above --min-rate, it must survive two whole windows.
+        if self.MODE != "prefork":
+            self.skipTest("the same engine and driver in every mode: tested in prefork")
+        self.put("big", bytes(64 << 20))
+        self.start("--io-timeout", "60", "--min-rate", "8K")
+        s, _ = self.srv.ask("big")
+        s.sendall(READY)
+        recv_exact(s, 16 << 20)  # at full speed first: the send buffer grows
+        t0 = time.monotonic()
+        got = 0
+        while time.monotonic() - t0 < 22:  # then ~32 KiB/s, 4x the minimum
+            chunk = s.recv(4096)
+            self.assertTrue(chunk, "closed while reading above --min-rate")
+            got += len(chunk)
+            time.sleep(0.12)
+        self.assertGreater(got, 22 * 16 << 10)
+        self.assertNotIn("below --min-rate", self.srv.log())
+        s.close()
+
     @unittest.skipUnless(os.geteuid() == 0, "capturing on lo needs root")
     def test_last_segment_carries_the_fin(self):
         # Corked after READY: the content's last segment and the FIN leave
