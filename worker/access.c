@@ -54,11 +54,6 @@ int access_reopen(void)
     return rc < 0 ? rc : 1;
 }
 
-bool access_enabled(void)
-{
-    return access_out >= 0;
-}
-
 int access_fd(void)
 {
     return access_out;

@@ -26,9 +26,6 @@ int access_open(const char *path);
  * there is no access log (or it is stdout), 1 when reopened, or -errno. */
 int access_reopen(void);
 
-/* True when an access log is open. */
-bool access_enabled(void);
-
 /* The access log's descriptor, or -1: a process that closes descriptors
  * (a fork) keeps this one. */
 int access_fd(void);

@@ -62,6 +62,18 @@ static int tree_openat2(int dirfd, const char *dir)
     return fd < 0 ? -errno : (int)fd;
 }
 
+/* What a failed O_NOFOLLOW open of name in at means: the kernel says
+ * ENOTDIR or ELOOP for a symbolic link, depending on the flags; the
+ * contract (tree.h) is -ELOOP for a link, -ENOTDIR for a file in the way. */
+static int tree_nofollow_err(int at, const char *name, int err)
+{
+    struct stat st;
+
+    if ((err == ENOTDIR || err == ELOOP) && fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+    return -err;
+}
+
 /* The same, one O_NOFOLLOW component at a time (kernels before 5.6, or
  * where a filter refuses openat2). A symbolic link fails with ENOTDIR or
  * ELOOP; ".." never gets here. */
@@ -83,7 +95,7 @@ static int tree_walk(int dirfd, const char *dir)
         comp[len] = '\0';
         next = openat(cur >= 0 ? cur : dirfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0) {
-            int err = errno == ELOOP ? -ENOTDIR : -errno; /* O_PATH|O_NOFOLLOW: a link */
+            int err = tree_nofollow_err(cur >= 0 ? cur : dirfd, comp, errno);
             if (cur >= 0)
                 close(cur);
             return err;
@@ -201,7 +213,7 @@ static int tree_open_dir(int dirfd, const char *path)
     }
     fd =
         openat(parent >= 0 ? parent : dirfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    rc = fd < 0 ? -errno : 0;
+    rc = fd < 0 ? tree_nofollow_err(parent >= 0 ? parent : dirfd, leaf, errno) : 0;
     if (parent >= 0)
         close(parent);
     if (rc == 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
