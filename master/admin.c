@@ -140,16 +140,6 @@ static void admin_send(struct admin_conn *c, json_t *resp)
         admin_send_text(c, text, len);
 }
 
-/* A fresh response object; "ok" comes first and is settled at the end. */
-json_t *admin_response(void)
-{
-    json_t *resp = json_object();
-
-    json_object_set_new(resp, "ok", json_false());
-    json_object_set_new(resp, "schema", json_integer(ADMIN_SCHEMA));
-    return resp;
-}
-
 /* ---- events and deferred answers --------------------------------------- */
 
 static void admin_lines(struct admin_conn *c);
@@ -623,7 +613,7 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
         goto fail; /* libuv's errors are -errno on Unix */
     }
     a->listening = true;
-    if (ls->nweb > 0 && (rc = webstat_start(&a->web, a, ls->web_fds, ls->nweb)) < 0) {
+    if (ls->nweb > 0 && (rc = webstat_start(&a->web, loop, a, ls->web_fds, ls->nweb)) < 0) {
         admin_close(a);
         return rc;
     }

@@ -423,6 +423,16 @@ static const struct admin_cmd admin_cmds[] = {
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
 };
 
+/* A fresh response object; "ok" comes first and is settled at the end. */
+json_t *admin_response(void)
+{
+    json_t *resp = json_object();
+
+    json_object_set_new(resp, "ok", json_false());
+    json_object_set_new(resp, "schema", json_integer(ADMIN_SCHEMA));
+    return resp;
+}
+
 const struct admin_cmd *admin_cmd_find(const char *name)
 {
     for (size_t i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++) {

@@ -8,8 +8,6 @@
  */
 #include "master/webstat.h"
 
-#include "common/log.h"
-#include "master/admin.h"
 #include "master/admin_int.h"
 #include "worker/http_parse.h"
 
@@ -299,11 +297,11 @@ static void webstat_on_listen(uv_poll_t *h, int status, int events)
     }
 }
 
-int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n)
+int webstat_start(struct webstat *w, uv_loop_t *loop, struct admin *a, const int *fds, size_t n)
 {
     memset(w, 0, sizeof(*w));
     for (size_t i = 0; i < n && i < WEBSTAT_LISTENERS; i++) {
-        int rc = uv_poll_init(a->loop, &w->polls[i], fds[i]);
+        int rc = uv_poll_init(loop, &w->polls[i], fds[i]);
 
         if (rc < 0)
             return rc;
@@ -311,7 +309,7 @@ int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n)
         w->fds[i] = fds[i];
         w->n++;
     }
-    uv_timer_init(a->loop, &w->unpause);
+    uv_timer_init(loop, &w->unpause);
     w->unpause.data = w;
     w->a = a;
     webstat_poll(w, true);

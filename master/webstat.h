@@ -45,8 +45,9 @@ extern const unsigned char webstat_page[];
 extern const size_t webstat_page_len;
 
 /* Starts serving the listening sockets fds (n of them, owned by the
- * caller) on a's loop. Returns 0 or a negative libuv/errno code. */
-int webstat_start(struct webstat *w, struct admin *a, const int *fds, size_t n);
+ * caller) on loop, answering with a's commands. Returns 0 or a negative
+ * libuv/errno code. */
+int webstat_start(struct webstat *w, uv_loop_t *loop, struct admin *a, const int *fds, size_t n);
 
 /* Stops: closes every connection and stops polling the listeners (whose
  * descriptors the caller closes after the loop has run the closes). */
