@@ -21,10 +21,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 /* ---- the commands -------------------------------------------------- */
 
 enum { OPT_SOCKET = 1, OPT_JSON, OPT_WIDE, OPT_HELP, OPT_VERSION };
-enum { OPT_NOW = 1, OPT_TIMEOUT, OPT_DRAIN, OPT_NO_WAIT, OPT_INTERVAL, OPT_ITERATIONS };
+enum {
+    OPT_NOW = 1,
+    OPT_TIMEOUT,
+    OPT_DRAIN,
+    OPT_NO_WAIT,
+    OPT_INTERVAL,
+    OPT_ITERATIONS,
+    OPT_SLOT,
+    OPT_PID,
+    OPT_PEER,
+    OPT_STATE
+};
 
 /* ferryctl's own options, accepted anywhere on the line. */
 static const struct ctl_opt ctl_global_opts[] = {
@@ -51,6 +64,19 @@ static const struct ctl_opt ctl_resize_opts[] = {
 static const struct ctl_opt ctl_top_opts[] = {
     {"interval", 0, "S", "seconds between frames [1]", OPT_INTERVAL},
     {"iterations", 0, "N", "frames to draw, then quit [0: until q]", OPT_ITERATIONS},
+    {0},
+};
+
+/* The filters of connections: the option's name is the request's key. */
+static const struct ctl_opt ctl_connections_opts[] = {
+    {"slot", 0, "N", "only the connections of the process in slot N", OPT_SLOT},
+    {"pid", 0, "P", "only those of process P", OPT_PID},
+    {"peer", 0, "ADDR",
+     "only those from ADDR: 127.0.0.1, ::1, [::1], or with a port, "
+     "127.0.0.1:4242, [::1]:4242",
+     OPT_PEER},
+    {"state", 0, "S", "only those in state S: reading, waiting, keepalive, sending or closing",
+     OPT_STATE},
     {0},
 };
 
@@ -137,6 +163,79 @@ static int ctl_operands_resize(json_t *req, int n, char **v, char *err, size_t e
     return 0;
 }
 
+/* True when s is a port: 1 to 5 digits, at most 65535. */
+static bool ctl_port_ok(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+
+    return n > 0 && n <= 5 && s[n] == '\0' && strtol(s, NULL, 10) <= 65535;
+}
+
+/* True when s is a peer as connections filters by: an IPv4 or IPv6
+ * address, the IPv6 one maybe in brackets, either with ":PORT" (then in
+ * brackets, for IPv6). */
+static bool ctl_peer_ok(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    char host[INET6_ADDRSTRLEN];
+    const char *end, *port = NULL;
+    int family = AF_INET;
+    size_t n;
+
+    if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+        return true; /* an address alone */
+    if (s[0] == '[') {
+        family = AF_INET6;
+        s++;
+        if ((end = strchr(s, ']')) == NULL || (end[1] != '\0' && end[1] != ':'))
+            return false;
+        port = end[1] == ':' ? end + 2 : NULL;
+    } else if ((end = strrchr(s, ':')) != NULL) {
+        port = end + 1;
+    } else {
+        return false;
+    }
+    n = (size_t)(end - s);
+    if (n >= sizeof(host) || (port != NULL && !ctl_port_ok(port)))
+        return false;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    return inet_pton(family, host, buf) == 1;
+}
+
+/* connections' filters: a slot and a pid are whole numbers, a peer an
+ * address; the state goes as it is, for ferryd, which knows the states,
+ * to refuse (bad_argument). */
+static int ctl_opt_connections(json_t *req, const struct ctl_opt *o, const char *val, char *err,
+                               size_t errlen)
+{
+    json_t *v = NULL;
+    char *end;
+    long n;
+
+    if (o->key == OPT_SLOT || o->key == OPT_PID) {
+        errno = 0;
+        n = strtol(val, &end, 10);
+        if (isdigit((unsigned char)val[0]) && *end == '\0' && errno == 0 && n <= INT32_MAX &&
+            (n > 0 || o->key == OPT_SLOT))
+            v = json_integer(n);
+    } else if (o->key == OPT_STATE || ctl_peer_ok(val)) {
+        v = json_string(val); /* NULL unless UTF-8 */
+    }
+    if (v == NULL) {
+        snprintf(err, errlen, "connections: --%s wants %s, not '%s'", o->name,
+                 o->key == OPT_SLOT  ? "a slot number (0, 1, ...)"
+                 : o->key == OPT_PID ? "a process id"
+                 : o->key == OPT_PEER
+                     ? "an address (127.0.0.1, ::1, [::1], 127.0.0.1:4242, [::1]:4242)"
+                     : "a state (reading, waiting, keepalive, sending, closing)",
+                 val);
+        return -1;
+    }
+    json_object_set_new(req, o->name, v);
+    return 0;
+}
+
 static void ctl_print_reopen(FILE *out, json_t *resp, unsigned width)
 {
     (void)width;
@@ -188,8 +287,14 @@ static const struct ctl_cmd ctl_cmds[] = {
      .print = fmt_status},
     {.name = "workers",
      .args = "",
-     .help = "one row per process, with its connection and transfer",
+     .help = "one row per process, its connections and transfer",
      .print = fmt_workers},
+    {.name = "connections",
+     .args = "",
+     .help = "one row per open connection: peer, target, progress",
+     .opts = ctl_connections_opts,
+     .option = ctl_opt_connections,
+     .print = fmt_connections},
     {.name = "metrics",
      .args = "",
      .help = "the same figures in Prometheus text format",
@@ -201,7 +306,7 @@ static const struct ctl_cmd ctl_cmds[] = {
      .stream = true},
     {.name = "top",
      .args = "",
-     .help = "a live view of the pool and every transfer; q quits",
+     .help = "a live view: status, processes, connections; q quits",
      .opts = ctl_top_opts,
      .option = ctl_opt_top,
      .print = fmt_status,
@@ -234,6 +339,41 @@ static const struct ctl_cmd ctl_cmds[] = {
 /* The usage's left column is this wide. */
 #define CTL_USAGE_W 26
 
+/* And its lines at most this wide. */
+#define CTL_USAGE_COLS 80
+
+/* Prints the len bytes of item after a space, or on a new line indented
+ * to column indent when they would pass CTL_USAGE_COLS from column at.
+ * Returns the column reached. */
+static size_t ctl_usage_item(FILE *out, const char *item, size_t len, size_t at, size_t indent)
+{
+    if (at > indent && at + 1 + len > CTL_USAGE_COLS) {
+        fprintf(out, "\n%*s", (int)indent, "");
+        at = indent;
+    } else {
+        fputc(' ', out);
+        at++;
+    }
+    fwrite(item, 1, len, out);
+    return at + len;
+}
+
+/* Prints a line of the usage's two columns: left from column indent,
+ * then text, which continues on lines of its own under itself when long. */
+static void ctl_usage_text(FILE *out, int indent, const char *left, const char *text)
+{
+    int n = fprintf(out, "%*s%-*s", indent, "", CTL_USAGE_W - indent, left);
+    size_t at = n > 0 ? (size_t)n : 0;
+
+    for (const char *w = text; *w != '\0'; w += strspn(w, " ")) {
+        size_t len = strcspn(w, " ");
+
+        at = ctl_usage_item(out, w, len, at, CTL_USAGE_W + 1);
+        w += len;
+    }
+    fputc('\n', out);
+}
+
 /* Prints the options of a table, "  -s, --socket PATH  help". */
 static void ctl_usage_opts(FILE *out, const struct ctl_opt *o, int indent)
 {
@@ -246,7 +386,7 @@ static void ctl_usage_opts(FILE *out, const struct ctl_opt *o, int indent)
         else
             snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
                      o->arg ? o->arg : "");
-        fprintf(out, "%*s%-*s %s\n", indent, "", CTL_USAGE_W - indent, left, o->help);
+        ctl_usage_text(out, indent, left, o->help);
     }
 }
 
@@ -264,7 +404,7 @@ void ctl_usage(FILE *out)
         char left[48];
 
         snprintf(left, sizeof(left), "%s %s", ctl_cmds[i].name, ctl_cmds[i].args);
-        fprintf(out, "  %-*s %s\n", CTL_USAGE_W - 2, left, ctl_cmds[i].help);
+        ctl_usage_text(out, 2, left, ctl_cmds[i].help);
         ctl_usage_opts(out, ctl_cmds[i].opts, 4);
     }
     fprintf(out, "\nsocket: -s, else $FERRY_ADMIN_SOCKET, else the one ferryd-*.sock that\n"
@@ -284,12 +424,21 @@ void ctl_usage(FILE *out)
 
 void ctl_cmd_usage(FILE *out, const struct ctl_cmd *cmd)
 {
-    fprintf(out, "usage: ferryctl [OPTIONS] %s", cmd->name);
+    int n = fprintf(out, "usage: ferryctl [OPTIONS] %s", cmd->name);
+    size_t at = n > 0 ? (size_t)n : 0, indent = at + 1; /* wrapped under the command's end */
+
     if (cmd->args[0] != '\0')
-        fprintf(out, " %s", cmd->args);
-    for (const struct ctl_opt *o = cmd->opts; o != NULL && o->name != NULL; o++)
-        fprintf(out, " [--%s%s%s]", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-    fprintf(out, "\n\n%c%s.\n", toupper((unsigned char)cmd->help[0]), cmd->help + 1);
+        at = ctl_usage_item(out, cmd->args, strlen(cmd->args), at, indent);
+    for (const struct ctl_opt *o = cmd->opts; o != NULL && o->name != NULL; o++) {
+        char item[64];
+        int len = snprintf(item, sizeof(item), "[--%s%s%s]", o->name, o->arg ? " " : "",
+                           o->arg ? o->arg : "");
+
+        len = len < 0 ? 0 : len < (int)sizeof(item) ? len : (int)sizeof(item) - 1;
+        at = ctl_usage_item(out, item, (size_t)len, at, indent);
+    }
+    fputc('\n', out);
+    fprintf(out, "\n%c%s.\n", toupper((unsigned char)cmd->help[0]), cmd->help + 1);
     if (cmd->args_help != NULL)
         fprintf(out, "\n  %-*s %s\n", CTL_USAGE_W - 2, cmd->args, cmd->args_help);
     if (cmd->opts != NULL) {

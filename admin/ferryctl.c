@@ -270,26 +270,55 @@ static void ctl_top_show(const char *frame, bool tty, unsigned width, unsigned r
            last);
 }
 
-/* Draws one frame of top: the status report, then the workers table, at
- * the terminal's size now (it may have been resized). */
+/* The lines of text. */
+static size_t ctl_lines(const char *text, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += text[i] == '\n';
+    return n;
+}
+
+/* How many connections fit under the used lines of a frame on a window
+ * of rows (0: no window, all of them): the rows less the "(q quits)"
+ * line, a blank one, the table's header and its total line. */
+static size_t ctl_top_room(unsigned rows, size_t used)
+{
+    if (rows == 0)
+        return FMT_ALL;
+    return rows > used + 4 ? rows - used - 4 : 0;
+}
+
+/* Draws one frame of top: the status report, the workers table, then the
+ * connections, the busiest first, as many as the window has room for,
+ * at the terminal's size now (it may have been resized). A ferryd without
+ * the connections command (it answers an error) shows no such table. */
 static int ctl_top_frame(const struct ctl_args *a, struct ctl_reader *r, bool tty)
 {
     json_t *st = ctl_ask(r, "status"), *ws = st ? ctl_ask(r, "workers") : NULL;
+    json_t *cs = ws ? ctl_ask(r, "connections") : NULL;
     char *frame = NULL;
     size_t len = 0;
     unsigned rows, width = ctl_out_width(a, &rows);
-    FILE *m = st && ws ? open_memstream(&frame, &len) : NULL;
+    FILE *m = cs ? open_memstream(&frame, &len) : NULL;
 
     if (m != NULL) {
         fmt_status(m, st, width);
         fputc('\n', m);
         fmt_workers(m, ws, width);
+        if (json_is_true(json_object_get(cs, "ok"))) {
+            fflush(m);
+            fputc('\n', m);
+            fmt_connections_top(m, cs, width, ctl_top_room(tty ? rows : 0, ctl_lines(frame, len)));
+        }
         fclose(m);
         ctl_top_show(frame, tty, width, rows);
     }
     free(frame);
     json_decref(st);
     json_decref(ws);
+    json_decref(cs);
     return m != NULL ? 0 : -1;
 }
 

@@ -19,9 +19,9 @@
 #define FMT_CELL_MAX 512
 
 /* The most columns a table has. */
-#define FMT_COLS_MAX 16
+#define FMT_COLS_MAX 20
 
-/* The most worker states a pool line names (the scoreboard has 9). */
+/* The most process states a pool line names (the scoreboard has 10). */
 #define FMT_STATES_MAX 16
 
 /* A cut cell is never drawn narrower than this (unless its text is):
@@ -550,6 +550,9 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
     fmt_wrap_end(&w);
     fmt_wrap_begin(&w, out, width, "limits", FMT_LABEL_W);
     fmt_wrap_putf(&w, "  ", "workers %lld", (long long)fmt_int(lim, "workers"));
+    if (json_is_integer(json_object_get(lim, "worker_connections"))) /* if this ferryd has it */
+        fmt_wrap_putf(&w, "  ", "worker-connections %lld",
+                      (long long)fmt_int(lim, "worker_connections"));
     fmt_wrap_putf(&w, "  ", "max-children %lld", (long long)fmt_int(lim, "max_children"));
     if (json_is_integer(json_object_get(lim, "request_timeout_s"))) /* if this ferryd has it */
         fmt_wrap_putf(&w, "  ", "request-timeout %llds",
@@ -564,8 +567,27 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
     fmt_wrap_end(&w);
 }
 
-/* "2 processes: 2 idle, 1 sending" (states with nobody in them left out).
- * The punctuation ends each item, so a wrap never strands it. */
+/* The order the pool line names the process states in: a process's own
+ * states first (busy: it holds several connections), then those of its
+ * one connection, then leaving. A state not named here comes last. */
+static const char *const fmt_pool_order[] = {
+    "starting", "idle", "busy", "reading", "waiting", "keepalive", "sending", "closing", "exiting"};
+
+#define FMT_POOL_NORDER (sizeof(fmt_pool_order) / sizeof(fmt_pool_order[0]))
+
+/* The position of pool state key in fmt_pool_order (FMT_POOL_NORDER: not
+ * named). */
+static size_t fmt_pool_rank(const char *key)
+{
+    size_t i = 0;
+
+    while (i < FMT_POOL_NORDER && strcmp(key, fmt_pool_order[i]) != 0)
+        i++;
+    return i;
+}
+
+/* "3 processes: 1 idle, 1 busy, 1 sending" (states with nobody in them
+ * left out). The punctuation ends each item, so a wrap never strands it. */
 static void fmt_status_pool(FILE *out, json_t *pool, unsigned width)
 {
     const char *key, *busy[FMT_STATES_MAX];
@@ -573,16 +595,40 @@ static void fmt_status_pool(FILE *out, json_t *pool, unsigned width)
     struct fmt_wrap w;
     json_t *v;
 
-    json_object_foreach(pool, key, v)
-    {
-        if (strcmp(key, "processes") != 0 && json_integer_value(v) != 0 && n < FMT_STATES_MAX)
-            busy[n++] = key;
+    for (size_t rank = 0; rank <= FMT_POOL_NORDER; rank++) {
+        json_object_foreach(pool, key, v)
+        {
+            if (strcmp(key, "processes") != 0 && json_integer_value(v) != 0 &&
+                fmt_pool_rank(key) == rank && n < FMT_STATES_MAX)
+                busy[n++] = key;
+        }
     }
     fmt_wrap_begin(&w, out, width, "pool", FMT_LABEL_W);
     fmt_wrap_putf(&w, " ", "%lld processes%s", (long long)fmt_int(pool, "processes"), n ? ":" : "");
     for (size_t i = 0; i < n; i++)
         fmt_wrap_putf(&w, " ", "%lld %s%s", (long long)fmt_int(pool, busy[i]), busy[i],
                       i + 1 < n ? "," : "");
+    fmt_wrap_end(&w);
+}
+
+/* "5 open  reading 1  waiting 0  keepalive 3  sending 1  closing 0":
+ * every state, zeros too, as the outcomes, so that top holds still. An
+ * older ferryd's answer has no such object: no line. */
+static void fmt_status_conns(FILE *out, json_t *conns, unsigned width)
+{
+    struct fmt_wrap w;
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(conns))
+        return;
+    fmt_wrap_begin(&w, out, width, "connections", FMT_LABEL_W);
+    fmt_wrap_putf(&w, "  ", "%lld open", (long long)fmt_int(conns, "open"));
+    json_object_foreach(conns, key, v)
+    {
+        if (strcmp(key, "open") != 0)
+            fmt_wrap_putf(&w, "  ", "%s %lld", key, (long long)json_integer_value(v));
+    }
     fmt_wrap_end(&w);
 }
 
@@ -707,22 +753,28 @@ void fmt_status(FILE *out, json_t *r, unsigned width)
 {
     fmt_status_head(out, r, width);
     fmt_status_pool(out, json_object_get(r, "pool"), width);
+    fmt_status_conns(out, json_object_get(r, "connections"), width);
     fmt_status_totals(out, json_object_get(r, "totals"), width);
     fmt_status_rates(out, r, width);
     fmt_status_listeners(out, json_object_get(r, "listeners"), width);
 }
 
-/* ---- workers ------------------------------------------------------- */
+/* ---- workers and connections ----------------------------------------- */
+
+/* A connection's cells, the same block at the end of both tables: where
+ * from (protocol, listener, peer), what (target), how far and how fast. */
+enum { X_PROTO, X_LISTENER, X_PEER, X_TARGET, X_PROGRESS, X_BRIEF, X_DONE, X_RATE, X_NCOLS };
 
 enum {
     W_SLOT,
     W_PID,
     W_GEN,
     W_STATE,
+    W_CONNS,
     W_AGE,
     W_REQS,
     W_SENT,
-    W_PROTO,
+    W_PROTO, /* the connection's block, as X_* */
     W_LISTENER,
     W_PEER,
     W_TARGET,
@@ -732,6 +784,7 @@ enum {
     W_RATE,
     W_NCOLS
 };
+_Static_assert(W_NCOLS - W_PROTO == X_NCOLS && W_RATE - W_PROTO == X_RATE, "W_PROTO.. as X_*");
 
 /* What an operator needs most is who gets what and how fast (PID, STATE,
  * PEER, TARGET, PROGRESS, RATE): the process's history goes first, from
@@ -740,29 +793,35 @@ enum {
  * byte count ("25% of 400 B") before SENT, AGE, SLOT and PROTO go. Then
  * PEER and TARGET are cut, keeping a port and an extension; where even
  * their narrowest cut does not fit, the progress keeps only its percent
- * (DONE), then STATE, DONE and RATE go, then PEER and TARGET: who and
- * what before how fast, and a whole number or none. */
+ * (DONE), then CONNS, STATE, DONE and RATE go, then PEER and TARGET: who
+ * and what before how fast, and a whole number or none. CONNS goes
+ * right after GEN, though, where no process holds several connections
+ * nor is full: STATE then says as much (fmt_workers()). */
 static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
     [W_SLOT] = {.head = "SLOT", .right = true, .drop = 7},
     [W_PID] = {.head = "PID", .right = true, .floor = 5},
     [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
-    [W_STATE] = {.head = "STATE", .floor = 9, .drop = 10, .tight = true},
+    [W_STATE] = {.head = "STATE", .floor = 9, .drop = 11, .tight = true},
+    [W_CONNS] = {.head = "CONNS", .right = true, .drop = 10, .tight = true},
     [W_AGE] = {.head = "AGE", .right = true, .drop = 6, .floor = 6},
     [W_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
     [W_SENT] = {.head = "SENT", .right = true, .drop = 5, .floor = 9},
     [W_PROTO] = {.head = "PROTO", .drop = 8, .gap = 2},
     [W_LISTENER] = {.head = "LISTENER", .drop = 3},
     [W_PEER] =
-        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 13, .tight = true},
-    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 14, .tight = true},
+        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 14, .tight = true},
+    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 15, .tight = true},
     [W_PROGRESS] = {.head = "PROGRESS", .drop = 4},
     [W_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 9, .tight = true},
-    [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 11, .tight = true},
-    [W_RATE] = {.head = "RATE", .drop = 12, .tight = true},
+    [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 12, .tight = true},
+    [W_RATE] = {.head = "RATE", .drop = 13, .tight = true},
 };
 
-/* The transfer cells of entry i, or dashes when it has none. */
-static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
+/* The transfer cells of entry i from t (a workers answer's "transfer", or
+ * a connection) into the block of X_NCOLS columns from x, or dashes when
+ * there is none.
+ * Before a first answer there is no target, and no progress to show. */
+static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t, size_t x)
 {
     json_t *target = json_object_get(t, "target");
     char sent[32], size[32], rate[32];
@@ -770,8 +829,8 @@ static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
     long long pct;
 
     if (t == NULL) {
-        for (size_t c = W_PROTO; c <= W_RATE; c++)
-            fmt_table_set(tb, i, c, "-");
+        for (size_t c = 0; c < X_NCOLS; c++)
+            fmt_table_set(tb, i, x + c, "-");
         return;
     }
     if (target == NULL) /* a ferryd from before the protocols */
@@ -780,22 +839,52 @@ static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t)
     pct = total ? (long long)(fmt_int(t, "sent") * 100 / total) : 100LL;
     size_format((uint64_t)fmt_int(t, "sent"), sent, sizeof(sent));
     size_format((uint64_t)total, size, sizeof(size));
-    fmt_table_set(tb, i, W_PROTO, "%s", fmt_str(t, "protocol"));
-    fmt_table_set(tb, i, W_LISTENER, "%s", fmt_str(t, "listener"));
-    fmt_table_set(tb, i, W_PEER, "%s", fmt_str(t, "peer"));
-    fmt_table_set(tb, i, W_TARGET, "%s", json_is_string(target) ? json_string_value(target) : "-");
-    fmt_table_set(tb, i, W_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
-    fmt_table_set(tb, i, W_BRIEF, "%3lld%% of %s", pct, size);
-    fmt_table_set(tb, i, W_DONE, "%lld%%", pct);
-    fmt_table_set(tb, i, W_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
+    fmt_table_set(tb, i, x + X_PROTO, "%s", fmt_str(t, "protocol"));
+    fmt_table_set(tb, i, x + X_LISTENER, "%s", fmt_str(t, "listener"));
+    fmt_table_set(tb, i, x + X_PEER, "%s", fmt_str(t, "peer"));
+    fmt_table_set(tb, i, x + X_TARGET, "%s",
+                  json_is_string(target) ? json_string_value(target) : "-");
+    fmt_table_set(tb, i, x + X_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
+    if (!json_is_string(target)) {
+        for (size_t c = X_PROGRESS; c <= X_DONE; c++)
+            fmt_table_set(tb, i, x + c, "-");
+        return;
+    }
+    fmt_table_set(tb, i, x + X_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
+    fmt_table_set(tb, i, x + X_BRIEF, "%3lld%% of %s", pct, size);
+    fmt_table_set(tb, i, x + X_DONE, "%lld%%", pct);
+}
+
+/* True when a process of list holds several connections, or is full:
+ * else CONNS tells nothing that STATE does not (a connection's state is a
+ * process's when it holds exactly one; idle, none). */
+static bool fmt_conns_tell(json_t *list)
+{
+    size_t i;
+    json_t *w;
+
+    json_array_foreach(list, i, w)
+    {
+        if (fmt_int(w, "connections") > 1 || json_is_true(json_object_get(w, "full")))
+            return true;
+    }
+    return false;
 }
 
 void fmt_workers(FILE *out, json_t *r, unsigned width)
 {
     json_t *list = json_object_get(r, "workers"), *w;
-    struct fmt_table *t = fmt_table_new(fmt_worker_cols, W_NCOLS, json_array_size(list));
+    struct fmt_col cols[W_NCOLS];
+    struct fmt_table *t;
     size_t i;
 
+    /* A CONNS that tells nothing goes right after GEN, the least telling. */
+    memcpy(cols, fmt_worker_cols, sizeof(cols));
+    if (!fmt_conns_tell(list)) {
+        cols[W_CONNS].drop = cols[W_GEN].drop;
+        cols[W_CONNS].tight = false;
+    }
+    t = fmt_table_new(cols, W_NCOLS, json_array_size(list));
     if (t == NULL) {
         fprintf(out, "(out of memory)\n");
         return;
@@ -808,14 +897,170 @@ void fmt_workers(FILE *out, json_t *r, unsigned width)
         fmt_table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
         fmt_table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
         fmt_table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
+        if (json_is_integer(json_object_get(w, "connections"))) /* if this ferryd has it */
+            fmt_table_set(t, i, W_CONNS, "%lld%s", (long long)fmt_int(w, "connections"),
+                          json_is_true(json_object_get(w, "full")) ? " full" : "");
+        else
+            fmt_table_set(t, i, W_CONNS, "-");
         fmt_table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
         fmt_table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
         fmt_table_set(t, i, W_SENT, "%s",
                       size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
-        fmt_transfer(t, i, json_object_get(w, "transfer"));
+        fmt_transfer(t, i, json_object_get(w, "transfer"), W_PROTO);
     }
     fmt_table_print(out, t, width);
     fmt_table_free(t);
+}
+
+enum {
+    C_SLOT,
+    C_PID,
+    C_ID,
+    C_STATE,
+    C_AGE,
+    C_IDLE,
+    C_REQS,
+    C_PROTO, /* the connection's block, as X_* */
+    C_LISTENER,
+    C_PEER,
+    C_TARGET,
+    C_PROGRESS,
+    C_BRIEF,
+    C_DONE,
+    C_RATE,
+    C_NCOLS
+};
+_Static_assert(C_NCOLS - C_PROTO == X_NCOLS && C_RATE - C_PROTO == X_RATE, "C_PROTO.. as X_*");
+
+/* As the workers table: who gets what and how fast, and here also how
+ * long nothing moved (IDLE: a stuck or a forgotten connection). The
+ * listener goes first, then the requests on the connection, the record's
+ * number (PID and PEER tell a connection apart), the progress's byte
+ * count, SLOT, AGE and PROTO; then PEER and TARGET are cut; then PROGRESS
+ * keeps its percent, IDLE, STATE, DONE and RATE go, PEER and TARGET last. */
+static const struct fmt_col fmt_conn_cols[C_NCOLS] = {
+    [C_SLOT] = {.head = "SLOT", .right = true, .drop = 5},
+    [C_PID] = {.head = "PID", .right = true, .floor = 5},
+    [C_ID] = {.head = "ID", .right = true, .drop = 3},
+    [C_STATE] = {.head = "STATE", .floor = 9, .drop = 10, .tight = true},
+    [C_AGE] = {.head = "AGE", .right = true, .drop = 6, .floor = 6},
+    [C_IDLE] = {.head = "IDLE", .right = true, .drop = 9, .floor = 6, .tight = true},
+    [C_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
+    [C_PROTO] = {.head = "PROTO", .drop = 7, .gap = 2},
+    [C_LISTENER] = {.head = "LISTENER", .drop = 1},
+    [C_PEER] =
+        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 13, .tight = true},
+    [C_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 14, .tight = true},
+    [C_PROGRESS] = {.head = "PROGRESS", .drop = 4},
+    [C_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 8, .tight = true},
+    [C_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 11, .tight = true},
+    [C_RATE] = {.head = "RATE", .drop = 12, .tight = true},
+};
+
+/* "4 connections shown of 9 open" (or "no connections open"), wrapped at
+ * a tiny width. */
+static void fmt_conn_total(FILE *out, size_t shown, json_int_t open, unsigned width)
+{
+    struct fmt_wrap w;
+
+    fmt_wrap_begin(&w, out, width, "", 2);
+    if (shown == 0 && open == 0) {
+        fmt_wrap_putf(&w, " ", "no connections");
+        fmt_wrap_putf(&w, " ", "open");
+    } else {
+        fmt_wrap_putf(&w, " ", "%zu %s", shown, shown == 1 ? "connection" : "connections");
+        fmt_wrap_putf(&w, " ", "shown");
+        fmt_wrap_putf(&w, " ", "of %lld open", (long long)open);
+    }
+    fmt_wrap_end(&w);
+}
+
+/* Prints the n connections of rows as a table (none: no table), then the
+ * total line against the open ones. */
+static void fmt_conn_table(FILE *out, json_t *const *rows, size_t n, json_int_t open,
+                           unsigned width)
+{
+    struct fmt_table *t = n > 0 ? fmt_table_new(fmt_conn_cols, C_NCOLS, n) : NULL;
+
+    if (n > 0 && t == NULL) {
+        fprintf(out, "(out of memory)\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char age[32], idle[32];
+
+        fmt_table_set(t, i, C_SLOT, "%lld", (long long)fmt_int(rows[i], "slot"));
+        fmt_table_set(t, i, C_PID, "%lld", (long long)fmt_int(rows[i], "pid"));
+        fmt_table_set(t, i, C_ID, "%lld", (long long)fmt_int(rows[i], "id"));
+        fmt_table_set(t, i, C_STATE, "%s", fmt_str(rows[i], "state"));
+        fmt_table_set(t, i, C_AGE, "%s", fmt_duration(fmt_num(rows[i], "age_s"), age, sizeof(age)));
+        fmt_table_set(t, i, C_IDLE, "%s",
+                      fmt_duration((double)fmt_int(rows[i], "idle_ms") / 1000, idle, sizeof(idle)));
+        fmt_table_set(t, i, C_REQS, "%lld", (long long)fmt_int(rows[i], "requests"));
+        fmt_transfer(t, i, rows[i], C_PROTO);
+    }
+    if (t != NULL)
+        fmt_table_print(out, t, width);
+    fmt_table_free(t);
+    fmt_conn_total(out, n, open, width);
+}
+
+/* qsort order of connections, the busiest first: the fastest, then the
+ * oldest; then by process and record, so that equals hold still. */
+static int fmt_by_busy(const void *x, const void *y)
+{
+    json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+    double ra = fmt_num(a, "rate_bps"), rb = fmt_num(b, "rate_bps");
+    double aa = fmt_num(a, "age_s"), ab = fmt_num(b, "age_s");
+
+    if (ra != rb)
+        return ra > rb ? -1 : 1;
+    if (aa != ab)
+        return aa > ab ? -1 : 1;
+    if (fmt_int(a, "slot") != fmt_int(b, "slot"))
+        return fmt_int(a, "slot") < fmt_int(b, "slot") ? -1 : 1;
+    return fmt_int(a, "id") < fmt_int(b, "id") ? -1 : fmt_int(a, "id") > fmt_int(b, "id");
+}
+
+/* The connections of answer r, their number in *n; busiest: sorted by
+ * fmt_by_busy(). NULL when there are none or no memory. */
+static json_t **fmt_conn_rows(json_t *r, bool busiest, size_t *n)
+{
+    json_t *list = json_object_get(r, "connections"), **rows;
+
+    *n = json_array_size(list);
+    if (*n == 0 || (rows = calloc(*n, sizeof(*rows))) == NULL)
+        return NULL;
+    for (size_t i = 0; i < *n; i++)
+        rows[i] = json_array_get(list, i);
+    if (busiest)
+        qsort(rows, *n, sizeof(*rows), fmt_by_busy);
+    return rows;
+}
+
+/* Prints the connections of answer r, in its order or the busiest first,
+ * at most max of them, then the total line. */
+static void fmt_conns_print(FILE *out, json_t *r, unsigned width, bool busiest, size_t max)
+{
+    size_t n;
+    json_t **rows = fmt_conn_rows(r, busiest, &n);
+
+    if (rows == NULL && n > 0) {
+        fprintf(out, "(out of memory)\n");
+        return;
+    }
+    fmt_conn_table(out, rows, n < max ? n : max, fmt_int(r, "total"), width);
+    free(rows);
+}
+
+void fmt_connections(FILE *out, json_t *r, unsigned width)
+{
+    fmt_conns_print(out, r, width, false, FMT_ALL);
+}
+
+void fmt_connections_top(FILE *out, json_t *r, unsigned width, size_t max)
+{
+    fmt_conns_print(out, r, width, true, max);
 }
 
 /* ---- events and answers -------------------------------------------- */

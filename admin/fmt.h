@@ -62,13 +62,29 @@ size_t fmt_cut_min(const char *s, enum fmt_keep keep);
  * does). Returns buf. */
 char *fmt_cut_keep(const char *s, size_t cols, enum fmt_keep keep, char *buf, size_t len);
 
-/* Prints a status answer as a short report, then a table of the listeners
- * (or a line saying they are closed). */
+/* Prints a status answer as a short report (with the open connections by
+ * state when the answer has them), then a table of the listeners (or a
+ * line saying they are closed). */
 void fmt_status(FILE *out, json_t *resp, unsigned width);
 
-/* Prints a workers answer as a table, one row per process: its connection
- * (protocol, listener, peer, target) and transfer when it has one. */
+/* Prints a workers answer as a table, one row per process: how many
+ * connections it holds ("3", "1024 full" at its limit), and the one
+ * connection (protocol, listener, peer, target) and transfer when it
+ * holds exactly one. */
 void fmt_workers(FILE *out, json_t *resp, unsigned width);
+
+/* A number of rows meaning "every one". */
+#define FMT_ALL SIZE_MAX
+
+/* Prints a connections answer as a table, one row per connection in the
+ * answer's order (its process, state, peer, target, progress, rate, age
+ * and idle time), then "N connections shown of M open". */
+void fmt_connections(FILE *out, json_t *resp, unsigned width);
+
+/* As fmt_connections(), for top: the busiest first (the fastest, then the
+ * oldest), at most max rows (FMT_ALL: every one), so that the total line
+ * says how many were left out. */
+void fmt_connections_top(FILE *out, json_t *resp, unsigned width, size_t max);
 
 /* Prints one event as "TIME event key=value ..." (or nothing for the
  * subscribe answer itself). */

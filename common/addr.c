@@ -34,6 +34,23 @@ static void addr_text_v4(struct text *t, const uint8_t *b)
     }
 }
 
+char *addr_format_host(const struct sockaddr *sa, char *buf)
+{
+    char *colon;
+
+    addr_format(sa, buf);
+    if (buf[0] == '[') { /* "[::1]:80" -> "::1" */
+        colon = strrchr(buf, ']');
+        if (colon != NULL)
+            *colon = '\0';
+        memmove(buf, buf + 1, strlen(buf));
+        return buf;
+    }
+    if ((colon = strrchr(buf, ':')) != NULL)
+        *colon = '\0';
+    return buf;
+}
+
 char *addr_format(const struct sockaddr *sa, char *buf)
 {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;

@@ -25,6 +25,9 @@ int addr_resolve(const char *host, const char *port, bool passive, struct addrin
  * IPv4-mapped IPv6 address prints as IPv4. Returns buf. */
 char *addr_format(const struct sockaddr *sa, char *buf);
 
+/* The address alone: "1.2.3.4", "::1" (ADDR_STR_MAX bytes). Returns buf. */
+char *addr_format_host(const struct sockaddr *sa, char *buf);
+
 /*
  * Splits an address argument into host and port, without resolving or
  * logging anything:

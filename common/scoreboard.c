@@ -22,7 +22,8 @@
 #define SB_READ_SLEEPS 500
 
 static const char *const sb_state_names[SB_STATE_COUNT] = {
-    "empty", "starting", "idle", "reading", "waiting", "keepalive", "sending", "closing", "exiting",
+    "empty",     "starting", "idle",    "reading", "waiting",
+    "keepalive", "sending",  "closing", "exiting", "busy",
 };
 
 /* From a small file on loopback (well under 1 ms) to a large one over a
@@ -31,21 +32,32 @@ const double sb_duration_bounds[SB_DURATION_BUCKETS - 1] = {
     0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300,
 };
 
-struct scoreboard *sb_create(uint32_t nslots)
+struct scoreboard *sb_create(uint32_t nslots, uint32_t conns_per_slot)
 {
-    size_t len = sizeof(struct scoreboard) + (size_t)nslots * sizeof(struct sb_slot);
+    size_t off = sizeof(struct scoreboard) + (size_t)nslots * sizeof(struct sb_slot), len;
     struct scoreboard *sb;
 
-    if (nslots == 0) {
+    if (nslots == 0 || conns_per_slot == 0) {
         errno = EINVAL;
         return NULL;
     }
+    off = (off + 63) & ~(size_t)63; /* records on cache lines of their own */
+    len = off + (size_t)nslots * conns_per_slot * sizeof(struct sb_conn);
     sb = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sb == MAP_FAILED)
         return NULL;
     sb->nslots = nslots;
+    sb->conns_per_slot = conns_per_slot;
     sb->map_len = len;
+    sb->conn_off = off;
     return sb;
+}
+
+struct sb_conn *sb_rec(const struct scoreboard *sb, int slot, uint32_t k)
+{
+    struct sb_conn *recs = (struct sb_conn *)((char *)sb + sb->conn_off);
+
+    return &recs[(size_t)slot * sb->conns_per_slot + k];
 }
 
 void sb_destroy(struct scoreboard *sb)
@@ -54,21 +66,25 @@ void sb_destroy(struct scoreboard *sb)
         munmap(sb, sb->map_len);
 }
 
-/* Opens a write section: readers that overlap it will retry. */
-static void sb_write_begin(struct sb_slot *s)
+/* Opens a write section of a slot or a record: readers that overlap it
+ * will retry. */
+static void sb_lock(_Atomic uint32_t *seq)
 {
-    uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    uint32_t q = atomic_load_explicit(seq, memory_order_relaxed);
 
-    atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
+    atomic_store_explicit(seq, q + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
 }
 
-static void sb_write_end(struct sb_slot *s)
+static void sb_unlock(_Atomic uint32_t *seq)
 {
-    uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    uint32_t q = atomic_load_explicit(seq, memory_order_relaxed);
 
-    atomic_store_explicit(&s->seq, q + 1, memory_order_release);
+    atomic_store_explicit(seq, q + 1, memory_order_release);
 }
+
+#define sb_write_begin(x) sb_lock(&(x)->seq)
+#define sb_write_end(x)   sb_unlock(&(x)->seq)
 
 int sb_claim(struct scoreboard *sb)
 {
@@ -120,6 +136,7 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from)
     for (int i = 0; i < SB_DURATION_BUCKETS; i++)
         to->duration[i] += from->duration[i];
     to->duration_ns += from->duration_ns;
+    to->disk_waits += from->disk_waits;
 }
 
 void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
@@ -133,16 +150,20 @@ void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
     sb->reaped.worker_exits++;
     sb->reaped.crashes += how == SB_EXIT_CRASH;
     sb->reaped.kills += how == SB_EXIT_KILLED;
+    if (s->conn_hi > 0) /* only the records it used: the rest were never touched */
+        memset(sb_rec(sb, slot, 0), 0,
+               (size_t)(s->conn_hi < sb->conns_per_slot ? s->conn_hi : sb->conns_per_slot) *
+                   sizeof(struct sb_conn));
     memset(s, 0, sizeof(*s));
     s->generation = generation;
 }
 
-int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
+/* Copies len bytes at p, guarded by seq, consistently. Returns 0 or
+ * -EAGAIN. */
+static int sb_copy(const _Atomic uint32_t *seq, const void *p, void *out, size_t len)
 {
-    const struct sb_slot *s = &sb->slots[slot];
-
     for (int tries = 0; tries < SB_READ_SPINS + SB_READ_YIELDS + SB_READ_SLEEPS; tries++) {
-        uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+        uint32_t q1 = atomic_load_explicit(seq, memory_order_acquire);
 
         if (tries >= SB_READ_SPINS + SB_READ_YIELDS) {
             struct timespec pause = {.tv_nsec = 100000};
@@ -152,12 +173,24 @@ int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
         }
         if (q1 & 1)
             continue;
-        memcpy(out, (const void *)s, sizeof(*out));
+        memcpy(out, p, len);
         atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == q1)
+        if (atomic_load_explicit(seq, memory_order_relaxed) == q1)
             return 0;
     }
     return -EAGAIN;
+}
+
+int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out)
+{
+    const struct sb_slot *s = &sb->slots[slot];
+
+    return sb_copy(&s->seq, (const void *)s, out, sizeof(*out));
+}
+
+int sb_read_conn(const struct sb_conn *r, struct sb_conn *out)
+{
+    return sb_copy(&r->seq, (const void *)r, out, sizeof(*out));
 }
 
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out)
@@ -186,9 +219,9 @@ static void sb_addr_key(const struct sockaddr *sa, uint8_t key[16])
     }
 }
 
-/* Reads a slot's state and peer consistently. Returns 0, or -EAGAIN when
+/* Reads a record's state and peer consistently. Returns 0, or -EAGAIN when
  * it stayed mid-write (spins, then yields). */
-static int sb_read_peer(const struct sb_slot *s, uint8_t *state, union sb_addr *peer)
+static int sb_read_peer(const struct sb_conn *s, uint8_t *state, union sb_addr *peer)
 {
     for (int tries = 0; tries < 1100; tries++) {
         uint32_t q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
@@ -198,7 +231,7 @@ static int sb_read_peer(const struct sb_slot *s, uint8_t *state, union sb_addr *
         if (q1 & 1)
             continue;
         *state = s->state;
-        memcpy(peer, (const void *)&s->t.peer, sizeof(*peer));
+        memcpy(peer, (const void *)&s->peer, sizeof(*peer));
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&s->seq, memory_order_relaxed) == q1)
             return 0;
@@ -214,14 +247,18 @@ unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer)
 
     sb_addr_key(peer, want);
     for (uint32_t i = 0; i < sb->nslots; i++) {
-        if (sb_read_peer(&sb->slots[i], &state, &a) < 0) {
-            n++; /* unreadable: counted, so that the limit errs on refusing */
-            continue;
+        uint32_t hi = atomic_load_explicit(&sb->slots[i].conn_hi, memory_order_acquire);
+
+        for (uint32_t k = 0; k < hi && k < sb->conns_per_slot; k++) {
+            if (sb_read_peer(sb_rec(sb, (int)i, k), &state, &a) < 0) {
+                n++; /* unreadable: counted, so that the limit errs on refusing */
+                continue;
+            }
+            if (!sb_state_busy(state) || state == SB_CLOSING)
+                continue;
+            sb_addr_key(&a.sa, key);
+            n += memcmp(key, want, 16) == 0;
         }
-        if (!sb_state_busy(state) || state == SB_CLOSING)
-            continue;
-        sb_addr_key(&a.sa, key);
-        n += memcmp(key, want, 16) == 0;
     }
     return n;
 }
@@ -286,67 +323,112 @@ void sb_set_state(struct sb_slot *s, enum sb_state state)
     sb_write_end(s);
 }
 
-void sb_conn_begin(struct sb_slot *s, unsigned listener, const struct sockaddr *peer, int64_t now)
+void sb_set_full(struct sb_slot *s, bool full)
 {
+    sb_write_begin(s);
+    s->full = full;
+    sb_write_end(s);
+}
+
+void sb_turn(struct sb_slot *s, int64_t now)
+{
+    atomic_store_explicit(&s->turn_ns, now, memory_order_relaxed);
+}
+
+void sb_disk_wait(struct sb_slot *s)
+{
+    sb_write_begin(s);
+    s->c.disk_waits++;
+    sb_write_end(s);
+}
+
+void sb_conn_begin(struct sb_slot *s, struct sb_conn *r, uint32_t k, unsigned listener,
+                   const struct sockaddr *peer, int64_t now)
+{
+    sb_write_begin(r);
+    memset((char *)r + offsetof(struct sb_conn, peer), 0,
+           sizeof(*r) - offsetof(struct sb_conn, peer));
+    atomic_store_explicit(&r->cut_ns, 0, memory_order_relaxed);
+    memcpy(&r->peer, peer, peer->sa_family == AF_INET6 ? sizeof(r->peer.in6) : sizeof(r->peer.in));
+    r->listener = (uint8_t)(listener % PROTO_LISTENERS_MAX);
+    r->state = SB_READING;
+    r->start_ns = r->req_ns = r->progress_ns = r->changed_ns = now;
+    sb_write_end(r);
+
     sb_write_begin(s);
     s->c.connections++;
     s->c.listener[listener % PROTO_LISTENERS_MAX].connections++;
-    s->state = SB_READING;
-    s->changed_ns = now;
-    memset(&s->t, 0, sizeof(s->t));
-    memcpy(&s->t.peer, peer,
-           peer->sa_family == AF_INET6 ? sizeof(s->t.peer.in6) : sizeof(s->t.peer.in));
-    s->t.listener = (uint8_t)(listener % PROTO_LISTENERS_MAX);
-    s->t.start_ns = s->t.req_ns = s->t.progress_ns = now;
+    s->conns++;
+    if (k >= s->conn_hi) /* published before the record is read: see sb_count_peer */
+        atomic_store_explicit(&s->conn_hi, k + 1, memory_order_release);
+    if (s->state != SB_BUSY)
+        s->changed_ns = now;
+    s->state = SB_BUSY;
     sb_write_end(s);
 }
 
-void sb_conn_received(struct sb_slot *s, uint32_t n)
+void sb_conn_received(struct sb_conn *r, uint32_t n)
 {
-    sb_write_begin(s);
-    s->t.received += n;
-    s->t.progress_ns = clock_now_ns();
-    if (s->state == SB_KEEPALIVE) { /* the next request has begun */
-        s->state = SB_READING;
-        s->changed_ns = s->t.progress_ns;
+    sb_write_begin(r);
+    r->received += n;
+    r->progress_ns = clock_now_ns();
+    if (r->state == SB_KEEPALIVE) { /* the next request has begun */
+        r->state = SB_READING;
+        r->changed_ns = r->progress_ns;
     }
-    sb_write_end(s);
+    sb_write_end(r);
 }
 
-void sb_req_answer(struct sb_slot *s, enum sb_outcome outcome, const char *target, uint64_t size,
-                   enum sb_state state)
+void sb_req_answer(struct sb_slot *s, struct sb_conn *r, enum sb_outcome outcome,
+                   const char *target, uint64_t size, enum sb_state state)
 {
+    int64_t now = clock_now_ns();
+
     sb_write_begin(s);
     s->c.requests++;
-    s->c.listener[s->t.listener].requests[outcome]++;
-    s->t.requests++;
-    s->t.target[0] = '\0';
+    s->c.listener[r->listener].requests[outcome]++;
+    sb_write_end(s);
+
+    sb_write_begin(r);
+    r->requests++;
+    r->target[0] = '\0';
     if (target != NULL)
-        strncpy(s->t.target, target, sizeof(s->t.target) - 1);
-    s->t.size = size;
-    s->t.sent = 0;
-    s->state = (uint8_t)state;
-    s->changed_ns = s->t.progress_ns = s->t.req_ns = clock_now_ns();
-    sb_write_end(s);
+        strncpy(r->target, target, sizeof(r->target) - 1);
+    r->size = size;
+    r->sent = 0;
+    r->state = (uint8_t)state;
+    r->changed_ns = r->progress_ns = r->req_ns = now;
+    sb_write_end(r);
 }
 
-void sb_req_next(struct sb_slot *s, enum sb_state state)
+void sb_req_next(struct sb_conn *r, enum sb_state state)
 {
-    sb_write_begin(s);
-    s->t.received = 0;
-    s->state = (uint8_t)state;
-    s->changed_ns = s->t.progress_ns = clock_now_ns();
-    sb_write_end(s);
+    sb_write_begin(r);
+    r->received = 0;
+    r->state = (uint8_t)state;
+    r->changed_ns = r->progress_ns = clock_now_ns();
+    sb_write_end(r);
 }
 
-void sb_conn_progress(struct sb_slot *s, uint64_t n)
+void sb_conn_state(struct sb_conn *r, enum sb_state state)
+{
+    sb_write_begin(r);
+    r->state = (uint8_t)state;
+    r->changed_ns = clock_now_ns();
+    sb_write_end(r);
+}
+
+void sb_conn_progress(struct sb_slot *s, struct sb_conn *r, uint64_t n)
 {
     sb_write_begin(s);
     s->c.bytes += n;
-    s->c.listener[s->t.listener].bytes += n;
-    s->t.sent += n;
-    s->t.progress_ns = clock_now_ns();
+    s->c.listener[r->listener].bytes += n;
     sb_write_end(s);
+
+    sb_write_begin(r);
+    r->sent += n;
+    r->progress_ns = clock_now_ns();
+    sb_write_end(r);
 }
 
 /* The bucket of a duration: the first whose bound it does not exceed. */
@@ -360,14 +442,23 @@ static unsigned sb_duration_bucket(int64_t ns)
     return b;
 }
 
-void sb_conn_end(struct sb_slot *s, int64_t now)
+void sb_conn_end(struct sb_slot *s, struct sb_conn *r, int64_t now)
 {
-    int64_t ns = now > s->t.start_ns ? now - s->t.start_ns : 0;
+    int64_t ns = now > r->start_ns ? now - r->start_ns : 0;
+
+    sb_write_begin(r);
+    r->state = SB_EMPTY;
+    r->changed_ns = now;
+    sb_write_end(r);
 
     sb_write_begin(s);
-    s->state = SB_CLOSING;
-    s->changed_ns = now;
     s->c.duration[sb_duration_bucket(ns)]++;
     s->c.duration_ns += (uint64_t)ns;
+    if (s->conns > 0)
+        s->conns--;
+    if (s->conns == 0 && s->state == SB_BUSY) {
+        s->state = SB_IDLE;
+        s->changed_ns = now;
+    }
     sb_write_end(s);
 }

@@ -1,15 +1,27 @@
 /*
  * scoreboard: the single truth about the pool, in shared memory.
  *
- * One slot per allowed child (--max-children), created by the master before
- * the first fork. A free slot is what allows a fork, so the scoreboard
- * enforces the child limit. A slot is written by the master only while it
- * is not in a worker's hands (claim, release on reap) and otherwise only by
- * its worker, through a per-slot sequence lock: the writer bumps seq to odd,
- * writes, bumps it to even, with no locks and no system calls; readers copy
- * and retry if seq moved. The reaped totals are written by the master alone,
- * which folds a slot's counters into them on reap so nothing is lost:
- * pool totals = reaped + the sum over live slots.
+ * Two levels, as Apache's process_score and worker_score. One slot per
+ * allowed child (--max-children), created by the master before the first
+ * fork: a free slot is what allows a fork, so the scoreboard enforces the
+ * child limit. Beneath each slot, conns_per_slot connection records (one
+ * in the blocking modes, --worker-connections in event mode): a process
+ * holds at most that many connections, one record each, so the scoreboard
+ * enforces that limit too.
+ *
+ * A slot is written by the master only while it is not in a worker's hands
+ * (claim, release on reap) and otherwise only by its worker; a connection
+ * record only by the worker that holds it (and by the master on reap).
+ * Each has its own sequence lock: the writer bumps seq to odd, writes,
+ * bumps it to even, with no locks and no system calls; readers copy and
+ * retry if seq moved. Counters live in the slot alone, so the reaped totals
+ * (master-written: a slot's counters are folded into them on reap) plus the
+ * live slots are the pool's totals, and nothing is lost.
+ *
+ * Size: records for max-children x conns_per_slot connections are mapped,
+ * but shared anonymous memory costs a page only once touched, and a worker
+ * takes the lowest free record first: only records ever used (below each
+ * slot's conn_hi) are touched, by writers and by every reader's scan.
  */
 #ifndef FERRY_SCOREBOARD_H
 #define FERRY_SCOREBOARD_H
@@ -25,8 +37,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* A slot's (process's) state is one of EMPTY, STARTING, IDLE, BUSY and
+ * EXITING; a connection record's is EMPTY (free) or one of READING to
+ * CLOSING. */
 enum sb_state {
-    SB_EMPTY = 0, /* free: may be claimed for a fork */
+    SB_EMPTY = 0, /* free: may be claimed for a fork, or for a connection */
     SB_STARTING,  /* claimed by the master, child not yet running */
     SB_IDLE,      /* waiting for a connection */
     SB_READING,   /* reading a request (bounded by --request-timeout) */
@@ -35,6 +50,7 @@ enum sb_state {
     SB_SENDING,   /* sending the content */
     SB_CLOSING,   /* closing the connection */
     SB_EXITING,   /* leaving; the master will reap it */
+    SB_BUSY,      /* holding one connection or more */
     SB_STATE_COUNT
 };
 
@@ -78,34 +94,49 @@ struct sb_counters {
      * cumulative), and the sum of the durations. */
     uint64_t duration[SB_DURATION_BUCKETS];
     uint64_t duration_ns;
+    /* Event mode: chunks not in the page cache, read ahead off the loop
+     * before they were sent. */
+    uint64_t disk_waits;
 };
 
 #define SB_TARGET_MAX 256
 
-/* The connection a worker is on (valid while state is busy). */
-struct sb_transfer {
+/* One connection a worker holds (a record is in use while state is not
+ * EMPTY). */
+struct sb_conn {
+    _Atomic uint32_t seq; /* odd while being written */
+    uint8_t state;        /* enum sb_state: EMPTY, or READING..CLOSING */
+    uint8_t listener;     /* index into the pool's listeners */
+    /* Master-written, outside the lock: the watchdog asks the holder to
+     * close the connection that started at this time (0: nothing asked). */
+    _Atomic int64_t cut_ns;
     union sb_addr peer;
-    uint8_t listener;           /* index into the pool's listeners */
-    uint32_t requests;          /* requests answered on this connection */
-    uint32_t received;          /* bytes of the current request read so far */
-    char target[SB_TARGET_MAX]; /* what is being served, escaped: printable ASCII */
+    uint32_t requests; /* requests answered on this connection */
+    uint32_t received; /* bytes of the current request read so far */
     uint64_t size;
     uint64_t sent;
-    int64_t start_ns;    /* CLOCK_MONOTONIC: the connection's accept */
-    int64_t req_ns;      /* the answer to the request in hand (or start_ns) */
-    int64_t progress_ns; /* last time bytes left */
-};
+    int64_t start_ns;           /* CLOCK_MONOTONIC: the connection's accept */
+    int64_t req_ns;             /* the answer to the request in hand (or start_ns) */
+    int64_t progress_ns;        /* last time bytes moved */
+    int64_t changed_ns;         /* last change of state */
+    char target[SB_TARGET_MAX]; /* what is being served, escaped: printable ASCII */
+} __attribute__((aligned(64)));
 
 struct sb_slot {
     _Atomic uint32_t seq; /* odd while being written */
     uint32_t generation;  /* bumped on every claim */
     pid_t pid;
-    uint8_t state; /* enum sb_state */
+    uint8_t state;            /* enum sb_state */
+    bool full;                /* holds as many connections as it may: not accepting */
+    uint32_t conns;           /* connection records in use */
+    _Atomic uint32_t conn_hi; /* records below this index were used at some time */
     int64_t started_ns;
     int64_t changed_ns;
     int64_t started_unix; /* wall clock, for humans */
+    /* Outside the lock: an event worker's loop stamps every turn (and at
+     * least once a second), so that a loop stuck in a call is seen. */
+    _Atomic int64_t turn_ns;
     struct sb_counters c;
-    struct sb_transfer t;
 } __attribute__((aligned(64)));
 
 /* Pool-wide figures of children that are gone (master-written). */
@@ -142,15 +173,21 @@ struct sb_quiet {
 
 struct scoreboard {
     uint32_t nslots;
+    uint32_t conns_per_slot;
     size_t map_len;
+    size_t conn_off; /* where the records begin, from the start of the map */
     struct sb_pool pool;
     struct sb_totals reaped;
     struct sb_quiet quiet[SB_QUIET_SLOTS];
     struct sb_slot slots[];
 };
 
-/* Maps a zeroed shared anonymous scoreboard of nslots slots; NULL + errno. */
-struct scoreboard *sb_create(uint32_t nslots);
+/* Maps a zeroed shared anonymous scoreboard of nslots slots with
+ * conns_per_slot connection records each; NULL + errno. */
+struct scoreboard *sb_create(uint32_t nslots, uint32_t conns_per_slot);
+
+/* The k-th connection record of slot. */
+struct sb_conn *sb_rec(const struct scoreboard *sb, int slot, uint32_t k);
 
 /* Unmaps it (in each process that no longer needs it). */
 void sb_destroy(struct scoreboard *sb);
@@ -167,12 +204,15 @@ uint32_t sb_in_use(const struct scoreboard *sb);
 
 /* Master, after reaping the slot's child: folds its counters into the
  * reaped totals, counts the exit (as a crash or a kill, per how) and
- * frees the slot. */
+ * frees the slot and its connection records. */
 void sb_release(struct scoreboard *sb, int slot, enum sb_exit how);
 
 /* Copies a consistent view of a slot. Returns 0, or -EAGAIN if it stayed
  * mid-write (a writer killed inside its write section) after many tries. */
 int sb_read(const struct scoreboard *sb, int slot, struct sb_slot *out);
+
+/* The same for a connection record. */
+int sb_read_conn(const struct sb_conn *r, struct sb_conn *out);
 
 /* Adds the counters of from to to. */
 void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
@@ -181,7 +221,7 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
 
 /* Counts the connections open now, pool-wide, from peer's address (the
- * port aside; an IPv4-mapped IPv6 address is its IPv4 one). A slot that
+ * port aside; an IPv4-mapped IPv6 address is its IPv4 one). A record that
  * stays mid-write is counted as a match (a limit then errs on refusing).
  * The caller publishes its own connection first, then a seq_cst fence,
  * then counts: two racing callers cannot both miss each other. */
@@ -197,8 +237,8 @@ bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now);
 /* Returns the state's name ("idle"), or "unknown". */
 const char *sb_state_name(unsigned state);
 
-/* True when a process in state holds a connection: its transfer record
- * (peer, file, progress) is meaningful. The one test for "busy". */
+/* True when state is a connection's (READING..CLOSING): the record is in
+ * use, its peer, file and progress meaningful. */
 bool sb_state_busy(unsigned state);
 
 /* Returns the outcome's name ("client_error"), or "unknown". */
@@ -208,28 +248,39 @@ const char *sb_outcome_name(unsigned outcome);
 int64_t sb_now_ns(void);
 
 /*
- * Worker-side updates of its own slot; each is one write section.
+ * Worker-side updates of its own slot and records; each writes one
+ * section of each it changes.
  */
 void sb_worker_start(struct sb_slot *s, pid_t pid);
 void sb_set_state(struct sb_slot *s, enum sb_state state);
-/* A connection was accepted on listener from peer at now_ns: state
- * READING, transfer reset. */
-void sb_conn_begin(struct sb_slot *s, unsigned listener, const struct sockaddr *peer,
-                   int64_t now_ns);
+/* The worker holds as many connections as it may (or no longer does). */
+void sb_set_full(struct sb_slot *s, bool full);
+/* The event loop turned at now_ns (no lock: one atomic store). */
+void sb_turn(struct sb_slot *s, int64_t now_ns);
+/* A chunk had to be read from the disk before it was sent. */
+void sb_disk_wait(struct sb_slot *s);
+
+/* A connection was accepted on listener from peer at now_ns into record k
+ * of the slot (r, free): r READING, the slot BUSY. */
+void sb_conn_begin(struct sb_slot *s, struct sb_conn *r, uint32_t k, unsigned listener,
+                   const struct sockaddr *peer, int64_t now_ns);
 /* n more request bytes arrived (progress while reading a request). */
-void sb_conn_received(struct sb_slot *s, uint32_t n);
+void sb_conn_received(struct sb_conn *r, uint32_t n);
 /* A request was answered with outcome; target (escaped, may be NULL) and
  * size describe what is served, and state is what the connection does
  * next (SB_SENDING, or SB_WAITING for the client). */
-void sb_req_answer(struct sb_slot *s, enum sb_outcome outcome, const char *target, uint64_t size,
-                   enum sb_state state);
+void sb_req_answer(struct sb_slot *s, struct sb_conn *r, enum sb_outcome outcome,
+                   const char *target, uint64_t size, enum sb_state state);
 /* The connection waits for its next request (state, with the request
  * bytes count reset): SB_KEEPALIVE while idle, SB_READING once bytes come. */
-void sb_req_next(struct sb_slot *s, enum sb_state state);
+void sb_req_next(struct sb_conn *r, enum sb_state state);
+/* The connection's state changes (SB_SENDING after a READY). */
+void sb_conn_state(struct sb_conn *r, enum sb_state state);
 /* n more content bytes left. */
-void sb_conn_progress(struct sb_slot *s, uint64_t n);
-/* The connection is closing at now_ns: state CLOSING, its duration
- * (from sb_conn_begin) counted in the histogram. */
-void sb_conn_end(struct sb_slot *s, int64_t now_ns);
+void sb_conn_progress(struct sb_slot *s, struct sb_conn *r, uint64_t n);
+/* The connection closed at now_ns: its duration (from sb_conn_begin)
+ * counted in the histogram, the record freed, the slot IDLE when it was
+ * the last. */
+void sb_conn_end(struct sb_slot *s, struct sb_conn *r, int64_t now_ns);
 
 #endif

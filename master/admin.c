@@ -589,7 +589,8 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
     memset(a, 0, sizeof(*a));
     if (snprintf(a->path, sizeof(a->path), "%s", path) >= (int)sizeof(a->path))
         return -ENAMETOOLONG;
-    if (snap_init(&a->snap, sb->nslots) < 0 || snap_history_init(&a->hist, sb->nslots) < 0) {
+    if (snap_init(&a->snap, sb->nslots, sb->conns_per_slot) < 0 ||
+        snap_history_init(&a->hist, sb->nslots, sb->conns_per_slot) < 0) {
         rc = -ENOMEM;
         goto fail;
     }

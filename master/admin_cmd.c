@@ -8,6 +8,7 @@
 #include "common/addr.h"
 #include "master/metrics.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -55,6 +56,7 @@ static json_t *admin_counters(const struct sb_counters *c)
     json_object_set_new(o, "connections", json_integer((json_int_t)c->connections));
     json_object_set_new(o, "requests", json_integer((json_int_t)c->requests));
     json_object_set_new(o, "bytes", json_integer((json_int_t)c->bytes));
+    json_object_set_new(o, "disk_waits", json_integer((json_int_t)c->disk_waits));
     json_object_set_new(o, "outcomes", admin_outcomes(by));
     return o;
 }
@@ -156,6 +158,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     const struct snapshot *s = &a->snap;
     enum admin_state state = a->ops->state(a->ops_ctx);
     json_t *lis = json_array(), *lim = json_object(), *pool = json_object(), *tot;
+    json_t *conns = json_object();
 
     (void)c;
     (void)req;
@@ -172,6 +175,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
+    json_object_set_new(lim, "worker_connections", json_integer(a->sb->conns_per_slot));
     json_object_set_new(lim, "io_timeout_s", json_integer(a->cfg->io_timeout));
     json_object_set_new(lim, "request_timeout_s", json_integer(a->cfg->request_timeout));
     json_object_set_new(lim, "shutdown_timeout_s", json_integer(a->cfg->shutdown_timeout));
@@ -182,6 +186,10 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
         json_object_set_new(pool, sb_state_name(i), json_integer(s->by_state[i]));
     json_object_set_new(resp, "pool", pool);
+    json_object_set_new(conns, "open", json_integer(s->nconns));
+    for (unsigned i = SB_READING; i <= SB_CLOSING; i++)
+        json_object_set_new(conns, sb_state_name(i), json_integer(s->conn_states[i]));
+    json_object_set_new(resp, "connections", conns);
     tot = admin_counters(&s->totals.c);
     json_object_set_new(tot, "worker_exits", json_integer((json_int_t)s->totals.worker_exits));
     json_object_set_new(tot, "crashes", json_integer((json_int_t)s->totals.crashes));
@@ -190,61 +198,6 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "totals", tot);
     json_object_set_new(resp, "throughput", admin_throughput(a));
     json_object_set_new(resp, "saturation", admin_saturation(a));
-    return 0;
-}
-
-static json_t *admin_transfer(struct admin *a, uint32_t i)
-{
-    const struct sb_slot *w = &a->snap.live[i];
-    unsigned l = w->t.listener;
-    bool known = l < a->ls->n;
-    json_t *t = json_object();
-    char peer[ADDR_STR_MAX];
-    double rate, avg;
-
-    snap_transfer_rates(&a->hist, &a->snap, i, &rate, &avg);
-    json_object_set_new(t, "peer", json_string(addr_format(&w->t.peer.sa, peer)));
-    /* The slot is the worker's word: only an index below n names a listener. */
-    json_object_set_new(t, "protocol",
-                        known ? json_string(proto_name(a->ls->proto[l])) : json_null());
-    json_object_set_new(t, "listener", known ? json_string(a->ls->names[l]) : json_null());
-    json_object_set_new(t, "target", w->t.target[0] ? json_string(w->t.target) : json_null());
-    json_object_set_new(t, "requests", json_integer(w->t.requests));
-    json_object_set_new(t, "size", json_integer((json_int_t)w->t.size));
-    json_object_set_new(t, "sent", json_integer((json_int_t)w->t.sent));
-    json_object_set_new(t, "rate_bps", admin_rate(rate));
-    json_object_set_new(t, "avg_rate_bps", admin_rate(avg));
-    json_object_set_new(t, "idle_ms",
-                        json_integer((a->snap.taken_ns - w->t.progress_ns) / 1000000));
-    return t;
-}
-
-static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
-{
-    json_t *list = json_array();
-
-    (void)c;
-    (void)req;
-    if (admin_snapshot(a, resp) < 0) {
-        json_decref(list);
-        return -1;
-    }
-    for (uint32_t i = 0; i < a->snap.nlive; i++) {
-        const struct sb_slot *w = &a->snap.live[i];
-        json_t *o = json_object();
-
-        json_object_set_new(o, "slot", json_integer(a->snap.live_slot[i]));
-        json_object_set_new(o, "pid", json_integer(w->pid));
-        json_object_set_new(o, "generation", json_integer(w->generation));
-        json_object_set_new(o, "state", json_string(sb_state_name(w->state)));
-        json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
-        json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
-        json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
-        if (sb_state_busy(w->state))
-            json_object_set_new(o, "transfer", admin_transfer(a, i));
-        json_array_append_new(list, o);
-    }
-    json_object_set_new(resp, "workers", list);
     return 0;
 }
 
@@ -263,6 +216,159 @@ static int admin_int_arg(json_t *req, const char *name, json_int_t min, json_int
         return admin_fail(resp, "out_of_range", "\"%s\" must be within %lld..%lld", name,
                           (long long)min, (long long)max);
     *out = json_integer_value(v);
+    return 0;
+}
+
+/* Connection ci of the snapshot: where from, what it serves, how fast. */
+static json_t *admin_transfer(struct admin *a, uint32_t ci)
+{
+    const struct sb_conn *r = &a->snap.conns[ci].r;
+    unsigned l = r->listener;
+    bool known = l < a->ls->n;
+    json_t *t = json_object();
+    char peer[ADDR_STR_MAX];
+    double rate, avg;
+
+    snap_transfer_rates(&a->hist, &a->snap, ci, &rate, &avg);
+    json_object_set_new(t, "peer", json_string(addr_format(&r->peer.sa, peer)));
+    /* The record is the worker's word: only an index below n names a listener. */
+    json_object_set_new(t, "protocol",
+                        known ? json_string(proto_name(a->ls->proto[l])) : json_null());
+    json_object_set_new(t, "listener", known ? json_string(a->ls->names[l]) : json_null());
+    json_object_set_new(t, "target", r->target[0] ? json_string(r->target) : json_null());
+    json_object_set_new(t, "requests", json_integer(r->requests));
+    json_object_set_new(t, "received", json_integer(r->received));
+    json_object_set_new(t, "size", json_integer((json_int_t)r->size));
+    json_object_set_new(t, "sent", json_integer((json_int_t)r->sent));
+    json_object_set_new(t, "rate_bps", admin_rate(rate));
+    json_object_set_new(t, "avg_rate_bps", admin_rate(avg));
+    json_object_set_new(t, "age_s", admin_seconds(a->snap.taken_ns - r->start_ns));
+    json_object_set_new(t, "idle_ms", json_integer((a->snap.taken_ns - r->progress_ns) / 1000000));
+    return t;
+}
+
+static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_t *list = json_array();
+
+    (void)c;
+    (void)req;
+    if (admin_snapshot(a, resp) < 0) {
+        json_decref(list);
+        return -1;
+    }
+    for (uint32_t i = 0; i < a->snap.nlive; i++) {
+        const struct sb_slot *w = &a->snap.live[i];
+        const struct snap_conn *only = snap_only_conn(&a->snap, i);
+        json_t *o = json_object();
+
+        json_object_set_new(o, "slot", json_integer(a->snap.live_slot[i]));
+        json_object_set_new(o, "pid", json_integer(w->pid));
+        json_object_set_new(o, "generation", json_integer(w->generation));
+        json_object_set_new(o, "state", json_string(sb_state_name(snap_worker_state(&a->snap, i))));
+        json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
+        json_object_set_new(o, "connections", json_integer(a->snap.live_conns[i]));
+        json_object_set_new(o, "full", json_boolean(w->full));
+        json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
+        json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
+        if (only != NULL)
+            json_object_set_new(o, "transfer", admin_transfer(a, (uint32_t)(only - a->snap.conns)));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(resp, "workers", list);
+    return 0;
+}
+
+/* The filters of "connections": each optional; a connection must pass all. */
+struct admin_conn_filter {
+    json_int_t slot, pid; /* -1: any */
+    const char *peer;     /* the address, port aside (NULL: any) */
+    int state;            /* enum sb_state, or -1: any */
+};
+
+/* True when s is an IP address, with or without a port ("1.2.3.4",
+ * "1.2.3.4:80", "::1", "[::1]", "[::1]:80"). */
+static bool admin_is_address(const char *s)
+{
+    char host[ADDR_HOST_MAX];
+    unsigned char bin[sizeof(struct in6_addr)];
+    int port;
+
+    if (addr_split(s, host, sizeof(host), &port) < 0)
+        return false;
+    return inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1;
+}
+
+/* Reads the filters from req. Returns 0 or fails resp. */
+static int admin_conn_filter(json_t *req, struct admin_conn_filter *f, json_t *resp)
+{
+    json_t *peer = json_object_get(req, "peer"), *state = json_object_get(req, "state");
+
+    f->slot = f->pid = -1;
+    f->peer = NULL;
+    f->state = -1;
+    if (admin_int_arg(req, "slot", 0, INT32_MAX, &f->slot, resp) < 0 ||
+        admin_int_arg(req, "pid", 1, INT32_MAX, &f->pid, resp) < 0)
+        return -1;
+    if (peer != NULL && (!json_is_string(peer) || !admin_is_address(json_string_value(peer))))
+        return admin_fail(resp, "bad_argument",
+                          "\"peer\" must be an address: 1.2.3.4, ::1, [::1], or one with :PORT");
+    f->peer = peer != NULL ? json_string_value(peer) : NULL;
+    if (state != NULL) {
+        for (int st = SB_READING; st <= SB_CLOSING && json_is_string(state); st++) {
+            if (strcmp(json_string_value(state), sb_state_name((unsigned)st)) == 0)
+                f->state = st;
+        }
+        if (f->state < 0)
+            return admin_fail(resp, "bad_argument",
+                              "\"state\" must be reading, waiting, keepalive, sending or closing");
+    }
+    return 0;
+}
+
+/* True when connection ci passes f. */
+static bool admin_conn_match(const struct admin *a, uint32_t ci, const struct admin_conn_filter *f)
+{
+    const struct snap_conn *c = &a->snap.conns[ci];
+    char full[ADDR_STR_MAX + 4], host[ADDR_STR_MAX];
+
+    if (f->slot >= 0 && a->snap.live_slot[c->live] != f->slot)
+        return false;
+    if (f->pid >= 0 && a->snap.live[c->live].pid != f->pid)
+        return false;
+    if (f->state >= 0 && c->r.state != f->state)
+        return false;
+    if (f->peer == NULL || strcmp(addr_format(&c->r.peer.sa, full), f->peer) == 0 ||
+        strcmp(addr_format_host(&c->r.peer.sa, host), f->peer) == 0)
+        return true;
+    snprintf(full, sizeof(full), "[%s]", host); /* "[::1]" as well as "::1" */
+    return strcmp(full, f->peer) == 0;
+}
+
+static int admin_cmd_connections(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    struct admin_conn_filter f;
+    json_t *list;
+
+    (void)c;
+    if (admin_conn_filter(req, &f, resp) < 0 || admin_snapshot(a, resp) < 0)
+        return -1;
+    list = json_array();
+    for (uint32_t i = 0; i < a->snap.nconns; i++) {
+        const struct snap_conn *sc = &a->snap.conns[i];
+        json_t *o;
+
+        if (!admin_conn_match(a, i, &f))
+            continue;
+        o = admin_transfer(a, i);
+        json_object_set_new(o, "slot", json_integer(a->snap.live_slot[sc->live]));
+        json_object_set_new(o, "pid", json_integer(a->snap.live[sc->live].pid));
+        json_object_set_new(o, "id", json_integer(sc->k));
+        json_object_set_new(o, "state", json_string(sb_state_name(sc->r.state)));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(resp, "total", json_integer(a->snap.nconns));
+    json_object_set_new(resp, "connections", list);
     return 0;
 }
 
@@ -416,6 +522,7 @@ static const struct admin_cmd admin_cmds[] = {
     {"ping", false, admin_cmd_ping, NULL},
     {"status", false, admin_cmd_status, NULL},
     {"workers", false, admin_cmd_workers, NULL},
+    {"connections", false, admin_cmd_connections, NULL},
     {"metrics", false, admin_cmd_metrics, NULL},
     {"subscribe", false, admin_cmd_subscribe, NULL},
     {"resize", true, admin_cmd_resize, NULL},

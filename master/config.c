@@ -40,6 +40,10 @@ struct cfg_option {
 
 #define CFG_AT(field) offsetof(struct config, field)
 
+/* Scoreboard connection records at most (max-children x worker-connections):
+ * 4M records of 384 bytes map 1.5 GiB, touched only as far as used. */
+#define CFG_RECORDS_MAX (1u << 22)
+
 static const struct cfg_option cfg_options[] = {
     {"listen", CFG_LISTEN, 0, 0, 0, "PROTO=ADDR:PORT", NULL,
      "listen for PROTO (native, http; metrics: the master's /metrics and /status) on ADDR:PORT "
@@ -47,11 +51,13 @@ static const struct cfg_option cfg_options[] = {
      "address it resolves to); repeatable"},
     {"ipv6-only", CFG_FLAG, CFG_AT(ipv6_only), 0, 0, NULL, "off",
      "an IPv6 listener on :: serves IPv6 only (default: IPv4 too)"},
-    {"mode", CFG_MODE, CFG_AT(mode), 0, 0, "MODE", "prefork", "iterative | fork | prefork"},
+    {"mode", CFG_MODE, CFG_AT(mode), 0, 0, "MODE", "event", "iterative | fork | prefork | event"},
     {"workers", CFG_UINT, CFG_AT(workers), 1, 65536, "N", "CPUs / max-children",
-     "prefork pool size; in fork mode the concurrency limit"},
+     "prefork and event pool size; in fork mode the concurrency limit"},
     {"max-children", CFG_UINT, CFG_AT(max_children), 1, 65536, "M", "64",
      "hard ceiling on child processes (scoreboard slots), fixed at start"},
+    {"worker-connections", CFG_UINT, CFG_AT(worker_connections), 1, 65536, "N", "1024",
+     "event mode: connections one worker holds at most"},
     {"chunk-size", CFG_SIZE, CFG_AT(chunk_size), 4096, 1u << 30, "BYTES", "64K",
      "bytes per sendfile() call (K/M suffixes)"},
     {"request-timeout", CFG_SECONDS, CFG_AT(request_timeout), 1, 3600, "SECONDS", "10",
@@ -97,7 +103,7 @@ static const struct cfg_option cfg_options[] = {
 
 #define CFG_NOPTIONS (sizeof(cfg_options) / sizeof(cfg_options[0]))
 
-static const char *const cfg_modes[] = {"iterative", "fork", "prefork"};
+static const char *const cfg_modes[] = {"iterative", "fork", "prefork", "event"};
 
 const char *cfg_mode_name(enum pool_mode mode)
 {
@@ -278,13 +284,13 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
     case CFG_REDIRECT:
         return cfg_redirect_option(cfg, arg);
     case CFG_MODE:
-        for (int m = MODE_ITERATIVE; m <= MODE_PREFORK; m++) {
+        for (int m = MODE_ITERATIVE; m <= MODE_EVENT; m++) {
             if (strcmp(arg, cfg_modes[m]) == 0) {
                 cfg->mode = (enum pool_mode)m;
                 return 0;
             }
         }
-        return cfg_fail("--%s: unknown mode '%s' (iterative, fork, prefork)", o->name, arg);
+        return cfg_fail("--%s: unknown mode '%s' (iterative, fork, prefork, event)", o->name, arg);
     case CFG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return cfg_fail("--%s: unknown level '%s' (error, warn, info, debug)", o->name, arg);
@@ -302,8 +308,9 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
 static void cfg_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->mode = MODE_PREFORK;
+    cfg->mode = MODE_EVENT;
     cfg->max_children = 64;
+    cfg->worker_connections = 1024;
     cfg->chunk_size = 64 * 1024;
     cfg->io_timeout = 30;
     cfg->request_timeout = 10;
@@ -360,6 +367,13 @@ static int cfg_check(struct config *cfg, bool workers_set)
         return cfg_fail("--workers %u exceeds --max-children %u (the number of child slots); "
                         "raise --max-children or lower --workers",
                         cfg->workers, cfg->max_children);
+    /* The scoreboard maps a record per connection any child may hold: a
+     * bound on that product keeps a typo from asking for terabytes. */
+    if (cfg->mode == MODE_EVENT &&
+        (uint64_t)cfg->max_children * cfg->worker_connections > CFG_RECORDS_MAX)
+        return cfg_fail("--max-children %u x --worker-connections %u exceeds %u connection "
+                        "records; lower one of them",
+                        cfg->max_children, cfg->worker_connections, CFG_RECORDS_MAX);
     cfg_check_stall(cfg);
     return 0;
 }

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum pool_mode { MODE_ITERATIVE, MODE_FORK, MODE_PREFORK };
+enum pool_mode { MODE_ITERATIVE, MODE_FORK, MODE_PREFORK, MODE_EVENT };
 
 #define CFG_LISTEN_MAX PROTO_LISTENERS_MAX
 
@@ -26,15 +26,16 @@ struct cfg_listen {
 
 struct config {
     enum pool_mode mode;
-    unsigned workers; /* prefork: pool size; fork: concurrency limit */
+    unsigned workers; /* prefork, event: pool size; fork: concurrency limit */
     unsigned max_children;
+    unsigned worker_connections; /* event: connections per worker */
     unsigned chunk_size;
     unsigned io_timeout;      /* each write */
     unsigned request_timeout; /* the whole request; READY after the response */
     unsigned shutdown_timeout;
     unsigned stall_timeout; /* 0: no watchdog */
     unsigned backlog;
-    unsigned min_rate; /* bytes/s; 0: off */
+    unsigned min_rate;        /* bytes/s; 0: off */
     unsigned max_conn_per_ip; /* 0: off */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -98,6 +99,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         return -1;
     }
     wc.serve.env.slot = &sb->slots[slot];
+    wc.serve.env.recs = sb_rec(sb, slot, 0);
     sb->pool.target = 1;
     proc_set_title("iterative server %s %s", ls->names[0], cfg->directory);
     if ((rc = worker_signals_init(&wc)) < 0) {
@@ -165,6 +167,27 @@ static int admin_path_of(const struct config *cfg, const struct listeners *ls, c
     if (getsockname(ls->fds[0], (struct sockaddr *)&ss, &sl) < 0)
         return -errno;
     return admin_default_path(buf, len, addr_port((struct sockaddr *)&ss));
+}
+
+/*
+ * Event mode: a worker holds --worker-connections sockets and, while it
+ * sends, a file each, plus its own few. The soft descriptor limit (1024 by
+ * default) is raised as far as that needs and the hard limit allows;
+ * short of it, the worker pauses accepting at the limit (logged), which
+ * is safe but worth a warning now.
+ */
+static void raise_nofile(const struct config *cfg)
+{
+    rlim_t need = (rlim_t)cfg->worker_connections * 2 + 64;
+    struct rlimit r;
+
+    if (cfg->mode != MODE_EVENT || getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur >= need)
+        return;
+    r.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max >= need ? need : r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur < need)
+        log_warn("descriptor limit %llu is below the %llu that --worker-connections %u needs: "
+                 "a worker will pause accepting at the limit (raise ulimit -n)",
+                 (unsigned long long)r.rlim_cur, (unsigned long long)need, cfg->worker_connections);
 }
 
 static void log_listeners(const struct listeners *ls)
@@ -270,7 +293,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferryd: admin socket path: %s\n", strerror(-rc));
         goto out;
     }
-    sb = sb_create(cfg.max_children);
+    sb = sb_create(cfg.max_children, cfg.mode == MODE_EVENT ? cfg.worker_connections : 1);
     if (sb == NULL) {
         fprintf(stderr, "ferryd: cannot create the scoreboard: %s\n", strerror(errno));
         rc = -1;
@@ -280,6 +303,7 @@ int main(int argc, char **argv)
              FERRY_VERSION, cfg_mode_name(cfg.mode), cfg.directory,
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
+    raise_nofile(&cfg);
     if (cfg.mode != MODE_ITERATIVE)
         proc_set_title("master %s %s", ls.names[0], cfg.directory); /* which one, in ps */
     sb->pool.started_unix = time(NULL);

@@ -86,14 +86,24 @@ static void metrics_pool(FILE *out, const struct snapshot *s, const struct confi
     metrics_f64(out, "ferry_uptime_seconds", "gauge", "Seconds since ferryd started.",
                 (double)(s->taken_ns - s->pool.started_ns) / 1e9);
     metrics_u64(out, "ferry_workers_target", "gauge",
-                "Prefork pool size, fork-mode child limit, 1 in iterative mode.", s->pool.target);
+                "Prefork and event pool size, fork-mode child limit, 1 in iterative mode.",
+                s->pool.target);
     metrics_u64(out, "ferry_max_children", "gauge", "Scoreboard slots: the hard child limit.",
                 cfg->max_children);
     metrics_family(out, "ferry_workers", "gauge", "Processes in each state.");
     for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
         fprintf(out, "ferry_workers{state=\"%s\"} %" PRIu32 "\n", sb_state_name(i), s->by_state[i]);
     metrics_u64(out, "ferry_pool_at_limit_total", "counter",
-                "Times fork mode reached its child limit and paused accepting.", s->pool.at_limit);
+                "Times the pool reached its limit (fork mode: children; event mode: every "
+                "worker's connections) and new connections waited.",
+                s->pool.at_limit);
+    metrics_u64(out, "ferry_worker_connections_limit", "gauge",
+                "Connections one worker may hold (--worker-connections; 1 but in event mode).",
+                s->per_slot);
+    metrics_family(out, "ferry_connections", "gauge", "Open connections in each state.");
+    for (unsigned i = SB_READING; i <= SB_CLOSING; i++)
+        fprintf(out, "ferry_connections{state=\"%s\"} %" PRIu32 "\n", sb_state_name(i),
+                s->conn_states[i]);
 }
 
 /* The labels of listener i: listener="ADDR",protocol="PROTO". */
@@ -152,6 +162,10 @@ static void metrics_totals(FILE *out, const struct snapshot *s, const struct lis
                 t->kills);
     metrics_u64(out, "ferry_worker_respawns_total", "counter",
                 "Workers started to replace one that died.", s->pool.respawns);
+    metrics_u64(out, "ferry_disk_waits_total", "counter",
+                "Event mode: chunks not in the page cache, read ahead off the loop before "
+                "being sent.",
+                t->c.disk_waits);
 }
 
 /* The histogram from the per-bucket counts: Prometheus' buckets are
@@ -192,8 +206,11 @@ static void metrics_workers(FILE *out, const struct snapshot *s)
          "Requests answered by the slot's worker; restarts from 0 when the worker is replaced."},
         {"ferry_worker_sent_bytes_total", "counter",
          "Content bytes the slot's worker sent; restarts from 0 when the worker is replaced."},
-        {"ferry_worker_transfer_size_bytes", "gauge", "Size of the file being sent, or 0."},
-        {"ferry_worker_transfer_sent_bytes", "gauge", "Bytes of the current transfer sent."},
+        {"ferry_worker_transfer_size_bytes", "gauge",
+         "Sizes of the files the slot's worker is sending, summed, or 0."},
+        {"ferry_worker_transfer_sent_bytes", "gauge",
+         "Bytes of the slot's worker's current transfers sent, summed."},
+        {"ferry_worker_connections", "gauge", "Connections the slot's worker holds."},
     };
 
     if (s->nlive == 0)
@@ -202,9 +219,15 @@ static void metrics_workers(FILE *out, const struct snapshot *s)
         metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (uint32_t i = 0; i < s->nlive; i++) {
             const struct sb_slot *w = &s->live[i];
-            bool busy = sb_state_busy(w->state);
-            uint64_t v[] = {w->c.requests, w->c.bytes, busy ? w->t.size : 0, busy ? w->t.sent : 0};
+            uint64_t v[] = {w->c.requests, w->c.bytes, 0, 0, s->live_conns[i]};
 
+            for (uint32_t k = 0; k < s->live_conns[i]; k++) {
+                const struct sb_conn *r = &s->conns[s->live_first[i] + k].r;
+                bool answered = r->state == SB_SENDING || r->state == SB_WAITING;
+
+                v[2] += answered ? r->size : 0;
+                v[3] += answered ? r->sent : 0;
+            }
             fprintf(out, "%s{slot=\"%d\"} %" PRIu64 "\n", fam[f].name, s->live_slot[i], v[f]);
         }
     }

@@ -14,6 +14,7 @@
 #include "master/proc.h"
 #include "worker/access.h"
 
+#include "worker/event.h"
 #include "worker/worker.h"
 #include <inttypes.h>
 
@@ -75,6 +76,7 @@ struct pool {
         struct admin_resize_result r;
     } resize;
     bool accepting; /* fork mode: polls started */
+    bool all_full;  /* event mode: every worker at --worker-connections */
     bool stopping;
     bool killed; /* a child had to be SIGKILLed */
 };
@@ -90,6 +92,15 @@ static void pool_event(struct pool *p, const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     admin_event(&p->admin, name, json_vpack_ex(NULL, 0, fmt, ap));
     va_end(ap);
+}
+
+/* How often an idle event worker's loop turns: a few times per
+ * --stall-timeout, so that only a stuck loop misses it; a second at most. */
+static int pool_beat_ms(const struct config *cfg)
+{
+    unsigned ms = cfg->stall_timeout * 1000 / 4;
+
+    return cfg->stall_timeout == 0 || ms > 1000 ? 1000 : ms < 50 ? 50 : (int)ms;
 }
 
 /* In the child: serve, then leave without returning into the loop. A
@@ -109,6 +120,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
                           .sb = p->sb,
                           .max_per_ip = p->cfg->max_conn_per_ip,
                           .slot = &p->sb->slots[slot],
+                          .recs = sb_rec(p->sb, slot, 0),
                           .http = &p->cfg->http,
                           .report = worker_report},
                   .lfds = p->ls->fds,
@@ -128,6 +140,8 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
         worker_serve_one(&wc.serve, p->ls->proto[listener], listener, conn,
                          (const struct sockaddr *)peer, accepted_ns);
         sb_set_state(wc.serve.env.slot, SB_EXITING);
+    } else if (p->cfg->mode == MODE_EVENT) {
+        rc = event_run(&wc, p->sb->conns_per_slot, pool_beat_ms(p->cfg));
     } else {
         rc = worker_run(&wc);
     }
@@ -464,7 +478,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         }
         if (retired)
             pool_roll_reaped(p, slot);
-        if (p->cfg->mode == MODE_PREFORK && !retired) {
+        if (p->cfg->mode != MODE_FORK && !retired) {
             pool_plan_respawn(p, lived);
         } else if (p->cfg->mode == MODE_FORK && p->children < p->target && !p->accepting) {
             pool_accept_start(p);
@@ -519,28 +533,41 @@ static void pool_resize_check(struct pool *p)
 {
     if (!p->resize.active || p->nretiring > 0)
         return;
-    if (p->cfg->mode == MODE_PREFORK && p->children < p->target)
+    if (p->cfg->mode != MODE_FORK && p->children < p->target)
         return;
     pool_resize_finish(p);
 }
 
-/* Asks n workers to leave, idle ones first: SIGTERM makes an idle worker
- * exit at once, one still reading a request cut it, and a busy one leave
- * after the transfer in hand. */
+/* The live worker not yet retiring that holds the fewest connections (an
+ * idle one first), or -1. */
+static int pool_least_busy(const struct pool *p)
+{
+    uint32_t least = UINT32_MAX;
+    int pick = -1;
+    struct sb_slot w;
+
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] == 0 || p->retiring[i])
+            continue;
+        if (sb_read(p->sb, (int)i, &w) < 0)
+            w.conns = UINT32_MAX - 1; /* unreadable: last, but still a candidate */
+        if (pick < 0 || w.conns < least) {
+            least = w.conns;
+            pick = (int)i;
+        }
+    }
+    return pick;
+}
+
+/* Asks n workers to leave, the least busy first: SIGTERM makes a worker
+ * close what waits for a request at once (an idle process exits), cut a
+ * request still arriving, and leave once its transfers are done. */
 static void pool_retire(struct pool *p, unsigned n)
 {
-    for (int pass = 0; pass < 2 && n > 0; pass++) {
-        for (uint32_t i = 0; i < p->sb->nslots && n > 0; i++) {
-            struct sb_slot w;
-            bool idle = sb_read(p->sb, (int)i, &w) == 0 && !sb_state_busy(w.state);
-
-            if (p->pids[i] == 0 || p->retiring[i] || (pass == 0 && !idle))
-                continue;
-            p->retiring[i] = true;
-            p->nretiring++;
-            kill(p->pids[i], SIGTERM);
-            n--;
-        }
+    for (int slot; n > 0 && (slot = pool_least_busy(p)) >= 0; n--) {
+        p->retiring[slot] = true;
+        p->nretiring++;
+        kill(p->pids[slot], SIGTERM);
     }
 }
 
@@ -595,54 +622,126 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
     return 0;
 }
 
-/* Describes what a stuck worker was doing, with its figures, into buf. */
-static void pool_stuck_phase(const struct sb_slot *w, char *buf, size_t len)
+/* Describes what a stuck connection was doing, with its figures, into buf. */
+static void pool_stuck_phase(const struct sb_conn *r, char *buf, size_t len)
 {
-    if (w->state == SB_READING)
-        snprintf(buf, len, "reading a request (%" PRIu32 " bytes received)", w->t.received);
-    else if (w->state == SB_WAITING)
+    if (r->state == SB_READING)
+        snprintf(buf, len, "reading a request (%" PRIu32 " bytes received)", r->received);
+    else if (r->state == SB_WAITING)
         snprintf(buf, len, "waiting for the client after answering \"%s\" (%" PRIu64 " bytes)",
-                 w->t.target, w->t.size);
+                 r->target, r->size);
     else
-        snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", w->t.target,
-                 w->t.sent, w->t.size);
+        snprintf(buf, len, "sending \"%s\" (%" PRIu64 " of %" PRIu64 " bytes sent)", r->target,
+                 r->sent, r->size);
 }
 
-/* Reports and kills one stuck worker. */
-static void pool_stuck(struct pool *p, int slot, const struct sb_slot *w, int64_t idle_ns)
+/*
+ * Reports a stuck connection. A process that holds one connection at a
+ * time is blocked on it, so it is killed; an event worker is asked to close
+ * that connection alone (its record's cut_ns, then the cut signal), and its
+ * other connections go on.
+ */
+static void pool_stuck(struct pool *p, int slot, struct sb_conn *rec, const struct sb_conn *r,
+                       int64_t idle_ns)
 {
     char peer[ADDR_STR_MAX], phase[SB_TARGET_MAX + 96];
+    bool event = p->cfg->mode == MODE_EVENT;
 
-    addr_format(&w->t.peer.sa, peer);
-    pool_stuck_phase(w, phase, sizeof(phase));
-    log_warn("worker stuck: pid %ld slot %d peer %s %s, no progress for %.1f s (connection "
-             "%.1f s old): killing it",
-             (long)p->pids[slot], slot, peer, phase, (double)idle_ns / 1e9,
-             (double)(clock_now_ns() - w->t.start_ns) / 1e9);
-    pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "slot", slot, "pid",
-               (int)p->pids[slot], "peer", peer, "phase", sb_state_name(w->state), "target",
-               w->t.target, "received", (json_int_t)w->t.received, "sent", (json_int_t)w->t.sent,
-               "size", (json_int_t)w->t.size, "idle_s", round((double)idle_ns / 1e6) / 1e3);
-    p->reported[slot] = w->t.start_ns;
+    addr_format(&r->peer.sa, peer);
+    pool_stuck_phase(r, phase, sizeof(phase));
+    log_warn("%s stuck: pid %ld slot %d peer %s %s, no progress for %.1f s (connection "
+             "%.1f s old): %s",
+             event ? "connection" : "worker", (long)p->pids[slot], slot, peer, phase,
+             (double)idle_ns / 1e9, (double)(clock_now_ns() - r->start_ns) / 1e9,
+             event ? "closing it" : "killing it");
+    pool_event(p, event ? "connection_stuck" : "worker_stuck",
+               "{s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "slot", slot, "pid", (int)p->pids[slot],
+               "peer", peer, "phase", sb_state_name(r->state), "target", r->target, "received",
+               (json_int_t)r->received, "sent", (json_int_t)r->sent, "size", (json_int_t)r->size,
+               "idle_s", round((double)idle_ns / 1e6) / 1e3);
+    if (event) {
+        atomic_store(&rec->cut_ns, r->start_ns);
+        kill(p->pids[slot], WORKER_SIG_CUT);
+        return;
+    }
+    p->reported[slot] = r->start_ns;
     pool_kill(p, slot);
 }
 
+/* An event worker whose loop made no turn for --stall-timeout is blocked
+ * in a call, every connection of it with it: it is replaced. */
+static void pool_loop_stuck(struct pool *p, int slot, int64_t idle_ns)
+{
+    log_warn("worker stuck: pid %ld slot %d: its loop made no turn for %.1f s: killing it",
+             (long)p->pids[slot], slot, (double)idle_ns / 1e9);
+    pool_event(p, "worker_stuck", "{s:i,s:i,s:s,s:f}", "slot", slot, "pid", (int)p->pids[slot],
+               "phase", "loop", "idle_s", round((double)idle_ns / 1e6) / 1e3);
+    pool_kill(p, slot);
+}
+
+/* True when connection r of slot is stuck: at work (an idle persistent
+ * connection is bounded by its own timeout), no progress for limit, not
+ * reported yet. */
+static bool pool_conn_stuck(const struct pool *p, int slot, const struct sb_conn *rec,
+                            const struct sb_conn *r, int64_t now, int64_t limit)
+{
+    if (!sb_state_busy(r->state) || r->state == SB_CLOSING || r->state == SB_KEEPALIVE ||
+        now - r->progress_ns <= limit)
+        return false;
+    if (p->cfg->mode == MODE_EVENT)
+        return atomic_load(&rec->cut_ns) != r->start_ns;
+    return p->reported[slot] != r->start_ns;
+}
+
+/* Event mode: every worker holds all the connections it may, so new ones
+ * wait in the kernel's backlog; counted once per such episode (sampled
+ * once a second). */
+static void pool_full_check(struct pool *p, bool all_full)
+{
+    if (p->cfg->mode != MODE_EVENT || all_full == p->all_full)
+        return;
+    p->all_full = all_full;
+    if (!all_full) {
+        pool_event(p, "pool_below_limit", "{s:i}", "limit", p->sb->conns_per_slot * p->children);
+        return;
+    }
+    p->sb->pool.at_limit++;
+    p->sb->pool.at_limit_unix = time(NULL);
+    log_warn("every worker holds %u connections (--worker-connections): new ones wait",
+             p->sb->conns_per_slot);
+    pool_event(p, "pool_at_limit", "{s:i}", "limit", p->sb->conns_per_slot * p->children);
+}
+
 /* Once a second: a transfer that made no progress for --stall-timeout is
- * stuck, not slow (a moving one always progresses); its worker goes. */
+ * stuck, not slow (a moving one always progresses). */
 static void pool_on_watchdog(uv_timer_t *t)
 {
     struct pool *p = t->loop->data;
-    int64_t now = clock_now_ns(), limit = (int64_t)p->cfg->stall_timeout * 1000000000;
+    int64_t now = clock_now_ns(), limit = (int64_t)p->cfg->stall_timeout * 1000000000, turn;
+    bool all_full = p->children > 0;
     struct sb_slot w;
+    struct sb_conn r;
 
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
         if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
             continue;
-        /* An idle persistent connection is bounded by its own timeout. */
-        if (sb_state_busy(w.state) && w.state != SB_CLOSING && w.state != SB_KEEPALIVE &&
-            now - w.t.progress_ns > limit && p->reported[i] != w.t.start_ns)
-            pool_stuck(p, (int)i, &w, now - w.t.progress_ns);
+        all_full = all_full && w.full;
+        if (limit == 0)
+            continue;
+        turn = atomic_load(&p->sb->slots[i].turn_ns);
+        if (turn != 0 && now - turn > limit && !p->killing[i]) {
+            pool_loop_stuck(p, (int)i, now - turn);
+            continue;
+        }
+        for (uint32_t k = 0; k < w.conn_hi && k < p->sb->conns_per_slot; k++) {
+            struct sb_conn *rec = sb_rec(p->sb, (int)i, k);
+
+            if (rec->state != SB_EMPTY && sb_read_conn(rec, &r) == 0 &&
+                pool_conn_stuck(p, (int)i, rec, &r, now, limit))
+                pool_stuck(p, (int)i, rec, &r, now - r.progress_ns);
+        }
     }
+    pool_full_check(p, all_full);
 }
 
 /* SIGTTIN / SIGTTOU: one worker more or less (gunicorn's convention). */
@@ -710,7 +809,7 @@ static void pool_on_hup(uv_signal_t *h, int signum)
     struct pool *p = h->loop->data;
 
     (void)signum;
-    if (p->cfg->mode != MODE_PREFORK) {
+    if (p->cfg->mode == MODE_FORK) {
         log_info("SIGHUP: fork mode starts a fresh child per connection: nothing to restart");
         return;
     }
@@ -812,7 +911,7 @@ static int pool_reopen_logs(void *ctx)
     if (rc <= 0)
         return rc;
     log_info("log file reopened");
-    if (p->cfg->mode == MODE_PREFORK)
+    if (p->cfg->mode != MODE_FORK)
         pool_kill_all(p, SIGUSR1); /* fork-mode children are short-lived */
     return rc;
 }
@@ -868,7 +967,7 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->drain);
     uv_timer_init(&p->loop, &p->watchdog);
     uv_timer_init(&p->loop, &p->unpause);
-    if (p->cfg->stall_timeout > 0)
+    if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT)
         uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
@@ -940,7 +1039,7 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     rc = pool_init(&p);
     if (rc < 0)
         pool_finish(&p);
-    else if (cfg->mode == MODE_PREFORK)
+    else if (cfg->mode != MODE_FORK)
         pool_on_respawn(&p.respawn);
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);

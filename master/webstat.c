@@ -149,6 +149,7 @@ static const struct {
     {"/metrics", "metrics", WEBSTAT_TEXT, "text/plain; version=0.0.4; charset=utf-8"},
     {"/status", "status", WEBSTAT_JSON, "application/json"},
     {"/workers", "workers", WEBSTAT_JSON, "application/json"},
+    {"/connections", "connections", WEBSTAT_JSON, "application/json"},
     {"/", NULL, WEBSTAT_PAGE, "text/html; charset=utf-8"},
 };
 
@@ -189,6 +190,8 @@ static void webstat_answer_cmd(struct webstat_conn *c, int route, bool head)
     json_decref(resp);
 }
 
+#define WEBSTAT_404 "/, /metrics, /status, /workers or /connections\n"
+
 /* A whole head arrived: answers its route, or an error. */
 static void webstat_answer(struct webstat_conn *c)
 {
@@ -198,7 +201,7 @@ static void webstat_answer(struct webstat_conn *c)
     if (c->p.req.method == HTTP_METHOD_OTHER)
         webstat_send(c, 405, "text/plain", "GET or HEAD\n", 12, false);
     else if (route < 0)
-        webstat_send(c, 404, "text/plain", "/, /metrics, /status or /workers\n", 33, head);
+        webstat_send(c, 404, "text/plain", WEBSTAT_404, sizeof(WEBSTAT_404) - 1, head);
     else if (webstat_routes[route].kind == WEBSTAT_PAGE)
         webstat_send(c, 200, webstat_routes[route].type, (const char *)webstat_page,
                      webstat_page_len, head);

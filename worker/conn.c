@@ -14,21 +14,37 @@
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int conn_init(struct conn *c)
 {
     memset(c, 0, sizeof(*c));
     c->fd = c->body_fd = -1;
-    c->in = malloc(CONN_IN_FIRST);
-    c->out = malloc(CONN_OUT_CAP);
     c->state = calloc(1, CONN_STATE_MAX);
-    if (c->in == NULL || c->out == NULL || c->state == NULL) {
-        conn_free(c);
+    return c->state == NULL ? -ENOMEM : 0;
+}
+
+/* The output buffer, before a handler may write into it. Returns 0 or
+ * -ENOMEM. */
+static int conn_out_alloc(struct conn *c)
+{
+    if (c->out == NULL && (c->out = malloc(CONN_OUT_CAP)) == NULL)
         return -ENOMEM;
-    }
-    c->in_cap = CONN_IN_FIRST;
     return 0;
+}
+
+void conn_trim(struct conn *c)
+{
+    if (c->in_len == 0 && c->in != NULL) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    if (c->out_len == 0 && c->out != NULL) {
+        free(c->out);
+        c->out = NULL;
+    }
 }
 
 void conn_free(struct conn *c)
@@ -84,7 +100,12 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->err = 0;
     c->server_fault = false;
     c->busy = false;
-    sb_conn_begin(env->slot, listener, peer, now);
+    c->disk_ok = false;
+    sb_conn_begin(env->slot, c->rec, c->rec_k, listener, peer, now);
+    if (conn_out_alloc(c) < 0) {
+        conn_trouble(c, "out of memory", ENOMEM, true);
+        return;
+    }
     c->want = h->start(c, now);
     /* Counted after this connection is on the scoreboard: two accepted at
      * once from one address both see both, so the limit is never passed. */
@@ -110,6 +131,11 @@ static int conn_fill(struct conn *c, int64_t now)
 {
     ssize_t n;
 
+    if (c->in == NULL) { /* the first read, or the first since conn_trim() */
+        if ((c->in = malloc(CONN_IN_FIRST)) == NULL)
+            return -ENOMEM;
+        c->in_cap = CONN_IN_FIRST;
+    }
     if (c->in_len == c->in_cap) {
         size_t cap = c->in_cap * 2 > CONN_IN_MAX ? CONN_IN_MAX : c->in_cap * 2;
         uint8_t *in;
@@ -135,7 +161,7 @@ static int conn_fill(struct conn *c, int64_t now)
         c->req.active = true;
         c->req.start_ns = now;
     }
-    sb_conn_received(c->env->slot, (uint32_t)n);
+    sb_conn_received(c->rec, (uint32_t)n);
     return 0;
 }
 
@@ -186,7 +212,7 @@ static void conn_count_body(struct conn *c, size_t from, size_t to)
         return;
     n = to - (from > c->out_body ? from : c->out_body);
     c->req.sent += n;
-    sb_conn_progress(c->env->slot, n);
+    sb_conn_progress(c->env->slot, c->rec, n);
 }
 
 /* Sends the queued bytes; MSG_MORE when a body follows uncorked, so the
@@ -211,29 +237,59 @@ static int conn_send_head(struct conn *c, bool *progress)
     return 0;
 }
 
-/* Sends the body in chunks. Returns 0, -EAGAIN, -ESPIPE when the file
+/* True when the last byte of the next chunk is in the page cache (or
+ * unknown): sendfile will not wait for the disk. One 1-byte read that never
+ * blocks (RWF_NOWAIT); the read-ahead that brought that byte in brought
+ * the ones before it. */
+static bool conn_chunk_cached(const struct conn *c, size_t len)
+{
+    struct iovec v = {.iov_base = &(char){0}, .iov_len = 1};
+
+    return preadv2(c->body_fd, &v, 1, (off_t)(c->body_off + len - 1), RWF_NOWAIT) >= 0 ||
+           errno != EAGAIN;
+}
+
+/* Sends the body in chunks: all it can, or one when the driver serves
+ * many connections (env.one_chunk: fairness). Returns 0, -EAGAIN (the
+ * socket is full, or the turn is over), -EINPROGRESS (the next chunk must
+ * come from the disk first: conn_disk_range()), -ESPIPE when the file
  * shrank (never padded: the client sees the truncation) or -errno. */
 static int conn_send_body(struct conn *c, bool *progress)
 {
     while (c->body_off < c->body_end) {
         uint64_t left = c->body_end - c->body_off;
+        size_t len = left < c->env->chunk ? (size_t)left : c->env->chunk;
         off_t off = (off_t)c->body_off;
-        ssize_t n =
-            sendfile(c->fd, c->body_fd, &off, left < c->env->chunk ? (size_t)left : c->env->chunk);
+        ssize_t n;
 
+        if (c->env->disk_probe && !c->disk_ok && !conn_chunk_cached(c, len))
+            return -EINPROGRESS;
+        n = sendfile(c->fd, c->body_fd, &off, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         if (n == 0)
             return -ESPIPE;
+        c->disk_ok = false;
         c->body_off += (uint64_t)n;
         c->req.sent += (uint64_t)n;
         c->out_total += (uint64_t)n;
-        sb_conn_progress(c->env->slot, (uint64_t)n);
+        sb_conn_progress(c->env->slot, c->rec, (uint64_t)n);
         *progress = true;
+        if (c->env->one_chunk && c->body_off < c->body_end)
+            return -EAGAIN;
     }
     return 0;
+}
+
+void conn_disk_range(const struct conn *c, int *fd, uint64_t *off, size_t *len)
+{
+    uint64_t left = c->body_end - c->body_off;
+
+    *fd = c->body_fd;
+    *off = c->body_off;
+    *len = left < c->env->chunk ? (size_t)left : c->env->chunk;
 }
 
 /* Bytes the client has acknowledged: what left this process, less what
@@ -254,26 +310,34 @@ static uint64_t conn_delivered(const struct conn *c)
  * the client must have acknowledged min_rate bytes a second, or it is
  * closed: a reader that keeps the writes progressing a few bytes at a time
  * would otherwise hold its connection (and, but in the event mode, a
- * process) for ever. One window runs across the batches of one response
- * (a listing); the next response starts afresh. Returns 0, or -1 with the
- * trouble recorded.
+ * process) for ever. The first window starts when a response first waits
+ * for room (one sent at once needs none: no system call for it); one
+ * window runs across the batches of one response (a listing), and the next
+ * response starts afresh. Returns 0, or -1 with the trouble recorded.
  */
 static int conn_rate_check(struct conn *c, int64_t now)
 {
     uint64_t want = c->env->min_rate * CONN_RATE_WINDOW_S, delivered;
 
-    if (c->env->min_rate == 0)
+    if (c->env->min_rate == 0 || c->rate_end == 0 || now < c->rate_end)
         return 0;
-    if (c->rate_end == 0 || now >= c->rate_end) {
-        delivered = conn_delivered(c);
-        if (c->rate_end != 0 && delivered - c->rate_from < want) {
-            conn_trouble(c, "client too slow: below --min-rate", 0, false);
-            return -1;
-        }
-        c->rate_end = now + (int64_t)CONN_RATE_WINDOW_S * 1000000000;
-        c->rate_from = delivered;
+    delivered = conn_delivered(c);
+    if (delivered - c->rate_from < want) {
+        conn_trouble(c, "client too slow: below --min-rate", 0, false);
+        return -1;
     }
+    c->rate_end = now + (int64_t)CONN_RATE_WINDOW_S * 1000000000;
+    c->rate_from = delivered;
     return 0;
+}
+
+/* The response waits for room: its first --min-rate window begins. */
+static void conn_rate_start(struct conn *c, int64_t now)
+{
+    if (c->env->min_rate == 0 || c->rate_end != 0)
+        return;
+    c->rate_end = now + (int64_t)CONN_RATE_WINDOW_S * 1000000000;
+    c->rate_from = conn_delivered(c);
 }
 
 /* Sends what is queued. Returns 0 when all is sent, -EAGAIN, or -1 with
@@ -293,8 +357,10 @@ static int conn_flush(struct conn *c, int64_t now)
         rc = conn_send_body(c, &progress);
     if (progress || c->write_deadline == 0) /* --io-timeout: without progress */
         c->write_deadline = now + (int64_t)c->env->io_timeout_ms * 1000000;
-    if (rc == -EAGAIN)
+    if (rc == -EAGAIN || rc == -EINPROGRESS) {
+        conn_rate_start(c, now);
         return rc;
+    }
     if (rc == -ESPIPE) {
         conn_trouble(c, "file shrank", 0, true);
         return -1;
@@ -321,6 +387,8 @@ static int conn_flush(struct conn *c, int64_t now)
 enum conn_wait conn_ready(struct conn *c, int64_t now)
 {
     c->wall = time(NULL); /* the vDSO: no system call */
+    if (c->want != CONN_DONE && conn_out_alloc(c) < 0)
+        return conn_trouble(c, "out of memory", ENOMEM, true);
     for (;;) {
         int rc;
 
@@ -331,8 +399,14 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
             if (conn_read_step(c, now) == CONN_READ)
                 return CONN_READ;
             break;
+        case CONN_DISK: /* the driver read the chunk ahead: send it */
+            c->disk_ok = true;
+            c->want = CONN_WRITE;
+            break;
         case CONN_WRITE:
-            if ((rc = conn_flush(c, now)) == -EAGAIN)
+            if ((rc = conn_flush(c, now)) == -EINPROGRESS)
+                return c->want = CONN_DISK;
+            if (rc == -EAGAIN)
                 return CONN_WRITE;
             c->want = rc < 0 ? CONN_DONE : c->h->sent(c, now);
             if (c->want != CONN_WRITE) /* the response is over: the next has its own windows */
@@ -344,6 +418,8 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
 
 int64_t conn_deadline(const struct conn *c)
 {
+    if (c->want == CONN_DISK) /* the disk is slow, not the client: the send's bound */
+        return c->write_deadline;
     if (c->want != CONN_WRITE)
         return c->read_deadline;
     return c->rate_end != 0 && c->rate_end < c->write_deadline ? c->rate_end : c->write_deadline;
@@ -351,12 +427,16 @@ int64_t conn_deadline(const struct conn *c)
 
 enum conn_wait conn_expired(struct conn *c, int64_t now)
 {
+    if (c->want == CONN_DISK)
+        return conn_trouble(c, "timed out reading the file", ETIMEDOUT, true);
     if (c->want == CONN_WRITE && now < c->write_deadline) /* a --min-rate window ended */
         return conn_rate_check(c, now) < 0 ? CONN_DONE : CONN_WRITE;
     if (c->want == CONN_WRITE)
         return conn_trouble(c, "timed out", ETIMEDOUT, false);
     if (c->want == CONN_READ) {
         c->wall = time(NULL);
+        if (conn_out_alloc(c) < 0) /* a handler answers in it (408) */
+            return conn_trouble(c, "out of memory", ENOMEM, true);
         c->want = c->h->expired(c, now);
         return conn_ready(c, now);
     }
@@ -406,7 +486,7 @@ void conn_close(struct conn *c, int64_t now)
         conn_request_end(c, now);
     if (c->linger)
         conn_linger(c);
-    sb_conn_end(c->env->slot, now);
+    sb_conn_end(c->env->slot, c->rec, now);
     close(c->fd);
     c->fd = -1;
 }
@@ -477,7 +557,7 @@ void conn_answer(struct conn *c, enum sb_outcome outcome, int code, const char *
         strncpy(r->status, status, sizeof(r->status) - 1);
     r->size = size;
     c->requests++;
-    sb_req_answer(c->env->slot, outcome, r->target[0] ? r->target : NULL, size, next);
+    sb_req_answer(c->env->slot, c->rec, outcome, r->target[0] ? r->target : NULL, size, next);
 }
 
 void conn_request_end(struct conn *c, int64_t now)

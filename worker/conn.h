@@ -35,7 +35,10 @@
 #define CONN_STATE_MAX     512         /* the largest handler state */
 #define CONN_RATE_WINDOW_S 10          /* --min-rate is measured over windows this long */
 
-enum conn_wait { CONN_READ, CONN_WRITE, CONN_DONE };
+/* What a connection waits for. CONN_DISK: the next chunk of the body is
+ * not in the page cache (only with env.disk_probe); the driver reads it
+ * ahead off its loop (conn_disk_range()), then calls conn_ready(). */
+enum conn_wait { CONN_READ, CONN_WRITE, CONN_DONE, CONN_DISK };
 
 struct conn;
 struct http_config; /* worker/http.h */
@@ -50,7 +53,13 @@ struct conn_env {
     struct scoreboard *sb;  /* the whole pool's, for --max-conn-per-ip */
     unsigned max_per_ip;    /* connections from one address, pool-wide (0: any) */
     struct sb_slot *slot;   /* this process's scoreboard slot */
+    struct sb_conn *recs;   /* and its connection records */
     const struct http_config *http;
+    /* The event driver's: send one chunk per conn_ready() (a big file
+     * does not hold up the loop), and never let sendfile() wait for the
+     * disk (CONN_DISK). */
+    bool one_chunk;
+    bool disk_probe;
     /* Called once per request when it is over (and once for a connection
      * that ends in trouble before any answer): the log line. */
     void (*report)(const struct conn *c, int64_t now);
@@ -96,6 +105,10 @@ struct conn_req {
 struct conn {
     int fd;
     unsigned listener;
+    /* Its scoreboard record, k-th of the process's: set by the driver
+     * before conn_open(). */
+    struct sb_conn *rec;
+    uint32_t rec_k;
     union sb_addr peer;
     int64_t accepted_ns;
     time_t wall; /* Unix seconds at the event being handled (Date, logs) */
@@ -128,6 +141,7 @@ struct conn {
     uint64_t out_total; /* bytes sent on this connection */
     bool cut_on_stop;   /* waiting for a request: a stop ends the wait */
     bool busy;          /* refused at once: over --max-conn-per-ip */
+    bool disk_ok;       /* the next chunk was read ahead: send it unprobed */
     unsigned requests;  /* answered on this connection */
 
     struct conn_req req;
@@ -138,12 +152,20 @@ struct conn {
     bool server_fault; /* problem was ours, not the client's */
 };
 
-/* Allocates a connection's buffers (once per process in the blocking
- * driver). Returns 0 or -ENOMEM. */
+/* Sets up a connection and its handler state (once per process in the
+ * blocking driver); the buffers come when first needed. Returns 0 or
+ * -ENOMEM. */
 int conn_init(struct conn *c);
 
-/* Frees them. */
+/* Frees everything. */
 void conn_free(struct conn *c);
+
+/* Frees the buffers while they are empty (an idle connection of the event
+ * driver holds no buffer); they come back when needed. */
+void conn_trim(struct conn *c);
+
+/* CONN_DISK: the file and the range to read ahead. */
+void conn_disk_range(const struct conn *c, int *fd, uint64_t *off, size_t *len);
 
 /*
  * Takes the accepted non-blocking socket fd (the connection owns it from

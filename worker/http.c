@@ -512,7 +512,7 @@ static bool http_idle_end(struct conn *c, int64_t now)
     if (http_idle_skip(c)) {
         if (c->req.active) { /* the empty lines looked like a request: undo */
             c->req.active = false;
-            sb_req_next(c->env->slot, SB_KEEPALIVE);
+            sb_req_next(c->rec, SB_KEEPALIVE);
         }
         return false;
     }
@@ -522,7 +522,7 @@ static bool http_idle_end(struct conn *c, int64_t now)
     if (!c->req.active) { /* pipelined: its bytes came with the one before */
         c->req.active = true;
         c->req.start_ns = now;
-        sb_req_next(c->env->slot, SB_READING);
+        sb_req_next(c->rec, SB_READING);
     }
     return true;
 }
@@ -567,7 +567,7 @@ static enum conn_wait http_sent(struct conn *c, int64_t now)
     c->cut_on_stop = true;
     c->phase = "request";
     c->read_deadline = now + (int64_t)cfg->keepalive_timeout_ms * 1000000;
-    sb_req_next(c->env->slot, SB_KEEPALIVE);
+    sb_req_next(c->rec, SB_KEEPALIVE);
     /* Pipelined: the next head may have begun already. */
     return c->in_len > 0 ? http_input(c, now) : CONN_READ;
 }

@@ -265,7 +265,7 @@ static enum conn_wait native_ready(struct conn *c)
     if (b != WIRE_READY)
         return conn_trouble(c, "unexpected byte instead of READY", EPROTO, false);
     c->phase = "content";
-    sb_set_state(c->env->slot, SB_SENDING);
+    sb_conn_state(c->rec, SB_SENDING);
     conn_body(c, st->file, 0, st->size);
     st->file = -1; /* the connection owns it now */
     c->close_after = true;

@@ -165,6 +165,8 @@ int serve_conn(const struct serve_ctx *ctx, enum proto proto, unsigned listener,
     }
     serve_c_ready = true;
     serve_yield_at = 0;
+    c->rec = &ctx->env.recs[0]; /* one connection at a time: the first record */
+    c->rec_k = 0;
     want = conn_open(c, &ctx->env, serve_handler(proto), fd, listener, peer, accepted_ns);
     while (want != CONN_DONE)
         want = serve_wait(ctx, c);

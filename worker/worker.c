@@ -35,6 +35,7 @@
 static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_abort;
 static volatile sig_atomic_t worker_reopen; /* SIGUSR1: reopen the log file */
+static volatile sig_atomic_t worker_cut;    /* WORKER_SIG_CUT: close stuck connections */
 static int worker_wake_fd = -1;
 static bool worker_standalone;
 /* Written by the admin thread, read by the signal handler: lock-free. */
@@ -58,8 +59,10 @@ static void worker_on_usr1(int sig)
 {
     int saved = errno;
 
-    (void)sig;
-    worker_reopen = 1;
+    if (sig == WORKER_SIG_CUT)
+        worker_cut = 1;
+    else
+        worker_reopen = 1;
     worker_wake();
     errno = saved;
 }
@@ -129,7 +132,7 @@ int worker_signals_init(const struct worker_config *cfg)
         sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0)
         return -errno;
     sa.sa_handler = worker_on_usr1;
-    if (sigaction(SIGUSR1, &sa, NULL) < 0)
+    if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(WORKER_SIG_CUT, &sa, NULL) < 0)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN); /* restarts are the master's business, not a hangup's */
@@ -235,26 +238,14 @@ void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned li
         log_error("cannot serve a connection: %s", strerror(ENOMEM));
 }
 
-/* Which listeners may have a connection pending, and where the next
- * accept starts. A listener found empty (EAGAIN) is not tried again until
- * epoll says it is readable, so a busy listener beside idle ones costs no
- * failed accept per connection; and after each connection, when some
- * listener is marked empty, one epoll_wait() without waiting refreshes
- * the marks, so that clients queued on two listeners are taken in turns
- * (one system call per connection, and only with several listeners). */
-struct worker_ready {
-    uint32_t mask; /* bit i: listener i may have a connection */
-    size_t next;
-};
-
 _Static_assert(PROTO_LISTENERS_MAX <= 32, "the ready mask is 32 bits");
 
 /* Accepts from the next listener that may have a pending connection,
  * round-robin, so no listener starves another. Returns the fd
  * (non-blocking) with *which set, or -EAGAIN when none has one, or
  * another -errno. */
-static int worker_accept(const struct worker_config *cfg, struct worker_ready *r,
-                         struct sockaddr *peer, size_t *which)
+int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struct sockaddr *peer,
+                  size_t *which)
 {
     int err = -EAGAIN;
 
@@ -280,8 +271,8 @@ static int worker_accept(const struct worker_config *cfg, struct worker_ready *r
 }
 
 /* epoll said which listeners are readable: they may be tried again. */
-static void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
-                              const struct epoll_event *evs, int n)
+void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
+                       const struct epoll_event *evs, int n)
 {
     for (int e = 0; e < n; e++) {
         for (size_t i = 0; i < cfg->nlfds; i++) {
@@ -304,7 +295,7 @@ static void worker_refresh_ready(const struct worker_config *cfg, struct worker_
     worker_mark_ready(cfg, r, evs, n);
 }
 
-static int worker_epoll(const struct worker_config *cfg)
+int worker_epoll(const struct worker_config *cfg)
 {
     struct epoll_event ev = {.events = EPOLLIN};
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -329,15 +320,34 @@ fail:
 /* SIGUSR1 arrived: reopen the log file after rotation. */
 static void worker_reopen_log(void)
 {
-    uint64_t v;
     int rc;
 
     worker_reopen = 0;
-    /* Reset the wake-up, or an idle worker would spin in epoll_wait. */
-    if (read(worker_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        log_warn("worker: eventfd: %s", strerror(errno));
+    worker_wake_drain(); /* or an idle worker would spin in epoll_wait */
     if ((rc = worker_logs_reopen()) < 0)
         log_error("cannot reopen the log files: %s", strerror(-rc));
+}
+
+void worker_wake_drain(void)
+{
+    uint64_t v;
+
+    if (read(worker_wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        log_warn("worker: eventfd: %s", strerror(errno));
+}
+
+void worker_reopen_check(void)
+{
+    if (worker_reopen)
+        worker_reopen_log();
+}
+
+bool worker_cut_take(void)
+{
+    bool cut = worker_cut != 0;
+
+    worker_cut = 0;
+    return cut;
 }
 
 int worker_logs_reopen(void)

@@ -11,7 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+
+/* The master's request to an event worker: close the connections whose
+ * records carry a cut_ns (the watchdog found them stuck). */
+#define WORKER_SIG_CUT SIGWINCH
 
 struct worker_config {
     const int *lfds;       /* non-blocking listening sockets */
@@ -60,6 +65,47 @@ int worker_wake_fd_get(void);
  * the accept loop). */
 void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned listener, int fd,
                       const struct sockaddr *peer, int64_t accepted_ns);
+
+/*
+ * Shared by the accept loops (this one and the event driver's).
+ */
+
+/* Which listeners may have a connection pending, and where the next
+ * accept starts. A listener found empty (EAGAIN) is not tried again until
+ * epoll says it is readable, so a busy listener beside idle ones costs no
+ * failed accept per connection; and after each connection, when some
+ * listener is marked empty, one epoll_wait() without waiting refreshes
+ * the marks, so that clients queued on two listeners are taken in turns
+ * (one system call per connection, and only with several listeners). */
+struct worker_ready {
+    uint32_t mask; /* bit i: listener i may have a connection */
+    size_t next;
+};
+
+/* An epoll set of the wake eventfd and every listener, the listeners with
+ * EPOLLEXCLUSIVE (one connection wakes one waiting worker). Returns the
+ * epoll fd or -errno. */
+int worker_epoll(const struct worker_config *cfg);
+
+/* Accepts from the next listener that may have a pending connection,
+ * round-robin, so no listener starves another. Returns the fd
+ * (non-blocking) with *which set, or -EAGAIN when none has one, or
+ * another -errno. */
+int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struct sockaddr *peer,
+                  size_t *which);
+
+/* epoll said which listeners are readable (evs): they may be tried again. */
+void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
+                       const struct epoll_event *evs, int n);
+
+/* Empties the wake eventfd (the flags are the truth). */
+void worker_wake_drain(void);
+
+/* Reopens the logs if SIGUSR1 asked for it. */
+void worker_reopen_check(void);
+
+/* True once after WORKER_SIG_CUT arrived. */
+bool worker_cut_take(void);
 
 /* Reopens the log file and the access log after rotation. Returns 0 when
  * there is neither, 1 when reopened, or -errno. */

@@ -5,7 +5,7 @@
 # nginx and lighttpd from ../shared/bench the same way in the same run (wrk
 # and limit --http for all three), and the native protocol beside them.
 #
-#   contrib/bench/run.sh [--peers] [--modes "iterative fork prefork"]
+#   contrib/bench/run.sh [--peers] [--modes "iterative fork prefork event"]
 #
 # Env: DURATION=5 (seconds per run) REPEATS=3 (median of) WORKERS=2
 #      (prefork pool) CORPUS=/tmp/benchdata SHARED_BENCH=../shared/bench
@@ -16,12 +16,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DUR=${DURATION:-5}; REP=${REPEATS:-3}; WORKERS=${WORKERS:-2}
 CORPUS=${CORPUS:-/tmp/benchdata}; SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
-PORT=18089; HPORT=18088; PEERS=0; MODES="iterative fork prefork"
+PORT=18089; HPORT=18088; PEERS=0; MODES="iterative fork prefork event"
 while [ $# -gt 0 ]; do
   case $1 in
     --peers) PEERS=1 ;;
     --modes) MODES=$2; shift ;;
-    *) echo "usage: $0 [--peers] [--modes \"iterative fork prefork\"]"; exit 2 ;;
+    *) echo "usage: $0 [--peers] [--modes \"iterative fork prefork event\"]"; exit 2 ;;
   esac; shift
 done
 
@@ -123,7 +123,7 @@ done
 [ "$PEERS" = 1 ] || exit 0
 
 # Side by side with the peers, each measured its own way in this run:
-# ferry prefork with ferry-bench; nginx and lighttpd over HTTP with wrk
+# ferry (PEER_MODE, event by default) with ferry-bench; nginx and lighttpd over HTTP with wrk
 # (4 KiB, Connection: close) and limit --http (256 MiB, 1 MiB recv reader).
 PB=$(mktemp -d); cp -r "$SHARED"/. "$PB"; chmod -R u+w "$PB"
 BENCHDATA=$CORPUS "$PB/setup.sh" > /dev/null
@@ -142,11 +142,13 @@ limit_gbs() {  # PORT STREAMS
 http_cases() {  # KEY PORT: the HTTP rows of one server
   R[$1,close]=$(wrk_field req_s 8 "http://127.0.0.1:$2/4K" -H 'Connection: close')
   R[$1,ka]=$(wrk_field req_s 8 "http://127.0.0.1:$2/4K")
+  R[$1,ka64]=$(wrk_field req_s 64 "http://127.0.0.1:$2/4K")
+  R[$1,ka256]=$(wrk_field req_s 256 "http://127.0.0.1:$2/4K")
   R[$1,1m]=$(wrk_field MB_s 4 "http://127.0.0.1:$2/1M")
   R[$1,big1]=$(limit_gbs "$2" 1); R[$1,big4]=$(limit_gbs "$2" 4)
 }
 declare -A R
-start_ferryd prefork
+start_ferryd "${PEER_MODE:-event}"
 R[ferry,pss]=$(pss_kb "$FERRYD")
 http_cases ferry $HPORT
 R[native,get]=$(run_case 4K 8 | cut -d' ' -f1)
@@ -166,6 +168,8 @@ echo "| case | ferry HTTP | nginx | lighttpd | ferry native |"
 echo "|---|---:|---:|---:|---:|"
 echo "| 4 KiB, Connection: close, 8 conns (req/s) | ${R[ferry,close]} | ${R[nginx,close]} | ${R[lighttpd,close]} | GET ${R[native,get]}, FILE_REQUEST ${R[native,file]} |"
 echo "| 4 KiB, keep-alive, 8 conns (req/s) | ${R[ferry,ka]} | ${R[nginx,ka]} | ${R[lighttpd,ka]} | |"
+echo "| 4 KiB, keep-alive, 64 conns (req/s) | ${R[ferry,ka64]} | ${R[nginx,ka64]} | ${R[lighttpd,ka64]} | |"
+echo "| 4 KiB, keep-alive, 256 conns (req/s) | ${R[ferry,ka256]} | ${R[nginx,ka256]} | ${R[lighttpd,ka256]} | |"
 echo "| 1 MiB, keep-alive, 4 conns (MB/s) | ${R[ferry,1m]} | ${R[nginx,1m]} | ${R[lighttpd,1m]} | |"
 echo "| 256 MiB, 1 stream, 1 MiB reader (GB/s) | ${R[ferry,big1]} | ${R[nginx,big1]} | ${R[lighttpd,big1]} | ${R[native,big1]} |"
 echo "| 256 MiB, 4 streams, 1 MiB readers (GB/s) | ${R[ferry,big4]} | ${R[nginx,big4]} | ${R[lighttpd,big4]} | ${R[native,big4]} |"

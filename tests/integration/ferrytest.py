@@ -25,7 +25,7 @@ BIN = os.environ.get("FERRY_BIN") or os.path.join(
 FERRYD = os.path.join(BIN, "ferryd")
 FERRY = os.path.join(BIN, "ferry")
 FERRYCTL = os.path.join(BIN, "ferryctl")
-MODES = ("iterative", "fork", "prefork")
+MODES = ("iterative", "fork", "prefork", "event")
 
 STATUS = {"OK": 0, "VERSION_MISMATCH": 1, "INVALID_NAME": 2, "NOT_FOUND": 3,
           "NOT_REGULAR": 4, "ACCESS_DENIED": 5, "BAD_REQUEST": 6, "SERVER_ERROR": 7}
@@ -135,7 +135,7 @@ class Server:
     """A running ferryd. Its stderr is read by a thread into self.lines;
     wait_log() blocks on a condition variable until a line matches."""
 
-    def __init__(self, directory, mode="prefork", args=(), address="127.0.0.1",
+    def __init__(self, directory, mode=None, args=(), address="127.0.0.1",
                  preexec_fn=None, wrapper=(), admin=None, env=None, listen=None):
         # Each server's admin socket lives beside its directory unless the
         # test says otherwise (admin=False: ferryd's default path).
@@ -144,7 +144,9 @@ class Server:
         admin_args = ("--admin-socket", self.admin) if admin is not False else ()
         # listen=["http=[::1]:0", ...] replaces the positional ADDRESS PORT.
         where = [a for spec in listen for a in ("--listen", spec)] if listen else [address, "0"]
-        self.cmd = [*wrapper, FERRYD, "--mode", mode, *admin_args, *args, *where, directory]
+        # mode=None: ferryd's default (event), as a user who names none gets.
+        mode_args = ("--mode", mode) if mode else ()
+        self.cmd = [*wrapper, FERRYD, *mode_args, *admin_args, *args, *where, directory]
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -297,7 +299,7 @@ class FerryTest(unittest.TestCase):
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 self.assertNotIn(marker, srv.log())
 
-    def serve(self, mode="prefork", args=(), **kw):
+    def serve(self, mode=None, args=(), **kw):
         srv = Server(self.root, mode, args, **kw)
         self.servers.append(srv)
         return srv

@@ -107,7 +107,7 @@ class Admin:
         self.assertRegex(t["peer"], r"^127\.0\.0\.1:\d+$")
         self.assertLess(t["sent"], t["size"])
         self.assertGreaterEqual(t["idle_ms"], 0)
-        expected = {"iterative": 1, "fork": 1, "prefork": 2}[self.MODE]
+        expected = {"iterative": 1, "fork": 1, "prefork": 2, "event": 2}[self.MODE]
         self.assertEqual(len(self.srv.admin_json("workers")["workers"]), expected)
         self.assertRegex(self.srv.ctl("workers").stdout, r"sending .* native .* big +\s+0% ")
         wide = self.srv.ctl("workers", "--wide").stdout.splitlines()

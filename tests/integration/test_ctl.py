@@ -191,8 +191,10 @@ class Fitting(FerryTest):
         self.assertGreater(max(len(l) for l in r.stdout.splitlines()), 255)
         r = self.srv.ctl("status", env=env_without("COLUMNS"))
         lines = r.stdout.splitlines()
-        self.assertEqual(len(lines), 10, "one line per heading, then the listeners table")
-        self.assertEqual((lines[7], lines[8].split()[:2]), ("", ["PROTO", "LISTENER"]))
+        self.assertEqual(len(lines), 11, "one line per heading, then the listeners table")
+        self.assertEqual((lines[8], lines[9].split()[:2]), ("", ["PROTO", "LISTENER"]))
+        self.assertEqual(lines[3], "connections 1 open  reading 0  waiting 0  keepalive 0  "
+                                   "sending 1  closing 0")
 
     def test_columns_is_obeyed_in_a_pipe_too(self):
         # Decided: $COLUMNS is an explicit request (watch(1) sets it), so it
@@ -250,8 +252,8 @@ class Options(FerryTest):
         r = self.ferryctl("--help")
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         self.assertIn("exit codes", r.stdout)
-        for cmd in ("ping", "status", "workers", "metrics", "events", "top", "resize",
-                    "reopen-logs", "shutdown"):
+        for cmd in ("ping", "status", "workers", "connections", "metrics", "events", "top",
+                    "resize", "reopen-logs", "shutdown"):
             for flag in ("--help", "-h"):
                 with self.subTest(cmd=cmd, flag=flag):
                     r = self.ferryctl(cmd, flag)
@@ -278,6 +280,240 @@ class Options(FerryTest):
         r = self.ferryctl("status", "--bogus")
         self.assertEqual(r.stderr.split("\n", 1)[0], "ferryctl: status: unknown option '--bogus'")
         self.assertEqual(self.srv.admin_json("status")["limits"]["workers"], 3)
+
+
+def http_keepalive(port, path):
+    """A persistent HTTP connection that got path's whole answer and now
+    idles (keepalive): returns the socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: ferry\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        assert chunk, f"no answer head for {path}: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "the answer was cut"
+        body += chunk
+    return s
+
+
+def rate_of(row):
+    """The rate at the end of a table's row, in bytes per second."""
+    value, unit = re.search(r" ([0-9.]+) (B|KiB|MiB|GiB|TiB)/s$", row).groups()
+    return float(value) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)
+
+
+class Connections(FerryTest):
+    """ferryd --mode event --workers 2 with four connections open: three
+    idle HTTP keep-alives and one stalled native transfer. ferryctl
+    connections shows a row each, filters them, and status counts them."""
+
+    def setUp(self):
+        super().setUp()
+        self.put("big", bytes(64 << 20))
+        self.put("small.txt", b"x" * 100)
+        self.srv = self.serve("event", ("--workers", "2", "--keepalive-timeout", "300"),
+                              listen=["native=127.0.0.1:0", "http=127.0.0.1:0"])
+        http = next(port for proto, _, port in self.srv.listeners if proto == "http")
+        self.keep = [http_keepalive(http, "/small.txt") for _ in range(3)]
+        self.held = self.srv.stalled("big")
+        for s in (*self.keep, self.held):
+            self.addCleanup(s.close)
+        self.keep_ports = sorted(s.getsockname()[1] for s in self.keep)
+        self.held_port = self.held.getsockname()[1]
+        self.plain = env_without("COLUMNS", "LC_ALL", "LC_CTYPE", LANG="C.UTF-8")
+        # A connection's state changes once its bytes have gone: until then
+        # a keep-alive may still be sending its answer.
+        wait_until(lambda: self.states() == {"keepalive": 3, "sending": 1},
+                   what="3 keep-alives and 1 transfer")
+
+    def states(self):
+        conns = self.srv.admin_json("connections")["connections"]
+        return {st: sum(c["state"] == st for c in conns) for st in {c["state"] for c in conns}}
+
+    def ctl(self, *args, env=None):
+        r = self.srv.ctl(*args, env=env or self.plain)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.splitlines()
+
+    def rows(self, lines):
+        """The table's rows by peer port, and the total line's figures."""
+        shown, total = map(int, re.fullmatch(r"(\d+) connections? shown of (\d+) open",
+                                             lines[-1]).groups())
+        rows = {}
+        for line in lines[1:-1]:
+            # The peer's port, whole even when its address is cut; after
+            # the listener's, when that is shown.
+            ports = re.findall(r" 127\.[0-9.\u2026]*:(\d+) ", line)
+            self.assertTrue(ports, f"a row without its peer: {line!r}")
+            rows[int(ports[-1])] = line
+        self.assertEqual(len(rows), shown, "\n".join(lines))
+        return rows, total
+
+    def test_a_row_per_connection(self):
+        lines = self.ctl("connections")
+        self.assertRegex(lines[0], r"^SLOT +PID +ID +STATE +AGE +IDLE +REQS +PROTO +LISTENER +"
+                                   r"PEER +TARGET +PROGRESS +RATE$")
+        rows, total = self.rows(lines)
+        self.assertEqual((len(lines), total), (6, 4))
+        self.assertEqual(lines[-1], "4 connections shown of 4 open")
+        self.assertEqual(sorted(rows), sorted([*self.keep_ports, self.held_port]))
+        http, native = (f"127.0.0.1:{port}" for _, _, port in
+                        sorted(self.srv.listeners, key=lambda l: l[0]))
+        for port in self.keep_ports:
+            self.assertRegex(rows[port], rf" keepalive +\S+ +\S+ +1  http +{re.escape(http)} +"
+                                         rf"127\.0\.0\.1:{port} +/small\.txt +100% 100 B/100 B ")
+        self.assertRegex(rows[self.held_port],
+                         rf" sending +\S+ +\S+ +1  native +{re.escape(native)} +"
+                         rf"127\.0\.0\.1:{self.held_port} +big +\d+% [0-9.]+ \w+/64\.0 MiB ")
+        # Each row is the process's and the record's the JSON names.
+        for c in self.srv.admin_json("connections")["connections"]:
+            port = int(c["peer"].rsplit(":", 1)[1])
+            self.assertRegex(rows[port], rf"^ +{c['slot']} +{c['pid']} +{c['id']} {c['state']} ")
+
+    def test_filters(self):
+        rows, total = self.rows(self.ctl("connections", "--state", "keepalive"))
+        self.assertEqual((sorted(rows), total), (self.keep_ports, 4))
+        lines = self.ctl("connections", "--state", "sending")
+        self.assertEqual(lines[-1], "1 connection shown of 4 open")
+        self.assertEqual(list(self.rows(lines)[0]), [self.held_port])
+        rows, _ = self.rows(self.ctl("connections", "--peer", f"127.0.0.1:{self.keep_ports[1]}"))
+        self.assertEqual(list(rows), [self.keep_ports[1]])
+        rows, _ = self.rows(self.ctl("connections", "--peer", "127.0.0.1"))
+        self.assertEqual(len(rows), 4)
+        self.assertEqual(self.ctl("connections", "--peer", "[::1]"),
+                         ["0 connections shown of 4 open"])
+        # By process: as many rows as the workers table counts for it.
+        workers = self.srv.admin_json("workers")["workers"]
+        self.assertEqual(sum(w["connections"] for w in workers), 4)
+        for w in workers:
+            for flag, value in (("--pid", w["pid"]), ("--slot", w["slot"])):
+                with self.subTest(flag=flag, value=value):
+                    lines = self.ctl("connections", flag, value, "--wide")
+                    rows, _ = self.rows(lines)
+                    self.assertEqual(len(rows), w["connections"], "\n".join(lines))
+                    for row in rows.values():
+                        self.assertRegex(row, rf"^ +{w['slot']} +{w['pid']} ")
+        # The filters add up.
+        held = next(c for c in self.srv.admin_json("connections")["connections"]
+                    if c["state"] == "sending")
+        rows, _ = self.rows(self.ctl("connections", "--pid", held["pid"], "--state", "sending",
+                                     "--peer", held["peer"]))
+        self.assertEqual(list(rows), [self.held_port])
+        self.assertEqual(self.ctl("connections", "--slot", held["slot"], "--state", "reading"),
+                         ["0 connections shown of 4 open"])
+
+    def test_bad_filters(self):
+        # ferryd knows the states: it refuses one it does not have.
+        r = self.srv.ctl("connections", "--state", "stuck")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertRegex(r.stderr, r"^ferryctl: bad_argument: .*state.*keepalive")
+        # A slot, a pid and a peer are checked before asking.
+        for flag, value in (("--slot", "x"), ("--pid", "0"), ("--peer", "localhost"),
+                            ("--peer", "127.0.0.1:99999")):
+            with self.subTest(flag=flag, value=value):
+                r = self.srv.ctl("connections", flag, value)
+                self.assertEqual((r.returncode, r.stdout), (2, ""))
+                self.assertTrue(r.stderr.startswith(f"ferryctl: connections: {flag} wants "),
+                                r.stderr)
+
+    def test_json_is_the_answer(self):
+        r = self.srv.ctl("--json", "connections", "--state", "keepalive")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count("\n"), 1, "one line, as ferryd sent it")
+        answer = json.loads(r.stdout)
+        self.assertEqual((answer["ok"], answer["total"]), (True, 4))
+        keys = {"slot", "pid", "id", "state", "peer", "protocol", "listener", "target",
+                "requests", "received", "size", "sent", "rate_bps", "avg_rate_bps", "age_s",
+                "idle_ms"}
+        ports = []
+        for c in answer["connections"]:
+            self.assertEqual(set(c), keys)
+            self.assertEqual((c["state"], c["protocol"], c["target"], c["size"], c["sent"]),
+                             ("keepalive", "http", "/small.txt", 100, 100))
+            ports.append(int(c["peer"].rsplit(":", 1)[1]))
+        self.assertEqual(sorted(ports), self.keep_ports)
+        ids = [(c["pid"], c["id"]) for c in answer["connections"]]
+        self.assertEqual(len(set(ids)), 3, "a process's records are numbered apart")
+
+    def test_status_counts_them(self):
+        lines = self.ctl("status")
+        self.assertIn("connections 4 open  reading 0  waiting 0  keepalive 3  sending 1  "
+                      "closing 0", lines)
+        self.assertRegex(lines[1], r"^limits +workers 2  worker-connections 1024  ")
+        # A process's state is its one connection's, or "busy" with several.
+        workers = self.srv.admin_json("workers")["workers"]
+        states = {}
+        for w in workers:
+            conns = self.srv.admin_json("connections", "--pid", w["pid"])["connections"]
+            state = {0: "idle", 1: conns[0]["state"] if conns else None}.get(len(conns), "busy")
+            self.assertEqual(w["state"], state)
+            states[state] = states.get(state, 0) + 1
+        pool = next(l for l in lines if l.startswith("pool "))
+        for state, n in states.items():
+            self.assertIn(f" {n} {state}", pool)
+        self.assertTrue(pool.startswith("pool        2 processes: "), pool)
+
+    def test_workers_count_connections(self):
+        lines = self.ctl("workers")
+        self.assertRegex(lines[0], r"^SLOT +PID +GEN +STATE +CONNS +AGE ")
+        conns = 0
+        for line in lines[1:]:
+            m = re.match(r" +\d+ +\d+ +\d+ +(\w+) +(\d+) ", line)
+            self.assertIsNotNone(m, line)
+            conns += int(m.group(2))
+            if int(m.group(2)) > 1:
+                self.assertEqual(m.group(1), "busy")
+        self.assertEqual(conns, 4)
+
+    def test_narrow(self):
+        for cols in (80, 60, 40):
+            with self.subTest(cols=cols):
+                lines = self.ctl("connections", env=dict(self.plain, COLUMNS=str(cols)))
+                self.assertLessEqual(max(len(l) for l in lines), cols)
+                rows, total = self.rows(lines)  # each peer's port whole
+                self.assertEqual((len(rows), total), (4, 4))
+                self.assertRegex(lines[0], r"^ +PID .*PEER +TARGET")
+                for port in self.keep_ports:  # the target's extension whole too
+                    self.assertRegex(rows[port], r" /s\S*\.txt ")
+
+    def frame(self, rows, cols=100):
+        rc, out, err = run_pty(["-s", self.srv.admin, "top", "--iterations", "1"], cols=cols,
+                               rows=rows, env=self.plain)
+        self.assertEqual(rc, 0, err)
+        frame = out.split("\x1b[H\x1b[2J")[1]
+        lines = lines_of(frame.rstrip("\n"))  # the line ferryctl ends on when it quits
+        self.assertLessEqual(len(lines), rows)
+        for line in lines:
+            self.assertLessEqual(len(line), cols)
+        return lines
+
+    def test_top_shows_processes_and_connections(self):
+        lines = self.frame(60)
+        self.assertEqual(lines[-1], "(q quits)")
+        heads = [i for i, l in enumerate(lines) if re.match(r"^ *(SLOT +)?PID ", l)]
+        self.assertEqual(len(heads), 2, "the workers' table, then the connections'")
+        self.assertIn("CONNS", lines[heads[0]])
+        self.assertIn("IDLE", lines[heads[1]])
+        self.assertEqual(lines[-2], "4 connections shown of 4 open")
+        self.assertEqual(len(lines) - 3 - heads[1], 4, "a row per connection")
+        # The busiest first: the rates never grow down the table.
+        rates = [rate_of(l) for l in lines[heads[1] + 1:-2]]
+        self.assertEqual(rates, sorted(rates, reverse=True), "\n".join(lines))
+        # A window with room for two of them: two, the busiest, and the
+        # total line says so; nothing else is cut off.
+        full = len(lines) - 1
+        lines = self.frame(full - 1)
+        self.assertEqual(lines[-1], "(q quits)")
+        shown = int(re.fullmatch(r"(\d) connections? shown of 4 open", lines[-2]).group(1))
+        self.assertTrue(0 < shown < 4, lines[-2])
+        head = max(i for i, l in enumerate(lines) if re.match(r"^ *(SLOT +)?PID ", l))
+        self.assertEqual(len(lines) - 3 - head, shown)
 
 
 STATUS = {"ok": True, "schema": 1, "version": "0.1.0", "pid": 1, "mode": "prefork",
@@ -323,8 +559,10 @@ class ClosedConnection(FerryTest):
             self.assertIn(b"status", f.readline())
             conn.sendall(json.dumps(STATUS).encode() + b"\n")
             self.assertIn(b"workers", f.readline())
-            conn.shutdown(socket.SHUT_RD)  # ferryctl's side can no longer send
             conn.sendall(b'{"ok":true,"schema":1,"workers":[]}\n')
+            self.assertIn(b"connections", f.readline())
+            conn.shutdown(socket.SHUT_RD)  # ferryctl's side can no longer send
+            conn.sendall(b'{"ok":true,"schema":1,"total":0,"connections":[]}\n')
             done.wait(30)  # until ferryctl has finished
 
         fake = FakeServer(handler, path=path)
@@ -335,6 +573,38 @@ class ClosedConnection(FerryTest):
         fake.join()
         self.assertClosed(r)
         self.assertEqual(r.stdout.count("SLOT"), 1, "the first frame was drawn")
+
+
+class OlderFerryd(FerryTest):
+    """A ferryd from before the connections command: top shows what it
+    has, and no connections table."""
+
+    def test_top_without_connections(self):
+        path = os.path.join(self.tmp, "older.sock")
+        workers = {"ok": True, "schema": 1, "workers": [
+            {"slot": 0, "pid": 7, "generation": 1, "state": "idle", "age_s": 1,
+             "requests": 0, "bytes": 0}]}
+
+        def handler(conn):
+            f = conn.makefile("rb")
+            self.assertIn(b'"status"', f.readline())
+            conn.sendall(json.dumps(STATUS).encode() + b"\n")
+            self.assertIn(b'"workers"', f.readline())
+            conn.sendall(json.dumps(workers).encode() + b"\n")
+            self.assertIn(b'"connections"', f.readline())
+            conn.sendall(b'{"ok":false,"schema":1,"error":"unknown_command",'
+                         b'"message":"no such command"}\n')
+            self.assertEqual(f.readline(), b"")  # ferryctl is done
+
+        fake = FakeServer(handler, path=path)
+        r = subprocess.run([FERRYCTL, "-s", path, "top", "--iterations", "1"],
+                           capture_output=True, text=True, timeout=30,
+                           env=env_without("COLUMNS"))
+        fake.join()
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertRegex(r.stdout, r"\nSLOT +PID +GEN +STATE +CONNS +AGE .*\n +0 +7 +1 idle +- ")
+        self.assertNotIn("connections shown", r.stdout)
+        self.assertNotIn("\nconnections ", r.stdout)  # nor a status line of them
 
 
 class ClosedStdout(FerryTest):

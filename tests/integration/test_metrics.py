@@ -191,7 +191,9 @@ class ListenQueue:
         super().setUp()
         self.put("hello.txt", b"hello\n")
         self.put("big", bytes(64 << 20))
-        self.srv = self.serve(self.MODE, ("--workers", "1", "--backlog", "16"))
+        # Event mode: a worker of one connection, so that one transfer fills it.
+        one = ("--worker-connections", "1") if self.MODE == "event" else ()
+        self.srv = self.serve(self.MODE, ("--workers", "1", "--backlog", "16", *one))
 
     def test_queue_gauge_rises_while_connections_wait(self):
         lis = {"listener": f"127.0.0.1:{self.srv.port}", "protocol": "native"}
@@ -289,7 +291,7 @@ class MetricsOverHttp:
 
     @unittest.skipUnless(shutil.which("prometheus"), "prometheus (Debian's) not installed")
     def test_a_real_prometheus_scrapes_it(self):
-        if self.MODE != "prefork":
+        if self.MODE != "event":
             self.skipTest("one Prometheus run is enough: the endpoint is the same in every mode")
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
@@ -325,7 +327,7 @@ class MetricsOverHttp:
         chromium = shutil.which("chromium")
         if chromium is None:
             self.skipTest("chromium is not installed (Debian: apt-get install -y chromium)")
-        if self.MODE != "prefork":
+        if self.MODE != "event":
             self.skipTest("one browser run is enough: the page is the same in every mode")
         status, fields, page = http_get(*self.web, "/")
         self.assertEqual((status, fields["Content-Type"]), (200, "text/html; charset=utf-8"))
@@ -360,7 +362,7 @@ class MetricsOverHttp:
                                capture_output=True, text=True, timeout=60)
             m = re.search(r'<progress max="(\d+)" value="(\d+)" data-target="big"', r.stdout)
             self.assertIsNotNone(m, r.stdout[-2000:] + r.stderr[-2000:])
-            self.assertIn("prefork, running", r.stdout)
+            self.assertIn("event, running", r.stdout)
             return int(m.group(1)), int(m.group(2))
         size, first = look()
         self.assertEqual(size, 64 << 20)

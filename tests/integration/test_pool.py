@@ -206,11 +206,12 @@ class Stopping:
         srv = self.serve(self.MODE, ("--workers", "1"))
         self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
         # The process that accepts: the worker, or the master in fork mode.
-        acceptor = children_of(srv.pid)[0] if self.MODE == "prefork" else srv.pid
+        workers_accept = self.MODE in ("prefork", "event")
+        acceptor = children_of(srv.pid)[0] if workers_accept else srv.pid
         # Only a prefork worker needs looking at: in iterative mode the
         # acceptor is idle once the fetch returned, and the admin socket's
         # own connection would free a descriptor under the limit set below.
-        wait_until(lambda: self.MODE != "prefork" or
+        wait_until(lambda: not workers_accept or
                    all(w["state"] == "idle" for w in srv.admin_json("workers")["workers"]),
                    what="the worker idle")
         soft, hard = resource.prlimit(acceptor, resource.RLIMIT_NOFILE)

@@ -185,7 +185,7 @@ static void test_mode_names(void **state)
     (void)state;
     assert_string_equal(cfg_mode_name(MODE_ITERATIVE), "iterative");
     assert_string_equal(cfg_mode_name(MODE_PREFORK), "prefork");
-    assert_string_equal(cfg_mode_name((enum pool_mode)3), "unknown");
+    assert_string_equal(cfg_mode_name((enum pool_mode)4), "unknown");
     assert_string_equal(cfg_mode_name((enum pool_mode) - 1), "unknown");
 }
 

@@ -229,6 +229,68 @@ static void test_parse_help_and_version(void **state)
     assert_int_equal(parse(&a, err, "status", "-V", NULL), CTL_VERSION);
 }
 
+static void test_parse_connections(void **state)
+{
+    const char *peers[] = {"127.0.0.1",      "::1",        "[::1]",
+                           "127.0.0.1:4242", "[::1]:4242", "[2001:db8::1]:65535",
+                           "::ffff:10.0.0.1"};
+    const char *bad_peers[] = {"localhost", "127.0.0.1:",  "127.0.0.1:65536", "[::1",
+                               "[::1]4242", "[127.0.0.1]", "::1:x",           "1.2.3.4:5:6",
+                               "",          "[::1]:123456"};
+    struct ctl_args a;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse(&a, err, "connections", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "cmd"), "connections");
+    assert_int_equal(json_object_size(a.req), 1); /* no filter: every connection */
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "connections", "--slot", "0", "--pid=4242", "--state",
+                           "keepalive", "--peer", "[::1]", "--json", NULL),
+                     CTL_RUN);
+    assert_int_equal(json_integer_value(json_object_get(a.req, "slot")), 0);
+    assert_true(json_is_integer(json_object_get(a.req, "pid")));
+    assert_int_equal(json_integer_value(json_object_get(a.req, "pid")), 4242);
+    assert_string_equal(req_str(&a, "state"), "keepalive");
+    assert_string_equal(req_str(&a, "peer"), "[::1]");
+    assert_true(a.json);
+    json_decref(a.req);
+    for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+        if (parse(&a, err, "connections", "--peer", peers[i], NULL) != CTL_RUN)
+            fail_msg("'%s' refused: %s", peers[i], err);
+        assert_string_equal(req_str(&a, "peer"), peers[i]);
+        json_decref(a.req);
+    }
+    for (size_t i = 0; i < sizeof(bad_peers) / sizeof(bad_peers[0]); i++) {
+        if (parse(&a, err, "connections", "--peer", bad_peers[i], NULL) != -1)
+            fail_msg("'%s' taken for a peer", bad_peers[i]);
+        assert_string_equal(a.cmd->name, "connections"); /* its usage follows */
+    }
+    assert_int_equal(parse(&a, err, "connections", "--peer", "localhost", NULL), -1);
+    assert_string_equal(err, "connections: --peer wants an address (127.0.0.1, ::1, [::1], "
+                             "127.0.0.1:4242, [::1]:4242), not 'localhost'");
+    /* The state goes as it is: ferryd knows its states, and refuses. */
+    assert_int_equal(parse(&a, err, "connections", "--state", "stuck", NULL), CTL_RUN);
+    assert_string_equal(req_str(&a, "state"), "stuck");
+    json_decref(a.req);
+    assert_int_equal(parse(&a, err, "connections", "--slot", "x", NULL), -1);
+    assert_string_equal(err, "connections: --slot wants a slot number (0, 1, ...), not 'x'");
+    assert_int_equal(parse(&a, err, "connections", "--slot", "-1", NULL), -1);
+    assert_int_equal(parse(&a, err, "connections", "--slot", "1.5", NULL), -1);
+    assert_int_equal(parse(&a, err, "connections", "--slot", "", NULL), -1);
+    assert_int_equal(parse(&a, err, "connections", "--slot", "99999999999", NULL), -1);
+    assert_int_equal(parse(&a, err, "connections", "--pid", "0", NULL), -1);
+    assert_string_equal(err, "connections: --pid wants a process id, not '0'");
+    assert_int_equal(parse(&a, err, "connections", "--pid", " 7", NULL), -1);
+    assert_int_equal(parse(&a, err, "connections", "--slot", NULL), -1);
+    assert_string_equal(err, "connections: option '--slot' wants a value (N)");
+    assert_int_equal(parse(&a, err, "connections", "sending", NULL), -1);
+    assert_string_equal(err, "connections: unexpected argument 'sending'");
+    /* The filters belong to connections alone. */
+    assert_int_equal(parse(&a, err, "workers", "--state", "sending", NULL), -1);
+    assert_string_equal(err, "workers: unknown option '--state'");
+}
+
 static void test_parse_errors(void **state)
 {
     struct ctl_args a;
@@ -281,8 +343,8 @@ static size_t count_lines(const char *text)
 
 static void test_usage_fits(void **state)
 {
-    const char *cmds[] = {"ping", "status",      "workers",  "metrics", "events",
-                          "top",  "reopen-logs", "shutdown", "resize"};
+    const char *cmds[] = {"ping",   "status", "workers",     "connections", "metrics",
+                          "events", "top",    "reopen-logs", "shutdown",    "resize"};
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -306,6 +368,19 @@ static void test_usage_fits(void **state)
         assert_true(widest(text) <= 80);
         assert_non_null(strstr(text, cmds[i]));
     }
+    /* A synopsis too long for a line continues under the command's end;
+     * a long option help under itself. */
+    rewind(out);
+    assert_int_equal(parse(&a, err, "connections", "--help", NULL), CTL_HELP);
+    ctl_cmd_usage(out, a.cmd);
+    fputc('\0', out);
+    fflush(out);
+    assert_non_null(strstr(text, "usage: ferryctl [OPTIONS] connections [--slot N] [--pid P] "
+                                 "[--peer ADDR]\n                                      "
+                                 "[--state S]\n"));
+    assert_non_null(strstr(text, "\n  --state S                only those in state S: reading, "
+                                 "waiting, keepalive,\n                           sending or "
+                                 "closing\n"));
     fclose(out);
     free(text);
 }
@@ -440,18 +515,25 @@ static char *render_json(void (*fn)(FILE *, json_t *, unsigned), unsigned width,
     return text;
 }
 
+/* Four processes: two with one connection each (a blocking mode's, or an
+ * event worker's one), an idle one, and an event worker holding 1024,
+ * its limit: no transfer of its own to show. */
 static const char workers_json[] =
     "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
-    "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
+    "\"state\":\"sending\",\"age_s\":65,\"connections\":1,\"full\":false,"
+    "\"requests\":7,\"bytes\":2048,"
     "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"protocol\":\"native\",\"listener\":"
-    "\"127.0.0.1:4242\",\"target\":\"big.iso\",\"requests\":1,\"size\":400,\"sent\":100,"
-    "\"rate_bps\":2048,\"avg_rate_bps\":1,\"idle_ms\":0}},"
+    "\"127.0.0.1:4242\",\"target\":\"big.iso\",\"requests\":1,\"received\":7,\"size\":400,"
+    "\"sent\":100,\"rate_bps\":2048,\"avg_rate_bps\":1,\"age_s\":3.5,\"idle_ms\":0}},"
     "{\"slot\":1,\"pid\":43,\"generation\":1,\"state\":\"keepalive\",\"age_s\":1,"
+    "\"connections\":1,\"full\":false,"
     "\"requests\":0,\"bytes\":0,\"transfer\":{\"peer\":\"[::1]:6\",\"protocol\":\"http\","
-    "\"listener\":\"[::1]:8080\",\"target\":\"/a\",\"requests\":3,\"size\":0,\"sent\":0,"
-    "\"rate_bps\":0,\"avg_rate_bps\":0,\"idle_ms\":0}},"
+    "\"listener\":\"[::1]:8080\",\"target\":\"/a\",\"requests\":3,\"received\":0,\"size\":0,"
+    "\"sent\":0,\"rate_bps\":0,\"avg_rate_bps\":0,\"age_s\":1,\"idle_ms\":0}},"
     "{\"slot\":2,\"pid\":44,\"generation\":1,\"state\":\"idle\",\"age_s\":1,"
-    "\"requests\":0,\"bytes\":0}]}";
+    "\"connections\":0,\"full\":false,\"requests\":0,\"bytes\":0},"
+    "{\"slot\":3,\"pid\":45,\"generation\":1,\"state\":\"busy\",\"age_s\":2,"
+    "\"connections\":1024,\"full\":true,\"requests\":5000,\"bytes\":1048576}]}";
 
 /* The column of the first occurrence of s in line (-1: none). */
 static long col_of(const char *line, const char *s)
@@ -464,27 +546,33 @@ static void test_workers_table_wide(void **state)
 {
     char *t = render_json(fmt_workers, FMT_WIDE, workers_json);
     char *second = strchr(t, '\n') + 1, *third = strchr(second, '\n') + 1;
-    char *fourth = strchr(third, '\n') + 1;
+    char *fourth = strchr(third, '\n') + 1, *fifth = strchr(fourth, '\n') + 1;
 
     (void)state;
     assert_memory_equal(t,
-                        "SLOT   PID GEN STATE        AGE REQS      SENT  PROTO  LISTENER        "
-                        "PEER        TARGET  PROGRESS         RATE\n",
+                        "SLOT   PID GEN STATE         CONNS    AGE REQS      SENT  PROTO  "
+                        "LISTENER        PEER        TARGET  PROGRESS         RATE\n",
                         (size_t)(second - t));
-    assert_non_null(strstr(second, "   0    42   3 sending    1m05s    7   2.0 KiB  native "
-                                   "127.0.0.1:4242  127.0.0.1:5 big.iso"));
+    assert_non_null(strstr(second, "   0    42   3 sending           1  1m05s    7   2.0 KiB  "
+                                   "native 127.0.0.1:4242  127.0.0.1:5 big.iso"));
     assert_non_null(strstr(second, " 25% 100 B/400 B"));
     assert_non_null(strstr(second, "2.0 KiB/s"));
     /* An idle persistent connection is busy: its last request shows. */
     assert_non_null(strstr(third, "keepalive"));
     assert_non_null(strstr(third, "http   [::1]:8080      [::1]:6     /a "));
-    assert_non_null(strstr(fourth, "idle"));
+    assert_non_null(strstr(fourth, "idle              0"));
+    /* A process at its limit says so; with many connections it has no
+     * one transfer: the connections command shows them. */
+    assert_non_null(strstr(fifth,
+                           "   3    45   1 busy      1024 full   2.0s 5000   1.0 MiB  -      "
+                           "-               -           -       -                -\n"));
     /* The columns line up: every row as long as the header up to RATE. */
     assert_int_equal(col_of(t, "RATE"), col_of(second, "2.0 KiB/s"));
     assert_int_equal(col_of(t, "TARGET"), col_of(second, "big.iso"));
     assert_int_equal(col_of(t, "PROTO"), col_of(third, "http"));
     assert_int_equal(col_of(t, "LISTENER"), col_of(third, "[::1]:8080"));
     assert_int_equal(col_of(t, "PEER"), col_of(third, "[::1]:6"));
+    assert_int_equal(col_of(t, "CONNS") + 5, col_of(second, "1  1m05s") + 1);
     free(t);
 }
 
@@ -500,6 +588,7 @@ static void test_workers_older_ferryd(void **state)
 
     (void)state;
     assert_non_null(strstr(t, "  -     -         127.0.0.1:5 old.iso "));
+    assert_non_null(strstr(t, " sending       -  1m05s ")); /* no count of connections */
     free(t);
 }
 
@@ -624,6 +713,51 @@ static void test_workers_short_at_80(void **state)
     assert_null(strstr(t, "LISTENER"));
     free(t);
     json_decref(r);
+}
+
+/* CONNS at 80 columns: where each process holds one connection or none
+ * (the blocking modes), STATE says as much and CONNS goes first, after
+ * GEN; where one holds several, it stays, and SLOT goes before it. */
+static void test_workers_conns_at_80(void **state)
+{
+    char *name = long_name();
+    json_t *r = busy_workers("big", "127.0.0.1:59910", 1), *list = json_object_get(r, "workers");
+    json_t *busy = json_array_get(list, 1);
+    char *t;
+
+    (void)state;
+    setlocale(LC_CTYPE, "C.UTF-8");
+    json_object_set_new(json_array_get(list, 0), "connections", json_integer(1));
+    json_object_set_new(busy, "connections", json_integer(0));
+    t = render(fmt_workers, 80, r);
+    assert_true(widest(t) <= 80);
+    assert_null(strstr(t, "CONNS"));
+    assert_non_null(strstr(t, "SLOT"));
+    free(t);
+    t = render(fmt_workers, FMT_WIDE, r); /* shown when there is room */
+    assert_non_null(strstr(t, " CONNS "));
+    free(t);
+    /* An event worker with 700 connections beside one with a long
+     * transfer: the count stays. */
+    json_object_set_new(json_object_get(json_array_get(list, 0), "transfer"), "target",
+                        json_string(name));
+    json_object_set_new(busy, "state", json_string("busy"));
+    json_object_set_new(busy, "connections", json_integer(700));
+    t = render(fmt_workers, 80, r);
+    assert_true(widest(t) <= 80);
+    assert_non_null(strstr(t, " CONNS "));
+    assert_non_null(strstr(t, " busy        700 "));
+    assert_null(strstr(t, "SLOT"));
+    free(t);
+    /* So does a full one. */
+    json_object_set_new(busy, "connections", json_integer(1));
+    json_object_set_new(busy, "full", json_true());
+    t = render(fmt_workers, 80, r);
+    assert_non_null(strstr(t, " 1 full "));
+    free(t);
+    setlocale(LC_CTYPE, "C");
+    json_decref(r);
+    free(name);
 }
 
 /* One transfer of the narrow-terminal tests: what its row must show
@@ -784,6 +918,241 @@ static void test_workers_tryout_at_60_and_50(void **state)
     json_decref(r);
 }
 
+/* ---- connections --------------------------------------------------- */
+
+/* Four of nine open connections (a filtered answer): a transfer, an idle
+ * persistent one, one still reading its request (nothing answered yet:
+ * no target, no progress) and one waiting for the client's READY. */
+static const char connections_json[] =
+    "{\"ok\":true,\"schema\":1,\"total\":9,\"connections\":["
+    "{\"slot\":0,\"pid\":42,\"id\":0,\"state\":\"sending\",\"peer\":\"127.0.0.1:5\","
+    "\"protocol\":\"native\",\"listener\":\"127.0.0.1:4242\",\"target\":\"big.iso\","
+    "\"requests\":1,\"received\":7,\"size\":400,\"sent\":100,\"rate_bps\":2048,"
+    "\"avg_rate_bps\":1024,\"age_s\":65,\"idle_ms\":0},"
+    "{\"slot\":0,\"pid\":42,\"id\":3,\"state\":\"keepalive\",\"peer\":\"[::1]:6\","
+    "\"protocol\":\"http\",\"listener\":\"[::1]:8080\",\"target\":\"/a\",\"requests\":3,"
+    "\"received\":0,\"size\":0,\"sent\":0,\"rate_bps\":0,\"avg_rate_bps\":0,\"age_s\":12.5,"
+    "\"idle_ms\":4200},"
+    "{\"slot\":1,\"pid\":43,\"id\":0,\"state\":\"reading\",\"peer\":\"10.0.0.7:50000\","
+    "\"protocol\":\"http\",\"listener\":\"[::1]:8080\",\"target\":null,\"requests\":0,"
+    "\"received\":5,\"size\":0,\"sent\":0,\"rate_bps\":0,\"avg_rate_bps\":0,\"age_s\":0.5,"
+    "\"idle_ms\":500},"
+    "{\"slot\":1,\"pid\":43,\"id\":1,\"state\":\"waiting\",\"peer\":\"127.0.0.1:7\","
+    "\"protocol\":\"native\",\"listener\":\"127.0.0.1:4242\",\"target\":\"f.bin\","
+    "\"requests\":1,\"received\":9,\"size\":1048576,\"sent\":0,\"rate_bps\":0,"
+    "\"avg_rate_bps\":0,\"age_s\":200,\"idle_ms\":1500}]}";
+
+/* The n-th line of text (0: the first), copied; NULL past the end. */
+static char *line_of(const char *text, size_t n)
+{
+    for (; n > 0 && text != NULL; n--)
+        text = strchr(text, '\n') ? strchr(text, '\n') + 1 : NULL;
+    return text != NULL && *text != '\0' ? strndup(text, strcspn(text, "\n")) : NULL;
+}
+
+static void test_connections_table_wide(void **state)
+{
+    char *t = render_json(fmt_connections, FMT_WIDE, connections_json);
+    char *head = line_of(t, 0), *send = line_of(t, 1), *keep = line_of(t, 2);
+    char *reading = line_of(t, 3), *waiting = line_of(t, 4), *total = line_of(t, 5);
+
+    (void)state;
+    assert_string_equal(head, "SLOT   PID ID STATE        AGE   IDLE REQS  PROTO  LISTENER        "
+                              "PEER           TARGET  PROGRESS         RATE");
+    assert_string_equal(send, "   0    42  0 sending    1m05s   0.0s    1  native 127.0.0.1:4242  "
+                              "127.0.0.1:5    big.iso  25% 100 B/400 B 2.0 KiB/s");
+    /* The record's number tells a process's connections apart; an idle
+     * persistent one shows its last request and how long it has idled. */
+    assert_non_null(strstr(keep, "   0    42  3 keepalive  12.5s   4.2s    3  http   [::1]:8080 "));
+    assert_non_null(strstr(keep, " /a      100% 0 B/0 B     0 B/s"));
+    /* Nothing answered yet: no target, and no progress to make up. */
+    assert_non_null(strstr(reading, " reading     0.5s   0.5s    0  http "));
+    assert_non_null(strstr(reading, " 10.0.0.7:50000 -       -                0 B/s"));
+    assert_non_null(strstr(waiting, " waiting    3m20s   1.5s "));
+    assert_non_null(strstr(waiting, " f.bin     0% 0 B/1.0 MiB 0 B/s"));
+    /* The columns line up. */
+    assert_int_equal(col_of(head, "PEER"), col_of(reading, "10.0.0.7:50000"));
+    assert_int_equal(col_of(head, "RATE"), col_of(send, "2.0 KiB/s"));
+    assert_int_equal(col_of(head, "IDLE") + 4, col_of(keep, "4.2s") + 4);
+    /* Under the table, how many of how many. */
+    assert_string_equal(total, "4 connections shown of 9 open");
+    assert_null(line_of(t, 6));
+    free(head);
+    free(send);
+    free(keep);
+    free(reading);
+    free(waiting);
+    free(total);
+    free(t);
+}
+
+/* The total line alone when no row is shown: none open, or none passing
+ * the filters. */
+static void test_connections_total(void **state)
+{
+    char *t = render_json(fmt_connections, FMT_WIDE,
+                          "{\"ok\":true,\"schema\":1,\"total\":0,\"connections\":[]}");
+
+    (void)state;
+    assert_string_equal(t, "no connections open\n");
+    free(t);
+    t = render_json(fmt_connections, FMT_WIDE,
+                    "{\"ok\":true,\"schema\":1,\"total\":3,\"connections\":[]}");
+    assert_string_equal(t, "0 connections shown of 3 open\n");
+    free(t);
+    t = render_json(fmt_connections, 80,
+                    "{\"ok\":true,\"schema\":1,\"total\":1,\"connections\":[{\"slot\":0,"
+                    "\"pid\":7,\"id\":0,\"state\":\"sending\",\"peer\":\"127.0.0.1:9\","
+                    "\"target\":\"x\",\"size\":10,\"sent\":5,\"rate_bps\":1,\"age_s\":1,"
+                    "\"idle_ms\":1}]}");
+    assert_non_null(strstr(t, "\n1 connection shown of 1 open\n"));
+    assert_non_null(strstr(t, " 50% "));
+    free(t);
+    /* At a tiny width it wraps rather than passes the width. */
+    t = render_json(fmt_connections, 16,
+                    "{\"ok\":true,\"schema\":1,\"total\":12345,\"connections\":[]}");
+    assert_string_equal(t, "0 connections\n  shown\n  of 12345 open\n");
+    free(t);
+}
+
+/* fmt_connections_top()'s output for r at full width, max rows. */
+__attribute__((noinline)) static char *render_top(json_t *r, size_t max)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    fmt_connections_top(out, r, FMT_WIDE, max);
+    fclose(out);
+    return text;
+}
+
+/* Asserts that line n of text holds s. */
+static void assert_line_has(const char *text, size_t n, const char *s)
+{
+    char *line = line_of(text, n);
+
+    if (line == NULL || strstr(line, s) == NULL)
+        fail_msg("line %zu has no '%s':\n%s", n, s, text);
+    free(line);
+}
+
+/* top's view: the busiest first (the fastest, then the oldest), as many
+ * as it has room for; the total line says what was left out. */
+static void test_connections_busiest_first(void **state)
+{
+    const char *order[] = {" sending ", " waiting ", " keepalive ", " reading "};
+    json_t *r = json_loads(connections_json, 0, NULL), *list = json_object_get(r, "connections");
+    char *t, want[64];
+
+    (void)state;
+    t = render(fmt_connections, FMT_WIDE, r); /* the command: the answer's order */
+    assert_line_has(t, 1, " sending ");
+    assert_line_has(t, 2, " keepalive ");
+    free(t);
+    for (size_t max = 0; max <= 5; max++) {
+        size_t shown = max < 4 ? max : 4;
+
+        /* 2.0 KiB/s first; then, all at 0 B/s, the 200 s old before the
+         * 12.5 s old before the 0.5 s old. */
+        t = render_top(r, max);
+        for (size_t i = 0; i < shown; i++)
+            assert_line_has(t, i + 1, order[i]);
+        snprintf(want, sizeof(want), "%zu connection%s shown of 9 open\n", shown,
+                 shown == 1 ? "" : "s");
+        assert_int_equal(count_lines(t), shown ? shown + 2 : 1);
+        assert_string_equal(t + strlen(t) - strlen(want), want);
+        free(t);
+    }
+    t = render_top(r, FMT_ALL);
+    assert_int_equal(count_lines(t), 6);
+    free(t);
+    /* Equals hold still, by process and record: the waiting one as fast
+     * and as old as the keepalive one, in slot 0 too, with a lower id. */
+    json_object_set_new(json_array_get(list, 3), "age_s", json_real(12.5));
+    json_object_set_new(json_array_get(list, 3), "slot", json_integer(0));
+    t = render_top(r, FMT_ALL);
+    assert_line_has(t, 2, " waiting ");
+    assert_line_has(t, 3, " keepalive ");
+    free(t);
+    json_decref(r);
+}
+
+/* A connections answer of the narrow-terminal transfers, pid 4194000 + i
+ * each, as the workers tests' rows. */
+static json_t *narrow_connections(const struct narrow_xfer *x, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            list,
+            json_pack("{s:i,s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:i}", "slot", (int)i,
+                      "pid", 4194000 + (int)i, "id", 1000 + (int)i, "state", "sending", "peer",
+                      x[i].peer, "protocol", "native", "listener", long_listener, "target",
+                      x[i].target, "requests", 1, "size", x[i].size, "sent", x[i].sent, "rate_bps",
+                      x[i].rate, "age_s", 86400.0 * 3, "idle_ms", 123456));
+    return json_pack("{s:b,s:i,s:o}", "ok", 1, "total", 100000, "connections", list);
+}
+
+/* The workers table's promises hold for the connections table: at every
+ * width each line fits, a row per connection, the peer's port and the
+ * name's extension kept, numbers whole or their column gone; PEER and
+ * TARGET stay down to 40 columns. The total line wraps below that. */
+static void test_connections_narrow(void **state)
+{
+    char *name = long_name();
+    const struct narrow_xfer x[] = {
+        {long_peer, "]:65535", name, ".iso", (json_int_t)5 << 40, (json_int_t)3 << 40,
+         1073636966.0},
+        {"10.200.30.40:4242", ":4242", "debian-12.5.0-amd64-DVD-1.iso", ".iso",
+         (json_int_t)3993976832, 1 << 30, 916172.8},
+        {"127.0.0.1:40900", ":40900", "big.bin", "big.bin", 268435456, 32768000, 2202009.6},
+    };
+    json_t *r = narrow_connections(x, 3);
+    char *t;
+
+    (void)state;
+    for (size_t l = 0; l < 2; l++) {
+        assert_non_null(setlocale(LC_CTYPE, l ? "C" : "C.UTF-8"));
+        for (unsigned w = 40; w <= 300; w++) {
+            t = render(fmt_connections, w, r);
+            check_narrow(t, x, 3, w); /* the header, 3 rows and the total line */
+            assert_non_null(strstr(t, "PEER"));
+            assert_non_null(strstr(t, "TARGET"));
+            assert_non_null(strstr(t, "\n3 connections shown of 100000 open\n"));
+            if (w >= 70)
+                assert_non_null(strstr(t, "IDLE"));
+            free(t);
+        }
+    }
+    setlocale(LC_CTYPE, "C.UTF-8");
+    for (unsigned w = 1; w < 40; w++) {
+        t = render(fmt_connections, w, r);
+        if (widest(t) > w)
+            fail_msg("width %u: a line of %zu columns:\n%s", w, widest(t), t);
+        free(t);
+    }
+    /* At 80 columns the stuck-or-not figures stay. */
+    t = render(fmt_connections, 80, r);
+    assert_non_null(strstr(t, " STATE "));
+    assert_non_null(strstr(t, " IDLE "));
+    assert_non_null(strstr(t, " 2m03s "));
+    assert_null(strstr(t, "LISTENER"));
+    free(t);
+    /* Full width: nothing cut, nothing dropped. */
+    t = render(fmt_connections, FMT_WIDE, r);
+    assert_non_null(strstr(t, name));
+    assert_non_null(strstr(t, long_peer));
+    assert_non_null(strstr(t, long_listener));
+    assert_non_null(strstr(t, " 1002 "));
+    assert_non_null(strstr(t, " 3d00h "));
+    free(t);
+    setlocale(LC_CTYPE, "C");
+    json_decref(r);
+    free(name);
+}
+
 static const char status_json[] =
     "{\"ok\":true,\"version\":\"0.1.0\",\"pid\":9,\"mode\":\"fork\",\"state\":"
     "\"running\",\"uptime_s\":3700,\"listeners\":[{\"protocol\":\"native\",\"address\":"
@@ -847,6 +1216,51 @@ static void test_status_text(void **state)
     json_object_set_new(r, "listeners", json_pack("[s]", "127.0.0.1:7"));
     t = render(fmt_status, FMT_WIDE, r);
     assert_non_null(strstr(t, "\n-     127.0.0.1:7"));
+    free(t);
+    json_decref(r);
+}
+
+/* An event-mode ferryd: the connections by state under the pool, whose
+ * processes are named in a reading order (their own states, busy among
+ * them, before their one connection's), and the per-worker limit. */
+static void test_status_connections(void **state)
+{
+    json_t *r = json_loads(status_json, 0, NULL);
+    char *t;
+
+    (void)state;
+    json_object_set_new(r, "mode", json_string("event"));
+    json_object_set_new(json_object_get(r, "limits"), "worker_connections", json_integer(1024));
+    json_object_set_new(r, "pool",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "processes", 4,
+                                  "starting", 0, "idle", 1, "reading", 0, "waiting", 0, "keepalive",
+                                  0, "sending", 1, "closing", 0, "exiting", 0, "busy", 2));
+    json_object_set_new(r, "connections",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "open", 2051, "reading", 1,
+                                  "waiting", 0, "keepalive", 2000, "sending", 50, "closing", 0));
+    t = render(fmt_status, FMT_WIDE, r);
+    assert_non_null(
+        strstr(t, "\nlimits      workers 4  worker-connections 1024  max-children 64 "));
+    assert_non_null(strstr(t, "\npool        4 processes: 1 idle, 2 busy, 1 sending\n"
+                              "connections 2051 open  reading 1  waiting 0  keepalive 2000  "
+                              "sending 50  closing 0\ntotals "));
+    assert_int_equal(count_lines(t), 12);
+    free(t);
+    /* At 40 columns the line wraps under its label, every state kept. */
+    t = render(fmt_status, 40, r);
+    assert_true(widest(t) <= 40);
+    assert_non_null(strstr(t, "\nconnections 2051 open  reading 1\n"
+                              "            waiting 0  keepalive 2000\n"
+                              "            sending 50  closing 0\n"));
+    assert_non_null(strstr(t, "worker-connections 1024"));
+    free(t);
+    /* With nobody connected, zeros: the figures hold still in top. */
+    json_object_set_new(r, "connections",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "open", 0, "reading", 0, "waiting",
+                                  0, "keepalive", 0, "sending", 0, "closing", 0));
+    t = render(fmt_status, FMT_WIDE, r);
+    assert_non_null(strstr(t, "\nconnections 0 open  reading 0  waiting 0  keepalive 0  "
+                              "sending 0  closing 0\n"));
     free(t);
     json_decref(r);
 }
@@ -1229,6 +1643,7 @@ int main(void)
         cmocka_unit_test(test_parse_resize),
         cmocka_unit_test(test_parse_top),
         cmocka_unit_test(test_parse_help_and_version),
+        cmocka_unit_test(test_parse_connections),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_usage_fits),
         cmocka_unit_test(test_units),
@@ -1240,9 +1655,15 @@ int main(void)
         cmocka_unit_test(test_workers_fit_80),
         cmocka_unit_test(test_workers_every_width),
         cmocka_unit_test(test_workers_short_at_80),
+        cmocka_unit_test(test_workers_conns_at_80),
         cmocka_unit_test(test_workers_narrow),
         cmocka_unit_test(test_workers_tryout_at_60_and_50),
+        cmocka_unit_test(test_connections_table_wide),
+        cmocka_unit_test(test_connections_total),
+        cmocka_unit_test(test_connections_busiest_first),
+        cmocka_unit_test(test_connections_narrow),
         cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_status_connections),
         cmocka_unit_test(test_status_fits_80),
         cmocka_unit_test(test_event_line),
         cmocka_unit_test(test_event_fits_80),

@@ -32,6 +32,7 @@ struct answer {
     ino_t body_ino; /* 0: no body */
     uint64_t body_off, body_end;
     bool close_after;
+    struct sb_conn rec; /* the connection's scoreboard record then */
 };
 
 static char root[64];
@@ -68,7 +69,7 @@ static int setup(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     dirfd_ = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     assert_true(dirfd_ >= 0);
-    sb = sb_create(1);
+    sb = sb_create(1, 2); /* two connections at once: same_either_way() */
     assert_non_null(sb);
     assert_int_equal(sb_claim(sb), 0);
     return 0;
@@ -92,6 +93,7 @@ static struct conn_env env_of(void)
                              .io_timeout_ms = 30000,
                              .request_timeout_ms = 10000,
                              .slot = &sb->slots[0],
+                             .recs = sb_rec(sb, 0, 0),
                              .http = &http_cfg};
 }
 
@@ -111,18 +113,29 @@ static void take(const struct conn *c, enum conn_wait want, struct answer *a)
 }
 
 /*
- * Feeds req (len bytes) step bytes at a time into a new connection of h,
- * until the handler stops asking for input; fills a with its answer. c
- * stays open for the caller (closed with conn_close()).
+ * Feeds req (len bytes) step bytes at a time into a new connection of h
+ * in the process's record k, until the handler stops asking for input;
+ * fills a with its answer. c stays open for the caller (closed with
+ * conn_close()).
  */
 static void feed(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
-                 const void *req, size_t len, size_t step, struct answer *a)
+                 uint32_t k, const void *req, size_t len, size_t step, struct answer *a)
 {
     struct sockaddr_in peer = {.sin_family = AF_INET};
     enum conn_wait want = CONN_READ;
     size_t at = 0;
 
+    c->rec = &env->recs[k];
+    c->rec_k = k;
     conn_attach(c, env, h, -1, 0, (struct sockaddr *)&peer, NOW);
+    assert_int_equal(c->rec->state, SB_READING);
+    /* The input buffer comes with the first read, which this replaces:
+     * the connection owns it from here (conn_free). */
+    if (c->in == NULL) {
+        c->in = malloc(CONN_IN_MAX);
+        assert_non_null(c->in);
+        c->in_cap = CONN_IN_MAX;
+    }
     c->wall = 1700000000; /* a fixed Date */
     while (want == CONN_READ && at < len) {
         size_t n = len - at < step ? len - at : step;
@@ -134,6 +147,7 @@ static void feed(struct conn *c, const struct conn_env *env, const struct conn_h
         want = h->input(c, NOW);
     }
     take(c, want, a);
+    a->rec = *c->rec;
 }
 
 /* The answer to req must not depend on how its bytes arrive. */
@@ -146,16 +160,28 @@ static void same_either_way(const struct conn_handler *h, const void *req, size_
 
     assert_int_equal(conn_init(&c1), 0);
     assert_int_equal(conn_init(&c2), 0);
-    feed(&c1, &env, h, req, len, len, whole);
-    feed(&c2, &env, h, req, len, 1, &bytewise);
+    feed(&c1, &env, h, 0, req, len, len, whole);
+    feed(&c2, &env, h, 1, req, len, 1, &bytewise);
     assert_int_equal(whole->want, bytewise.want);
     assert_int_equal(whole->out_len, bytewise.out_len);
     assert_memory_equal(whole->out, bytewise.out, whole->out_len);
     assert_int_equal(whole->body_ino, bytewise.body_ino);
     assert_int_equal(whole->body_off, bytewise.body_off);
     assert_int_equal(whole->body_end, bytewise.body_end);
+    /* Each in its own record, which says the same either way. */
+    assert_int_equal(whole->rec.state, bytewise.rec.state);
+    assert_int_equal(whole->rec.requests, bytewise.rec.requests);
+    assert_int_equal(whole->rec.size, bytewise.rec.size);
+    assert_string_equal(whole->rec.target, bytewise.rec.target);
+    assert_int_equal(sb->slots[0].conns, 2);
+    assert_int_equal(sb->slots[0].state, SB_BUSY);
     conn_close(&c1, NOW);
+    assert_int_equal(sb->slots[0].state, SB_BUSY); /* c2 is open still */
+    assert_int_equal(sb_rec(sb, 0, 0)->state, SB_EMPTY);
     conn_close(&c2, NOW);
+    assert_int_equal(sb_rec(sb, 0, 1)->state, SB_EMPTY);
+    assert_int_equal(sb->slots[0].conns, 0);
+    assert_int_equal(sb->slots[0].state, SB_IDLE);
     conn_free(&c1);
     conn_free(&c2);
 }
@@ -183,6 +209,11 @@ static void test_native_file_request(void **state)
     assert_int_equal(r.status, WIRE_OK);
     assert_int_equal(r.size, 6);
     assert_int_equal(a.body_ino, 0); /* not before READY */
+    /* Answered, waiting for READY: the record says so. */
+    assert_int_equal(a.rec.state, SB_WAITING);
+    assert_int_equal(a.rec.requests, 1);
+    assert_int_equal(a.rec.size, 6);
+    assert_string_equal(a.rec.target, "hello.txt");
 }
 
 static void test_native_get_from_an_offset(void **state)
@@ -212,7 +243,10 @@ static void test_native_trailing_bytes(void **state)
     struct answer a;
 
     (void)state;
-    memcpy(req + n, "\x03" "abcdefghijklmnopqrstuvwxyz", 27);
+    memcpy(req + n,
+           "\x03"
+           "abcdefghijklmnopqrstuvwxyz",
+           27);
     same_either_way(&native_handler, req, n + 27, &a);
     assert_int_equal(a.body_ino, ino_of("b.txt"));
     n = wire_request_encode(req, sizeof(req), 1, "hello.txt", 9);
@@ -306,6 +340,10 @@ static void test_http_get(void **state)
     assert_null(strstr(a.out, "Connection: close"));
     assert_int_equal(a.body_ino, ino_of("hello.txt"));
     assert_int_equal(a.body_end - a.body_off, 6);
+    assert_int_equal(a.rec.state, SB_SENDING);
+    assert_int_equal(a.rec.requests, 1);
+    assert_int_equal(a.rec.size, 6);
+    assert_string_equal(a.rec.target, "/hello.txt");
 }
 
 static void test_http_answers(void **state)
@@ -351,8 +389,9 @@ static void test_http_pipelined(void **state)
 
     (void)state;
     assert_int_equal(conn_init(&c), 0);
-    feed(&c, &env, &http_handler, req, strlen(req), strlen(req), &first);
+    feed(&c, &env, &http_handler, 1, req, strlen(req), strlen(req), &first);
     assert_int_equal(first.body_ino, ino_of("hello.txt"));
+    assert_string_equal(first.rec.target, "/hello.txt");
     /* What the engine does once everything queued has left. */
     close(c.body_fd);
     c.body_fd = -1;
@@ -362,7 +401,16 @@ static void test_http_pipelined(void **state)
     assert_int_equal(second.body_ino, ino_of("b.txt"));
     assert_non_null(strstr(second.out, "Connection: close\r\n"));
     assert_true(second.close_after);
+    /* The same connection, its record on to the second request. */
+    assert_ptr_equal(c.rec, sb_rec(sb, 0, 1));
+    assert_int_equal(c.rec->state, SB_SENDING);
+    assert_int_equal(c.rec->requests, 2);
+    assert_int_equal(c.rec->size, 10);
+    assert_string_equal(c.rec->target, "/b.txt");
+    assert_int_equal(sb_rec(sb, 0, 0)->state, SB_EMPTY); /* record 0 was never used */
     conn_close(&c, NOW);
+    assert_int_equal(c.rec->state, SB_EMPTY);
+    assert_int_equal(sb->slots[0].state, SB_IDLE);
     conn_free(&c);
 }
 

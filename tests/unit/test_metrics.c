@@ -30,7 +30,7 @@ static char *render(const struct scoreboard *sb, const struct config *cfg,
     FILE *out = open_memstream(&text, &len);
 
     assert_non_null(out);
-    assert_int_equal(snap_init(&s, sb->nslots), 0);
+    assert_int_equal(snap_init(&s, sb->nslots, sb->conns_per_slot), 0);
     assert_int_equal(snap_take(sb, &s), 0);
     metrics_render(out, &s, cfg, ls);
     fclose(out);
@@ -101,16 +101,37 @@ static void assert_well_formed(const char *t)
 
 static struct sockaddr_in peer = {.sin_family = AF_INET};
 
+/* The first free record of slot. */
+static uint32_t free_rec(const struct scoreboard *sb, int slot)
+{
+    uint32_t k = 0;
+
+    while (sb_rec(sb, slot, k)->state != SB_EMPTY)
+        k++;
+    assert_true(k < sb->conns_per_slot);
+    return k;
+}
+
+/* A connection opened in record k of slot on listener; returns the record. */
+static struct sb_conn *open_conn(struct scoreboard *sb, int slot, uint32_t k, unsigned listener)
+{
+    sb_conn_begin(&sb->slots[slot], sb_rec(sb, slot, k), k, listener, (struct sockaddr *)&peer,
+                  clock_now_ns());
+    return sb_rec(sb, slot, k);
+}
+
 /* A connection on slot, accepted by listener, that lasted ns and was
  * answered with outcome. */
-static void connection(struct sb_slot *w, unsigned listener, int64_t ns, enum sb_outcome outcome)
+static void connection(struct scoreboard *sb, int slot, unsigned listener, int64_t ns,
+                       enum sb_outcome outcome)
 {
+    struct sb_conn *r = sb_rec(sb, slot, free_rec(sb, slot));
     int64_t t0 = clock_now_ns();
 
-    sb_conn_begin(w, listener, (struct sockaddr *)&peer, t0);
-    sb_req_answer(w, outcome, NULL, 0, SB_CLOSING);
-    sb_conn_end(w, t0 + ns);
-    sb_set_state(w, SB_IDLE);
+    sb_conn_begin(&sb->slots[slot], r, (uint32_t)(r - sb_rec(sb, slot, 0)), listener,
+                  (struct sockaddr *)&peer, t0);
+    sb_req_answer(&sb->slots[slot], r, outcome, NULL, 0, SB_CLOSING);
+    sb_conn_end(&sb->slots[slot], r, t0 + ns);
 }
 
 /* Two listeners, as --listen native=127.0.0.1:4242 --listen http=[::1]:8080
@@ -132,9 +153,10 @@ static void two_listeners(struct listeners *ls)
 static void test_pool_and_workers(void **state)
 {
     struct config cfg = {.max_children = 8};
-    struct scoreboard *sb = sb_create(8);
+    struct scoreboard *sb = sb_create(8, 1);
     struct listeners ls;
     int a = sb_claim(sb), b = sb_claim(sb);
+    struct sb_conn *r;
     char *t;
 
     (void)state;
@@ -142,11 +164,11 @@ static void test_pool_and_workers(void **state)
     sb->pool.target = 2;
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
-    sb_conn_begin(&sb->slots[a], 0, (struct sockaddr *)&peer, clock_now_ns());
-    sb_req_answer(&sb->slots[a], SB_OUT_OK, "f", 1000, SB_WAITING);
-    sb_set_state(&sb->slots[a], SB_SENDING);
-    sb_conn_progress(&sb->slots[a], 300);
-    connection(&sb->slots[b], 0, NS / 100, SB_OUT_CLIENT_ERROR);
+    r = open_conn(sb, a, 0, 0);
+    sb_req_answer(&sb->slots[a], r, SB_OUT_OK, "f", 1000, SB_WAITING);
+    sb_conn_state(r, SB_SENDING);
+    sb_conn_progress(&sb->slots[a], r, 300);
+    connection(sb, b, 0, NS / 100, SB_OUT_CLIENT_ERROR);
     t = render(sb, &cfg, &ls);
     assert_non_null(strstr(t, "# TYPE ferry_connections_total counter\n"
                               "ferry_connections_total{" NATIVE "} 2\n"
@@ -174,6 +196,12 @@ static void test_pool_and_workers(void **state)
     assert_non_null(strstr(t, "ferry_worker_sent_bytes_total{slot=\"0\"} 300\n"));
     assert_non_null(strstr(t, "ferry_worker_transfer_size_bytes{slot=\"1\"} 0\n"));
     assert_non_null(strstr(t, "ferry_worker_requests_total{slot=\"1\"} 1\n"));
+    /* One connection per worker in this mode: each reads as its own. */
+    assert_non_null(strstr(t, "ferry_worker_connections_limit 1\n"));
+    assert_non_null(strstr(t, "ferry_worker_connections{slot=\"0\"} 1\n"));
+    assert_non_null(strstr(t, "ferry_worker_connections{slot=\"1\"} 0\n"));
+    assert_non_null(strstr(t, "ferry_connections{state=\"sending\"} 1\n"));
+    assert_non_null(strstr(t, "ferry_workers{state=\"busy\"} 0\n"));
     /* Counters, not precomputed rates. */
     assert_null(strstr(t, "per_second"));
     assert_well_formed(t);
@@ -188,9 +216,10 @@ static void test_rows_per_listener(void **state)
     static const enum sb_outcome http[] = {SB_OUT_OK, SB_OUT_OK, SB_OUT_REDIRECT,
                                            SB_OUT_CLIENT_ERROR, SB_OUT_SERVER_ERROR};
     struct config cfg = {.max_children = 4};
-    struct scoreboard *sb = sb_create(4);
+    struct scoreboard *sb = sb_create(4, 1);
     struct listeners ls;
     int a = sb_claim(sb), b = sb_claim(sb);
+    struct sb_conn *r;
     char *t;
 
     (void)state;
@@ -198,14 +227,14 @@ static void test_rows_per_listener(void **state)
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
     /* A persistent HTTP connection: five requests on one connection. */
-    sb_conn_begin(&sb->slots[a], 1, (struct sockaddr *)&peer, clock_now_ns());
+    r = open_conn(sb, a, 0, 1);
     for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++) {
-        sb_req_answer(&sb->slots[a], http[i], "/x", 10, SB_SENDING);
-        sb_conn_progress(&sb->slots[a], 10);
-        sb_req_next(&sb->slots[a], SB_KEEPALIVE);
+        sb_req_answer(&sb->slots[a], r, http[i], "/x", 10, SB_SENDING);
+        sb_conn_progress(&sb->slots[a], r, 10);
+        sb_req_next(r, SB_KEEPALIVE);
     }
-    connection(&sb->slots[b], 0, NS / 1000, SB_OUT_OK);
-    connection(&sb->slots[b], 0, NS / 1000, SB_OUT_SERVER_ERROR);
+    connection(sb, b, 0, NS / 1000, SB_OUT_OK);
+    connection(sb, b, 0, NS / 1000, SB_OUT_SERVER_ERROR);
     sb_release(sb, b, SB_EXIT_CLEAN); /* its row stays in the totals */
     t = render(sb, &cfg, &ls);
     assert_int_equal(sample(t, "ferry_connections_total{" NATIVE "}"), 2);
@@ -221,6 +250,7 @@ static void test_rows_per_listener(void **state)
     assert_int_equal(sample(t, "ferry_sent_bytes_total{" NATIVE "}"), 0);
     /* The keepalive worker is busy, and counted in its state. */
     assert_non_null(strstr(t, "ferry_workers{state=\"keepalive\"} 1\n"));
+    assert_non_null(strstr(t, "ferry_connections{state=\"keepalive\"} 1\n"));
     assert_well_formed(t);
     free(t);
     /* With no listener at all, the families are not declared empty. */
@@ -236,7 +266,7 @@ static void test_rows_per_listener(void **state)
 static void test_exits_are_crashes_or_kills(void **state)
 {
     struct config cfg = {.max_children = 4};
-    struct scoreboard *sb = sb_create(4);
+    struct scoreboard *sb = sb_create(4, 1);
     char *t;
 
     (void)state;
@@ -259,7 +289,7 @@ static void test_duration_histogram(void **state)
 {
     static const int64_t durations[] = {NS / 5000, 3 * NS / 1000, NS, 2 * NS, 1000 * NS};
     struct config cfg = {.max_children = 4};
-    struct scoreboard *sb = sb_create(4);
+    struct scoreboard *sb = sb_create(4, 1);
     int a = sb_claim(sb), b = sb_claim(sb);
     double prev = 0, sum_s = 0, v;
     char series[96], *t;
@@ -268,7 +298,7 @@ static void test_duration_histogram(void **state)
     sb_worker_start(&sb->slots[a], 100);
     sb_worker_start(&sb->slots[b], 101);
     for (size_t i = 0; i < 5; i++) {
-        connection(&sb->slots[i % 2 ? a : b], 0, durations[i], SB_OUT_OK);
+        connection(sb, i % 2 ? a : b, 0, durations[i], SB_OUT_OK);
         sum_s += (double)durations[i] / NS;
     }
     /* A reaped worker's connections stay in the histogram. */
@@ -298,10 +328,81 @@ static void test_duration_histogram(void **state)
     sb_destroy(sb);
 }
 
+/* Event mode: workers holding several connections each. The gauges by
+ * connection state and per worker count records, the worker gauges sum
+ * their transfers, and a worker with several connections reads as busy. */
+static void test_connection_gauges(void **state)
+{
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4, 8);
+    int a = sb_claim(sb), b = sb_claim(sb), c = sb_claim(sb);
+    struct listeners ls;
+    struct sb_conn *r;
+    char *t;
+
+    (void)state;
+    sb_worker_start(&sb->slots[a], 100);
+    sb_worker_start(&sb->slots[b], 101);
+    sb_worker_start(&sb->slots[c], 102);
+    /* a: three connections (one reading, two sending), one closed. */
+    open_conn(sb, a, 0, 0);
+    r = open_conn(sb, a, 1, 1);
+    sb_req_answer(&sb->slots[a], r, SB_OUT_OK, "/x", 1000, SB_SENDING);
+    sb_conn_progress(&sb->slots[a], r, 100);
+    connection(sb, a, 0, NS / 100, SB_OUT_OK);
+    r = open_conn(sb, a, 3, 0);
+    sb_req_answer(&sb->slots[a], r, SB_OUT_OK, "f", 500, SB_WAITING);
+    sb_conn_state(r, SB_SENDING);
+    sb_conn_progress(&sb->slots[a], r, 20);
+    /* b: one connection, kept alive; c: none. */
+    r = open_conn(sb, b, 0, 1);
+    sb_req_answer(&sb->slots[b], r, SB_OUT_OK, "/y", 7, SB_SENDING);
+    sb_conn_progress(&sb->slots[b], r, 7);
+    sb_req_next(r, SB_KEEPALIVE);
+    two_listeners(&ls);
+    t = render(sb, &cfg, &ls);
+    assert_int_equal(sample(t, "ferry_worker_connections_limit"), 8);
+    assert_int_equal(sample(t, "ferry_connections{state=\"reading\"}"), 1);
+    assert_int_equal(sample(t, "ferry_connections{state=\"sending\"}"), 2);
+    assert_int_equal(sample(t, "ferry_connections{state=\"keepalive\"}"), 1);
+    assert_int_equal(sample(t, "ferry_connections{state=\"waiting\"}"), 0);
+    assert_int_equal(sample(t, "ferry_connections{state=\"closing\"}"), 0);
+    /* Only connection states: a process's are ferry_workers'. */
+    assert_null(strstr(t, "ferry_connections{state=\"idle\"}"));
+    assert_null(strstr(t, "ferry_connections{state=\"busy\"}"));
+    assert_null(strstr(t, "ferry_connections{state=\"empty\"}"));
+    assert_int_equal(sample(t, "ferry_worker_connections{slot=\"0\"}"), 3);
+    assert_int_equal(sample(t, "ferry_worker_connections{slot=\"1\"}"), 1);
+    assert_int_equal(sample(t, "ferry_worker_connections{slot=\"2\"}"), 0);
+    assert_null(strstr(t, "ferry_worker_connections{slot=\"3\"}"));
+    assert_int_equal(sample(t, "ferry_worker_transfer_size_bytes{slot=\"0\"}"), 1500);
+    assert_int_equal(sample(t, "ferry_worker_transfer_sent_bytes{slot=\"0\"}"), 120);
+    assert_int_equal(sample(t, "ferry_worker_transfer_sent_bytes{slot=\"2\"}"), 0);
+    assert_int_equal(sample(t, "ferry_worker_requests_total{slot=\"0\"}"), 3);
+    /* Processes: a busy (several connections), b as its one connection,
+     * c idle. */
+    assert_int_equal(sample(t, "ferry_workers{state=\"busy\"}"), 1);
+    assert_int_equal(sample(t, "ferry_workers{state=\"keepalive\"}"), 1);
+    assert_int_equal(sample(t, "ferry_workers{state=\"idle\"}"), 1);
+    assert_int_equal(sample(t, "ferry_workers{state=\"sending\"}"), 0);
+    assert_int_equal(sample(t, "ferry_workers{state=\"reading\"}"), 0);
+    /* The counters by listener count every record's connection. */
+    assert_int_equal(sample(t, "ferry_connections_total{" NATIVE "}"), 3);
+    assert_int_equal(sample(t, "ferry_connections_total{" HTTP "}"), 2);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" NATIVE "}"), 20);
+    assert_int_equal(sample(t, "ferry_sent_bytes_total{" HTTP "}"), 107);
+    assert_non_null(strstr(t, "# TYPE ferry_connections gauge\n"));
+    assert_non_null(strstr(t, "# TYPE ferry_worker_connections gauge\n"));
+    assert_non_null(strstr(t, "# TYPE ferry_worker_connections_limit gauge\n"));
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
 static void test_build_info(void **state)
 {
     struct config cfg = {.max_children = 1};
-    struct scoreboard *sb = sb_create(1);
+    struct scoreboard *sb = sb_create(1, 1);
     char *t;
 
     (void)state;
@@ -330,7 +431,7 @@ static unsigned open_fds(void)
 static void test_process(void **state)
 {
     struct config cfg = {.max_children = 1};
-    struct scoreboard *sb = sb_create(1);
+    struct scoreboard *sb = sb_create(1, 1);
     struct rlimit rl;
     double now = (double)time(NULL), start;
     unsigned fds = open_fds();
@@ -376,7 +477,7 @@ static int listener_with_one_waiting(int *client)
 static void test_listeners(void **state)
 {
     struct config cfg = {.max_children = 1};
-    struct scoreboard *sb = sb_create(1);
+    struct scoreboard *sb = sb_create(1, 1);
     struct listeners ls = {.fds = {-1, -1}, .n = 2};
     int client;
     char *t;
@@ -428,7 +529,7 @@ static const char *temp_file(const char *text)
 static void test_promtool(void **state)
 {
     struct config cfg = {.max_children = 4};
-    struct scoreboard *sb = sb_create(4);
+    struct scoreboard *sb = sb_create(4, 2);
     struct listeners ls;
     int a = sb_claim(sb), client, status;
     char in[64], cmd[256], *t;
@@ -438,8 +539,10 @@ static void test_promtool(void **state)
     if (system("command -v promtool >/dev/null 2>&1") != 0)
         skip();
     sb_worker_start(&sb->slots[a], 100);
-    connection(&sb->slots[a], 0, NS / 10, SB_OUT_OK);
-    connection(&sb->slots[a], 1, NS / 10, SB_OUT_REDIRECT);
+    connection(sb, a, 0, NS / 10, SB_OUT_OK);
+    connection(sb, a, 1, NS / 10, SB_OUT_REDIRECT);
+    open_conn(sb, a, 0, 0); /* and two open, for the connection gauges */
+    open_conn(sb, a, 1, 1);
     two_listeners(&ls);
     ls.fds[0] = listener_with_one_waiting(&client);
     t = render(sb, &cfg, &ls);
@@ -466,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_rows_per_listener),
         cmocka_unit_test(test_exits_are_crashes_or_kills),
         cmocka_unit_test(test_duration_histogram),
+        cmocka_unit_test(test_connection_gauges),
         cmocka_unit_test(test_build_info),
         cmocka_unit_test(test_process),
         cmocka_unit_test(test_listeners),

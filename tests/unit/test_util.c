@@ -251,6 +251,42 @@ static void test_addr_format(void **state)
     assert_string_equal(addr_format((struct sockaddr *)&v6, buf), "?");
 }
 
+/* The address alone, as the admin's peer filter compares it: no port,
+ * no brackets; the same forms addr_format() prints otherwise. */
+static void test_addr_format_host(void **state)
+{
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(12345)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
+    char buf[ADDR_STR_MAX];
+
+    (void)state;
+    inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+    assert_ptr_equal(addr_format_host((struct sockaddr *)&v4, buf), buf);
+    assert_string_equal(buf, "127.0.0.1");
+    inet_pton(AF_INET6, "::1", &v6.sin6_addr);
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf), "::1");
+    /* An IPv4-mapped address is its IPv4 one. */
+    inet_pton(AF_INET6, "::ffff:10.0.0.7", &v6.sin6_addr);
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf), "10.0.0.7");
+    /* Colons inside the address stay; the scope too. */
+    inet_pton(AF_INET6, "2001:db8::8:1", &v6.sin6_addr);
+    v6.sin6_port = htons(65535);
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf), "2001:db8::8:1");
+    inet_pton(AF_INET6, "fe80::1", &v6.sin6_addr);
+    v6.sin6_scope_id = 2;
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf), "fe80::1%2");
+    /* The longest form fits the same buffer. */
+    inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", &v6.sin6_addr);
+    v6.sin6_scope_id = 4294967295u;
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf),
+                        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
+    inet_pton(AF_INET, "0.0.0.0", &v4.sin_addr);
+    v4.sin_port = 0;
+    assert_string_equal(addr_format_host((struct sockaddr *)&v4, buf), "0.0.0.0");
+    v6.sin6_family = AF_UNIX;
+    assert_string_equal(addr_format_host((struct sockaddr *)&v6, buf), "?");
+}
+
 /* Whole seconds, as ferryd's and ferryctl's timeouts take them. */
 static void test_dur_parse_s(void **state)
 {
@@ -451,19 +487,13 @@ static void test_addr_port_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size_parse),
-        cmocka_unit_test(test_size_format),
-        cmocka_unit_test(test_log_escape),
-        cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_addr_format),
-        cmocka_unit_test(test_addr_resolve),
-        cmocka_unit_test(test_dur_parse),
-        cmocka_unit_test(test_addr_split),
-        cmocka_unit_test(test_addr_split_lengths),
-        cmocka_unit_test(test_addr_port_parse),
-        cmocka_unit_test(test_text),
-        cmocka_unit_test(test_dur_parse_s),
-        cmocka_unit_test(test_log_rl_episodes),
+        cmocka_unit_test(test_size_parse),      cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_log_escape),      cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_addr_format),     cmocka_unit_test(test_addr_format_host),
+        cmocka_unit_test(test_addr_resolve),    cmocka_unit_test(test_dur_parse),
+        cmocka_unit_test(test_addr_split),      cmocka_unit_test(test_addr_split_lengths),
+        cmocka_unit_test(test_addr_port_parse), cmocka_unit_test(test_text),
+        cmocka_unit_test(test_dur_parse_s),     cmocka_unit_test(test_log_rl_episodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,456 @@
+"""Event mode: each worker multiplexes many connections. Thousands of
+downloads at once, slow clients that cost no worker, a worker killed with
+hundreds of connections, drains, the connection limit, descriptor
+exhaustion, the watchdog's two levels, and cold files read ahead off the
+loop. Every loop here is bounded in count and time."""
+
+import hashlib
+import json
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from ferrytest import (FerryTest, READY, children_of, parse_response, recv_exact, request,
+                       wait_until)
+
+
+def raise_nofile(n):
+    """This test process may hold n descriptors (the hard limit allows)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= n
+
+
+def http_get(path, keep=False):
+    return (f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+            f"{'' if keep else 'Connection: close'}\r\n\r\n").encode()
+
+
+def split_response(data):
+    """(status, headers dict, body) of one whole HTTP response in data."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(l.split(": ", 1) for l in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in fields.items()}, body
+
+
+def read_response(sock):
+    """Reads one HTTP response with a Content-Length; returns (status, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"closed inside a head: {buf!r}")
+        buf += chunk
+    status, fields, body = split_response(buf)
+    body += recv_exact(sock, int(fields["content-length"]) - len(body))
+    return status, body
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class EventTest(FerryTest):
+
+    def serve_event(self, *args, listen=None):
+        srv = self.serve("event", args, listen=listen or ["http=127.0.0.1:0"])
+        srv.http = srv.listeners[0][1:]
+        return srv
+
+    def keepalive(self, srv, path="/small"):
+        """A connection that made one request and now sits idle."""
+        s = socket.create_connection(srv.http, timeout=10)
+        s.sendall(http_get(path, keep=True))
+        status, _ = read_response(s)
+        self.assertEqual(status, 200)
+        self.addCleanup(s.close)
+        return s
+
+    def assert_eof(self, s, within, what):
+        s.settimeout(within)
+        try:
+            while s.recv(65536):
+                pass
+        except (socket.timeout, TimeoutError):
+            self.fail(f"{what}: still open after {within} s")
+        except ConnectionResetError:
+            pass
+
+    def workers(self, srv):
+        return srv.admin_json("workers")["workers"]
+
+
+class Concurrency(EventTest):
+
+    def test_two_thousand_downloads_at_once_are_all_right(self):
+        """2,000 clients download a 256 KiB file at once through two
+        workers: all are held at the same time (the scoreboard shows them),
+        every copy has the right SHA-256."""
+        n = 2000
+        if not raise_nofile(n + 64):
+            self.skipTest("the hard descriptor limit is below 2,064")
+        data = os.urandom(256 << 10)
+        want = hashlib.sha256(data).hexdigest()
+        self.put("f", data)
+        srv = self.serve_event("--workers", "2", "--io-timeout", "60")
+        sel = selectors.DefaultSelector()
+        bufs = {}
+        try:
+            for _ in range(n):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # held mid-transfer
+                s.connect(srv.http)
+                s.sendall(http_get("/f"))
+                s.setblocking(False)
+                bufs[s] = bytearray()
+            st = wait_until(lambda: (lambda c: c if c["open"] >= n * 9 // 10 else None)(
+                srv.admin_json("status")["connections"]), timeout=30, what="the downloads held")
+            self.assertGreaterEqual(st["sending"], n * 9 // 10)
+            per_worker = [w["connections"] for w in self.workers(srv)]
+            self.assertEqual(len(per_worker), 2)
+            self.assertGreaterEqual(sum(per_worker), n * 9 // 10, per_worker)
+            for s in bufs:
+                sel.register(s, selectors.EVENT_READ)
+            deadline = time.monotonic() + 120
+            while sel.get_map() and time.monotonic() < deadline:
+                for key, _ in sel.select(timeout=1):
+                    chunk = key.fileobj.recv(1 << 16)
+                    if chunk:
+                        bufs[key.fileobj] += chunk
+                    else:
+                        sel.unregister(key.fileobj)
+            self.assertFalse(sel.get_map(), "downloads unfinished after 120 s")
+        finally:
+            sel.close()
+            for s in bufs:
+                s.close()
+        bad = 0
+        for buf in bufs.values():
+            status, _, body = split_response(bytes(buf))
+            bad += status != 200 or hashlib.sha256(body).hexdigest() != want
+        self.assertEqual(bad, 0, f"{bad} of {n} downloads wrong")
+        self.assertEqual(srv.admin_json("status")["totals"]["outcomes"]["ok"], n)
+
+
+class SlowClients(EventTest):
+
+    def test_slowloris_and_silent_readers_hold_no_worker(self):
+        """One worker; 200 heads trickling a byte every 0.5 s and 30 readers
+        that read nothing: a normal client is served at once all along,
+        and every attacker is closed by its deadline."""
+        self.put("small", os.urandom(4096))
+        self.put("big", os.urandom(8 << 20))
+        raise_nofile(400)
+        srv = self.serve_event("--workers", "1", "--header-timeout", "3", "--io-timeout", "3")
+        loris, readers = [], []
+        t0 = time.monotonic()
+        for _ in range(200):
+            s = socket.create_connection(srv.http, timeout=10)
+            s.sendall(b"G")
+            loris.append(s)
+        for _ in range(30):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(srv.http)
+            s.sendall(http_get("/big"))
+            readers.append(s)
+        worst, served = 0.0, 0
+        trickled = 0
+        while time.monotonic() - t0 < 2.5:  # the attack, with the probe beside it
+            for s in loris:
+                try:
+                    s.sendall(b"E")
+                except OSError:
+                    pass
+            trickled += 1
+            for _ in range(5):
+                t = time.monotonic()
+                c = socket.create_connection(srv.http, timeout=5)
+                c.sendall(http_get("/small"))
+                status, body = read_response(c)
+                c.close()
+                self.assertEqual((status, len(body)), (200, 4096))
+                worst = max(worst, time.monotonic() - t)
+                served += 1
+            time.sleep(0.5)  # the attackers' pace, not synchronisation
+        self.assertGreater(served, 10)
+        self.assertLess(worst, 1.0, "a normal client waited behind the slow ones")
+        for s in loris:  # 408, then the close, by the whole-head deadline
+            self.assert_eof(s, 6, "a slowloris head")
+        # The readers are cut by --io-timeout (the log says so) before their
+        # sockets are read: reading one would let its transfer finish.
+        wait_until(lambda: srv.log().count('file="/big" status=200') >= 30, timeout=10,
+                   what="every silent reader cut")
+        big = [l for l in srv.log().splitlines() if 'file="/big"' in l]
+        self.assertEqual([l for l in big if 'problem="timed out' not in l], [])
+        for s in readers:
+            self.assert_eof(s, 10, "a reader that reads nothing")
+        self.assertLess(time.monotonic() - t0, 16)
+        self.assertGreaterEqual(srv.log().count("status=408"), 200)
+        self.assertEqual(len(children_of(srv.pid)), 1)  # the same worker did it all
+        for s in loris + readers:
+            s.close()
+
+
+class KillAndDrain(EventTest):
+
+    def test_kill9_of_a_worker_with_500_connections(self):
+        """SIGKILL of the worker holding 500 downloads: each client sees a
+        short read of the right bytes, never wrong ones, and a replacement
+        serves within a second."""
+        data = os.urandom(1 << 20)
+        self.put("f", data)
+        raise_nofile(700)
+        srv = self.serve_event("--workers", "1", "--io-timeout", "60")
+        old = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
+        socks = []
+        for _ in range(500):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(srv.http)
+            s.sendall(http_get("/f"))
+            socks.append(s)
+        wait_until(lambda: srv.admin_json("status")["connections"]["sending"] == 500,
+                   timeout=30, what="500 downloads held")
+        t0 = time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        new = wait_until(lambda: [p for p in children_of(srv.pid) if p != old], timeout=5,
+                         what="a replacement")[0]
+        self.assertLess(time.monotonic() - t0, 1.0, "replaced within a second")
+        short = 0
+        for s in socks:
+            s.settimeout(10)
+            buf = bytearray()
+            try:
+                while chunk := s.recv(1 << 16):
+                    buf += chunk
+            except ConnectionResetError:
+                pass
+            s.close()
+            _, _, body = split_response(bytes(buf))
+            self.assertEqual(bytes(body), data[:len(body)], "wrong bytes after the kill")
+            short += len(body) < len(data)
+        self.assertEqual(short, 500)
+        c = socket.create_connection(srv.http, timeout=5)
+        c.sendall(http_get("/f"))
+        self.assertEqual(read_response(c), (200, data))
+        c.close()
+        self.assertNotEqual(new, old)
+
+    def owners(self, srv, socks):
+        """The worker pid holding each of socks (by the client's port)."""
+        by_peer = {c["peer"]: c["pid"] for c in srv.admin_json("connections")["connections"]}
+        return [by_peer[f"127.0.0.1:{s.getsockname()[1]}"] for s in socks]
+
+    def drain_scenario(self, srv, trigger, retired):
+        """20 idle keep-alives and one transfer in flight; trigger() asks
+        workers to leave, retired(pids before) says which: their idle
+        connections close at once, the others' stay and serve, and the
+        transfer finishes whole."""
+        data = os.urandom(16 << 20)
+        self.put("big", data)
+        idle = [self.keepalive(srv) for _ in range(20)]
+        t = socket.socket()
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        t.connect(srv.http)
+        t.sendall(http_get("/big"))
+        t.settimeout(30)
+        head = t.recv(4096)
+        wait_until(lambda: srv.admin_json("status")["connections"]["sending"] == 1,
+                   what="the transfer under way")
+        owner = self.owners(srv, idle)
+        before = set(children_of(srv.pid))
+        t0 = time.monotonic()
+        trigger()
+        result = {}
+
+        def finish():  # the transfer goes on meanwhile, read at full speed
+            buf = bytearray(head)
+            while chunk := t.recv(1 << 16):
+                buf += chunk
+            result["body"] = split_response(bytes(buf))
+        reader = threading.Thread(target=finish, daemon=True)
+        reader.start()
+        gone = retired(before)
+        self.assertTrue(gone, "no worker retired")
+        for s, pid in zip(idle, owner):
+            if pid in gone:
+                self.assert_eof(s, 3, f"an idle keep-alive of retired worker {pid}")
+            else:  # a worker that stays keeps its clients
+                s.sendall(http_get("/small", keep=True))
+                self.assertEqual(read_response(s)[0], 200)
+        self.assertLess(time.monotonic() - t0, 10)
+        reader.join(30)
+        t.close()
+        status, _, body = result["body"]
+        self.assertEqual((status, hashlib.sha256(body).digest()),
+                         (200, hashlib.sha256(data).digest()))
+
+    def gone(self, srv, before, count):
+        """Waits until count of the workers in before have left; returns them."""
+        return wait_until(lambda: (lambda g: g if len(g) >= count else None)(
+            before - set(children_of(srv.pid))), timeout=20, what=f"{count} worker(s) gone")
+
+    def test_sigterm_closes_idle_keepalives_and_finishes_transfers(self):
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "2")
+        self.drain_scenario(srv, lambda: srv.proc.send_signal(signal.SIGTERM),
+                            lambda before: self.gone(srv, before, 2))
+        self.assertEqual(srv.stop(), 0)
+
+    def test_hup_rolling_restart_drains_each_worker(self):
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "2")
+        wait_until(lambda: len(children_of(srv.pid)) == 2, what="two workers")
+        self.drain_scenario(srv, lambda: srv.proc.send_signal(signal.SIGHUP),
+                            lambda before: self.gone(srv, before, 2))
+        srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced")
+        self.assertEqual(len(children_of(srv.pid)), 2)
+        self.keepalive(srv).close()  # the new workers serve
+
+    def test_resize_down_drains_the_retired_worker(self):
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "2")
+        wait_until(lambda: len(children_of(srv.pid)) == 2, what="two workers")
+
+        def resize():
+            r = srv.ctl("resize", "1", "--no-wait")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.drain_scenario(srv, resize, lambda before: self.gone(srv, before, 1))
+        self.assertEqual(len(children_of(srv.pid)), 1)
+
+
+class Limits(EventTest):
+
+    def test_a_full_worker_stops_accepting_until_one_closes(self):
+        """--worker-connections 4: a fifth client waits in the backlog (the
+        worker reports itself full, the pool at its limit) and is served
+        as soon as one of the four closes."""
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "1", "--worker-connections", "4")
+        held = [self.keepalive(srv) for _ in range(4)]
+        w = wait_until(lambda: (lambda ws: ws[0] if ws[0]["full"] else None)(self.workers(srv)),
+                       what="the worker full")
+        self.assertEqual(w["connections"], 4)
+        fifth = socket.create_connection(srv.http, timeout=10)
+        fifth.sendall(http_get("/small"))
+        wait_until(lambda: srv.admin_json("status")["saturation"]["listen_queue"] == 1,
+                   what="the fifth client in the backlog")
+        wait_until(lambda: srv.admin_json("status")["saturation"]["at_limit_count"] >= 1,
+                   what="the pool at its limit")  # sampled once a second
+        self.assertEqual(srv.admin_json("status")["limits"]["worker_connections"], 4)
+        held[0].close()
+        self.assertEqual(read_response(fifth), (200, b"s" * 100))
+        fifth.close()
+        srv.wait_log(r"every worker holds 4 connections \(--worker-connections\): new ones wait")
+
+    def test_descriptor_exhaustion_pauses_without_spinning(self):
+        """The worker limited to 64 descriptors and 100 clients: it pauses
+        accepting (one line), burns no CPU meanwhile, and serves again once
+        descriptors are free."""
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "1")
+        worker = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
+        mark = srv.mark()
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, (64, 64))
+        idle = [self.keepalive(srv) for _ in range(40)]
+        more = []
+        for _ in range(60):  # kept alive: each holds a descriptor once accepted
+            s = socket.create_connection(srv.http, timeout=10)
+            s.sendall(http_get("/small", keep=True))
+            more.append(s)
+        srv.wait_log(r"accept: Too many open files: accepting paused", start=mark)
+        cpu0, t0 = cpu_seconds(worker), time.monotonic()
+        time.sleep(1.0)  # a second of the pause, measured: not synchronisation
+        used = cpu_seconds(worker) - cpu0
+        self.assertLess(used, 0.2 * (time.monotonic() - t0), "the paused worker spins")
+        paused = [l for l in srv.log().splitlines()[mark:] if "accepting paused" in l]
+        self.assertEqual(len(paused), 1, paused)
+        for s in idle:
+            s.close()
+        # Every client is answered; one accepted on the last descriptor
+        # finds none left for the file: a clear 500, never silence.
+        statuses = [read_response(s)[0] for s in more]
+        for s in more:
+            s.close()
+        self.assertLessEqual(set(statuses), {200, 500})
+        self.assertGreaterEqual(statuses.count(200), 55, statuses)
+        srv.wait_log(r"accepting again after", start=mark)
+
+
+class Watchdog(EventTest):
+
+    def test_a_stuck_connection_is_closed_not_its_worker(self):
+        self.put("big", bytes(64 << 20))
+        self.put("small", b"s" * 100)
+        srv = self.serve_event("--workers", "1", "--stall-timeout", "1", "--io-timeout", "60")
+        worker = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
+        idle = self.keepalive(srv)
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(srv.http)
+        stuck.sendall(http_get("/big"))
+        stuck.recv(4096)
+        line = srv.wait_log(r'connection stuck: pid \d+ slot 0 peer 127\.0\.0\.1:\d+ sending '
+                            r'"/big" \(\d+ of 67108864 bytes sent\), no progress for \d+\.\d s '
+                            r'\(connection \d+\.\d s old\): closing it')
+        self.assertIn(f"pid {worker} ", line)
+        srv.wait_log(r'file="/big" status=200 .*problem="stuck: closed by the watchdog"')
+        self.assert_eof(stuck, 5, "the stuck connection")
+        stuck.close()
+        idle.sendall(http_get("/small", keep=True))  # its neighbour goes on
+        self.assertEqual(read_response(idle), (200, b"s" * 100))
+        self.assertEqual(children_of(srv.pid), [worker])
+        totals = srv.admin_json("status")["totals"]
+        self.assertEqual((totals["kills"], totals["crashes"]), (0, 0))
+
+    def test_a_worker_whose_loop_stops_turning_is_replaced(self):
+        srv = self.serve_event("--workers", "1", "--stall-timeout", "1")
+        worker = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
+        os.kill(worker, signal.SIGSTOP)  # a loop stuck in a call, as far as anyone can see
+        srv.wait_log(rf"worker stuck: pid {worker} slot 0: its loop made no turn for \d+\.\d s: "
+                     r"killing it", timeout=10)
+        wait_until(lambda: [p for p in children_of(srv.pid) if p != worker],
+                   what="a replacement")
+        self.assertEqual(srv.admin_json("status")["totals"]["kills"], 1)
+
+
+class ColdFiles(EventTest):
+
+    def test_a_file_not_in_the_page_cache_is_read_ahead_off_the_loop(self):
+        data = os.urandom(8 << 20)
+        path = self.put("cold", data)
+        with open(path, "rb") as f:  # written back, then dropped from the page cache
+            os.fsync(f.fileno())
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        srv = self.serve_event("--workers", "1")
+        c = socket.create_connection(srv.http, timeout=30)
+        c.sendall(http_get("/cold"))
+        status, body = read_response(c)
+        c.close()
+        self.assertEqual((status, hashlib.sha256(body).digest()),
+                         (200, hashlib.sha256(data).digest()))
+        waits = srv.admin_json("status")["totals"]["disk_waits"]
+        if waits == 0:
+            self.skipTest("the file stayed cached (this filesystem ignores DONTNEED)")
+        self.assertGreaterEqual(waits, 1)
+        c = socket.create_connection(srv.http, timeout=30)  # now cached: no wait
+        c.sendall(http_get("/cold"))
+        self.assertEqual(read_response(c)[1], data)
+        c.close()
+        self.assertEqual(srv.admin_json("status")["totals"]["disk_waits"], waits)
+
+
+if __name__ == "__main__":
+    unittest.main()
