@@ -150,10 +150,11 @@ void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
     sb->reaped.worker_exits++;
     sb->reaped.crashes += how == SB_EXIT_CRASH;
     sb->reaped.kills += how == SB_EXIT_KILLED;
-    if (s->conn_hi > 0) /* only the records it used: the rest were never touched */
-        memset(sb_rec(sb, slot, 0), 0,
-               (size_t)(s->conn_hi < sb->conns_per_slot ? s->conn_hi : sb->conns_per_slot) *
-                   sizeof(struct sb_conn));
+    /* Only the records it used, and the next one (the one it may have been
+     * killed inside of, before conn_hi said so): the rest were never touched. */
+    memset(sb_rec(sb, slot, 0), 0,
+           (size_t)(s->conn_hi < sb->conns_per_slot ? s->conn_hi + 1 : sb->conns_per_slot) *
+               sizeof(struct sb_conn));
     memset(s, 0, sizeof(*s));
     s->generation = generation;
 }

@@ -20,8 +20,9 @@
  *
  * Size: records for max-children x conns_per_slot connections are mapped,
  * but shared anonymous memory costs a page only once touched, and a worker
- * takes the lowest free record first: only records ever used (below each
- * slot's conn_hi) are touched, by writers and by every reader's scan.
+ * reuses a freed record before it takes one never used (the lowest): only
+ * records ever used (below each slot's conn_hi) are touched, by writers and
+ * by every reader's scan.
  */
 #ifndef FERRY_SCOREBOARD_H
 #define FERRY_SCOREBOARD_H

@@ -73,7 +73,8 @@ static const struct cfg_option cfg_options[] = {
      "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503 "
      "(0: no limit)"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
-     "kill a worker whose transfer made no progress for this long (0: never)"},
+     "a transfer without progress for this long is stuck: event mode closes it (and kills a "
+     "worker whose loop stops turning), the other modes kill its worker (0: never)"},
     {"header-timeout", CFG_SECONDS, CFG_AT(header_timeout), 1, 3600, "SECONDS", "10",
      "HTTP: a request head must arrive whole within this (of accept, or of its first byte)"},
     {"keepalive-timeout", CFG_SECONDS, CFG_AT(keepalive_timeout), 0, 3600, "SECONDS", "5",
@@ -346,7 +347,7 @@ static void cfg_check_stall(const struct config *cfg)
         if (v >= cfg->stall_timeout)
             fprintf(stderr,
                     "ferryd: warning: --stall-timeout %u is not above --%s %u: the watchdog "
-                    "may kill a worker whose client is only slow\n",
+                    "may take a client that is only slow for stuck\n",
                     cfg->stall_timeout, waits[i].name, v);
     }
 }

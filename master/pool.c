@@ -126,6 +126,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
                   .lfds = p->ls->fds,
                   .nlfds = p->ls->n,
                   .rank = (unsigned)slot},
+        .event = p->cfg->mode == MODE_EVENT,
     };
     int rc = 0;
 
@@ -726,10 +727,12 @@ static void pool_on_watchdog(uv_timer_t *t)
         if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
             continue;
         all_full = all_full && w.full;
+        if (p->killing[i]) /* on its way out: nothing more to report */
+            continue;
         if (limit == 0)
             continue;
         turn = atomic_load(&p->sb->slots[i].turn_ns);
-        if (turn != 0 && now - turn > limit && !p->killing[i]) {
+        if (turn != 0 && now - turn > limit) {
             pool_loop_stuck(p, (int)i, now - turn);
             continue;
         }
@@ -762,6 +765,19 @@ static void pool_on_ttinou(uv_signal_t *h, int signum)
                  rc == -EBUSY ? "a resize or a restart is under way" : "stopping");
 }
 
+/* The old worker of the rolling restart did not finish its transfers
+ * within --shutdown-timeout: it is killed (a kill, not a crash). */
+static void pool_on_roll_drain(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    if (!p->roll.active || p->roll.slot < 0)
+        return;
+    log_warn("rolling restart: pid %ld still busy after the shutdown timeout of %u s: killing it",
+             (long)p->pids[p->roll.slot], p->cfg->shutdown_timeout);
+    pool_kill(p, p->roll.slot);
+}
+
 /* Rolling restart: replaces the next old worker, or finishes. The
  * replacement starts before the old worker is told to leave, so the pool
  * never has fewer workers accepting (unless it is at --max-children). */
@@ -782,6 +798,9 @@ static void pool_roll_next(struct pool *p)
         p->retiring[slot] = true;
         p->nretiring++;
         kill(p->pids[slot], SIGTERM);
+        /* Bounded as a shutdown is: an endless transfer must not hold the
+         * restart (and every resize after it) for ever. */
+        uv_timer_start(&p->drain, pool_on_roll_drain, (uint64_t)p->cfg->shutdown_timeout * 1000, 0);
         pool_event(p, "restart_progress", "{s:i,s:i}", "replacing", (int)p->pids[slot], "left",
                    (int)(p->roll.n - p->roll.next));
         return;
@@ -798,6 +817,7 @@ static void pool_roll_reaped(struct pool *p, int slot)
 {
     if (!p->roll.active || slot != p->roll.slot)
         return;
+    uv_timer_stop(&p->drain);
     if (p->children < p->target) /* it was retired before its replacement */
         pool_on_respawn(&p->respawn);
     pool_roll_next(p);

@@ -402,10 +402,14 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
         case CONN_DISK: /* the driver read the chunk ahead: send it */
             c->disk_ok = true;
             c->want = CONN_WRITE;
+            if (c->rate_end != 0) /* the disk's time is not the client's */
+                c->rate_end += now - c->disk_since;
             break;
         case CONN_WRITE:
-            if ((rc = conn_flush(c, now)) == -EINPROGRESS)
+            if ((rc = conn_flush(c, now)) == -EINPROGRESS) {
+                c->disk_since = now;
                 return c->want = CONN_DISK;
+            }
             if (rc == -EAGAIN)
                 return CONN_WRITE;
             c->want = rc < 0 ? CONN_DONE : c->h->sent(c, now);

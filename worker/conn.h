@@ -142,6 +142,7 @@ struct conn {
     bool cut_on_stop;   /* waiting for a request: a stop ends the wait */
     bool busy;          /* refused at once: over --max-conn-per-ip */
     bool disk_ok;       /* the next chunk was read ahead: send it unprobed */
+    int64_t disk_since; /* CONN_DISK since then */
     unsigned requests;  /* answered on this connection */
 
     struct conn_req req;

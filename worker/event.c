@@ -19,7 +19,8 @@
 #define EV_ACCEPT_BATCH 64  /* accepts per turn: the connections held get their turn too */
 #define EV_PAUSE_MS     100 /* out of descriptors: accept again after this */
 #define EV_EVENTS       16
-#define EV_TRIM_BYTES   (4 << 20) /* free heap kept at the top before giving it back */
+#define EV_TRIM_BYTES   (4 << 20)  /* free heap kept at the top before giving it back */
+#define EV_DISK_PIECE   (64 << 10) /* a read-ahead reads a chunk in pieces this big */
 
 struct ev_worker;
 
@@ -70,7 +71,9 @@ static void ev_listen(struct ev_worker *w, bool on)
         return;
     for (size_t i = 0; i < w->cfg->nlfds; i++) {
         ev.data.fd = w->cfg->lfds[i];
-        if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, w->cfg->lfds[i], &ev) < 0)
+        /* EEXIST / ENOENT: already so; else the next change tries again */
+        if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, w->cfg->lfds[i], &ev) < 0 &&
+            errno != EEXIST && errno != ENOENT)
             log_warn("event: epoll_ctl on a listener: %s", strerror(errno));
     }
     w->listening = on;
@@ -145,6 +148,7 @@ static void ev_close(struct ev_conn *e, int64_t now)
 }
 
 static void ev_disk_start(struct ev_conn *e);
+static void ev_stop(struct ev_worker *w);
 
 /* The handler said what it waits for next: watch for it, until its
  * deadline. */
@@ -182,19 +186,30 @@ static void ev_on_io(uv_poll_t *h, int status, int events)
     struct ev_conn *e = h->data;
     int64_t now = clock_now_ns();
 
-    (void)status; /* an error: the next call on the socket reports it */
     (void)events;
+    if (status < 0) /* libuv stopped the handle; the next call on the socket says why */
+        e->events = 0;
     ev_next(e, conn_ready(&e->c, now), now);
 }
 
-/* In the thread pool: bring the chunk into the page cache. */
+/* In the thread pool: bring the chunk into the page cache by reading it
+ * (readahead() only queues the I/O: a sendfile right after it would still
+ * wait for the disk, on the loop). An error is not the loop's to report:
+ * sendfile meets it again and the connection says so. */
 static void ev_disk_work(uv_work_t *req)
 {
     struct ev_conn *e = req->data;
+    size_t piece = e->disk_len < EV_DISK_PIECE ? e->disk_len : EV_DISK_PIECE;
+    char *buf = malloc(piece);
 
-    if (readahead(e->disk_fd, (off64_t)e->disk_off, e->disk_len) < 0) {
-        /* not fatal: sendfile reads what is missing itself */
+    for (size_t done = 0; buf != NULL && done < e->disk_len;) {
+        ssize_t n = pread(e->disk_fd, buf, piece, (off_t)(e->disk_off + done));
+
+        if (n <= 0)
+            break;
+        done += (size_t)n;
     }
+    free(buf);
 }
 
 static void ev_disk_done(uv_work_t *req, int status)
@@ -303,7 +318,7 @@ static int ev_accept(struct ev_worker *w)
             ev_pause(w, fd, now);
             return 0;
         } else if (fd == -EINVAL) { /* the master shut the listeners down: it stops */
-            w->stopping = true;
+            ev_stop(w);
             return 0;
         } else if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO && fd != -EPERM) {
             log_error("accept: %s", strerror(-fd));
@@ -314,13 +329,14 @@ static int ev_accept(struct ev_worker *w)
     return 0;
 }
 
-/* Every held connection, in record order, through fn; fn may close it. */
+/* Every held connection, in record order, through fn; fn may close it
+ * (one waiting for a read-ahead too: the read-ahead has its own descriptor). */
 static void ev_each(struct ev_worker *w, void (*fn)(struct ev_conn *e, int64_t now))
 {
     int64_t now = clock_now_ns();
 
     for (uint32_t k = 0; k < w->max; k++) {
-        if (w->held[k] != NULL && !w->held[k]->disk)
+        if (w->held[k] != NULL)
             fn(w->held[k], now);
     }
 }
@@ -339,6 +355,17 @@ static void ev_cut_one(struct ev_conn *e, int64_t now)
         ev_next(e, conn_cut(&e->c, "stuck: closed by the watchdog", 0), now);
 }
 
+/* Stops, once: no more accepting, and what waits for a request ends (an
+ * idle keep-alive closes, a head still arriving is cut); the rest finishes. */
+static void ev_stop(struct ev_worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    ev_listen_update(w);
+    ev_each(w, ev_stop_one);
+}
+
 /* The shutdown's end (standalone: a second signal, the deadline). */
 static void ev_abort_one(struct ev_conn *e, int64_t now)
 {
@@ -355,14 +382,11 @@ static void ev_wake(struct ev_worker *w)
 }
 
 /* A stop was asked for (the signal's flag: checked every turn, whatever
- * woke the loop): no more accepting, and what waits for a request ends. */
+ * woke the loop). */
 static void ev_stop_check(struct ev_worker *w)
 {
-    if (w->stopping || !worker_stop_requested())
-        return;
-    w->stopping = true;
-    ev_listen_update(w);
-    ev_each(w, ev_stop_one);
+    if (worker_stop_requested())
+        ev_stop(w);
 }
 
 /* Every connection whose deadline passed. */
@@ -465,6 +489,8 @@ static int ev_init(struct ev_worker *w, const struct worker_config *cfg, uint32_
 
 static void ev_fini(struct ev_worker *w)
 {
+    if (w->held != NULL)
+        ev_each(w, ev_abort_one); /* none after a clean stop; after a failure, all */
     if (w->ep >= 0) {
         uv_run(&w->loop, UV_RUN_DEFAULT); /* the handles' close callbacks, the last read-ahead */
         uv_loop_close(&w->loop);

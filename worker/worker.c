@@ -132,7 +132,12 @@ int worker_signals_init(const struct worker_config *cfg)
         sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0)
         return -errno;
     sa.sa_handler = worker_on_usr1;
-    if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(WORKER_SIG_CUT, &sa, NULL) < 0)
+    if (sigaction(SIGUSR1, &sa, NULL) < 0)
+        return -errno;
+    /* Only an event worker answers the watchdog's cut; elsewhere SIGWINCH
+     * (a terminal's resize, sent to its whole process group) stays ignored. */
+    if (sigaction(WORKER_SIG_CUT, cfg->event ? &sa : &(struct sigaction){.sa_handler = SIG_IGN},
+                  NULL) < 0)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN); /* restarts are the master's business, not a hangup's */
@@ -419,6 +424,10 @@ int worker_run(const struct worker_config *cfg)
         } else if (fd == -EAGAIN) {
             int n = epoll_wait(ep, evs, 8, -1); /* EINTR: the loop re-checks */
 
+            for (int i = 0; i < n; i++) { /* the flags are the truth: never spin on it */
+                if (evs[i].data.fd == worker_wake_fd)
+                    worker_wake_drain();
+            }
             worker_mark_ready(cfg, &ready, evs, n);
         } else if (worker_out_of_resources(fd)) {
             worker_pause(&pause, fd);

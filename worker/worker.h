@@ -24,6 +24,7 @@ struct worker_config {
     size_t nlfds;
     struct serve_ctx serve;
     bool standalone;           /* no master above: handle shutdown itself */
+    bool event;                /* an event worker (it answers WORKER_SIG_CUT) */
     unsigned shutdown_timeout; /* standalone: seconds before giving up */
 };
 

@@ -426,6 +426,46 @@ class Watchdog(EventTest):
         self.assertEqual(srv.admin_json("status")["totals"]["kills"], 1)
 
 
+class Signals(EventTest):
+
+    def test_sigwinch_is_ignored_where_it_means_nothing(self):
+        """SIGWINCH (a terminal's resize reaches the whole process group)
+        asks an event worker to look for connections to cut; any other
+        serving process ignores it: no spinning, still serving."""
+        self.put("small", b"s" * 100)
+        for mode in ("iterative", "prefork", "event"):
+            with self.subTest(mode=mode):
+                srv = self.serve(mode, ("--workers", "1"), listen=["http=127.0.0.1:0"])
+                srv.http = srv.listeners[0][1:]
+                self.keepalive(srv).close()
+                server = srv.pid if mode == "iterative" else children_of(srv.pid)[0]
+                os.kill(server, signal.SIGWINCH)
+                cpu0, t0 = cpu_seconds(server), time.monotonic()
+                time.sleep(0.5)  # half a second of the aftermath, measured
+                self.assertLess(cpu_seconds(server) - cpu0, 0.1 * (time.monotonic() - t0) + 0.02)
+                self.keepalive(srv).close()
+                srv.stop()
+
+    def test_a_rolling_restart_is_bounded_by_the_shutdown_timeout(self):
+        """HUP while a transfer never ends: the old worker is killed after
+        --shutdown-timeout and the restart completes."""
+        self.put("big", bytes(64 << 20))
+        srv = self.serve_event("--workers", "1", "--shutdown-timeout", "1", "--min-rate", "0")
+        old = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(srv.http)
+        stuck.sendall(http_get("/big"))
+        stuck.recv(4096)
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log(rf"rolling restart: pid {old} still busy after the shutdown timeout of 1 s: "
+                     r"killing it")
+        srv.wait_log(r"rolling restart done: 1 worker\(s\) replaced")
+        self.assertNotIn(old, children_of(srv.pid))
+        self.assertEqual(srv.admin_json("status")["totals"]["kills"], 1)
+        stuck.close()
+
+
 class ColdFiles(EventTest):
 
     def test_a_file_not_in_the_page_cache_is_read_ahead_off_the_loop(self):
