@@ -340,8 +340,39 @@ static void conn_rate_start(struct conn *c, int64_t now)
     c->rate_from = conn_delivered(c);
 }
 
-/* Sends what is queued. Returns 0 when all is sent, -EAGAIN, or -1 with
- * the trouble recorded. */
+/*
+ * The event driver: a body that fits behind its head in the output buffer
+ * is read there with one read that never waits for the disk (RWF_NOWAIT),
+ * which is the page-cache probe as well: head and body then leave in one
+ * send, one system call fewer than a probe, a send and a sendfile.
+ * Returns 0 (read, or not for here: sendfile sends it), or -EINPROGRESS
+ * when it is not in the page cache.
+ */
+static int conn_inline_body(struct conn *c)
+{
+    uint64_t len = c->body_end - c->body_off;
+    struct iovec v;
+    ssize_t n;
+
+    if (!c->env->disk_probe || c->body_fd < 0 || len == 0 || c->disk_ok ||
+        len > CONN_OUT_CAP - c->out_len)
+        return 0;
+    v = (struct iovec){.iov_base = c->out + c->out_len, .iov_len = (size_t)len};
+    n = preadv2(c->body_fd, &v, 1, (off_t)c->body_off, RWF_NOWAIT);
+    if (n < 0 && errno == EAGAIN)
+        return -EINPROGRESS;
+    if (n != (ssize_t)len) /* short (shrank, or partly cached) or failed: sendfile tells */
+        return 0;
+    if (c->out_body == SIZE_MAX)
+        c->out_body = c->out_len;
+    c->out_len += (size_t)len;
+    c->body_off = c->body_end;
+    return 0;
+}
+
+/* Sends what is queued. Returns 0 when all is sent, -EAGAIN,
+ * -EINPROGRESS (the body must come from the disk first), or -1 with the
+ * trouble recorded. */
 static int conn_flush(struct conn *c, int64_t now)
 {
     bool progress = false;
@@ -349,7 +380,9 @@ static int conn_flush(struct conn *c, int64_t now)
 
     if (conn_rate_check(c, now) < 0)
         return -1;
-    rc = conn_cork(c);
+    rc = conn_inline_body(c);
+    if (rc == 0)
+        rc = conn_cork(c);
 
     if (rc == 0)
         rc = conn_send_head(c, &progress);
