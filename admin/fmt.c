@@ -1,12 +1,14 @@
 /*
  * fmt: human output for ferryctl. See fmt.h.
  *
- * Two shapes fit any width: a table (fmt_table_*), whose columns each say
- * how they give way when the line is short, and a wrapped list of items
- * (fmt_wrap_*) for the status report and events.
+ * Two shapes fit any width: a table (table.h), whose columns each say how
+ * they give way when the line is short, and a wrapped list of items
+ * (fmt_wrap_*) for the status report and events. Here are the text cuts
+ * that both draw with, and what the tables and lists of each answer hold.
  */
 #include "admin/fmt.h"
 
+#include "admin/table.h"
 #include "common/size.h"
 
 #include <langinfo.h>
@@ -15,11 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Room for one cell or item: a 255-byte file name quoted, and slack. */
+/* Room for an event's label: a time and a name, and slack. */
 #define FMT_CELL_MAX 512
-
-/* The most columns a table has. */
-#define FMT_COLS_MAX 20
 
 /* The most process states a pool line names (the scoreboard has 10). */
 #define FMT_STATES_MAX 16
@@ -163,8 +162,7 @@ char *fmt_cut(const char *s, size_t cols, char *buf, size_t len)
     return fmt_cut_keep(s, cols, FMT_KEEP_NONE, buf, len);
 }
 
-/* Prints s cut to cols columns, keeping its end as keep says. */
-static void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep keep)
+void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep keep)
 {
     const char *ell, *tail;
     size_t head;
@@ -178,10 +176,7 @@ static void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep kee
     fputs(tail, out);
 }
 
-/* Prints line and a newline, its end replaced by the ellipsis if it is
- * wider than width: the last resort, for a width narrower than a table's
- * last column (a few columns) or a report's label. */
-static void fmt_put_line(FILE *out, const char *line, unsigned width)
+void fmt_put_line(FILE *out, const char *line, unsigned width)
 {
     const char *ell = fmt_ellipsis();
     size_t ew = fmt_cols(ell);
@@ -197,9 +192,7 @@ static void fmt_put_line(FILE *out, const char *line, unsigned width)
     fputc('\n', out);
 }
 
-/* Replaces control characters in s, which came from the server, with '?':
- * printed raw they would move the cursor or recolour the terminal. */
-static char *fmt_clean(char *s)
+char *fmt_clean(char *s)
 {
     for (char *p = s; *p != '\0'; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -298,236 +291,6 @@ __attribute__((format(printf, 3, 4))) static void fmt_wrap_putf(struct fmt_wrap 
 static void fmt_wrap_end(struct fmt_wrap *w)
 {
     fputc('\n', w->out);
-}
-
-/* ---- tables -------------------------------------------------------- */
-
-/* How a column gives way on a short line. First the droppable columns
- * that are not tight go, lowest drop first, while the cut columns would
- * be narrower than their soft width; then the tight ones, while the cut
- * columns would be narrower than their narrowest cut (fmt_cut_min()); the
- * cut columns share what is left. No other column is ever cut: a number
- * shows whole or not at all. */
-struct fmt_col {
-    const char *head;
-    bool right;         /* right-aligned: numbers */
-    bool standin;       /* shown only once the column before it is dropped */
-    bool tight;         /* dropped only when the cut columns cannot narrow further */
-    unsigned drop;      /* 0: always shown; else its turn to be dropped */
-    unsigned floor;     /* narrowest drawn, so that top's columns hold still */
-    unsigned soft;      /* 0: never cut; else cut to fit, kept this wide if it can */
-    enum fmt_keep keep; /* what a cut keeps whole: a port, an extension */
-    unsigned gap;       /* spaces before it, when not first: 1 unless set */
-};
-
-struct fmt_table {
-    const struct fmt_col *cols;
-    size_t ncols, nrows; /* rows: the header, then the entries */
-    char **cell;         /* nrows * ncols, NULL: empty */
-};
-
-/* Returns a table for n entries with its header row set, or NULL. */
-static struct fmt_table *fmt_table_new(const struct fmt_col *cols, size_t ncols, size_t n)
-{
-    struct fmt_table *t = calloc(1, sizeof(*t));
-
-    if (t == NULL || (t->cell = calloc((n + 1) * ncols, sizeof(char *))) == NULL) {
-        free(t);
-        return NULL;
-    }
-    t->cols = cols;
-    t->ncols = ncols;
-    t->nrows = n + 1;
-    for (size_t c = 0; c < ncols; c++)
-        t->cell[c] = strdup(cols[c].head);
-    return t;
-}
-
-static void fmt_table_free(struct fmt_table *t)
-{
-    if (t == NULL)
-        return;
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cell[i]);
-    free(t->cell);
-    free(t);
-}
-
-/* Sets the cell of entry row (0: the first after the header) and col. */
-__attribute__((format(printf, 4, 5))) static void fmt_table_set(struct fmt_table *t, size_t row,
-                                                                size_t col, const char *fmt, ...)
-{
-    char text[FMT_CELL_MAX];
-    char **cell = &t->cell[(row + 1) * t->ncols + col];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    free(*cell);
-    *cell = strdup(fmt_clean(text));
-}
-
-static const char *fmt_table_get(const struct fmt_table *t, size_t row, size_t col)
-{
-    const char *s = t->cell[row * t->ncols + col];
-    return s ? s : "";
-}
-
-/* The widest text of every column, header included, and its floor; and
- * the narrowest it can be drawn: as wide for a column never cut, the
- * widest of its cells' narrowest cuts for a cut one. */
-static void fmt_table_measure(const struct fmt_table *t, unsigned *nat, unsigned *min)
-{
-    for (size_t c = 0; c < t->ncols; c++) {
-        nat[c] = t->cols[c].floor;
-        min[c] = 0;
-        for (size_t r = 0; r < t->nrows; r++) {
-            const char *s = fmt_table_get(t, r, c);
-            size_t n = fmt_cols(s), m = fmt_cut_min(s, t->cols[c].keep);
-
-            nat[c] = n > nat[c] ? (unsigned)n : nat[c];
-            min[c] = m > min[c] ? (unsigned)m : min[c];
-        }
-        if (!t->cols[c].soft)
-            min[c] = nat[c];
-    }
-}
-
-/* The line width with the shown columns at w. */
-static size_t fmt_table_need(const struct fmt_table *t, const unsigned *w, const bool *shown)
-{
-    size_t need = 0;
-    bool first = true;
-
-    for (size_t c = 0; c < t->ncols; c++) {
-        if (!shown[c])
-            continue;
-        need += first ? 0 : t->cols[c].gap ? t->cols[c].gap : 1;
-        need += w[c];
-        first = false;
-    }
-    return need;
-}
-
-/* Drops the shown column whose turn it is (showing its stand-in), a tight
- * one only if tight. Returns false when none is left to drop. */
-static bool fmt_table_drop(const struct fmt_table *t, bool *shown, bool tight)
-{
-    size_t victim = t->ncols;
-
-    for (size_t c = 0; c < t->ncols; c++) {
-        const struct fmt_col *col = &t->cols[c];
-
-        if (shown[c] && col->drop > 0 && (tight || !col->tight) &&
-            (victim == t->ncols || col->drop < t->cols[victim].drop))
-            victim = c;
-    }
-    if (victim == t->ncols)
-        return false;
-    shown[victim] = false;
-    if (victim + 1 < t->ncols && t->cols[victim + 1].standin)
-        shown[victim + 1] = true;
-    return true;
-}
-
-/* Shares room among the shown cut columns (their w starting at their
- * narrowest), a column at a time to the narrowest of them: first up to
- * their soft width, then up to their full one, so that a long file name
- * does not starve a short peer. */
-static void fmt_table_share(const struct fmt_table *t, const unsigned *nat, const bool *shown,
-                            unsigned *w, size_t room)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        while (room > 0) {
-            size_t to = t->ncols;
-
-            for (size_t c = 0; c < t->ncols; c++) {
-                unsigned cap = pass == 0 && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
-
-                if (shown[c] && t->cols[c].soft && w[c] < cap && (to == t->ncols || w[c] < w[to]))
-                    to = c;
-            }
-            if (to == t->ncols)
-                break;
-            w[to]++;
-            room--;
-        }
-    }
-}
-
-/* Lays the table out within width: w[c] is each column's width, 0 for
- * one not shown. Only a width narrower than the last column left leaves
- * a line too long (fmt_put_line() cuts it). */
-static void fmt_table_layout(const struct fmt_table *t, unsigned width, unsigned *w)
-{
-    unsigned nat[FMT_COLS_MAX], min[FMT_COLS_MAX], soft[FMT_COLS_MAX];
-    bool shown[FMT_COLS_MAX];
-    size_t need;
-
-    fmt_table_measure(t, nat, min);
-    for (size_t c = 0; c < t->ncols; c++) {
-        shown[c] = !t->cols[c].standin;
-        soft[c] = t->cols[c].soft && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
-        soft[c] = soft[c] > min[c] ? soft[c] : min[c];
-    }
-    while (width != FMT_WIDE && fmt_table_need(t, soft, shown) > width &&
-           fmt_table_drop(t, shown, false))
-        ;
-    while (width != FMT_WIDE && fmt_table_need(t, min, shown) > width &&
-           fmt_table_drop(t, shown, true))
-        ;
-    for (size_t c = 0; c < t->ncols; c++)
-        w[c] = shown[c] ? nat[c] : 0;
-    if (width == FMT_WIDE || fmt_table_need(t, w, shown) <= width)
-        return;
-    for (size_t c = 0; c < t->ncols; c++)
-        w[c] = shown[c] ? min[c] : 0;
-    need = fmt_table_need(t, w, shown);
-    fmt_table_share(t, nat, shown, w, need < width ? width - need : 0);
-}
-
-/* Prints row r laid out at w. */
-static void fmt_table_row(FILE *out, const struct fmt_table *t, size_t r, const unsigned *w,
-                          unsigned width)
-{
-    char *line = NULL;
-    size_t len = 0, last = t->ncols;
-    FILE *m = open_memstream(&line, &len);
-    bool first = true;
-
-    if (m == NULL)
-        return;
-    for (size_t c = 0; c < t->ncols; c++)
-        last = w[c] ? c : last;
-    for (size_t c = 0; c < t->ncols; c++) {
-        const char *s = fmt_table_get(t, r, c);
-        size_t n = fmt_cols(s);
-        unsigned pad = n < w[c] ? w[c] - (unsigned)n : 0;
-
-        if (w[c] == 0)
-            continue;
-        if (!first)
-            fprintf(m, "%*s", (int)(t->cols[c].gap ? t->cols[c].gap : 1), "");
-        if (t->cols[c].right)
-            fprintf(m, "%*s", (int)pad, "");
-        fmt_put_cut(m, s, w[c], t->cols[c].keep);
-        if (!t->cols[c].right && c != last)
-            fprintf(m, "%*s", (int)pad, "");
-        first = false;
-    }
-    fclose(m);
-    fmt_put_line(out, line, width);
-    free(line);
-}
-
-static void fmt_table_print(FILE *out, const struct fmt_table *t, unsigned width)
-{
-    unsigned w[FMT_COLS_MAX];
-
-    fmt_table_layout(t, width, w);
-    for (size_t r = 0; r < t->nrows; r++)
-        fmt_table_row(out, t, r, w, width);
 }
 
 /* ---- status -------------------------------------------------------- */
@@ -686,7 +449,7 @@ enum { L_PROTO, L_ADDRESS, L_CONNS, L_OK, L_REDIRECT, L_CLIENT, L_SERVER, L_SENT
 /* The outcome columns are named as the JSON's outcomes. At a short width
  * what native never has goes first (redirects), then the connections,
  * the errors, the bytes and the protocol: the address and OK stay. */
-static const struct fmt_col fmt_listener_cols[L_NCOLS] = {
+static const struct table_col fmt_listener_cols[L_NCOLS] = {
     [L_PROTO] = {.head = "PROTO", .drop = 6},
     [L_ADDRESS] = {.head = "LISTENER", .soft = 21, .keep = FMT_KEEP_PORT},
     [L_CONNS] = {.head = "CONNS", .right = true, .drop = 2},
@@ -699,7 +462,7 @@ static const struct fmt_col fmt_listener_cols[L_NCOLS] = {
 
 /* One listener's row: an object, or the bare address an older ferryd
  * sent (shown with dashes for what it did not count). */
-static void fmt_listener_row(struct fmt_table *t, size_t i, json_t *l)
+static void fmt_listener_row(struct table *t, size_t i, json_t *l)
 {
     static const char *const outcome[L_SENT - L_OK] = {"ok", "redirect", "client_error",
                                                        "server_error"};
@@ -708,24 +471,23 @@ static void fmt_listener_row(struct fmt_table *t, size_t i, json_t *l)
 
     if (json_is_string(l)) {
         for (size_t c = 0; c < L_NCOLS; c++)
-            fmt_table_set(t, i, c, "-");
-        fmt_table_set(t, i, L_ADDRESS, "%s", json_string_value(l));
+            table_set(t, i, c, "-");
+        table_set(t, i, L_ADDRESS, "%s", json_string_value(l));
         return;
     }
-    fmt_table_set(t, i, L_PROTO, "%s", fmt_str(l, "protocol"));
-    fmt_table_set(t, i, L_ADDRESS, "%s", fmt_str(l, "address"));
-    fmt_table_set(t, i, L_CONNS, "%lld", (long long)fmt_int(l, "connections"));
+    table_set(t, i, L_PROTO, "%s", fmt_str(l, "protocol"));
+    table_set(t, i, L_ADDRESS, "%s", fmt_str(l, "address"));
+    table_set(t, i, L_CONNS, "%lld", (long long)fmt_int(l, "connections"));
     for (size_t o = 0; o < L_SENT - L_OK; o++)
-        fmt_table_set(t, i, L_OK + o, "%lld", (long long)fmt_int(req, outcome[o]));
-    fmt_table_set(t, i, L_SENT, "%s",
-                  size_format((uint64_t)fmt_int(l, "bytes"), sent, sizeof(sent)));
+        table_set(t, i, L_OK + o, "%lld", (long long)fmt_int(req, outcome[o]));
+    table_set(t, i, L_SENT, "%s", size_format((uint64_t)fmt_int(l, "bytes"), sent, sizeof(sent)));
 }
 
 /* The listeners table, after a blank line; once they are closed
  * (stopping), a line that says so. */
 static void fmt_status_listeners(FILE *out, json_t *list, unsigned width)
 {
-    struct fmt_table *t;
+    struct table *t;
     struct fmt_wrap w;
     size_t i;
     json_t *l;
@@ -736,7 +498,7 @@ static void fmt_status_listeners(FILE *out, json_t *list, unsigned width)
         fmt_wrap_end(&w);
         return;
     }
-    if ((t = fmt_table_new(fmt_listener_cols, L_NCOLS, json_array_size(list))) == NULL) {
+    if ((t = table_new(fmt_listener_cols, L_NCOLS, json_array_size(list))) == NULL) {
         fprintf(out, "(out of memory)\n");
         return;
     }
@@ -745,8 +507,8 @@ static void fmt_status_listeners(FILE *out, json_t *list, unsigned width)
         fmt_listener_row(t, i, l);
     }
     fputc('\n', out);
-    fmt_table_print(out, t, width);
-    fmt_table_free(t);
+    table_print(out, t, width);
+    table_free(t);
 }
 
 void fmt_status(FILE *out, json_t *r, unsigned width)
@@ -797,7 +559,7 @@ _Static_assert(W_NCOLS - W_PROTO == X_NCOLS && W_RATE - W_PROTO == X_RATE, "W_PR
  * and what before how fast, and a whole number or none. CONNS goes
  * right after GEN, though, where no process holds several connections
  * nor is full: STATE then says as much (fmt_workers()). */
-static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
+static const struct table_col fmt_worker_cols[W_NCOLS] = {
     [W_SLOT] = {.head = "SLOT", .right = true, .drop = 7},
     [W_PID] = {.head = "PID", .right = true, .floor = 5},
     [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
@@ -821,7 +583,7 @@ static const struct fmt_col fmt_worker_cols[W_NCOLS] = {
  * a connection) into the block of X_NCOLS columns from x, or dashes when
  * there is none.
  * Before a first answer there is no target, and no progress to show. */
-static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t, size_t x)
+static void fmt_transfer(struct table *tb, size_t i, json_t *t, size_t x)
 {
     json_t *target = json_object_get(t, "target");
     char sent[32], size[32], rate[32];
@@ -830,7 +592,7 @@ static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t, size_t x)
 
     if (t == NULL) {
         for (size_t c = 0; c < X_NCOLS; c++)
-            fmt_table_set(tb, i, x + c, "-");
+            table_set(tb, i, x + c, "-");
         return;
     }
     if (target == NULL) /* a ferryd from before the protocols */
@@ -839,20 +601,19 @@ static void fmt_transfer(struct fmt_table *tb, size_t i, json_t *t, size_t x)
     pct = total ? (long long)(fmt_int(t, "sent") * 100 / total) : 100LL;
     size_format((uint64_t)fmt_int(t, "sent"), sent, sizeof(sent));
     size_format((uint64_t)total, size, sizeof(size));
-    fmt_table_set(tb, i, x + X_PROTO, "%s", fmt_str(t, "protocol"));
-    fmt_table_set(tb, i, x + X_LISTENER, "%s", fmt_str(t, "listener"));
-    fmt_table_set(tb, i, x + X_PEER, "%s", fmt_str(t, "peer"));
-    fmt_table_set(tb, i, x + X_TARGET, "%s",
-                  json_is_string(target) ? json_string_value(target) : "-");
-    fmt_table_set(tb, i, x + X_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
+    table_set(tb, i, x + X_PROTO, "%s", fmt_str(t, "protocol"));
+    table_set(tb, i, x + X_LISTENER, "%s", fmt_str(t, "listener"));
+    table_set(tb, i, x + X_PEER, "%s", fmt_str(t, "peer"));
+    table_set(tb, i, x + X_TARGET, "%s", json_is_string(target) ? json_string_value(target) : "-");
+    table_set(tb, i, x + X_RATE, "%s", fmt_rate(fmt_num(t, "rate_bps"), rate, sizeof(rate)));
     if (!json_is_string(target)) {
         for (size_t c = X_PROGRESS; c <= X_DONE; c++)
-            fmt_table_set(tb, i, x + c, "-");
+            table_set(tb, i, x + c, "-");
         return;
     }
-    fmt_table_set(tb, i, x + X_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
-    fmt_table_set(tb, i, x + X_BRIEF, "%3lld%% of %s", pct, size);
-    fmt_table_set(tb, i, x + X_DONE, "%lld%%", pct);
+    table_set(tb, i, x + X_PROGRESS, "%3lld%% %s/%s", pct, sent, size);
+    table_set(tb, i, x + X_BRIEF, "%3lld%% of %s", pct, size);
+    table_set(tb, i, x + X_DONE, "%lld%%", pct);
 }
 
 /* True when a process of list holds several connections, or is full:
@@ -874,8 +635,8 @@ static bool fmt_conns_tell(json_t *list)
 void fmt_workers(FILE *out, json_t *r, unsigned width)
 {
     json_t *list = json_object_get(r, "workers"), *w;
-    struct fmt_col cols[W_NCOLS];
-    struct fmt_table *t;
+    struct table_col cols[W_NCOLS];
+    struct table *t;
     size_t i;
 
     /* A CONNS that tells nothing goes right after GEN, the least telling. */
@@ -884,7 +645,7 @@ void fmt_workers(FILE *out, json_t *r, unsigned width)
         cols[W_CONNS].drop = cols[W_GEN].drop;
         cols[W_CONNS].tight = false;
     }
-    t = fmt_table_new(cols, W_NCOLS, json_array_size(list));
+    t = table_new(cols, W_NCOLS, json_array_size(list));
     if (t == NULL) {
         fprintf(out, "(out of memory)\n");
         return;
@@ -893,23 +654,23 @@ void fmt_workers(FILE *out, json_t *r, unsigned width)
     {
         char age[32], bytes[32];
 
-        fmt_table_set(t, i, W_SLOT, "%lld", (long long)fmt_int(w, "slot"));
-        fmt_table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
-        fmt_table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
-        fmt_table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
+        table_set(t, i, W_SLOT, "%lld", (long long)fmt_int(w, "slot"));
+        table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
+        table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
+        table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
         if (json_is_integer(json_object_get(w, "connections"))) /* if this ferryd has it */
-            fmt_table_set(t, i, W_CONNS, "%lld%s", (long long)fmt_int(w, "connections"),
-                          json_is_true(json_object_get(w, "full")) ? " full" : "");
+            table_set(t, i, W_CONNS, "%lld%s", (long long)fmt_int(w, "connections"),
+                      json_is_true(json_object_get(w, "full")) ? " full" : "");
         else
-            fmt_table_set(t, i, W_CONNS, "-");
-        fmt_table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
-        fmt_table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
-        fmt_table_set(t, i, W_SENT, "%s",
-                      size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
+            table_set(t, i, W_CONNS, "-");
+        table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
+        table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
+        table_set(t, i, W_SENT, "%s",
+                  size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
         fmt_transfer(t, i, json_object_get(w, "transfer"), W_PROTO);
     }
-    fmt_table_print(out, t, width);
-    fmt_table_free(t);
+    table_print(out, t, width);
+    table_free(t);
 }
 
 enum {
@@ -938,7 +699,7 @@ _Static_assert(C_NCOLS - C_PROTO == X_NCOLS && C_RATE - C_PROTO == X_RATE, "C_PR
  * number (PID and PEER tell a connection apart), the progress's byte
  * count, SLOT, AGE and PROTO; then PEER and TARGET are cut; then PROGRESS
  * keeps its percent, IDLE, STATE, DONE and RATE go, PEER and TARGET last. */
-static const struct fmt_col fmt_conn_cols[C_NCOLS] = {
+static const struct table_col fmt_conn_cols[C_NCOLS] = {
     [C_SLOT] = {.head = "SLOT", .right = true, .drop = 5},
     [C_PID] = {.head = "PID", .right = true, .floor = 5},
     [C_ID] = {.head = "ID", .right = true, .drop = 3},
@@ -980,7 +741,7 @@ static void fmt_conn_total(FILE *out, size_t shown, json_int_t open, unsigned wi
 static void fmt_conn_table(FILE *out, json_t *const *rows, size_t n, json_int_t open,
                            unsigned width)
 {
-    struct fmt_table *t = n > 0 ? fmt_table_new(fmt_conn_cols, C_NCOLS, n) : NULL;
+    struct table *t = n > 0 ? table_new(fmt_conn_cols, C_NCOLS, n) : NULL;
 
     if (n > 0 && t == NULL) {
         fprintf(out, "(out of memory)\n");
@@ -989,19 +750,19 @@ static void fmt_conn_table(FILE *out, json_t *const *rows, size_t n, json_int_t 
     for (size_t i = 0; i < n; i++) {
         char age[32], idle[32];
 
-        fmt_table_set(t, i, C_SLOT, "%lld", (long long)fmt_int(rows[i], "slot"));
-        fmt_table_set(t, i, C_PID, "%lld", (long long)fmt_int(rows[i], "pid"));
-        fmt_table_set(t, i, C_ID, "%lld", (long long)fmt_int(rows[i], "id"));
-        fmt_table_set(t, i, C_STATE, "%s", fmt_str(rows[i], "state"));
-        fmt_table_set(t, i, C_AGE, "%s", fmt_duration(fmt_num(rows[i], "age_s"), age, sizeof(age)));
-        fmt_table_set(t, i, C_IDLE, "%s",
-                      fmt_duration((double)fmt_int(rows[i], "idle_ms") / 1000, idle, sizeof(idle)));
-        fmt_table_set(t, i, C_REQS, "%lld", (long long)fmt_int(rows[i], "requests"));
+        table_set(t, i, C_SLOT, "%lld", (long long)fmt_int(rows[i], "slot"));
+        table_set(t, i, C_PID, "%lld", (long long)fmt_int(rows[i], "pid"));
+        table_set(t, i, C_ID, "%lld", (long long)fmt_int(rows[i], "id"));
+        table_set(t, i, C_STATE, "%s", fmt_str(rows[i], "state"));
+        table_set(t, i, C_AGE, "%s", fmt_duration(fmt_num(rows[i], "age_s"), age, sizeof(age)));
+        table_set(t, i, C_IDLE, "%s",
+                  fmt_duration((double)fmt_int(rows[i], "idle_ms") / 1000, idle, sizeof(idle)));
+        table_set(t, i, C_REQS, "%lld", (long long)fmt_int(rows[i], "requests"));
         fmt_transfer(t, i, rows[i], C_PROTO);
     }
     if (t != NULL)
-        fmt_table_print(out, t, width);
-    fmt_table_free(t);
+        table_print(out, t, width);
+    table_free(t);
     fmt_conn_total(out, n, open, width);
 }
 

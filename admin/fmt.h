@@ -62,6 +62,20 @@ size_t fmt_cut_min(const char *s, enum fmt_keep keep);
  * does). Returns buf. */
 char *fmt_cut_keep(const char *s, size_t cols, enum fmt_keep keep, char *buf, size_t len);
 
+/* Prints s cut to cols columns as fmt_cut_keep() cuts it, keeping its
+ * end as keep says, however long s is. */
+void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep keep);
+
+/* Prints line and a newline, its end replaced by the ellipsis if it is
+ * wider than width (FMT_WIDE: never): the last resort, for a width
+ * narrower than a table's last column (a few columns). */
+void fmt_put_line(FILE *out, const char *line, unsigned width);
+
+/* Replaces the control characters in s, which came from the server, with
+ * '?' (printed raw they would move the cursor or recolour the terminal).
+ * Returns s. */
+char *fmt_clean(char *s);
+
 /* Prints a status answer as a short report (with the open connections by
  * state when the answer has them), then a table of the listeners (or a
  * line saying they are closed). */

@@ -17,11 +17,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-int conn_init(struct conn *c)
+int conn_init(struct conn *c, size_t state_size)
 {
     memset(c, 0, sizeof(*c));
     c->fd = c->body_fd = -1;
-    c->state = calloc(1, CONN_STATE_MAX);
+    c->state = calloc(1, state_size);
+    c->state_size = state_size;
     return c->state == NULL ? -ENOMEM : 0;
 }
 
@@ -83,7 +84,7 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->wall = time(NULL);
     c->env = env;
     c->h = h;
-    memset(c->state, 0, CONN_STATE_MAX);
+    memset(c->state, 0, h->state_size <= c->state_size ? h->state_size : c->state_size);
     c->in_len = c->out_len = c->out_off = 0;
     c->out_body = SIZE_MAX;
     c->eof = c->close_after = c->linger = false;

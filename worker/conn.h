@@ -69,6 +69,7 @@ struct conn_env {
  * what the connection waits for next. */
 struct conn_handler {
     enum proto proto;
+    size_t state_size; /* bytes of state it keeps per connection (<= CONN_STATE_MAX) */
     /* A connection was accepted: set the read deadline. */
     enum conn_wait (*start)(struct conn *c, int64_t now);
     /* Bytes arrived (c->in, c->in_len), or the peer closed (c->eof). */
@@ -114,7 +115,8 @@ struct conn {
     time_t wall; /* Unix seconds at the event being handled (Date, logs) */
     const struct conn_env *env;
     const struct conn_handler *h;
-    void *state; /* the handler's, CONN_STATE_MAX bytes, zeroed by conn_open */
+    void *state; /* the handler's, state_size bytes, zeroed by conn_open */
+    size_t state_size;
     enum conn_wait want;
 
     /* Input: bytes received and not yet consumed by the handler. */
@@ -153,10 +155,11 @@ struct conn {
     bool server_fault; /* problem was ours, not the client's */
 };
 
-/* Sets up a connection and its handler state (once per process in the
- * blocking driver); the buffers come when first needed. Returns 0 or
- * -ENOMEM. */
-int conn_init(struct conn *c);
+/* Sets up a connection with state_size bytes of handler state (once per
+ * process in the blocking driver, with CONN_STATE_MAX for any protocol;
+ * per connection in the event driver, with its handler's state_size); the
+ * buffers come when first needed. Returns 0 or -ENOMEM. */
+int conn_init(struct conn *c, size_t state_size);
 
 /* Frees everything. */
 void conn_free(struct conn *c);

@@ -24,17 +24,23 @@
 
 struct ev_worker;
 
+/* CONN_DISK: a read-ahead in the thread pool (allocated for it: rare,
+ * and an idle connection should not carry it). */
+struct ev_disk {
+    uv_work_t work;
+    struct ev_conn *e;
+    int fd; /* its own descriptor: the connection may close meanwhile */
+    uint64_t off;
+    size_t len;
+};
+
 /* One connection, with what the loop keeps for it. */
 struct ev_conn {
     struct conn c;
     uv_poll_t poll;
-    uv_work_t work; /* CONN_DISK: the read-ahead in the thread pool */
     struct dl_node dl;
     struct ev_worker *w;
     int events;  /* UV_READABLE / UV_WRITABLE watched now */
-    int disk_fd; /* the read-ahead's own descriptor */
-    uint64_t disk_off;
-    size_t disk_len;
     bool disk;   /* a read-ahead is in flight */
     bool closed; /* conn_close() done; freed once the handle and the read-ahead are */
     bool polled; /* poll is initialised (the first wait: a request answered
@@ -198,12 +204,12 @@ static void ev_on_io(uv_poll_t *h, int status, int events)
  * sendfile meets it again and the connection says so. */
 static void ev_disk_work(uv_work_t *req)
 {
-    struct ev_conn *e = req->data;
-    size_t piece = e->disk_len < EV_DISK_PIECE ? e->disk_len : EV_DISK_PIECE;
+    struct ev_disk *d = req->data;
+    size_t piece = d->len < EV_DISK_PIECE ? d->len : EV_DISK_PIECE;
     char *buf = malloc(piece);
 
-    for (size_t done = 0; buf != NULL && done < e->disk_len;) {
-        ssize_t n = pread(e->disk_fd, buf, piece, (off_t)(e->disk_off + done));
+    for (size_t done = 0; buf != NULL && done < d->len;) {
+        ssize_t n = pread(d->fd, buf, piece, (off_t)(d->off + done));
 
         if (n <= 0)
             break;
@@ -214,11 +220,13 @@ static void ev_disk_work(uv_work_t *req)
 
 static void ev_disk_done(uv_work_t *req, int status)
 {
-    struct ev_conn *e = req->data;
+    struct ev_disk *d = req->data;
+    struct ev_conn *e = d->e;
     int64_t now = clock_now_ns();
 
     (void)status;
-    close(e->disk_fd);
+    close(d->fd);
+    free(d);
     e->disk = false;
     if (e->closed) { /* cut meanwhile */
         if (e->handle_closed)
@@ -232,14 +240,20 @@ static void ev_disk_done(uv_work_t *req, int status)
  * descriptor, so the connection may close meanwhile. */
 static void ev_disk_start(struct ev_conn *e)
 {
+    struct ev_disk *d = calloc(1, sizeof(*d));
     int fd;
 
-    conn_disk_range(&e->c, &fd, &e->disk_off, &e->disk_len);
-    e->disk_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    e->work.data = e;
-    if (e->disk_fd < 0 || uv_queue_work(&e->w->loop, &e->work, ev_disk_work, ev_disk_done) < 0) {
-        if (e->disk_fd >= 0)
-            close(e->disk_fd);
+    if (d != NULL) {
+        conn_disk_range(&e->c, &fd, &d->off, &d->len);
+        d->e = e;
+        d->work.data = d;
+        d->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
+    if (d == NULL || d->fd < 0 ||
+        uv_queue_work(&e->w->loop, &d->work, ev_disk_work, ev_disk_done) < 0) {
+        if (d != NULL && d->fd >= 0)
+            close(d->fd);
+        free(d);
         e->c.disk_ok = true; /* cannot read ahead: send it, waiting for the disk */
         e->c.want = CONN_WRITE;
         ev_watch(e, UV_WRITABLE);
@@ -253,10 +267,11 @@ static void ev_disk_start(struct ev_conn *e)
 static void ev_open(struct ev_worker *w, int fd, size_t which, const struct sockaddr *peer,
                     int64_t now)
 {
+    const struct conn_handler *h = serve_handler(w->cfg->protos[which]);
     struct ev_conn *e = calloc(1, sizeof(*e));
     uint32_t k;
 
-    if (e == NULL || conn_init(&e->c) < 0) {
+    if (e == NULL || conn_init(&e->c, h->state_size) < 0) {
         log_error("event: cannot hold a connection: %s", strerror(ENOMEM));
         if (e != NULL)
             ev_free(e);

@@ -662,6 +662,7 @@ static size_t http_index_part(const struct http_state *st, size_t i, const char 
 
 const struct conn_handler http_handler = {
     .proto = PROTO_HTTP,
+    .state_size = sizeof(struct http_state),
     .start = http_start,
     .input = http_input,
     .sent = http_sent,

@@ -332,6 +332,7 @@ static void native_finish(struct conn *c)
 
 const struct conn_handler native_handler = {
     .proto = PROTO_NATIVE,
+    .state_size = sizeof(struct native_state),
     .start = native_start,
     .input = native_input,
     .sent = native_sent,

@@ -159,7 +159,7 @@ int serve_conn(const struct serve_ctx *ctx, enum proto proto, unsigned listener,
     struct conn *c = &serve_c;
     enum conn_wait want;
 
-    if (!serve_c_ready && conn_init(c) < 0) {
+    if (!serve_c_ready && conn_init(c, CONN_STATE_MAX) < 0) {
         close(fd);
         return -ENOMEM;
     }

@@ -158,8 +158,8 @@ static void same_either_way(const struct conn_handler *h, const void *req, size_
     struct conn c1, c2;
     struct answer bytewise;
 
-    assert_int_equal(conn_init(&c1), 0);
-    assert_int_equal(conn_init(&c2), 0);
+    assert_int_equal(conn_init(&c1, CONN_STATE_MAX), 0);
+    assert_int_equal(conn_init(&c2, CONN_STATE_MAX), 0);
     feed(&c1, &env, h, 0, req, len, len, whole);
     feed(&c2, &env, h, 1, req, len, 1, &bytewise);
     assert_int_equal(whole->want, bytewise.want);
@@ -388,7 +388,7 @@ static void test_http_pipelined(void **state)
     struct conn c;
 
     (void)state;
-    assert_int_equal(conn_init(&c), 0);
+    assert_int_equal(conn_init(&c, CONN_STATE_MAX), 0);
     feed(&c, &env, &http_handler, 1, req, strlen(req), strlen(req), &first);
     assert_int_equal(first.body_ino, ino_of("hello.txt"));
     assert_string_equal(first.rec.target, "/hello.txt");
