@@ -284,10 +284,7 @@ static void ev_open(struct ev_worker *w, int fd, size_t which, const struct sock
     e->c.rec = &w->env.recs[k];
     e->c.rec_k = k;
     w->held[k] = e;
-    ev_next(e,
-            conn_open(&e->c, &w->env, serve_handler(w->cfg->protos[which]), fd, (unsigned)which,
-                      peer, now),
-            now);
+    ev_next(e, conn_open(&e->c, &w->env, h, fd, (unsigned)which, peer, now), now);
 }
 
 static bool ev_out_of_resources(int err)
