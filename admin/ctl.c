@@ -849,7 +849,7 @@ unsigned ctl_width(bool wide, bool tty, unsigned tty_cols, const char *columns)
     long n = -1;
 
     if (wide)
-        return FMT_WIDE;
+        return CUT_WIDE;
     if (tty && tty_cols > 0)
         return tty_cols;
     if (columns != NULL && columns[0] >= '0' && columns[0] <= '9') {
@@ -858,5 +858,5 @@ unsigned ctl_width(bool wide, bool tty, unsigned tty_cols, const char *columns)
     }
     if (n > 0)
         return (unsigned)n;
-    return tty ? 80 : FMT_WIDE;
+    return tty ? 80 : CUT_WIDE;
 }

@@ -87,7 +87,7 @@ int ctl_find_socket_in(const struct apath_place *places, size_t n, char *buf, si
                        size_t errlen);
 
 /*
- * Returns the width to print at (FMT_WIDE: no limit). --wide: no limit;
+ * Returns the width to print at (CUT_WIDE: no limit). --wide: no limit;
  * a terminal: its width (tty_cols), else $COLUMNS (columns) if it is a
  * number above 0, else 80; not a terminal: $COLUMNS if set (watch(1) and
  * people set it on purpose), else no limit.

@@ -266,7 +266,7 @@ static void ctl_top_show(const char *frame, bool tty, unsigned width, unsigned r
         snprintf(last, sizeof(last), "(q quits; %u more lines)", total - shown);
     else
         snprintf(last, sizeof(last), "(q quits)");
-    printf("%.*s", width != FMT_WIDE && width < sizeof(last) ? (int)width : (int)sizeof(last),
+    printf("%.*s", width != CUT_WIDE && width < sizeof(last) ? (int)width : (int)sizeof(last),
            last);
 }
 

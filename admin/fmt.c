@@ -3,15 +3,14 @@
  *
  * Two shapes fit any width: a table (table.h), whose columns each say how
  * they give way when the line is short, and a wrapped list of items
- * (fmt_wrap_*) for the status report and events. Here are the text cuts
- * that both draw with, and what the tables and lists of each answer hold.
+ * (fmt_wrap_*) for the status report and events, both drawn with the text
+ * cuts of cut.h. Here is what the tables and lists of each answer hold.
  */
 #include "admin/fmt.h"
 
 #include "admin/table.h"
 #include "common/size.h"
 
-#include <langinfo.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -22,18 +21,6 @@
 
 /* The most process states a pool line names (the scoreboard has 10). */
 #define FMT_STATES_MAX 16
-
-/* A cut cell is never drawn narrower than this (unless its text is):
- * narrower, the ellipsis leaves nothing to recognise. */
-#define FMT_CUT_MIN 8
-
-/* Nor, when it keeps a port or an extension, with fewer columns than this
- * before the ellipsis: "127.…:40900", "STAR….iso". */
-#define FMT_CUT_HEAD 4
-
-/* The longest end a cut keeps as an extension (".torrent"): a longer one
- * is a dot within a name, not an extension. */
-#define FMT_EXT_MAX 8
 
 /* ---- text ---------------------------------------------------------- */
 
@@ -60,147 +47,6 @@ char *fmt_rate(double bps, char *buf, size_t len)
     return buf;
 }
 
-size_t fmt_cols(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s != '\0'; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80; /* not a continuation byte */
-    return n;
-}
-
-/* Returns s advanced by n code points, or its end. */
-static const char *fmt_skip(const char *s, size_t n)
-{
-    for (; *s != '\0'; s++) {
-        if (((unsigned char)*s & 0xC0) == 0x80)
-            continue;
-        if (n == 0)
-            break;
-        n--;
-    }
-    return s;
-}
-
-const char *fmt_ellipsis(void)
-{
-    const char *cs = nl_langinfo(CODESET);
-
-    return strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0 ? "\u2026" : "...";
-}
-
-size_t fmt_keep_cols(const char *s, enum fmt_keep keep)
-{
-    const char *base, *at;
-
-    if (keep == FMT_KEEP_PORT) {
-        at = strrchr(s, ':');
-        if (at == NULL || at[1] == '\0' || at[strspn(at + 1, "0123456789") + 1] != '\0')
-            return 0;
-        return fmt_cols(at > s && at[-1] == ']' ? at - 1 : at); /* "[::1]:443": from ']' */
-    }
-    if (keep == FMT_KEEP_EXT) {
-        base = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
-        at = strrchr(base, '.');
-        if (at == NULL || at == base || at[1] == '\0' || fmt_cols(at) > FMT_EXT_MAX)
-            return 0; /* a dot file, or a dot that starts no extension */
-        return fmt_cols(at);
-    }
-    return 0;
-}
-
-size_t fmt_cut_min(const char *s, enum fmt_keep keep)
-{
-    size_t n = fmt_cols(s), k = fmt_keep_cols(s, keep), m = FMT_CUT_MIN;
-
-    if (k > 0 && FMT_CUT_HEAD + fmt_cols(fmt_ellipsis()) + k > m)
-        m = FMT_CUT_HEAD + fmt_cols(fmt_ellipsis()) + k;
-    return n < m ? n : m;
-}
-
-/* Plans the cut of s to cols columns: the first *head bytes, *ell, then s
- * from *tail, which holds the end that keep names when there is room for
- * it and something before it. Returns false when s fits as it is. */
-static bool fmt_split(const char *s, size_t cols, enum fmt_keep keep, size_t *head,
-                      const char **ell, const char **tail)
-{
-    size_t n = fmt_cols(s), ew, room, back, k;
-
-    if (n <= cols)
-        return false;
-    *ell = fmt_ellipsis();
-    ew = fmt_cols(*ell);
-    if (cols <= ew) { /* no room for the mark: only the start */
-        *head = (size_t)(fmt_skip(s, cols) - s);
-        *ell = *tail = "";
-        return true;
-    }
-    room = cols - ew;
-    back = room / 2;
-    k = fmt_keep_cols(s, keep);
-    if (k > back && k < room)
-        back = k;
-    *head = (size_t)(fmt_skip(s, room - back) - s);
-    *tail = fmt_skip(s, n - back);
-    return true;
-}
-
-char *fmt_cut_keep(const char *s, size_t cols, enum fmt_keep keep, char *buf, size_t len)
-{
-    const char *ell, *tail;
-    size_t head;
-
-    if (fmt_split(s, cols, keep, &head, &ell, &tail))
-        snprintf(buf, len, "%.*s%s%s", (int)head, s, ell, tail);
-    else
-        snprintf(buf, len, "%s", s);
-    return buf;
-}
-
-char *fmt_cut(const char *s, size_t cols, char *buf, size_t len)
-{
-    return fmt_cut_keep(s, cols, FMT_KEEP_NONE, buf, len);
-}
-
-void fmt_put_cut(FILE *out, const char *s, size_t cols, enum fmt_keep keep)
-{
-    const char *ell, *tail;
-    size_t head;
-
-    if (!fmt_split(s, cols, keep, &head, &ell, &tail)) {
-        fputs(s, out);
-        return;
-    }
-    fwrite(s, 1, head, out);
-    fputs(ell, out);
-    fputs(tail, out);
-}
-
-void fmt_put_line(FILE *out, const char *line, unsigned width)
-{
-    const char *ell = fmt_ellipsis();
-    size_t ew = fmt_cols(ell);
-
-    if (width == FMT_WIDE || fmt_cols(line) <= width) {
-        fputs(line, out);
-    } else if (width <= ew) {
-        fwrite(line, 1, (size_t)(fmt_skip(line, width) - line), out);
-    } else {
-        fwrite(line, 1, (size_t)(fmt_skip(line, width - ew) - line), out);
-        fputs(ell, out);
-    }
-    fputc('\n', out);
-}
-
-char *fmt_clean(char *s)
-{
-    for (char *p = s; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-    return s;
-}
-
 static json_int_t fmt_int(json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -223,7 +69,7 @@ static const char *fmt_str(json_t *o, const char *key)
  * next item would pass the width. */
 struct fmt_wrap {
     FILE *out;
-    unsigned width;  /* FMT_WIDE: one line */
+    unsigned width;  /* CUT_WIDE: one line */
     unsigned indent; /* of continuation lines */
     unsigned col;    /* display column reached */
     bool fresh;      /* nothing yet after the label or the indent */
@@ -235,14 +81,14 @@ struct fmt_wrap {
 static void fmt_wrap_begin(struct fmt_wrap *w, FILE *out, unsigned width, const char *label,
                            unsigned indent)
 {
-    size_t n = fmt_cols(label);
+    size_t n = cut_cols(label);
 
     *w = (struct fmt_wrap){.out = out, .width = width, .indent = indent};
-    if (width != FMT_WIDE && indent + FMT_CUT_MIN > width)
+    if (width != CUT_WIDE && indent + CUT_MIN > width)
         w->indent = 0; /* continuation lines start at the margin */
-    if (width != FMT_WIDE && n > width)
+    if (width != CUT_WIDE && n > width)
         n = width;
-    fmt_put_cut(out, label, n, FMT_KEEP_NONE);
+    cut_put(out, label, n, CUT_KEEP_NONE);
     w->col = (unsigned)n;
     w->fresh = n == 0 || n < w->indent;
     if (n > 0)
@@ -254,9 +100,9 @@ static void fmt_wrap_begin(struct fmt_wrap *w, FILE *out, unsigned width, const 
  * fit on this one, cut if it fits on none. */
 static void fmt_wrap_put(struct fmt_wrap *w, const char *sep, char *text)
 {
-    size_t n = fmt_cols(fmt_clean(text)), s = w->fresh ? 0 : fmt_cols(sep);
+    size_t n = cut_cols(cut_clean(text)), s = w->fresh ? 0 : cut_cols(sep);
 
-    if (w->width != FMT_WIDE && !w->fresh && w->col + s + n > w->width) {
+    if (w->width != CUT_WIDE && !w->fresh && w->col + s + n > w->width) {
         fprintf(w->out, "\n%*s", (int)w->indent, "");
         w->col = w->indent;
         w->fresh = true;
@@ -264,9 +110,9 @@ static void fmt_wrap_put(struct fmt_wrap *w, const char *sep, char *text)
     }
     if (!w->fresh)
         fputs(sep, w->out);
-    if (w->width != FMT_WIDE && w->col + s + n > w->width)
+    if (w->width != CUT_WIDE && w->col + s + n > w->width)
         n = w->width > w->col + s ? w->width - w->col - s : 0;
-    fmt_put_cut(w->out, text, n, FMT_KEEP_NONE);
+    cut_put(w->out, text, n, CUT_KEEP_NONE);
     w->col += (unsigned)(s + n);
     w->fresh = false;
 }
@@ -451,7 +297,7 @@ enum { L_PROTO, L_ADDRESS, L_CONNS, L_OK, L_REDIRECT, L_CLIENT, L_SERVER, L_SENT
  * the errors, the bytes and the protocol: the address and OK stay. */
 static const struct table_col fmt_listener_cols[L_NCOLS] = {
     [L_PROTO] = {.head = "PROTO", .drop = 6},
-    [L_ADDRESS] = {.head = "LISTENER", .soft = 21, .keep = FMT_KEEP_PORT},
+    [L_ADDRESS] = {.head = "LISTENER", .soft = 21, .keep = CUT_KEEP_PORT},
     [L_CONNS] = {.head = "CONNS", .right = true, .drop = 2},
     [L_OK] = {.head = "OK", .right = true},
     [L_REDIRECT] = {.head = "REDIRECT", .right = true, .drop = 1},
@@ -571,8 +417,8 @@ static const struct table_col fmt_worker_cols[W_NCOLS] = {
     [W_PROTO] = {.head = "PROTO", .drop = 8, .gap = 2},
     [W_LISTENER] = {.head = "LISTENER", .drop = 3},
     [W_PEER] =
-        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 14, .tight = true},
-    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 15, .tight = true},
+        {.head = "PEER", .soft = 21, .keep = CUT_KEEP_PORT, .gap = 2, .drop = 14, .tight = true},
+    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = CUT_KEEP_EXT, .drop = 15, .tight = true},
     [W_PROGRESS] = {.head = "PROGRESS", .drop = 4},
     [W_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 9, .tight = true},
     [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 12, .tight = true},
@@ -710,8 +556,8 @@ static const struct table_col fmt_conn_cols[C_NCOLS] = {
     [C_PROTO] = {.head = "PROTO", .drop = 7, .gap = 2},
     [C_LISTENER] = {.head = "LISTENER", .drop = 1},
     [C_PEER] =
-        {.head = "PEER", .soft = 21, .keep = FMT_KEEP_PORT, .gap = 2, .drop = 13, .tight = true},
-    [C_TARGET] = {.head = "TARGET", .soft = 24, .keep = FMT_KEEP_EXT, .drop = 14, .tight = true},
+        {.head = "PEER", .soft = 21, .keep = CUT_KEEP_PORT, .gap = 2, .drop = 13, .tight = true},
+    [C_TARGET] = {.head = "TARGET", .soft = 24, .keep = CUT_KEEP_EXT, .drop = 14, .tight = true},
     [C_PROGRESS] = {.head = "PROGRESS", .drop = 4},
     [C_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 8, .tight = true},
     [C_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 11, .tight = true},
@@ -837,7 +683,7 @@ void fmt_event(FILE *out, json_t *ev, unsigned width)
         return; /* the answer to subscribe */
     snprintf(label, sizeof(label), "%s %s", fmt_str(ev, "time"), fmt_str(ev, "event"));
     /* Continuation lines start under the event's name. */
-    fmt_wrap_begin(&w, out, width, fmt_clean(label), (unsigned)fmt_cols(fmt_str(ev, "time")) + 1);
+    fmt_wrap_begin(&w, out, width, cut_clean(label), (unsigned)cut_cols(fmt_str(ev, "time")) + 1);
     json_object_foreach(ev, key, v)
     {
         char *text;

@@ -57,7 +57,7 @@ void table_set(struct table *t, size_t row, size_t col, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     free(*cell);
-    *cell = strdup(fmt_clean(text));
+    *cell = strdup(cut_clean(text));
 }
 
 static const char *table_get(const struct table *t, size_t row, size_t col)
@@ -76,7 +76,7 @@ static void table_measure(const struct table *t, unsigned *nat, unsigned *min)
         min[c] = 0;
         for (size_t r = 0; r < t->nrows; r++) {
             const char *s = table_get(t, r, c);
-            size_t n = fmt_cols(s), m = fmt_cut_min(s, t->cols[c].keep);
+            size_t n = cut_cols(s), m = cut_min(s, t->cols[c].keep);
 
             nat[c] = n > nat[c] ? (unsigned)n : nat[c];
             min[c] = m > min[c] ? (unsigned)m : min[c];
@@ -150,7 +150,7 @@ static void table_share(const struct table *t, const unsigned *nat, const bool *
 
 /* Lays the table out within width: w[c] is each column's width, 0 for
  * one not shown. Only a width narrower than the last column left leaves
- * a line too long (fmt_put_line() cuts it). */
+ * a line too long (cut_put_line() cuts it). */
 static void table_layout(const struct table *t, unsigned width, unsigned *w)
 {
     unsigned nat[TABLE_COLS_MAX], min[TABLE_COLS_MAX], soft[TABLE_COLS_MAX];
@@ -163,13 +163,13 @@ static void table_layout(const struct table *t, unsigned width, unsigned *w)
         soft[c] = t->cols[c].soft && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
         soft[c] = soft[c] > min[c] ? soft[c] : min[c];
     }
-    while (width != FMT_WIDE && table_need(t, soft, shown) > width && table_drop(t, shown, false))
+    while (width != CUT_WIDE && table_need(t, soft, shown) > width && table_drop(t, shown, false))
         ;
-    while (width != FMT_WIDE && table_need(t, min, shown) > width && table_drop(t, shown, true))
+    while (width != CUT_WIDE && table_need(t, min, shown) > width && table_drop(t, shown, true))
         ;
     for (size_t c = 0; c < t->ncols; c++)
         w[c] = shown[c] ? nat[c] : 0;
-    if (width == FMT_WIDE || table_need(t, w, shown) <= width)
+    if (width == CUT_WIDE || table_need(t, w, shown) <= width)
         return;
     for (size_t c = 0; c < t->ncols; c++)
         w[c] = shown[c] ? min[c] : 0;
@@ -191,7 +191,7 @@ static void table_row(FILE *out, const struct table *t, size_t r, const unsigned
         last = w[c] ? c : last;
     for (size_t c = 0; c < t->ncols; c++) {
         const char *s = table_get(t, r, c);
-        size_t n = fmt_cols(s);
+        size_t n = cut_cols(s);
         unsigned pad = n < w[c] ? w[c] - (unsigned)n : 0;
 
         if (w[c] == 0)
@@ -200,13 +200,13 @@ static void table_row(FILE *out, const struct table *t, size_t r, const unsigned
             fprintf(m, "%*s", (int)(t->cols[c].gap ? t->cols[c].gap : 1), "");
         if (t->cols[c].right)
             fprintf(m, "%*s", (int)pad, "");
-        fmt_put_cut(m, s, w[c], t->cols[c].keep);
+        cut_put(m, s, w[c], t->cols[c].keep);
         if (!t->cols[c].right && c != last)
             fprintf(m, "%*s", (int)pad, "");
         first = false;
     }
     fclose(m);
-    fmt_put_line(out, line, width);
+    cut_put_line(out, line, width);
     free(line);
 }
 

@@ -9,7 +9,7 @@
 #ifndef FERRY_TABLE_H
 #define FERRY_TABLE_H
 
-#include "admin/fmt.h"
+#include "admin/cut.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@
 /* How a column gives way on a short line. First the droppable columns
  * that are not tight go, lowest drop first, while the cut columns would
  * be narrower than their soft width; then the tight ones, while the cut
- * columns would be narrower than their narrowest cut (fmt_cut_min()); the
+ * columns would be narrower than their narrowest cut (cut_min()); the
  * cut columns share what is left. No other column is ever cut: a number
  * shows whole or not at all. */
 struct table_col {
@@ -32,7 +32,7 @@ struct table_col {
     unsigned drop;      /* 0: always shown; else its turn to be dropped */
     unsigned floor;     /* narrowest drawn, so that top's columns hold still */
     unsigned soft;      /* 0: never cut; else cut to fit, kept this wide if it can */
-    enum fmt_keep keep; /* what a cut keeps whole: a port, an extension */
+    enum cut_keep keep; /* what a cut keeps whole: a port, an extension */
     unsigned gap;       /* spaces before it, when not first: 1 unless set */
 };
 
@@ -49,12 +49,12 @@ void table_free(struct table *t);
 
 /* Sets the cell of entry row (0: the first after the header) and col to
  * the formatted text (its first 511 bytes), its control characters
- * replaced (fmt_clean()); out of memory, the cell is left empty. */
+ * replaced (cut_clean()); out of memory, the cell is left empty. */
 __attribute__((format(printf, 4, 5))) void table_set(struct table *t, size_t row, size_t col,
                                                      const char *fmt, ...);
 
 /* Prints t, the header row first, laid out within width display columns
- * (FMT_WIDE: every column, nothing cut). */
+ * (CUT_WIDE: every column, nothing cut). */
 void table_print(FILE *out, const struct table *t, unsigned width);
 
 #endif

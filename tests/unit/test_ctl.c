@@ -325,7 +325,7 @@ static size_t widest(const char *text)
     char *copy = strdup(text), *save = NULL;
 
     for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-        size_t n = fmt_cols(l);
+        size_t n = cut_cols(l);
         most = n > most ? n : most;
     }
     free(copy);
@@ -404,16 +404,16 @@ static void test_cut(void **state)
 
     (void)state;
     setlocale(LC_CTYPE, "C");
-    assert_string_equal(fmt_ellipsis(), "...");
-    assert_string_equal(fmt_cut("abcdefghij", 10, buf, sizeof(buf)), "abcdefghij");
-    assert_string_equal(fmt_cut("abcdefghij", 7, buf, sizeof(buf)), "ab...ij");
-    assert_string_equal(fmt_cut("abcdefghij", 2, buf, sizeof(buf)), "ab");
+    assert_string_equal(cut_ellipsis(), "...");
+    assert_string_equal(cut_text("abcdefghij", 10, buf, sizeof(buf)), "abcdefghij");
+    assert_string_equal(cut_text("abcdefghij", 7, buf, sizeof(buf)), "ab...ij");
+    assert_string_equal(cut_text("abcdefghij", 2, buf, sizeof(buf)), "ab");
     assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
-    assert_string_equal(fmt_ellipsis(), "\u2026");
-    assert_string_equal(fmt_cut("abcdefghij", 5, buf, sizeof(buf)), "ab\u2026ij");
-    assert_int_equal(fmt_cols("ab\u2026ij"), 5);
+    assert_string_equal(cut_ellipsis(), "\u2026");
+    assert_string_equal(cut_text("abcdefghij", 5, buf, sizeof(buf)), "ab\u2026ij");
+    assert_int_equal(cut_cols("ab\u2026ij"), 5);
     /* Cut at code points, never inside one. */
-    assert_string_equal(fmt_cut("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", 4, buf, sizeof(buf)),
+    assert_string_equal(cut_text("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", 4, buf, sizeof(buf)),
                         "\u00e9\u00e9\u2026\u00e9");
     setlocale(LC_CTYPE, "C");
 }
@@ -425,68 +425,67 @@ static void test_cut_keeps_port_and_extension(void **state)
     char buf[128];
 
     (void)state;
-    assert_int_equal(fmt_keep_cols("10.0.0.123:4242", FMT_KEEP_PORT), 5);
-    assert_int_equal(fmt_keep_cols("[::1]:6", FMT_KEEP_PORT), 3); /* "]:6" */
-    assert_int_equal(fmt_keep_cols("host", FMT_KEEP_PORT), 0);
-    assert_int_equal(fmt_keep_cols("a:b", FMT_KEEP_PORT), 0);
-    assert_int_equal(fmt_keep_cols("-", FMT_KEEP_PORT), 0);
-    assert_int_equal(fmt_keep_cols("x:", FMT_KEEP_PORT), 0);
-    assert_int_equal(fmt_keep_cols("big.iso", FMT_KEEP_EXT), 4);
-    assert_int_equal(fmt_keep_cols("a.b/c.tar.gz", FMT_KEEP_EXT), 3);
-    assert_int_equal(fmt_keep_cols("a.d/file", FMT_KEEP_EXT), 0); /* not this component's */
-    assert_int_equal(fmt_keep_cols(".bashrc", FMT_KEEP_EXT), 0);
-    assert_int_equal(fmt_keep_cols("notes.", FMT_KEEP_EXT), 0);
-    assert_int_equal(fmt_keep_cols("v1.2-and-a-long-tail", FMT_KEEP_EXT), 0);
-    assert_int_equal(fmt_keep_cols("big.iso", FMT_KEEP_NONE), 0);
+    assert_int_equal(cut_keep_cols("10.0.0.123:4242", CUT_KEEP_PORT), 5);
+    assert_int_equal(cut_keep_cols("[::1]:6", CUT_KEEP_PORT), 3); /* "]:6" */
+    assert_int_equal(cut_keep_cols("host", CUT_KEEP_PORT), 0);
+    assert_int_equal(cut_keep_cols("a:b", CUT_KEEP_PORT), 0);
+    assert_int_equal(cut_keep_cols("-", CUT_KEEP_PORT), 0);
+    assert_int_equal(cut_keep_cols("x:", CUT_KEEP_PORT), 0);
+    assert_int_equal(cut_keep_cols("big.iso", CUT_KEEP_EXT), 4);
+    assert_int_equal(cut_keep_cols("a.b/c.tar.gz", CUT_KEEP_EXT), 3);
+    assert_int_equal(cut_keep_cols("a.d/file", CUT_KEEP_EXT), 0); /* not this component's */
+    assert_int_equal(cut_keep_cols(".bashrc", CUT_KEEP_EXT), 0);
+    assert_int_equal(cut_keep_cols("notes.", CUT_KEEP_EXT), 0);
+    assert_int_equal(cut_keep_cols("v1.2-and-a-long-tail", CUT_KEEP_EXT), 0);
+    assert_int_equal(cut_keep_cols("big.iso", CUT_KEEP_NONE), 0);
 
     assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
-    assert_string_equal(fmt_cut_keep("10.0.0.123:4242", 11, FMT_KEEP_PORT, buf, sizeof(buf)),
+    assert_string_equal(cut_keeping("10.0.0.123:4242", 11, CUT_KEEP_PORT, buf, sizeof(buf)),
                         "10.0.\u2026:4242");
     assert_string_equal(
-        fmt_cut_keep("[2001:db8:0:0:0:0:0:1]:443", 17, FMT_KEEP_PORT, buf, sizeof(buf)),
+        cut_keeping("[2001:db8:0:0:0:0:0:1]:443", 17, CUT_KEEP_PORT, buf, sizeof(buf)),
         "[2001:db\u20260:1]:443");
     /* The tryout's "127.…900": a plain cut loses the port, a kept one not. */
-    assert_string_equal(fmt_cut("127.0.0.1:40900", 8, buf, sizeof(buf)), "127.\u2026900");
-    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 11, FMT_KEEP_PORT, buf, sizeof(buf)),
+    assert_string_equal(cut_text("127.0.0.1:40900", 8, buf, sizeof(buf)), "127.\u2026900");
+    assert_string_equal(cut_keeping("127.0.0.1:40900", 11, CUT_KEEP_PORT, buf, sizeof(buf)),
                         "127.\u2026:40900");
-    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 15, FMT_KEEP_PORT, buf, sizeof(buf)),
+    assert_string_equal(cut_keeping("127.0.0.1:40900", 15, CUT_KEEP_PORT, buf, sizeof(buf)),
                         "127.0.0.1:40900");
     assert_string_equal(
-        fmt_cut_keep("debian-12.5.0-amd64-DVD-1.iso", 18, FMT_KEEP_EXT, buf, sizeof(buf)),
+        cut_keeping("debian-12.5.0-amd64-DVD-1.iso", 18, CUT_KEEP_EXT, buf, sizeof(buf)),
         "debian-12\u2026VD-1.iso");
     assert_string_equal(
-        fmt_cut_keep("START-xxxxxxxxxxxxxxxx-END.iso", 9, FMT_KEEP_EXT, buf, sizeof(buf)),
+        cut_keeping("START-xxxxxxxxxxxxxxxx-END.iso", 9, CUT_KEEP_EXT, buf, sizeof(buf)),
         "STAR\u2026.iso");
     /* Too narrow for the end and a column before it: a plain cut. */
-    assert_string_equal(fmt_cut_keep("abcdefghij.torrent", 9, FMT_KEEP_EXT, buf, sizeof(buf)),
+    assert_string_equal(cut_keeping("abcdefghij.torrent", 9, CUT_KEEP_EXT, buf, sizeof(buf)),
                         "abcd\u2026rent");
     /* The narrowest recognisable cut: 8 columns, or 4 + the ellipsis + the end. */
-    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_PORT), 11);
-    assert_int_equal(fmt_cut_min("[2001:db8:1234:5678:9abc:def0:1234:5678]:65535", FMT_KEEP_PORT),
-                     12);
-    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_NONE), 8);
-    assert_int_equal(fmt_cut_min("a.iso", FMT_KEEP_EXT), 5); /* shorter than any cut */
-    assert_int_equal(fmt_cut_min("a-long-name.iso", FMT_KEEP_EXT), 9);
+    assert_int_equal(cut_min("127.0.0.1:40900", CUT_KEEP_PORT), 11);
+    assert_int_equal(cut_min("[2001:db8:1234:5678:9abc:def0:1234:5678]:65535", CUT_KEEP_PORT), 12);
+    assert_int_equal(cut_min("127.0.0.1:40900", CUT_KEEP_NONE), 8);
+    assert_int_equal(cut_min("a.iso", CUT_KEEP_EXT), 5); /* shorter than any cut */
+    assert_int_equal(cut_min("a-long-name.iso", CUT_KEEP_EXT), 9);
     setlocale(LC_CTYPE, "C");
-    assert_int_equal(fmt_cut_min("127.0.0.1:40900", FMT_KEEP_PORT), 13);
-    assert_string_equal(fmt_cut_keep("127.0.0.1:40900", 13, FMT_KEEP_PORT, buf, sizeof(buf)),
+    assert_int_equal(cut_min("127.0.0.1:40900", CUT_KEEP_PORT), 13);
+    assert_string_equal(cut_keeping("127.0.0.1:40900", 13, CUT_KEEP_PORT, buf, sizeof(buf)),
                         "127....:40900");
 }
 
 static void test_width_rule(void **state)
 {
     (void)state;
-    assert_int_equal(ctl_width(true, true, 100, "60"), FMT_WIDE);
+    assert_int_equal(ctl_width(true, true, 100, "60"), CUT_WIDE);
     assert_int_equal(ctl_width(false, true, 100, "60"), 100); /* the terminal knows best */
     assert_int_equal(ctl_width(false, true, 0, "60"), 60);
     assert_int_equal(ctl_width(false, true, 0, NULL), 80);
     assert_int_equal(ctl_width(false, true, 0, "wide"), 80);
     assert_int_equal(ctl_width(false, true, 0, "0"), 80);
     assert_int_equal(ctl_width(false, true, 0, "-5"), 80);
-    assert_int_equal(ctl_width(false, false, 0, NULL), FMT_WIDE);
-    assert_int_equal(ctl_width(false, false, 0, ""), FMT_WIDE);
+    assert_int_equal(ctl_width(false, false, 0, NULL), CUT_WIDE);
+    assert_int_equal(ctl_width(false, false, 0, ""), CUT_WIDE);
     assert_int_equal(ctl_width(false, false, 0, "60"), 60); /* watch(1) sets it */
-    assert_int_equal(ctl_width(false, false, 0, "60x"), FMT_WIDE);
+    assert_int_equal(ctl_width(false, false, 0, "60x"), CUT_WIDE);
 }
 
 /* ---- tables -------------------------------------------------------- */
@@ -544,7 +543,7 @@ static long col_of(const char *line, const char *s)
 
 static void test_workers_table_wide(void **state)
 {
-    char *t = render_json(fmt_workers, FMT_WIDE, workers_json);
+    char *t = render_json(fmt_workers, CUT_WIDE, workers_json);
     char *second = strchr(t, '\n') + 1, *third = strchr(second, '\n') + 1;
     char *fourth = strchr(third, '\n') + 1, *fifth = strchr(fourth, '\n') + 1;
 
@@ -580,7 +579,7 @@ static void test_workers_table_wide(void **state)
  * listener) still shows what it has. */
 static void test_workers_older_ferryd(void **state)
 {
-    char *t = render_json(fmt_workers, FMT_WIDE,
+    char *t = render_json(fmt_workers, CUT_WIDE,
                           "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"generation\":3,"
                           "\"state\":\"sending\",\"age_s\":65,\"requests\":7,\"bytes\":2048,"
                           "\"transfer\":{\"peer\":\"127.0.0.1:5\",\"file\":\"old.iso\","
@@ -661,7 +660,7 @@ static void test_workers_fit_80(void **state)
     assert_non_null(strstr(t, "..."));
     free(t);
     /* Full width: nothing cut, nothing dropped. */
-    t = render(fmt_workers, FMT_WIDE, r);
+    t = render(fmt_workers, CUT_WIDE, r);
     assert_non_null(strstr(t, name));
     assert_non_null(strstr(t, long_peer));
     assert_non_null(strstr(t, " native "));
@@ -734,7 +733,7 @@ static void test_workers_conns_at_80(void **state)
     assert_null(strstr(t, "CONNS"));
     assert_non_null(strstr(t, "SLOT"));
     free(t);
-    t = render(fmt_workers, FMT_WIDE, r); /* shown when there is room */
+    t = render(fmt_workers, CUT_WIDE, r); /* shown when there is room */
     assert_non_null(strstr(t, " CONNS "));
     free(t);
     /* An event worker with 700 connections beside one with a long
@@ -803,7 +802,7 @@ static size_t occurrences(const char *line, const char *s)
  * TARGET, never alone. */
 static void check_narrow(const char *t, const struct narrow_xfer *x, size_t n, unsigned width)
 {
-    const char *ell = fmt_ellipsis();
+    const char *ell = cut_ellipsis();
     char *copy = strdup(t), *save = NULL, *head = strtok_r(copy, "\n", &save);
     size_t ew = strlen(ell);
 
@@ -952,7 +951,7 @@ static char *line_of(const char *text, size_t n)
 
 static void test_connections_table_wide(void **state)
 {
-    char *t = render_json(fmt_connections, FMT_WIDE, connections_json);
+    char *t = render_json(fmt_connections, CUT_WIDE, connections_json);
     char *head = line_of(t, 0), *send = line_of(t, 1), *keep = line_of(t, 2);
     char *reading = line_of(t, 3), *waiting = line_of(t, 4), *total = line_of(t, 5);
 
@@ -990,13 +989,13 @@ static void test_connections_table_wide(void **state)
  * the filters. */
 static void test_connections_total(void **state)
 {
-    char *t = render_json(fmt_connections, FMT_WIDE,
+    char *t = render_json(fmt_connections, CUT_WIDE,
                           "{\"ok\":true,\"schema\":1,\"total\":0,\"connections\":[]}");
 
     (void)state;
     assert_string_equal(t, "no connections open\n");
     free(t);
-    t = render_json(fmt_connections, FMT_WIDE,
+    t = render_json(fmt_connections, CUT_WIDE,
                     "{\"ok\":true,\"schema\":1,\"total\":3,\"connections\":[]}");
     assert_string_equal(t, "0 connections shown of 3 open\n");
     free(t);
@@ -1022,7 +1021,7 @@ __attribute__((noinline)) static char *render_top(json_t *r, size_t max)
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
-    fmt_connections_top(out, r, FMT_WIDE, max);
+    fmt_connections_top(out, r, CUT_WIDE, max);
     fclose(out);
     return text;
 }
@@ -1046,7 +1045,7 @@ static void test_connections_busiest_first(void **state)
     char *t, want[64];
 
     (void)state;
-    t = render(fmt_connections, FMT_WIDE, r); /* the command: the answer's order */
+    t = render(fmt_connections, CUT_WIDE, r); /* the command: the answer's order */
     assert_line_has(t, 1, " sending ");
     assert_line_has(t, 2, " keepalive ");
     free(t);
@@ -1141,7 +1140,7 @@ static void test_connections_narrow(void **state)
     assert_null(strstr(t, "LISTENER"));
     free(t);
     /* Full width: nothing cut, nothing dropped. */
-    t = render(fmt_connections, FMT_WIDE, r);
+    t = render(fmt_connections, CUT_WIDE, r);
     assert_non_null(strstr(t, name));
     assert_non_null(strstr(t, long_peer));
     assert_non_null(strstr(t, long_listener));
@@ -1171,7 +1170,7 @@ static const char status_json[] =
 
 static void test_status_text(void **state)
 {
-    char *t = render_json(fmt_status, FMT_WIDE, status_json), *table;
+    char *t = render_json(fmt_status, CUT_WIDE, status_json), *table;
     json_t *r;
 
     (void)state;
@@ -1202,19 +1201,19 @@ static void test_status_text(void **state)
     r = json_loads(status_json, 0, NULL);
     json_object_set_new(json_object_get(r, "limits"), "stall_timeout_s", json_integer(120));
     json_object_set_new(json_object_get(r, "totals"), "kills", json_integer(2));
-    t = render(fmt_status, FMT_WIDE, r);
+    t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(strstr(t, "shutdown-timeout 30s  stall-timeout 120s  chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns\n"));
     free(t);
     /* Stopping: the listeners are closed, and the report says so. */
     json_object_set_new(r, "listeners", json_array());
-    t = render(fmt_status, FMT_WIDE, r);
+    t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(strstr(t, "\nlisteners   none (closed: ferryd is stopping)\n"));
     assert_null(strstr(t, "PROTO"));
     free(t);
     /* An older ferryd's bare addresses still show, with dashes. */
     json_object_set_new(r, "listeners", json_pack("[s]", "127.0.0.1:7"));
-    t = render(fmt_status, FMT_WIDE, r);
+    t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(strstr(t, "\n-     127.0.0.1:7"));
     free(t);
     json_decref(r);
@@ -1238,7 +1237,7 @@ static void test_status_connections(void **state)
     json_object_set_new(r, "connections",
                         json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "open", 2051, "reading", 1,
                                   "waiting", 0, "keepalive", 2000, "sending", 50, "closing", 0));
-    t = render(fmt_status, FMT_WIDE, r);
+    t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(
         strstr(t, "\nlimits      workers 4  worker-connections 1024  max-children 64 "));
     assert_non_null(strstr(t, "\npool        4 processes: 1 idle, 2 busy, 1 sending\n"
@@ -1258,7 +1257,7 @@ static void test_status_connections(void **state)
     json_object_set_new(r, "connections",
                         json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "open", 0, "reading", 0, "waiting",
                                   0, "keepalive", 0, "sending", 0, "closing", 0));
-    t = render(fmt_status, FMT_WIDE, r);
+    t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(strstr(t, "\nconnections 0 open  reading 0  waiting 0  keepalive 0  "
                               "sending 0  closing 0\n"));
     free(t);
@@ -1315,7 +1314,7 @@ static void test_status_fits_80(void **state)
 
 static void test_event_line(void **state)
 {
-    char *t = render_json(fmt_event, FMT_WIDE,
+    char *t = render_json(fmt_event, CUT_WIDE,
                           "{\"event\":\"worker_exited\",\"schema\":1,\"time\":"
                           "\"2026-11-21T14:00:00Z\",\"slot\":3,\"pid\":42,\"signal\":null,"
                           "\"crashed\":false,\"cause\":\"SIGTERM\"}");
@@ -1324,7 +1323,7 @@ static void test_event_line(void **state)
     assert_string_equal(t, "2026-11-21T14:00:00Z worker_exited slot=3 pid=42 signal=null "
                            "crashed=false cause=\"SIGTERM\"\n");
     free(t);
-    t = render_json(fmt_event, FMT_WIDE, "{\"ok\":true,\"schema\":1,\"subscribed\":true}");
+    t = render_json(fmt_event, CUT_WIDE, "{\"ok\":true,\"schema\":1,\"subscribed\":true}");
     assert_string_equal(t, ""); /* the subscribe answer prints nothing */
     free(t);
 }
@@ -1351,7 +1350,7 @@ static void test_event_fits_80(void **state)
     assert_non_null(strstr(t, long_peer));
     assert_non_null(strstr(t, "idle_s=121.5"));
     free(t);
-    t = render(fmt_event, FMT_WIDE, ev);
+    t = render(fmt_event, CUT_WIDE, ev);
     assert_int_equal(count_lines(t), 1);
     assert_non_null(strstr(t, name));
     free(t);
