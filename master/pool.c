@@ -732,6 +732,10 @@ static void pool_on_watchdog(uv_timer_t *t)
         if (limit == 0)
             continue;
         turn = atomic_load(&p->sb->slots[i].turn_ns);
+        /* A worker stopped before its first turn is as stuck as one
+         * stopped later: measured from its start. */
+        if (turn == 0 && p->cfg->mode == MODE_EVENT)
+            turn = w.started_ns;
         if (turn != 0 && now - turn > limit) {
             pool_loop_stuck(p, (int)i, now - turn);
             continue;
