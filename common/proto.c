@@ -14,6 +14,13 @@ static const struct {
     [PROTO_NATIVE] = {"native", true, true, true},
     [PROTO_HTTP] = {"http", true, true, true},
     [PROTO_METRICS] = {"metrics", true, false, false},
+    [PROTO_ECHO] = {"echo", true, false, true},
+    [PROTO_UPCASE] = {"upcase", true, false, true},
+    /* The server speaks first, one line, then closes: no deferred accept
+     * (the kernel would hold the connection until its timeout), and the
+     * line and the FIN leave together. */
+    [PROTO_DAYTIME] = {"daytime", false, true, true},
+    [PROTO_LOTTERY] = {"lottery", true, false, true},
 };
 
 const char *proto_name(unsigned proto)

@@ -17,6 +17,10 @@ enum proto {
     PROTO_NATIVE,  /* the native file protocol (docs/PROTOCOL.md) */
     PROTO_HTTP,    /* HTTP/1.1 (docs/HTTP.md) */
     PROTO_METRICS, /* the master's monitoring endpoint: /metrics, /status */
+    PROTO_ECHO,    /* RFC 862 echo (docs/SERVICES.md) */
+    PROTO_UPCASE,  /* echo, ASCII letters upper-cased */
+    PROTO_DAYTIME, /* RFC 867 daytime */
+    PROTO_LOTTERY, /* six numbers of 1-45 drawn per connection */
     PROTO_COUNT
 };
 

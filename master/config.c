@@ -46,7 +46,8 @@ struct cfg_option {
 
 static const struct cfg_option cfg_options[] = {
     {"listen", CFG_LISTEN, 0, 0, 0, "PROTO=ADDR:PORT", NULL,
-     "listen for PROTO (native, http; metrics: the master's /metrics and /status) on ADDR:PORT "
+     "listen for PROTO (native, http; echo, upcase, daytime, lottery: docs/SERVICES.md; "
+     "metrics: the master's /metrics and /status) on ADDR:PORT "
      "([::]:PORT for IPv6; a name means every "
      "address it resolves to); repeatable"},
     {"ipv6-only", CFG_FLAG, CFG_AT(ipv6_only), 0, 0, NULL, "off",
@@ -63,7 +64,8 @@ static const struct cfg_option cfg_options[] = {
     {"request-timeout", CFG_SECONDS, CFG_AT(request_timeout), 1, 3600, "SECONDS", "10",
      "the whole request must arrive within this of accept, READY within this of the response"},
     {"io-timeout", CFG_SECONDS, CFG_AT(io_timeout), 1, 86400, "SECONDS", "30",
-     "each write must make progress within this"},
+     "each write must make progress within this; a service (echo, lottery...) closes a client "
+     "silent for this long"},
     {"shutdown-timeout", CFG_SECONDS, CFG_AT(shutdown_timeout), 0, 86400, "SECONDS", "30",
      "graceful stop: SIGKILL what is still running after this"},
     {"min-rate", CFG_SIZE, CFG_AT(min_rate), 0, 1u << 30, "BYTES/s", "1K",
@@ -75,6 +77,8 @@ static const struct cfg_option cfg_options[] = {
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "a transfer without progress for this long is stuck: event mode closes it (and kills a "
      "worker whose loop stops turning), the other modes kill its worker (0: never)"},
+    {"echo-max-bytes", CFG_SIZE, CFG_AT(echo_max_bytes), 1, 1u << 30, "BYTES", "1M",
+     "echo, upcase: bytes echoed per connection; one more closes it"},
     {"header-timeout", CFG_SECONDS, CFG_AT(header_timeout), 1, 3600, "SECONDS", "10",
      "HTTP: a request head must arrive whole within this (of accept, or of its first byte)"},
     {"keepalive-timeout", CFG_SECONDS, CFG_AT(keepalive_timeout), 0, 3600, "SECONDS", "5",
@@ -116,7 +120,8 @@ static void cfg_usage(FILE *out)
     fprintf(out, "usage: ferryd [options] --listen PROTO=ADDR:PORT [--listen ...] DIRECTORY\n"
                  "       ferryd [options] ADDRESS PORT DIRECTORY\n"
                  "       ferryd [options] ADDRESS:PORT DIRECTORY   ([::1]:PORT for IPv6)\n\n"
-                 "Serves DIRECTORY over ferry's native protocol and HTTP/1.1. The short\n"
+                 "Serves DIRECTORY over ferry's native protocol and HTTP/1.1, and small\n"
+                 "TCP services (echo, upcase, daytime, lottery) where asked. The short\n"
                  "forms mean one native listener on ADDRESS (IPv4/IPv6 literal or host\n"
                  "name) and PORT. Port 0 picks a free port and logs it.\n\n"
                  "options (default in brackets):\n");
@@ -231,7 +236,9 @@ static int cfg_listen_option(struct config *cfg, const char *arg)
     memcpy(name, arg, (size_t)(eq - arg));
     name[eq - arg] = '\0';
     if ((proto = proto_find(name)) < 0)
-        return cfg_fail("--listen: unknown protocol '%s' (native, http, metrics)", name);
+        return cfg_fail("--listen: unknown protocol '%s' (native, http, echo, upcase, daytime, "
+                        "lottery, metrics)",
+                        name);
     rc = addr_split(eq + 1, host, sizeof(host), &port);
     if (rc < 0 || port < 0)
         return cfg_bad_address("--listen: ", eq + 1, rc == 0);
@@ -319,6 +326,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->stall_timeout = 120;
     cfg->backlog = 511;
     cfg->min_rate = 1024;
+    cfg->echo_max_bytes = 1024 * 1024;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 5;
     cfg->http.keepalive_requests = 1000;

@@ -37,6 +37,7 @@ struct config {
     unsigned backlog;
     unsigned min_rate;        /* bytes/s; 0: off */
     unsigned max_conn_per_ip; /* 0: off */
+    unsigned echo_max_bytes;  /* echo, upcase: bytes echoed per connection */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */

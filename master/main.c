@@ -83,6 +83,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
                           .io_timeout_ms = (int)cfg->io_timeout * 1000,
                           .request_timeout_ms = (int)cfg->request_timeout * 1000,
                           .min_rate = cfg->min_rate,
+                          .echo_max_bytes = cfg->echo_max_bytes,
                           .sb = sb,
                           .max_per_ip = cfg->max_conn_per_ip,
                           .http = &cfg->http,

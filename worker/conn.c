@@ -486,7 +486,10 @@ enum conn_wait conn_stop(struct conn *c, int64_t now)
     (void)now;
     if (c->want != CONN_READ || !c->cut_on_stop)
         return c->want;
-    /* An idle persistent connection just closes; a request begun is cut. */
+    /* An idle persistent connection just closes, and so does a service's
+     * session waiting for its client's next bytes; a request begun is cut. */
+    if (c->req.answered)
+        return conn_trouble(c, "closed by stop while idle", 0, false);
     if (c->req.active || c->requests == 0)
         return conn_trouble(c, "cut by stop before the request was complete", 0, false);
     return c->want = CONN_DONE;

@@ -45,15 +45,16 @@ struct http_config; /* worker/http.h */
 
 /* What every connection of a process shares. */
 struct conn_env {
-    int dirfd;              /* the served directory, O_DIRECTORY|O_PATH */
-    size_t chunk;           /* bytes per sendfile() call */
-    int io_timeout_ms;      /* bound on waiting for room to send */
-    int request_timeout_ms; /* native: the request, and READY */
-    uint64_t min_rate;      /* bytes/s a reader must take, per window (0: any) */
-    struct scoreboard *sb;  /* the whole pool's, for --max-conn-per-ip */
-    unsigned max_per_ip;    /* connections from one address, pool-wide (0: any) */
-    struct sb_slot *slot;   /* this process's scoreboard slot */
-    struct sb_conn *recs;   /* and its connection records */
+    int dirfd;               /* the served directory, O_DIRECTORY|O_PATH */
+    size_t chunk;            /* bytes per sendfile() call */
+    int io_timeout_ms;       /* bound on waiting for room to send */
+    int request_timeout_ms;  /* native: the request, and READY */
+    uint64_t min_rate;       /* bytes/s a reader must take, per window (0: any) */
+    uint64_t echo_max_bytes; /* echo, upcase: bytes echoed per connection */
+    struct scoreboard *sb;   /* the whole pool's, for --max-conn-per-ip */
+    unsigned max_per_ip;     /* connections from one address, pool-wide (0: any) */
+    struct sb_slot *slot;    /* this process's scoreboard slot */
+    struct sb_conn *recs;    /* and its connection records */
     const struct http_config *http;
     /* The event driver's: send one chunk per conn_ready() (a big file
      * does not hold up the loop), and never let sendfile() wait for the

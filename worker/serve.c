@@ -3,7 +3,10 @@
  */
 #include "worker/serve.h"
 
+#include "worker/daytime.h"
+#include "worker/echo.h"
 #include "worker/http.h"
+#include "worker/lottery.h"
 #include "worker/native.h"
 
 #include <errno.h>
@@ -12,8 +15,9 @@
 
 /* The handler of each protocol: one table for every driver. */
 static const struct conn_handler *const serve_handlers[PROTO_COUNT] = {
-    [PROTO_NATIVE] = &native_handler,
-    [PROTO_HTTP] = &http_handler,
+    [PROTO_NATIVE] = &native_handler,   [PROTO_HTTP] = &http_handler,
+    [PROTO_ECHO] = &echo_handler,       [PROTO_UPCASE] = &upcase_handler,
+    [PROTO_DAYTIME] = &daytime_handler, [PROTO_LOTTERY] = &lottery_handler,
 };
 
 #define SERVE_POLL_MAX (2 + PROTO_LISTENERS_MAX)
