@@ -110,6 +110,20 @@ static const struct cfg_option cfg_options[] = {
 
 static const char *const cfg_modes[] = {"iterative", "fork", "prefork", "event"};
 
+struct conn_env cfg_conn_env(const struct config *cfg)
+{
+    return (struct conn_env){
+        .chunk = cfg->chunk_size,
+        .io_timeout_ms = (int)cfg->io_timeout * 1000,
+        .request_timeout_ms = (int)cfg->request_timeout * 1000,
+        .min_rate = cfg->min_rate,
+        .echo_max_bytes = cfg->echo_max_bytes,
+        .max_per_ip = cfg->max_conn_per_ip,
+        .http = &cfg->http,
+        .dirfd = -1,
+    };
+}
+
 const char *cfg_mode_name(enum pool_mode mode)
 {
     return (unsigned)mode < sizeof(cfg_modes) / sizeof(cfg_modes[0]) ? cfg_modes[mode] : "unknown";

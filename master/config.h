@@ -8,6 +8,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "worker/conn.h"
 #include "worker/http.h"
 
 #include <stdbool.h>
@@ -59,6 +60,12 @@ struct config {
  * was printed (exit 0), or -EINVAL after printing the problem (exit 2).
  */
 int cfg_parse(int argc, char **argv, struct config *cfg);
+
+/* What cfg says of how every connection is served (chunk, timeouts,
+ * limits, HTTP): the conn_env a serving process starts from; the caller
+ * adds the process's own (directory, scoreboard, slot, report). The
+ * result points into cfg. */
+struct conn_env cfg_conn_env(const struct config *cfg);
 
 /* Returns the mode's name ("prefork"), or "unknown". */
 const char *cfg_mode_name(enum pool_mode mode);

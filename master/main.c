@@ -78,18 +78,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         .lfds = ls->fds,
         .protos = ls->proto,
         .nlfds = ls->n,
-        .serve = {.env = {.dirfd = dirfd,
-                          .chunk = cfg->chunk_size,
-                          .io_timeout_ms = (int)cfg->io_timeout * 1000,
-                          .request_timeout_ms = (int)cfg->request_timeout * 1000,
-                          .min_rate = cfg->min_rate,
-                          .echo_max_bytes = cfg->echo_max_bytes,
-                          .sb = sb,
-                          .max_per_ip = cfg->max_conn_per_ip,
-                          .http = &cfg->http,
-                          .report = worker_report},
-                  .lfds = ls->fds,
-                  .nlfds = ls->n},
+        .serve = {.env = cfg_conn_env(cfg), .lfds = ls->fds, .nlfds = ls->n},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };
@@ -99,6 +88,9 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         log_error("scoreboard: %s", strerror(-slot));
         return -1;
     }
+    wc.serve.env.dirfd = dirfd;
+    wc.serve.env.sb = sb;
+    wc.serve.env.report = worker_report;
     wc.serve.env.slot = &sb->slots[slot];
     wc.serve.env.recs = sb_rec(sb, slot, 0);
     sb->pool.target = 1;

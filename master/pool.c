@@ -112,18 +112,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
         .lfds = p->ls->fds,
         .protos = p->ls->proto,
         .nlfds = p->ls->n,
-        .serve = {.env = {.dirfd = p->dirfd,
-                          .chunk = p->cfg->chunk_size,
-                          .io_timeout_ms = (int)p->cfg->io_timeout * 1000,
-                          .request_timeout_ms = (int)p->cfg->request_timeout * 1000,
-                          .min_rate = p->cfg->min_rate,
-                          .echo_max_bytes = p->cfg->echo_max_bytes,
-                          .sb = p->sb,
-                          .max_per_ip = p->cfg->max_conn_per_ip,
-                          .slot = &p->sb->slots[slot],
-                          .recs = sb_rec(p->sb, slot, 0),
-                          .http = &p->cfg->http,
-                          .report = worker_report},
+        .serve = {.env = cfg_conn_env(p->cfg),
                   .lfds = p->ls->fds,
                   .nlfds = p->ls->n,
                   .rank = (unsigned)slot},
@@ -131,6 +120,11 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
     };
     int rc = 0;
 
+    wc.serve.env.dirfd = p->dirfd;
+    wc.serve.env.sb = p->sb;
+    wc.serve.env.slot = &p->sb->slots[slot];
+    wc.serve.env.recs = sb_rec(p->sb, slot, 0);
+    wc.serve.env.report = worker_report;
     proc_set_title("worker %d", slot);
     if (worker_signals_init(&wc) < 0)
         _exit(1);
