@@ -92,6 +92,8 @@ static const struct cfg_option cfg_options[] = {
     {"access-log", CFG_STRING, CFG_AT(access_log), 0, 0, "PATH|-", "none",
      "one line per request (Combined Log Format); reopened on SIGUSR1 or reopen-logs"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
+    {"sndbuf", CFG_SIZE, CFG_AT(sndbuf), 0, 64u << 20, "BYTES", "0",
+     "SO_SNDBUF of every connection (the kernel doubles it; 0: its autotuning)"},
     {"admin-socket", CFG_STRING, CFG_AT(admin_socket), 0, 0, "PATH",
      "/run/ferry/ferryd-PORT.sock as root, else $XDG_RUNTIME_DIR/ferryd-PORT.sock, "
      "else /tmp/ferryd-UID-PORT.sock",

@@ -36,6 +36,7 @@ struct config {
     unsigned shutdown_timeout;
     unsigned stall_timeout; /* 0: no watchdog */
     unsigned backlog;
+    unsigned sndbuf;          /* SO_SNDBUF; 0: the kernel's autotuning */
     unsigned min_rate;        /* bytes/s; 0: off */
     unsigned max_conn_per_ip; /* 0: off */
     unsigned echo_max_bytes;  /* echo, upcase: bytes echoed per connection */

@@ -48,6 +48,11 @@ static int lsn_setopts(int fd, const struct sockaddr *sa, enum proto proto,
         return -errno;
     if (proto_cork_at_accept(proto) && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) < 0)
         return -errno;
+    /* Accepted connections inherit it, and with it lose autotuning: for
+     * experiments with flow control (contrib/bench/slow-receiver.sh). */
+    if (opt->sndbuf > 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){(int)opt->sndbuf}, sizeof(int)) < 0)
+        return -errno;
     return 0;
 }
 

@@ -25,6 +25,7 @@ struct lsn_options {
     unsigned backlog;
     unsigned defer_accept; /* seconds a silent connection waits in the kernel */
     bool ipv6_only;        /* "::" serves IPv6 only */
+    unsigned sndbuf;       /* SO_SNDBUF of every connection (0: the kernel's autotuning) */
 };
 
 /* The listening sockets; names stay valid after lsn_close(), for reports.

@@ -219,8 +219,10 @@ static void listen_failed(const struct config *cfg, const char *where, int rc)
  * (the listeners opened so far are then closed). */
 static int open_listeners(const struct config *cfg, struct listeners *ls)
 {
-    struct lsn_options lo = {
-        .backlog = cfg->backlog, .defer_accept = cfg->request_timeout, .ipv6_only = cfg->ipv6_only};
+    struct lsn_options lo = {.backlog = cfg->backlog,
+                             .defer_accept = cfg->request_timeout,
+                             .ipv6_only = cfg->ipv6_only,
+                             .sndbuf = cfg->sndbuf};
     char where[ADDR_HOST_MAX + 32];
 
     for (unsigned i = 0; i < cfg->nlisten; i++) {

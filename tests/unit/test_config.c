@@ -178,6 +178,17 @@ static void test_http_options(void **state)
     assert_int_equal(parse(&c, "--min-rate", "0", "::1", "0", "d", NULL), 0);
     assert_int_equal(c.min_rate, 0);
     assert_int_equal(parse(&c, "--min-rate", "fast", "::1", "0", "d", NULL), -EINVAL);
+    /* The services' settings. */
+    assert_int_equal(parse(&c, "--listen", "lottery=[::1]:0", "d", NULL), 0);
+    assert_int_equal(c.listen[0].proto, PROTO_LOTTERY);
+    assert_int_equal(c.echo_max_bytes, 1 << 20);
+    assert_int_equal(c.sndbuf, 0);
+    assert_int_equal(
+        parse(&c, "--echo-max-bytes", "1000", "--sndbuf", "16K", "::1", "0", "d", NULL), 0);
+    assert_int_equal(c.echo_max_bytes, 1000);
+    assert_int_equal(c.sndbuf, 16384);
+    assert_int_equal(parse(&c, "--echo-max-bytes", "0", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--listen", "chargen=[::1]:0", "d", NULL), -EINVAL);
 }
 
 static void test_mode_names(void **state)
