@@ -1,24 +1,30 @@
 /*
- * ferry: the command-line client of protocol v1.
+ * ferry: the command-line client of protocol v1 and of the small services.
  *
  *   ferry get HOST PORT NAME MAX_SIZE          one file, one round trip (GET)
  *   ferry get --many HOST PORT MAX_SIZE NAME...  several, in turn
  *   ferry ls HOST PORT                         the served directory (LIST)
+ *   ferry echo|upcase HOST PORT [TEXT...]      bytes there and back, checked
+ *   ferry daytime HOST PORT                    the server's time
+ *   ferry lottery HOST PORT                    a session of commands on stdin
  *
  * (HOST:PORT wherever HOST PORT is.) A file is written atomically: into a
  * temporary file beside the target, renamed into place only when every
  * byte has arrived, removed on any failure (signals included) — unless -c
  * keeps it as NAME.part, to be resumed. This file is the command line; the
  * work is in fetch.c (downloads), list.c (ls), output.c (files), net.c
- * (sockets and pacing) and progress.c (the bar).
+ * (sockets and pacing), progress.c (the bar), services.c (echo, upcase,
+ * daytime) and lottery.c.
  */
 #include "common/duration.h"
 #include "common/size.h"
 #include "contrib/client/client.h"
 #include "contrib/client/fetch.h"
 #include "contrib/client/list.h"
+#include "contrib/client/lottery.h"
 #include "contrib/client/output.h"
 #include "contrib/client/progress.h"
+#include "contrib/client/services.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +37,17 @@
 
 #define TIMEOUT_DEFAULT 30000
 
-enum { CMD_GET = 1, CMD_LS = 2, CMD_ANY = CMD_GET | CMD_LS };
+/* The commands as bits, for the options that apply to some of them. */
+enum {
+    CMD_GET = 1 << 0,
+    CMD_LS = 1 << 1,
+    CMD_ECHO = 1 << 2,
+    CMD_UPCASE = 1 << 3,
+    CMD_DAYTIME = 1 << 4,
+    CMD_LOTTERY = 1 << 5,
+    CMD_TEXT = CMD_ECHO | CMD_UPCASE,
+    CMD_ANY = (1 << 6) - 1,
+};
 enum { OPT_RATE = 256, OPT_MANY, OPT_JSON }; /* long options without a letter */
 
 /* One table for getopt_long(), --help and the check that an option
@@ -47,7 +63,8 @@ static const struct cli_option {
     {"continue", 'c', NULL, "resume from NAME.part; keep it after a failure", "off", CMD_GET},
     {"rate", OPT_RATE, "BYTES/s", "receive at most this fast: 256K, 1M/s", "unlimited", CMD_GET},
     {"many", OPT_MANY, NULL, "fetch each NAME in turn (MAX_SIZE comes first)", "off", CMD_GET},
-    {"quiet", 'q', NULL, "no progress bar or summary line; errors only", "off", CMD_GET},
+    {"quiet", 'q', NULL, "no progress bar, summary or rtt line; errors only", "off",
+     CMD_GET | CMD_TEXT},
     {"json", OPT_JSON, NULL, "print the listing as one JSON array", "off", CMD_LS},
     {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off", CMD_ANY},
     {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s", CMD_ANY},
@@ -65,9 +82,9 @@ struct operands {
 
 /* The command line, parsed. */
 struct cmdline {
-    unsigned cmd;
+    const struct command *cmd;
     struct client_opts o;
-    const char **names; /* get: one NAME, or with --many every NAME */
+    const char **names; /* get: one NAME, or with --many every NAME; echo: TEXT */
     int nnames;
     unsigned given; /* bit i: cli_options[i] was on the line */
 };
@@ -81,15 +98,18 @@ struct form {
 
 static const struct form form_get = {" NAME MAX_SIZE", 2, false};
 static const struct form form_many = {" MAX_SIZE NAME...", 2, true};
-static const struct form form_ls = {"", 0, false};
+static const struct form form_bare = {"", 0, false};
+static const struct form form_text = {" [TEXT...]", 0, true};
 
-static const char usage_synopsis[] =
-    "usage: ferry get [options] HOST PORT NAME MAX_SIZE\n"
-    "       ferry get [options] HOST:PORT NAME MAX_SIZE\n"
-    "       ferry get --many [options] HOST PORT MAX_SIZE NAME...\n"
-    "       ferry ls [options] HOST PORT\n"
-    "       ferry ls [options] HOST:PORT\n"
-    "       ferry --help | --version\n";
+/* Each command's forms, one a line, each to follow "ferry ". */
+static const char synopsis_get[] = "get [options] HOST PORT NAME MAX_SIZE\n"
+                                   "get [options] HOST:PORT NAME MAX_SIZE\n"
+                                   "get --many [options] HOST PORT MAX_SIZE NAME...\n";
+static const char synopsis_ls[] = "ls [options] HOST PORT\n"
+                                  "ls [options] HOST:PORT\n";
+static const char synopsis_text[] = "echo|upcase [options] HOST PORT [TEXT...]\n";
+static const char synopsis_daytime[] = "daytime [options] HOST PORT\n";
+static const char synopsis_lottery[] = "lottery [options] HOST PORT\n";
 
 static const char usage_get[] =
     "\nget fetches the file NAME from a ferryd at HOST and PORT, in one round trip\n"
@@ -108,6 +128,36 @@ static const char usage_ls[] =
     "time and name, sorted by name; --json prints [{\"name\", \"size\", \"mtime\"}...]\n"
     "with mtime in Unix seconds.\n";
 
+static const char usage_text[] =
+    "\necho sends TEXT, its words joined by spaces and followed by a newline, to the\n"
+    "echo service at HOST and PORT, or without TEXT all of stdin, and prints what\n"
+    "comes back on stdout; upcase does the same with the upcase service, which\n"
+    "upper-cases ASCII letters. Every byte is checked against the one sent\n"
+    "(upper-cased for upcase) before it is printed, so stdout only ever holds what\n"
+    "was expected: ferry stops at the first byte that differs, and when the server\n"
+    "closes before echoing everything (it bounds the bytes of a connection). stdin\n"
+    "is sent while the echo is read, so input of any size flows; its end\n"
+    "half-closes the connection. Then one line on stderr: with TEXT the bytes and\n"
+    "the round-trip time ('ferry: echo: 6 bytes, rtt 0.21 ms'), from stdin the\n"
+    "bytes, the time and the rate.\n";
+
+static const char usage_daytime[] =
+    "\ndaytime prints the line the daytime service at HOST and PORT sends, the\n"
+    "server's local time ('Tue Nov 24 12:38:05 2026'), without its carriage return.\n";
+
+static const char usage_lottery[] =
+    "\nlottery plays a session with the lottery service at HOST and PORT. Commands\n"
+    "come from stdin, one a line: 0 or GEN draws a number (of six, 1 to 45), 1 or\n"
+    "LIST lists them in draw order (0: not drawn yet), 2 or END ends the session;\n"
+    "any other number up to 4294967295 is sent too, for the server to refuse. Each\n"
+    "goes as a 4-byte big-endian integer; each answer line is printed on stdout.\n"
+    "On a terminal ferry prompts 'Command (0:GEN 1:LIST 2:END): ' on stderr; from\n"
+    "a pipe or a file it does not, so stdout holds only the answers:\n"
+    "  printf '0\\n0\\n1\\n' | ferry lottery HOST PORT\n"
+    "A line that is no command is refused on stderr, not sent, and the session\n"
+    "goes on. The end of stdin sends END; exit 0 once the server has closed.\n"
+    "-t bounds each answer, not your typing (the server has its own idle limit).\n";
+
 static const char usage_host[] =
     "\nHOST is a host name (every address it has is tried, in order) or an IPv4 or\n"
     "IPv6 literal; the port may be attached: host:PORT, 1.2.3.4:PORT, [::1]:PORT\n"
@@ -120,7 +170,7 @@ static const char usage_sizes[] =
 
 static const char usage_options_intro[] =
     "DURATION: a number of seconds, or with a unit: ms s m h d (1m30s, 1.5h).\n\n"
-    "Options may come anywhere on the line; '--' ends them (for a NAME\n"
+    "Options may come anywhere on the line; '--' ends them (for a NAME or TEXT\n"
     "starting with '-'). Default in brackets.\n\n";
 
 static const char usage_progress[] =
@@ -137,12 +187,126 @@ static const char usage_exit[] =
     "  17 server error, 19 offset beyond the end (-c: the file shrank), 20 server busy\n"
     "  --many: the highest code of its files\n";
 
+static const char usage_exit_services[] =
+    "\nexit codes (echo, upcase, daytime, lottery):\n"
+    "  0 ok   1 reading stdin or writing stdout failed   2 usage   3 cannot connect\n"
+    "  5 the server closed or reset the connection early, timed out, or answered\n"
+    "    what it should not (echo: a byte other than the one sent)\n";
+
+static int run_get(const struct cmdline *cl);
+static int run_ls(const struct cmdline *cl);
+static int run_echo(const struct cmdline *cl);
+static int run_daytime(const struct cmdline *cl);
+static int run_lottery(const struct cmdline *cl);
+
+/* A command's texts in --help, in their order there: the synopsis (its
+ * forms one a line, each to follow "ferry "), what it does, what follows
+ * the options (or NULL), the exit codes. */
+enum { TEXT_SYNOPSIS, TEXT_ABOUT, TEXT_NOTES, TEXT_EXITS, TEXT_COUNT };
+
+static const char *const help_get[TEXT_COUNT] = {synopsis_get, usage_get, usage_progress,
+                                                 usage_exit};
+static const char *const help_ls[TEXT_COUNT] = {synopsis_ls, usage_ls, NULL, usage_exit};
+static const char *const help_text[TEXT_COUNT] = {synopsis_text, usage_text, NULL,
+                                                  usage_exit_services};
+static const char *const help_daytime[TEXT_COUNT] = {synopsis_daytime, usage_daytime, NULL,
+                                                     usage_exit_services};
+static const char *const help_lottery[TEXT_COUNT] = {synopsis_lottery, usage_lottery, NULL,
+                                                     usage_exit_services};
+
+/* The commands: one table for the dispatch, the operands, --help and
+ * the messages. Commands that share a text share its pointer (echo and
+ * upcase: all of them), so that the full --help prints it once. */
+static const struct command {
+    const char *name;
+    unsigned bit;
+    const struct form *form; /* get --many: form_many */
+    const char *const *text; /* TEXT_COUNT of them */
+    int (*run)(const struct cmdline *cl);
+} commands[] = {
+    {"get", CMD_GET, &form_get, help_get, run_get},
+    {"ls", CMD_LS, &form_bare, help_ls, run_ls},
+    {"echo", CMD_ECHO, &form_text, help_text, run_echo},
+    {"upcase", CMD_UPCASE, &form_text, help_text, run_echo},
+    {"daytime", CMD_DAYTIME, &form_bare, help_daytime, run_daytime},
+    {"lottery", CMD_LOTTERY, &form_bare, help_lottery, run_lottery},
+};
+
+#define CLI_NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The command on the line once it is known, so that a usage error shows
+ * its forms rather than every command's. */
+static const struct command *usage_for;
+
+/* The command called name, or NULL. */
+static const struct command *command_named(const char *name)
+{
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Whether commands[i]'s text t came with an earlier command already
+ * (echo and upcase share theirs). */
+static bool text_seen(size_t i, int t)
+{
+    for (size_t j = 0; j < i; j++)
+        if (commands[j].text[t] == commands[i].text[t])
+            return true;
+    return false;
+}
+
+/* The synopsis: of one command, or of all (cmd NULL). */
+static void usage_synopsis(FILE *out, const struct command *cmd)
+{
+    const char *lead = "usage: ferry ";
+
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+        const char *p = commands[i].text[TEXT_SYNOPSIS];
+
+        if (cmd ? &commands[i] != cmd : text_seen(i, TEXT_SYNOPSIS))
+            continue;
+        while (*p != '\0') {
+            size_t len = strcspn(p, "\n");
+
+            fprintf(out, "%s%.*s\n", lead, (int)len, p);
+            lead = "       ferry ";
+            p += len + (p[len] == '\n');
+        }
+    }
+    if (cmd == NULL)
+        fputs("       ferry --help | --version\n", out);
+}
+
+/* "get, ls, ..." of the commands in cmds, quoted when quote. */
+static char *command_list(unsigned cmds, bool quote, char *buf, size_t len)
+{
+    size_t at = 0, n = 0, k = 0;
+    int w;
+
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        n += (commands[i].bit & cmds) != 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < CLI_NCOMMANDS && at < len; i++) {
+        const char *sep = k == 0 ? "" : k == n - 1 && quote ? " and " : ", ";
+
+        if (!(commands[i].bit & cmds))
+            continue;
+        k++;
+        w = snprintf(buf + at, len - at, quote ? "%s'%s'" : "%s%s", sep, commands[i].name);
+        at += (size_t)w;
+    }
+    return buf;
+}
+
 /* The options of cmds, one a line, with their defaults. */
 static void usage_options(FILE *out, unsigned cmds)
 {
     for (size_t i = 0; i < CLI_NOPTIONS; i++) {
         const struct cli_option *op = &cli_options[i];
-        char left[48];
+        char left[48], which[96];
+        int col;
 
         if (!(op->cmds & cmds))
             continue;
@@ -152,35 +316,43 @@ static void usage_options(FILE *out, unsigned cmds)
         else /* long only: aligned with the other long names */
             snprintf(left, sizeof(left), "    --%s%s%s", op->name, op->arg ? " " : "",
                      op->arg ? op->arg : "");
-        fprintf(out, "  %-24s %s", left, op->help);
+        col = fprintf(out, "  %-24s %s", left, op->help);
         if (op->defval)
-            fprintf(out, " [%s]", op->defval);
-        if (cmds == CMD_ANY && op->cmds != CMD_ANY)
-            fprintf(out, " (%s)", op->cmds == CMD_GET ? "get" : "ls");
+            col += fprintf(out, " [%s]", op->defval);
+        /* The commands it is for, on a line of its own past 80 columns. */
+        if (cmds == CMD_ANY && op->cmds != CMD_ANY) {
+            command_list(op->cmds, false, which, sizeof(which));
+            if (col + (int)strlen(which) + 3 > 80)
+                fprintf(out, "\n%26s", "");
+            fprintf(out, " (%s)", which);
+        }
         fputc('\n', out);
     }
 }
 
-/* --help: of one command, or of both (cmd 0). */
-static void usage(FILE *out, unsigned cmd)
+/* Prints text t of cmd, or of every command (cmd NULL), each text once. */
+static void usage_texts(FILE *out, const struct command *cmd, int t)
 {
-    /* get's forms come first in the synopsis: it serves get's help too. */
-    if (cmd == CMD_LS)
-        fputs("usage: ferry ls [options] HOST PORT\n       ferry ls [options] HOST:PORT\n", out);
-    else
-        fputs(usage_synopsis, out);
-    if (cmd != CMD_LS)
-        fputs(usage_get, out);
-    if (cmd != CMD_GET)
-        fputs(usage_ls, out);
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+        const char *text = commands[i].text[t];
+
+        if (text != NULL && (cmd ? &commands[i] == cmd : !text_seen(i, t)))
+            fputs(text, out);
+    }
+}
+
+/* --help: of one command, or of all (cmd NULL). */
+static void usage(FILE *out, const struct command *cmd)
+{
+    usage_synopsis(out, cmd);
+    usage_texts(out, cmd, TEXT_ABOUT);
     fputs(usage_host, out);
-    if (cmd != CMD_LS)
+    if (cmd == NULL || cmd->bit == CMD_GET)
         fputs(usage_sizes, out);
     fputs(usage_options_intro, out);
-    usage_options(out, cmd ? cmd : CMD_ANY);
-    if (cmd != CMD_LS)
-        fputs(usage_progress, out);
-    fputs(usage_exit, out);
+    usage_options(out, cmd ? cmd->bit : CMD_ANY);
+    usage_texts(out, cmd, TEXT_NOTES);
+    usage_texts(out, cmd, TEXT_EXITS);
 }
 
 /* Prints "ferry: PROBLEM" then the synopsis, on stderr. Returns -1. */
@@ -194,8 +366,10 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%sRun 'ferry --help' for the options, units and exit codes.\n",
-            usage_synopsis);
+    fputc('\n', stderr);
+    usage_synopsis(stderr, usage_for);
+    fprintf(stderr, "Run 'ferry %s%s--help' for the options, units and exit codes.\n",
+            usage_for ? usage_for->name : "", usage_for ? " " : "");
     return -1;
 }
 
@@ -258,14 +432,10 @@ static int parse_rate(const char *arg, struct client_opts *o)
     return 0;
 }
 
-/* The command named by the first operand, or 0. */
-static unsigned command_of(const struct operands *ops)
+/* The command named by the first operand, or NULL. */
+static const struct command *command_of(const struct operands *ops)
 {
-    if (ops->n > 0 && strcmp(ops->v[0], "get") == 0)
-        return CMD_GET;
-    if (ops->n > 0 && strcmp(ops->v[0], "ls") == 0)
-        return CMD_LS;
-    return 0;
+    return ops->n > 0 ? command_named(ops->v[0]) : NULL;
 }
 
 /* Applies one option. Returns 0, 1 (help or version printed) or -1. */
@@ -276,6 +446,8 @@ static int apply_option(int c, struct cmdline *cl, struct operands *ops)
     switch (c) {
     case 1:
         ops->v[ops->n++] = optarg;
+        if (ops->n == 1)
+            usage_for = command_of(ops);
         return 0;
     case 'o':
         o->output = optarg;
@@ -415,9 +587,9 @@ static int check_options(const struct cmdline *cl)
     struct stat st;
 
     for (size_t i = 0; i < CLI_NOPTIONS; i++)
-        if ((cl->given & (1u << i)) && !(cli_options[i].cmds & cl->cmd))
+        if ((cl->given & (1u << i)) && !(cli_options[i].cmds & cl->cmd->bit))
             return usage_error("option '--%s' does not apply to '%s'", cli_options[i].name,
-                               cl->cmd == CMD_GET ? "get" : "ls");
+                               cl->cmd->name);
     if (cl->o.many && cl->o.output != NULL && (stat(cl->o.output, &st) < 0 || !S_ISDIR(st.st_mode)))
         return usage_error("with --many, -o must name a directory ('%s' is not one)", cl->o.output);
     return 0;
@@ -426,13 +598,16 @@ static int check_options(const struct cmdline *cl)
 /* The operands of the command in cl->cmd. Returns 0 or -1. */
 static int parse_operands(const struct operands *ops, struct cmdline *cl)
 {
-    const struct form *f = cl->cmd == CMD_LS ? &form_ls : cl->o.many ? &form_many : &form_get;
+    const struct form *f = cl->o.many ? &form_many : cl->cmd->form;
     int used = parse_address(ops, f, &cl->o);
 
     if (used < 0)
         return -1;
-    if (cl->cmd == CMD_LS)
+    if (cl->cmd->bit != CMD_GET) { /* the operands after the address, if any */
+        cl->names = ops->v + 1 + used;
+        cl->nnames = ops->n - 1 - used;
         return 0;
+    }
     if (cl->o.many) {
         cl->names = ops->v + 2 + used;
         cl->nnames = ops->n - 2 - used;
@@ -447,16 +622,18 @@ static int parse_operands(const struct operands *ops, struct cmdline *cl)
  * error printed). ops->v must hold argc entries. */
 static int parse_args(int argc, char **argv, struct cmdline *cl, struct operands *ops)
 {
+    char names[128];
     int rc;
 
     memset(cl, 0, sizeof(*cl));
     cl->o.timeout_ms = TIMEOUT_DEFAULT;
     if ((rc = parse_options(argc, argv, cl, ops)) != 0)
         return rc;
+    command_list(CMD_ANY, true, names, sizeof(names));
     if (ops->n == 0)
-        return usage_error("no command given (the commands are 'get' and 'ls')");
-    if ((cl->cmd = command_of(ops)) == 0)
-        return usage_error("unknown command '%s' (the commands are 'get' and 'ls')", ops->v[0]);
+        return usage_error("no command given (the commands are %s)", names);
+    if ((cl->cmd = command_of(ops)) == NULL)
+        return usage_error("unknown command '%s' (the commands are %s)", ops->v[0], names);
     if (check_options(cl) < 0)
         return -1;
     return parse_operands(ops, cl);
@@ -505,6 +682,39 @@ static int run_ls(const struct cmdline *cl)
     return EX_OK;
 }
 
+/* Prints a service's error, if any; returns rc. */
+static int run_report(int rc, const struct client_err *e)
+{
+    if (rc != EX_OK)
+        client_report(e, NULL, false);
+    return rc;
+}
+
+/* ferry echo and ferry upcase. */
+static int run_echo(const struct cmdline *cl)
+{
+    struct client_err e;
+
+    return run_report(services_echo(&cl->o, cl->cmd->bit == CMD_UPCASE, cl->names, cl->nnames, &e),
+                      &e);
+}
+
+/* ferry daytime. */
+static int run_daytime(const struct cmdline *cl)
+{
+    struct client_err e;
+
+    return run_report(services_daytime(&cl->o, &e), &e);
+}
+
+/* ferry lottery. */
+static int run_lottery(const struct cmdline *cl)
+{
+    struct client_err e;
+
+    return run_report(lot_session(&cl->o, &e), &e);
+}
+
 /* Cleans up and says what -c keeps, then dies of sig: the shell sees
  * 130 for SIGINT, 143 for SIGTERM, as from any program it interrupts. */
 static void on_fatal_signal(int sig)
@@ -549,7 +759,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     catch_fatal_signals();
-    rc = cl.cmd == CMD_LS ? run_ls(&cl) : run_get(&cl);
+    rc = cl.cmd->run(&cl);
     free(ops.v);
     return rc;
 }

@@ -203,9 +203,11 @@ class Client(FerryTest):
     def test_usage_errors(self):
         port = str(self.srv.port)
         cases = [
-            ([], "ferry: no command given (the commands are 'get' and 'ls')"),
+            ([], "ferry: no command given (the commands are 'get', 'ls', 'echo', 'upcase', "
+                 "'daytime' and 'lottery')"),
             (["put", "h", "1", "n", "1"],
-             "ferry: unknown command 'put' (the commands are 'get' and 'ls')"),
+             "ferry: unknown command 'put' (the commands are 'get', 'ls', 'echo', 'upcase', "
+             "'daytime' and 'lottery')"),
             (["get"], "ferry: expected HOST PORT NAME MAX_SIZE, got 0 arguments"),
             (["get", "h", "1"], "ferry: expected HOST PORT NAME MAX_SIZE, got 2 arguments"),
             (["get", "h", "1", "n", "1M", "x"],
