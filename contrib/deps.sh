@@ -2,11 +2,13 @@
 # Installs what ferry needs to build and run on Debian 12 (as root, or via
 # sudo); curl is for the quick start's example. --test adds what only the
 # test suite uses: promtool, from Debian's prometheus package, to check the
-# metrics exposition; and the other HTTP clients the tests fetch with as
-# people do: wget and Chromium (with a font: headless pages render text).
+# metrics exposition; the other HTTP clients the tests fetch with as
+# people do: wget and Chromium (with a font: headless pages render text);
+# and tshark (with dumpcap), which runs the Wireshark dissector
+# contrib/wireshark/ferry.lua over captures.
 set -e
 pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev python3 util-linux curl"
-[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=""
@@ -22,4 +24,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     $sudo chmod +x /usr/sbin/policy-rc.d
 fi
 $sudo apt-get update -qq
+# wireshark-common asks whether dumpcap should be setuid: answer no
+# beforehand (the tests capture as root), so nothing waits for a reply.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
