@@ -4,11 +4,12 @@
 # test suite uses: promtool, from Debian's prometheus package, to check the
 # metrics exposition; the other HTTP clients the tests fetch with as
 # people do: wget and Chromium (with a font: headless pages render text);
-# and tshark (with dumpcap), which runs the Wireshark dissector
-# contrib/wireshark/ferry.lua over captures.
+# tshark (with dumpcap), which runs the Wireshark dissector
+# contrib/wireshark/ferry.lua over captures; and ss (iproute2), which the
+# slow-receiver experiment samples sockets with.
 set -e
 pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev python3 util-linux curl"
-[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark iproute2"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=""
