@@ -72,8 +72,8 @@ static const struct cfg_option cfg_options[] = {
      "close a client that takes less than this per second, over 10 s windows, while a "
      "response is sent (0: off)"},
     {"max-conn-per-ip", CFG_UINT, CFG_AT(max_conn_per_ip), 0, 1000000, "N", "0",
-     "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503 "
-     "(0: no limit)"},
+     "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503, a "
+     "service closes (0: no limit)"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "a transfer without progress for this long is stuck: event mode closes it (and kills a "
      "worker whose loop stops turning), the other modes kill its worker (0: never)"},

@@ -87,7 +87,7 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     memset(c->state, 0, h->state_size <= c->state_size ? h->state_size : c->state_size);
     c->in_len = c->out_len = c->out_off = 0;
     c->out_body = SIZE_MAX;
-    c->eof = c->close_after = c->linger = false;
+    c->eof = c->close_after = c->linger = c->draining = false;
     c->corked = proto_cork_at_accept(h->proto); /* inherited from the listener */
     c->body_fd = -1;
     c->body_off = c->body_end = 0;
@@ -332,6 +332,71 @@ static int conn_rate_check(struct conn *c, int64_t now)
     return 0;
 }
 
+/* Bytes sent and not yet acknowledged (SIOCOUTQ; with the FIN, once the
+ * write side is shut), or -1 when unknown. */
+static int conn_outq(const struct conn *c)
+{
+    int queued;
+
+    return ioctl(c->fd, SIOCOUTQ, &queued) < 0 ? -1 : queued;
+}
+
+/*
+ * The lingering close. After an answer that ends the connection, the
+ * client may still be sending (an echo past its limit, commands after the
+ * lottery's END, a request body never read). close() with unread bytes
+ * makes the kernel send a reset, which discards what the answer still has
+ * in flight; so the write side is shut first (the FIN follows the
+ * answer), and arriving bytes are read and discarded until the client
+ * closes, or has acknowledged everything (then a reset destroys nothing),
+ * or makes no progress (reads nothing, sends nothing) for --io-timeout.
+ * The send queue is looked at after 2 ms, then ever less often (a second
+ * at most): an acknowledgement wakes nobody. Returns CONN_READ, or
+ * CONN_DONE when there is nothing to wait for.
+ */
+static enum conn_wait conn_drain_start(struct conn *c, int64_t now)
+{
+    c->draining = true;
+    c->cut_on_stop = false; /* a stop lets the answer finish */
+    if (shutdown(c->fd, SHUT_WR) < 0)
+        return CONN_DONE;
+    sb_conn_state(c->rec, SB_CLOSING);
+    c->drain_outq = INT32_MAX;
+    c->drain_check_ms = 2;
+    c->drain_progress_ns = now;
+    c->read_deadline = now + (int64_t)c->drain_check_ms * 1000000;
+    return c->want = CONN_READ;
+}
+
+/* A lingering close's step: the socket was readable, or the time to look
+ * at the send queue came. Returns CONN_READ or CONN_DONE. */
+static enum conn_wait conn_drain(struct conn *c, int64_t now)
+{
+    char sink[4096];
+    int q;
+
+    for (int i = 0; i < 16; i++) { /* bounded: a fast sender cannot hold the loop */
+        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return c->want = CONN_DONE; /* closed (or reset): nothing left to save */
+        if (n < 0 && errno == EAGAIN)
+            break;
+        c->drain_progress_ns = now;
+    }
+    if ((q = conn_outq(c)) <= 0)
+        return c->want = CONN_DONE;
+    if (q < c->drain_outq)
+        c->drain_progress_ns = now;
+    c->drain_outq = q;
+    if (now - c->drain_progress_ns > (int64_t)c->env->io_timeout_ms * 1000000)
+        return c->want = CONN_DONE;
+    if (now >= c->read_deadline && c->drain_check_ms < 1000)
+        c->drain_check_ms *= 2;
+    c->read_deadline = now + (int64_t)c->drain_check_ms * 1000000;
+    return c->want = CONN_READ;
+}
+
 /* The response waits for room: its first --min-rate window begins. */
 static void conn_rate_start(struct conn *c, int64_t now)
 {
@@ -428,8 +493,14 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
 
         switch (c->want) {
         case CONN_DONE:
+            /* An answer that ends the connection, bytes perhaps still
+             * coming, the socket sound: linger. */
+            if (c->linger && !c->draining && c->err == 0)
+                return conn_drain_start(c, now);
             return CONN_DONE;
         case CONN_READ:
+            if (c->draining)
+                return conn_drain(c, now);
             if (conn_read_step(c, now) == CONN_READ)
                 return CONN_READ;
             break;
@@ -467,6 +538,8 @@ enum conn_wait conn_expired(struct conn *c, int64_t now)
 {
     if (c->want == CONN_DISK)
         return conn_trouble(c, "timed out reading the file", ETIMEDOUT, true);
+    if (c->draining)
+        return conn_drain(c, now);
     if (c->want == CONN_WRITE && now < c->write_deadline) /* a --min-rate window ended */
         return conn_rate_check(c, now) < 0 ? CONN_DONE : CONN_WRITE;
     if (c->want == CONN_WRITE)
@@ -486,13 +559,20 @@ enum conn_wait conn_stop(struct conn *c, int64_t now)
     (void)now;
     if (c->want != CONN_READ || !c->cut_on_stop)
         return c->want;
-    /* An idle persistent connection just closes, and so does a service's
-     * session waiting for its client's next bytes; a request begun is cut. */
+    /* An idle persistent connection just closes; a service's idle session
+     * closes too, but its client loses a conversation: said. A request
+     * begun is cut. */
+    if (!conn_idle(c))
+        return conn_trouble(c, "cut by stop before the request was complete", 0, false);
     if (c->req.answered)
         return conn_trouble(c, "closed by stop while idle", 0, false);
-    if (c->req.active || c->requests == 0)
-        return conn_trouble(c, "cut by stop before the request was complete", 0, false);
     return c->want = CONN_DONE;
+}
+
+bool conn_idle(const struct conn *c)
+{
+    return c->want == CONN_READ && c->cut_on_stop && c->in_len == 0 &&
+           (c->req.answered || (c->requests > 0 && !c->req.active));
 }
 
 enum conn_wait conn_cut(struct conn *c, const char *problem, int err)
@@ -525,7 +605,7 @@ void conn_close(struct conn *c, int64_t now)
     c->body_fd = -1;
     if (c->req.active || (c->problem != NULL && c->requests == 0))
         conn_request_end(c, now);
-    if (c->linger)
+    if (c->linger && !c->draining) /* closed without its lingering turn (a cut) */
         conn_linger(c);
     sb_conn_end(c->env->slot, c->rec, now);
     close(c->fd);

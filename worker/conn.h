@@ -135,6 +135,13 @@ struct conn {
     bool close_after; /* this response ends the connection (cork, FIN with it) */
     bool corked;
     bool linger; /* unread bytes may follow: half-close, then drain */
+    /* The lingering close under way (linger): the answer is queued in
+     * full, the write side shut; bytes arriving are discarded until the
+     * client closes or has acknowledged everything. */
+    bool draining;
+    int drain_check_ms;        /* until the next look at the send queue */
+    int drain_outq;            /* unacknowledged bytes at the last look */
+    int64_t drain_progress_ns; /* the client last read or sent */
 
     int64_t read_deadline; /* set by the handler */
     int64_t write_deadline;
@@ -198,11 +205,18 @@ int64_t conn_deadline(const struct conn *c);
 enum conn_wait conn_expired(struct conn *c, int64_t now);
 
 /* The process stops: a connection waiting for a request (cut_on_stop) is
- * cut; a transfer in flight goes on. Returns what to wait for next. */
+ * cut; a transfer in flight, or a lingering close, goes on. Returns what
+ * to wait for next. */
 enum conn_wait conn_stop(struct conn *c, int64_t now);
 
 /* Ends the connection at once with problem (a shutdown's deadline). */
 enum conn_wait conn_cut(struct conn *c, const char *problem, int err);
+
+/* True when c waits, idle, for its client: a persistent connection
+ * between two requests, or a service's session between two exchanges
+ * (nothing of the next one received). Another client may have its place
+ * (the blocking driver), and a stop closes it. */
+bool conn_idle(const struct conn *c);
 
 /* Releases everything and closes the socket: handler's finish, a last
  * report, the scoreboard's end of connection. */

@@ -29,6 +29,7 @@ static enum conn_wait daytime_start(struct conn *c, int64_t now)
     (void)now;
     svc_start(c, "DAYTIME");
     c->cut_on_stop = false;
+    c->close_after = true; /* the empty first flush must not uncork */
     return CONN_WRITE;
 }
 

@@ -29,7 +29,7 @@ static bool serve_c_ready;
 /* While idle: when a client seen waiting on a listener is looked at again
  * (0: none seen). */
 static int64_t serve_yield_at;
-static unsigned serve_yield_requests; /* c->requests when the moment began */
+static uint64_t serve_yield_sent; /* c->out_total when the moment began */
 
 const struct conn_handler *serve_handler(enum proto proto)
 {
@@ -46,13 +46,6 @@ static void serve_drain_wake(int wake_fd)
     }
 }
 
-/* True when c is a persistent connection waiting, idle, for its next
- * request: the one kind of wait another client may end. */
-static bool serve_idle(const struct conn *c)
-{
-    return c->want == CONN_READ && c->cut_on_stop && c->requests > 0 && !c->req.active;
-}
-
 /* The fds to poll: the connection, the wake fd while a stop may cut the
  * wait, and the listeners while the connection is idle. Returns how many. */
 static nfds_t serve_pollset(const struct serve_ctx *ctx, const struct conn *c, struct pollfd *p,
@@ -64,7 +57,7 @@ static nfds_t serve_pollset(const struct serve_ctx *ctx, const struct conn *c, s
     *watch_stop = c->want == CONN_READ && c->cut_on_stop && ctx->wake_fd >= 0;
     if (*watch_stop)
         p[n++] = (struct pollfd){.fd = ctx->wake_fd, .events = POLLIN};
-    for (size_t i = 0; serve_idle(c) && serve_yield_at == 0 && i < ctx->nlfds; i++) {
+    for (size_t i = 0; conn_idle(c) && serve_yield_at == 0 && i < ctx->nlfds; i++) {
         if (ctx->lfds[i] >= 0)
             p[n++] = (struct pollfd){.fd = ctx->lfds[i], .events = POLLIN};
     }
@@ -108,9 +101,11 @@ static enum conn_wait serve_yield_check(const struct serve_ctx *ctx, struct conn
     if (now < serve_yield_at)
         return c->want;
     serve_yield_at = 0;
-    if (serve_idle(c) && c->requests == serve_yield_requests && serve_client_waiting(ctx) &&
+    if (conn_idle(c) && c->out_total == serve_yield_sent && serve_client_waiting(ctx) &&
         !serve_conn_readable(c)) {
         c->linger = true;
+        if (c->req.answered) /* a service's session: its client loses a conversation */
+            c->problem = "closed while idle: a client was waiting";
         return c->want = CONN_DONE;
     }
     return c->want;
@@ -131,7 +126,7 @@ static enum conn_wait serve_wait(const struct serve_ctx *ctx, struct conn *c)
         return CONN_DONE;
     if (left <= 0)
         return conn_expired(c, now);
-    if (!serve_idle(c)) /* a connection at work never yields */
+    if (!conn_idle(c)) /* a connection at work never yields */
         serve_yield_at = 0;
     if (serve_yield_at != 0) {
         if (serve_yield_check(ctx, c, now) == CONN_DONE)
@@ -150,7 +145,7 @@ static enum conn_wait serve_wait(const struct serve_ctx *ctx, struct conn *c)
         if (p[i].revents & POLLIN) { /* a client waits: look again in a moment */
             serve_yield_at =
                 clock_now_ns() + (int64_t)SERVE_YIELD_MS * 1000000 * (1 + ctx->rank % 8);
-            serve_yield_requests = c->requests;
+            serve_yield_sent = c->out_total;
             break;
         }
     }

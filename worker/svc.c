@@ -57,5 +57,6 @@ enum conn_wait svc_busy(struct conn *c, int64_t now)
 {
     (void)now;
     c->cut_on_stop = false;
+    c->linger = true; /* a FIN, not a reset, for a client that sent already */
     return CONN_DONE;
 }

@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from ferrytest import FERRY, FakeServer, FerryTest, ferry, recv_exact
+from ferrytest import FERRY, FakeServer, ferry, per_mode, recv_exact
 
 LISTEN = ["echo=127.0.0.1:0", "upcase=127.0.0.1:0", "daytime=127.0.0.1:0", "lottery=127.0.0.1:0",
           "echo=[::1]:0", "upcase=[::1]:0", "daytime=[::1]:0", "lottery=[::1]:0"]
@@ -45,12 +45,13 @@ def refused_port():
     return s, s.getsockname()[1]
 
 
-class ServiceClients(FerryTest):
-    """One ferryd per test with every service on both loopbacks."""
+class ServiceClients:
+    """One ferryd per test with every service on both loopbacks, in each
+    mode (per_mode below)."""
 
     def setUp(self):
         super().setUp()
-        self.srv = self.serve(None, ("--workers", "2"), listen=LISTEN)
+        self.srv = self.serve(self.MODE, ("--workers", "2"), listen=LISTEN)
 
     def addr(self, proto, host="127.0.0.1", srv=None):
         """HOST PORT of a listener, as two operands."""
@@ -346,6 +347,9 @@ class ServiceClients(FerryTest):
                 for word in words:
                     self.assertIn(word, r.stdout)
                 self.assertNotIn(b"--output", r.stdout)
+
+
+globals().update(per_mode(ServiceClients))
 
 
 if __name__ == "__main__":

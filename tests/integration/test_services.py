@@ -165,6 +165,37 @@ class EchoLimitMixin:
         self.assertEqual(echo_through(addr, data + b"!"), data)
         srv.wait_log(r'proto=echo .*bytes=1000/0 .*problem="over --echo-max-bytes"')
 
+    def test_the_whole_limit_arrives_while_the_client_still_sends(self):
+        """1 MiB echoed, then the close, while the client is still sending
+        its second MiB: the FIN follows the last echoed byte, and what the
+        client sends meanwhile is discarded, not answered with a reset that
+        would destroy the echo still in flight."""
+        srv = self.serve(self.MODE, ("--workers", "1"), listen=["echo=127.0.0.1:0"])
+        data = os.urandom(2 << 20)
+        s = dial(where(srv, "echo"))
+        got, errors = bytearray(), []
+
+        def send():
+            try:
+                s.sendall(data)
+            except OSError as e:  # the server shut its side: expected
+                errors.append(e)
+
+        t = threading.Thread(target=send, daemon=True)
+        t.start()
+        try:
+            while len(got) <= (1 << 20):  # bounded: the limit and a byte more
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError as e:
+            self.fail(f"reset after {len(got)} bytes: {e}")
+        s.close()
+        t.join(timeout=10)
+        self.assertEqual(len(got), 1 << 20)
+        self.assertEqual(hashlib.sha256(got).digest(), hashlib.sha256(data[:1 << 20]).digest())
+
     def test_a_client_that_never_reads_is_bounded_and_closed(self):
         srv = self.serve(self.MODE, ("--workers", "1", "--io-timeout", "2", "--min-rate", "0"),
                          listen=["echo=127.0.0.1:0"])
@@ -206,22 +237,24 @@ def rss_kib(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
-globals().update(per_mode(ServicesMixin))
-globals().update(per_mode(EchoLimitMixin))
 
 
-class EventSessions(FerryTest):
-    """What an operator sees of a session, and how a stop ends it."""
+class SessionsMixin:
+    """What an operator sees of a session, how a stop ends it, and how an
+    idle one gives way to a waiting client."""
 
     def test_an_idle_session_is_visible_and_a_stop_closes_it(self):
-        srv = self.serve("event", ("--workers", "1"), listen=LISTEN)
+        srv = self.serve(self.MODE, ("--workers", "1"), listen=LISTEN)
         s = dial(where(srv, "echo"))
         s.sendall(b"ping")
         self.assertEqual(recv_exact(s, 4), b"ping")
-        conns = srv.admin_json("connections")["connections"]
-        mine = [c for c in conns if c["peer"].endswith(f":{s.getsockname()[1]}")]
-        self.assertEqual(len(mine), 1, conns)
-        self.assertEqual((mine[0]["protocol"], mine[0]["state"]), ("echo", "keepalive"))
+
+        def mine():
+            conns = srv.admin_json("connections")["connections"]
+            return [(c["protocol"], c["state"]) for c in conns
+                    if c["peer"].endswith(f":{s.getsockname()[1]}")]
+        # The record turns idle just after the answer leaves: polled.
+        wait_until(lambda: mine() == [("echo", "keepalive")], what="the idle session's record")
         listeners = {(l["protocol"], l["address"]) for l in srv.admin_json("status")["listeners"]}
         self.assertIn(("lottery", f"[::1]:{where(srv, 'lottery', '::1')[1]}"), listeners)
         mark = srv.mark()
@@ -230,6 +263,35 @@ class EventSessions(FerryTest):
         s.close()
         srv.wait_log(r'proto=echo .*problem="closed by stop while idle"', start=mark)
         self.assertEqual(srv.proc.wait(timeout=30), 0)  # the one SIGTERM: a graceful stop
+
+    def test_an_idle_session_gives_way_to_a_waiting_client(self):
+        """One serving process: an idle echo session holds it only until
+        another client waits (the blocking modes close the idle session, as
+        they close an idle keep-alive; event mode serves both)."""
+        srv = self.serve(self.MODE, ("--workers", "1", "--max-children", "1"), listen=LISTEN)
+        s = dial(where(srv, "echo"))
+        s.sendall(b"ping")
+        self.assertEqual(recv_exact(s, 4), b"ping")
+        start = time.monotonic()
+        d = dial(where(srv, "daytime"))
+        self.assertRegex(read_all(d), rb"\d{4}\r\n$")
+        d.close()
+        self.assertLess(time.monotonic() - start, 2, "the idle session held the process")
+        if self.MODE != "event":  # fork at --max-children 1 too: its child yields
+            self.assertEqual(read_all(s), b"")
+            srv.wait_log(r'proto=echo .*problem="closed while idle: a client was waiting"')
+        else:
+            s.sendall(b"pong")
+            self.assertEqual(recv_exact(s, 4), b"pong")
+        s.close()
+
+
+globals().update(per_mode(ServicesMixin))
+globals().update(per_mode(EchoLimitMixin))
+globals().update(per_mode(SessionsMixin))
+
+
+class Misc(FerryTest):
 
     def test_unknown_protocol_names_the_services(self):
         import subprocess
