@@ -10,7 +10,7 @@
 
 /* Names as the dissector (contrib/wireshark/ferry.lua) shows them. */
 static const char *const hubwire_names[256] = {
-    [HUB_RESET] = "RESET",
+    [HUB_RESET] = "SESSION_RESET",
     [HUB_KEEPALIVE] = "KEEPALIVE",
     [HUB_LOGIN] = "LOGIN",
     [HUB_LOGOUT] = "LOGOUT",
@@ -18,7 +18,7 @@ static const char *const hubwire_names[256] = {
     [HUB_UNSUBSCRIBE] = "UNSUBSCRIBE",
     [HUB_POST] = "POST",
     [HUB_FORWARD_ACK] = "FORWARD_ACK",
-    [HUB_FILE_ACK] = "FILE_ACK",
+    [HUB_FILE_ACK] = "FILE_NOTIFICATION_ACK",
     [HUB_RETRIEVE] = "RETRIEVE",
     [HUB_TEST_HOOK] = "TEST_HOOK",
     [HUB_LOGIN_OK] = "LOGIN_ACK_OK",
@@ -33,7 +33,7 @@ static const char *const hubwire_names[256] = {
     [HUB_FORWARD] = "FORWARD",
     [HUB_FILE_NOTE] = "FILE_NOTIFICATION",
     [HUB_RETRIEVE_ACK] = "RETRIEVE_ACK",
-    [HUB_RETRIEVE_END] = "RETRIEVE_END",
+    [HUB_RETRIEVE_END] = "END_OF_RETRIEVE",
     [HUB_MUST_LOGIN] = "MUST_LOGIN_FIRST",
     [HUB_ERROR] = "ERROR",
 };

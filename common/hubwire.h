@@ -80,7 +80,7 @@ int hubwire_parse(const uint8_t *p, size_t n, struct hubwire_msg *m);
  * has room for HUBWIRE_MAX bytes. Returns the datagram's length. */
 size_t hubwire_encode(uint8_t *out, const struct hubwire_msg *m);
 
-/* The opcode's name ("LOGIN_ACK_OK"), or NULL for an unknown opcode. */
+/* The opcode's name ("LOGIN_ACK_OK", as the dissector names it), or NULL for an unknown opcode. */
 const char *hubwire_op_name(uint8_t op);
 
 /* True when op goes from client to server: below 0x80 (the reset, 0x00,

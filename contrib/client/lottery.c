@@ -27,7 +27,10 @@
 #define LOT_LINE_MAX   256  /* a command line; a longer one is refused */
 #define LOT_ANSWER_MAX 1024 /* an answer line; a longer one is not the lottery's */
 
+/* LOT_END_LE: END as x86 writes an int; the server takes it for END, so
+ * the session ends here as for 2. */
 enum { LOT_GEN = 0, LOT_LIST = 1, LOT_END = 2 };
+#define LOT_END_LE 0x02000000u
 
 /* The commands by name, for the input and the trace. */
 static const struct lot_name {
@@ -295,7 +298,7 @@ static int lot_loop(struct lot *l, struct client_err *e)
                     "ferry: '%.40s' is not a command (0 GEN, 1 LIST, 2 END, or a number up to "
                     "4294967295); not sent\n",
                     s);
-        } else if (*s != '\0' && cmd == LOT_END) {
+        } else if (*s != '\0' && (cmd == LOT_END || cmd == LOT_END_LE)) {
             break;
         } else if (*s != '\0') {
             if ((rc = lot_send(l, cmd, e)) != EX_OK || (rc = lot_answer(l, cmd, e)) != EX_OK)

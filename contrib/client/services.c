@@ -39,6 +39,7 @@ struct echo_run {
     bool in_eof;      /* the source is all in buf */
     bool wr_shut;     /* the write side is shut: the server saw the end */
     bool wr_dead;     /* sending failed: only the echo so far may come */
+    int wr_err;       /* why: a reset is said as one, even when recv() then sees 0 */
     bool waiting;     /* the server owes bytes, since progress_ns */
     uint64_t tx, rx;  /* bytes sent, bytes back and checked */
     int64_t start_ns; /* the first byte's send, or 0 */
@@ -142,6 +143,7 @@ static int echo_send(struct echo_run *r, struct client_err *e)
             fprintf(stderr, "* send: %s after %llu bytes\n", strerror(errno),
                     (unsigned long long)r->tx);
         r->wr_dead = true;
+        r->wr_err = errno; /* the socket's error is consumed: keep it */
         return EX_OK;
     }
     if (n < 0)
@@ -190,7 +192,7 @@ static int echo_recv(struct echo_run *r, struct client_err *e)
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return EX_OK;
     if (n <= 0)
-        return echo_short(r, n < 0 ? errno : 0, e);
+        return echo_short(r, n < 0 ? errno : r->wr_err == ECONNRESET ? ECONNRESET : 0, e);
     if (r->o->verbose)
         fprintf(stderr, "< %zd bytes\n", n);
     r->progress_ns = clock_now_ns();

@@ -91,7 +91,8 @@ static void test_names_and_directions(void **state)
 {
     (void)state;
     assert_string_equal(hubwire_op_name(HUB_LOGIN_OK), "LOGIN_ACK_OK");
-    assert_string_equal(hubwire_op_name(HUB_RETRIEVE_END), "RETRIEVE_END");
+    assert_string_equal(hubwire_op_name(HUB_RETRIEVE_END), "END_OF_RETRIEVE");
+    assert_string_equal(hubwire_op_name(HUB_RESET), "SESSION_RESET");
     assert_null(hubwire_op_name(0x55));
     assert_true(hubwire_from_client(HUB_RESET));
     assert_true(hubwire_from_client(HUB_TEST_HOOK));
