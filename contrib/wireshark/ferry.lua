@@ -66,6 +66,23 @@ local function printable(text)
     return (text:gsub("%c", "."))
 end
 
+-- Dissects the messages of a TCP segment one after another: step(off,
+-- left) returns the bytes one message used, or nil and the bytes it needs
+-- in all, and then TCP is asked to reassemble from there.
+local function each_pdu(tvb, pinfo, step)
+    local len, off = tvb:reported_len(), 0
+    while off < len do
+        local used, need = step(off, len - off)
+        if not used then
+            pinfo.desegment_offset = off
+            pinfo.desegment_len = need
+            return len
+        end
+        off = off + used
+    end
+    return len
+end
+
 local function copy(t)
     local c = {}
     for k, v in pairs(t) do c[k] = v end
@@ -389,17 +406,9 @@ local function native_dissect(tvb, pinfo, tree)
     end
     local steps = from_client(pinfo, s) and client_step or server_step
     local side = steps == client_step and "c" or "s"
-    local len, off = tvb:reported_len(), 0
-    while off < len do
-        local used, need = steps[s[side]](tvb, off, len - off, pinfo, tree, s)
-        if not used then
-            pinfo.desegment_offset = off
-            pinfo.desegment_len = need
-            return len
-        end
-        off = off + used
-    end
-    return len
+    return each_pdu(tvb, pinfo, function(off, left)
+        return steps[s[side]](tvb, off, left, pinfo, tree, s)
+    end)
 end
 
 function ferry.dissector(tvb, pinfo, tree)
@@ -569,17 +578,9 @@ function lottery.dissector(tvb, pinfo, tree)
         lottery_convs[key] = st
     end
     local step = from_client(pinfo, st) and lottery_command or lottery_answer
-    local len, off = tvb:reported_len(), 0
-    while off < len do
-        local used, need = step(tvb, off, len - off, pinfo, tree)
-        if not used then
-            pinfo.desegment_offset = off
-            pinfo.desegment_len = need
-            return len
-        end
-        off = off + used
-    end
-    return len
+    return each_pdu(tvb, pinfo, function(off, left)
+        return step(tvb, off, left, pinfo, tree)
+    end)
 end
 
 -- No default port and no heuristic (four-byte integers look like anything):
