@@ -1,0 +1,304 @@
+/*
+ * store: the hub's state in SQLite. See store.h.
+ */
+#include "worker/hub/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+    sqlite3 *db;
+};
+
+/* WAL: readers never wait for the writer; FULL: a commit is on the disk
+ * when it returns (NORMAL would lose the last commits at a power cut). */
+static const char store_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS accounts("
+    "  id TEXT PRIMARY KEY, salt BLOB NOT NULL, verifier BLOB NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS subscriptions("
+    "  follower TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  publisher TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  since INTEGER NOT NULL, PRIMARY KEY (follower, publisher));"
+    "CREATE INDEX IF NOT EXISTS subscriptions_by_publisher ON subscriptions(publisher);"
+    /* AUTOINCREMENT: a msg_id is never reused, even after its post is gone. */
+    "CREATE TABLE IF NOT EXISTS posts("
+    "  msg_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  publisher TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  text BLOB NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS posts_by_publisher ON posts(publisher, msg_id);";
+
+/* An SQLite result code as -errno. */
+static int store_errno(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return -EEXIST;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return -ENOENT;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    }
+    return -EIO;
+}
+
+int store_open(const char *path, struct store **out)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL)
+        return -ENOMEM;
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 1000);
+        rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        rc = store_errno(rc);
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *store_error(const struct store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+bool store_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+
+    return n >= 1 && n <= STORE_ID_MAX &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* Runs a statement that returns no rows; finalises it. Returns 0 or -errno;
+ * *changes (when not NULL) is how many rows it changed. */
+static int store_run(struct store *s, sqlite3_stmt *st, int *changes)
+{
+    int rc = st == NULL ? sqlite3_errcode(s->db) : sqlite3_step(st);
+
+    if (st != NULL && sqlite3_finalize(st) != SQLITE_OK && rc == SQLITE_DONE)
+        rc = sqlite3_errcode(s->db);
+    if (changes != NULL)
+        *changes = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    return store_errno(rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(s->db));
+}
+
+/* Prepares sql. Returns the statement, or NULL (the database's error
+ * says why, and store_run() turns it into -errno). */
+static sqlite3_stmt *store_sql(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    return st;
+}
+
+static int store_user_write(struct store *s, const char *sql, const char *id,
+                            const uint8_t salt[STORE_SALT_LEN],
+                            const uint8_t verifier[STORE_VERIFIER_LEN], int *changes)
+{
+    sqlite3_stmt *st = store_sql(s, sql);
+
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, salt, STORE_SALT_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, verifier, STORE_VERIFIER_LEN, SQLITE_STATIC);
+    }
+    return store_run(s, st, changes);
+}
+
+int store_user_add(struct store *s, const char *id, const uint8_t salt[STORE_SALT_LEN],
+                   const uint8_t verifier[STORE_VERIFIER_LEN])
+{
+    if (!store_id_valid(id))
+        return -EINVAL;
+    return store_user_write(s,
+                            "INSERT INTO accounts(id, salt, verifier, created) "
+                            "VALUES (?1, ?2, ?3, unixepoch())",
+                            id, salt, verifier, NULL);
+}
+
+int store_user_set(struct store *s, const char *id, const uint8_t salt[STORE_SALT_LEN],
+                   const uint8_t verifier[STORE_VERIFIER_LEN])
+{
+    int changes = 0, rc;
+
+    rc = store_user_write(s, "UPDATE accounts SET salt = ?2, verifier = ?3 WHERE id = ?1", id, salt,
+                          verifier, &changes);
+    return rc < 0 ? rc : changes == 0 ? -ENOENT : 0;
+}
+
+int store_user_get(struct store *s, const char *id, uint8_t salt[STORE_SALT_LEN],
+                   uint8_t verifier[STORE_VERIFIER_LEN])
+{
+    sqlite3_stmt *st = store_sql(s, "SELECT salt, verifier FROM accounts WHERE id = ?1");
+    int rc;
+
+    if (st == NULL)
+        return store_errno(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_SALT_LEN &&
+        sqlite3_column_bytes(st, 1) == STORE_VERIFIER_LEN) {
+        memcpy(salt, sqlite3_column_blob(st, 0), STORE_SALT_LEN);
+        memcpy(verifier, sqlite3_column_blob(st, 1), STORE_VERIFIER_LEN);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? -ENOENT : rc == SQLITE_ROW ? -EIO : store_errno(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_user_del(struct store *s, const char *id)
+{
+    sqlite3_stmt *st = store_sql(s, "DELETE FROM accounts WHERE id = ?1");
+    int changes = 0, rc;
+
+    if (st != NULL)
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = store_run(s, st, &changes);
+    return rc < 0 ? rc : changes == 0 ? -ENOENT : 0;
+}
+
+/* Steps st, calling fn with its first column as text per row; finalises
+ * it. Returns 0 or -errno. */
+static int store_each(struct store *s, sqlite3_stmt *st, int (*fn)(const char *, void *), void *arg)
+{
+    int rc;
+
+    if (st == NULL)
+        return store_errno(sqlite3_extended_errcode(s->db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn((const char *)sqlite3_column_text(st, 0), arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_errno(rc);
+}
+
+int store_users(struct store *s, int (*fn)(const char *id, void *arg), void *arg)
+{
+    return store_each(s, store_sql(s, "SELECT id FROM accounts ORDER BY id"), fn, arg);
+}
+
+int store_subscribe(struct store *s, const char *follower, const char *publisher)
+{
+    sqlite3_stmt *st;
+
+    if (strcmp(follower, publisher) == 0)
+        return -EINVAL;
+    st = store_sql(s, "INSERT INTO subscriptions(follower, publisher, since) "
+                      "VALUES (?1, ?2, unixepoch())");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, follower, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, publisher, -1, SQLITE_STATIC);
+    }
+    return store_run(s, st, NULL);
+}
+
+int store_unsubscribe(struct store *s, const char *follower, const char *publisher)
+{
+    sqlite3_stmt *st =
+        store_sql(s, "DELETE FROM subscriptions WHERE follower = ?1 AND publisher = ?2");
+    int changes = 0, rc;
+
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, follower, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, publisher, -1, SQLITE_STATIC);
+    }
+    rc = store_run(s, st, &changes);
+    return rc < 0 ? rc : changes == 0 ? -ENOENT : 0;
+}
+
+int store_followers(struct store *s, const char *publisher,
+                    int (*fn)(const char *follower, void *arg), void *arg)
+{
+    sqlite3_stmt *st =
+        store_sql(s, "SELECT follower FROM subscriptions WHERE publisher = ?1 ORDER BY follower");
+
+    if (st != NULL)
+        sqlite3_bind_text(st, 1, publisher, -1, SQLITE_STATIC);
+    return store_each(s, st, fn, arg);
+}
+
+int store_post(struct store *s, const char *publisher, const char *text, size_t len, int64_t now,
+               uint32_t *msg_id)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (len > STORE_TEXT_MAX)
+        return -E2BIG;
+    st = store_sql(s, "INSERT INTO posts(publisher, text, created) VALUES (?1, ?2, ?3)");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, publisher, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, text, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+    }
+    rc = store_run(s, st, NULL);
+    if (rc == 0)
+        *msg_id = (uint32_t)sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_recent(struct store *s, const char *follower, unsigned n, struct store_post *out)
+{
+    sqlite3_stmt *st =
+        store_sql(s, "SELECT p.msg_id, p.publisher, p.text, p.created "
+                     "FROM posts p JOIN subscriptions f ON f.publisher = p.publisher "
+                     "WHERE f.follower = ?1 ORDER BY p.msg_id DESC LIMIT ?2");
+    unsigned got = 0;
+    int rc = SQLITE_DONE;
+
+    if (st == NULL)
+        return store_errno(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_text(st, 1, follower, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, n);
+    while (got < n && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_post *p = &out[got++];
+        int len = sqlite3_column_bytes(st, 2);
+
+        p->msg_id = (uint32_t)sqlite3_column_int64(st, 0);
+        snprintf(p->publisher, sizeof(p->publisher), "%s", sqlite3_column_text(st, 1));
+        len = len > STORE_TEXT_MAX ? STORE_TEXT_MAX : len;
+        memcpy(p->text, sqlite3_column_blob(st, 2), (size_t)len);
+        p->text[len] = '\0';
+        p->created = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (got < n && rc != SQLITE_DONE)
+        return store_errno(rc);
+    return (int)got;
+}
