@@ -1,5 +1,6 @@
 /*
- * pool: fork and prefork supervision. See pool.h.
+ * pool: the master's supervision of its children (fork, prefork and event
+ * pools), through a table of process kinds. See pool.h.
  *
  * Everything happens in libuv callbacks on one thread, so the pool state
  * needs no locking. The scoreboard decides whether a child may be forked:
@@ -37,6 +38,36 @@
 #define POOL_SPAWN_PAUSE_MS   10  /* ...then a pause: no fork storm */
 #define POOL_ACCEPT_PAUSE_MS  100 /* fork mode, out of descriptors: retry after */
 
+struct pool;
+
+/*
+ * The kinds of process the master runs, one row each, as nginx's process
+ * table holds its cache manager beside the workers: how a kind starts,
+ * whether it is the pool that --workers, resize, SIGTTIN/SIGTTOU and HUP's
+ * rolling restart act on (and the watchdog and idle-first retirement read
+ * connection records of), and its own count, target and crash back-off.
+ * The pool's workers are the first row; the hub is the next (issue 10).
+ */
+enum pool_kind { POOL_WORKER, POOL_KINDS };
+
+struct pool_kind_rules {
+    const char *name; /* "worker": logs, events */
+    bool pool;        /* the serving pool (above) */
+    /* Runs in the child just forked for slot; never returns. A fork-mode
+     * worker serves conn, accepted on listener from peer at accepted_ns. */
+    void (*child)(struct pool *p, int slot, int conn, unsigned listener,
+                  const struct sockaddr_storage *peer, int64_t accepted_ns);
+};
+
+/* A row's state. */
+struct pool_row {
+    unsigned children;     /* of this kind, forked and not yet reaped */
+    unsigned target;       /* how many to keep running; fork mode's workers: the limit */
+    unsigned quick_deaths; /* consecutive children that died young: the back-off */
+    bool started;          /* the first ones are up: later spawns are respawns */
+    uv_timer_t respawn;
+};
+
 struct pool {
     uv_loop_t loop;
     const struct config *cfg;
@@ -46,7 +77,7 @@ struct pool {
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
-    uv_timer_t respawn, deadline, drain, watchdog, unpause;
+    uv_timer_t deadline, drain, watchdog, unpause;
     struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
     int64_t *reported;       /* per slot: start of the transfer reported stuck */
     bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
@@ -54,13 +85,12 @@ struct pool {
     const char *admin_path;
     gid_t admin_group;
     pid_t *pids;    /* per slot; 0 when the slot is free */
+    uint8_t *kinds; /* per slot: enum pool_kind of its child */
     bool *retiring; /* per slot: asked to leave by a resize */
     unsigned nretiring;
-    unsigned children;     /* forked and not yet reaped */
-    unsigned target;       /* prefork: pool size; fork: concurrency limit */
-    unsigned quick_deaths; /* consecutive workers that died young */
-    unsigned deadline_s;   /* of the shutdown under way */
-    bool started;          /* the initial pool is up: later spawns are respawns */
+    unsigned children;   /* of every kind, forked and not yet reaped */
+    unsigned deadline_s; /* of the shutdown under way */
+    struct pool_row rows[POOL_KINDS];
     struct {
         bool active;
         pid_t *old;       /* the workers to replace, in turn */
@@ -144,12 +174,22 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
     _exit(rc);
 }
 
+static const struct pool_kind_rules pool_kinds[POOL_KINDS] = {
+    [POOL_WORKER] = {"worker", true, pool_child},
+};
+
+/* The pool's row: the workers. */
+static struct pool_row *pool_workers(struct pool *p)
+{
+    return &p->rows[POOL_WORKER];
+}
+
 /*
- * Forks a child into a free slot: a prefork worker when conn < 0, else a
- * fork-mode child for conn (accepted at accepted_ns). Returns 0, or
- * -ENOSPC at the limit, or -errno.
+ * Forks a child of kind into a free slot: for a worker, a prefork or
+ * event worker when conn < 0, else a fork-mode child for conn (accepted
+ * at accepted_ns). Returns 0, or -ENOSPC at the limit, or -errno.
  */
-static int pool_spawn(struct pool *p, int conn, unsigned listener,
+static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned listener,
                       const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
     int keep[LSN_MAX + 3], slot;
@@ -170,16 +210,20 @@ static int pool_spawn(struct pool *p, int conn, unsigned listener,
         keep[nkeep++] = p->ls->fds[i];
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
-        pool_child(p, slot, conn, listener, peer, accepted_ns);
+        pool_kinds[kind].child(p, slot, conn, listener, peer, accepted_ns);
     if (pid < 0) {
         sb_unclaim(p->sb, slot);
         return (int)pid;
     }
     p->pids[slot] = pid;
+    p->kinds[slot] = (uint8_t)kind;
     p->killing[slot] = false;
     p->children++;
-    pool_event(p, "worker_started", "{s:i,s:i}", "slot", slot, "pid", (int)pid);
-    log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "worker started: pid %ld slot %d", (long)pid, slot);
+    p->rows[kind].children++;
+    pool_event(p, "worker_started", "{s:i,s:i,s:s}", "slot", slot, "pid", (int)pid, "kind",
+               pool_kinds[kind].name);
+    log_msg(conn >= 0 ? LOG_DEBUG : LOG_INFO, "%s started: pid %ld slot %d", pool_kinds[kind].name,
+            (long)pid, slot);
     return 0;
 }
 
@@ -278,12 +322,12 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
         struct sockaddr_storage peer;
         int fd, rc;
 
-        if (p->children >= p->target) {
-            log_debug("at the limit of %u children: pausing accept", p->target);
+        if (pool_workers(p)->children >= pool_workers(p)->target) {
+            log_debug("at the limit of %u children: pausing accept", pool_workers(p)->target);
             p->sb->pool.at_limit++;
             p->sb->pool.at_limit_unix = time(NULL);
             pool_accept_stop(p);
-            pool_event(p, "pool_at_limit", "{s:i}", "limit", p->target);
+            pool_event(p, "pool_at_limit", "{s:i}", "limit", pool_workers(p)->target);
             return;
         }
         fd = pool_accept_next(p, &listener, &peer);
@@ -297,7 +341,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
             return;
         }
         pool_accept_resumed(p);
-        rc = pool_spawn(p, fd, listener, &peer, clock_now_ns());
+        rc = pool_spawn(p, POOL_WORKER, fd, listener, &peer, clock_now_ns());
         close(fd); /* the child has its own copy */
         if (rc < 0) {
             log_error("cannot fork a child for a connection: %s", strerror(-rc));
@@ -306,52 +350,66 @@ static void pool_on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-/* Prefork: brings the pool back to its target size. */
+/* A row's respawn timer: brings the row back to its target (the pool:
+ * prefork and event mode). */
 static void pool_on_respawn(uv_timer_t *t)
 {
     struct pool *p = t->loop->data;
+    struct pool_row *row = t->data;
+    enum pool_kind kind = (enum pool_kind)(row - p->rows);
 
-    for (unsigned batch = 0; !p->stopping && p->children < p->target; batch++) {
+    for (unsigned batch = 0; !p->stopping && row->children < row->target; batch++) {
         int rc;
 
         if (batch == POOL_SPAWN_BATCH) {
-            uv_timer_start(&p->respawn, pool_on_respawn, POOL_SPAWN_PAUSE_MS, 0);
+            uv_timer_start(&row->respawn, pool_on_respawn, POOL_SPAWN_PAUSE_MS, 0);
             return;
         }
-        rc = pool_spawn(p, -1, 0, NULL, 0);
+        rc = pool_spawn(p, kind, -1, 0, NULL, 0);
         if (rc < 0) {
-            log_error("cannot start a worker: %s; retrying in 1 s", strerror(-rc));
-            uv_timer_start(&p->respawn, pool_on_respawn, 1000, 0);
+            log_error("cannot start a %s: %s; retrying in 1 s", pool_kinds[kind].name,
+                      strerror(-rc));
+            uv_timer_start(&row->respawn, pool_on_respawn, 1000, 0);
             return;
         }
-        if (p->resize.active)
+        if (p->resize.active && pool_kinds[kind].pool)
             p->resize.r.started++;
         else
-            p->sb->pool.respawns += p->started;
+            p->sb->pool.respawns += row->started;
     }
-    p->started = true;
+    row->started = true;
     pool_resize_check(p);
 }
 
-/* Prefork: plans a replacement, backing off while workers die young. */
-static void pool_plan_respawn(struct pool *p, int64_t lived_ns)
+/* Brings the row of kind to its target now (the first start, a resize
+ * up, a restart's replacement). */
+static void pool_fill(struct pool *p, enum pool_kind kind)
 {
+    pool_on_respawn(&p->rows[kind].respawn);
+}
+
+/* Plans the replacement of a child of kind that lived lived_ns, backing
+ * off while they die young. */
+static void pool_plan_respawn(struct pool *p, enum pool_kind kind, int64_t lived_ns)
+{
+    struct pool_row *row = &p->rows[kind];
     uint64_t delay = 0;
 
     if (lived_ns < POOL_QUICK_DEATH_NS) {
-        unsigned shift = p->quick_deaths < 16 ? p->quick_deaths : 16;
+        unsigned shift = row->quick_deaths < 16 ? row->quick_deaths : 16;
 
-        p->quick_deaths++;
+        row->quick_deaths++;
         delay = (uint64_t)POOL_BACKOFF_FIRST_MS << shift;
         if (delay > POOL_BACKOFF_MAX_MS)
             delay = POOL_BACKOFF_MAX_MS;
-        log_warn("worker died %.0f ms after start (%u in a row): next start in %llu ms",
-                 (double)lived_ns / 1e6, p->quick_deaths, (unsigned long long)delay);
+        log_warn("%s died %.0f ms after start (%u in a row): next start in %llu ms",
+                 pool_kinds[kind].name, (double)lived_ns / 1e6, row->quick_deaths,
+                 (unsigned long long)delay);
     } else {
-        p->quick_deaths = 0;
+        row->quick_deaths = 0;
     }
-    if (!uv_is_active((uv_handle_t *)&p->respawn) || uv_timer_get_due_in(&p->respawn) > delay)
-        uv_timer_start(&p->respawn, pool_on_respawn, delay, 0);
+    if (!uv_is_active((uv_handle_t *)&row->respawn) || uv_timer_get_due_in(&row->respawn) > delay)
+        uv_timer_start(&row->respawn, pool_on_respawn, delay, 0);
 }
 
 static void pool_close_walk(uv_handle_t *h, void *arg)
@@ -393,16 +451,19 @@ static enum sb_exit pool_exit_kind(const struct pool *p, int slot, int wstatus)
 /* Logs the exit of a reaped child (not a retired one). */
 static void pool_log_exit(const struct pool *p, int slot, pid_t pid, int wstatus, enum sb_exit how)
 {
+    const char *name = pool_kinds[p->kinds[slot]].name;
+
     if (WIFSIGNALED(wstatus))
         log_msg(how == SB_EXIT_KILLED ? LOG_INFO : LOG_WARN,
-                "worker exited: pid %ld slot %d killed by signal %d (%s)%s", (long)pid, slot,
+                "%s exited: pid %ld slot %d killed by signal %d (%s)%s", name, (long)pid, slot,
                 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
                 how == SB_EXIT_KILLED ? ", as the master asked" : "");
     else
         log_msg(how == SB_EXIT_CRASH        ? LOG_WARN
                 : p->cfg->mode == MODE_FORK ? LOG_DEBUG
                                             : LOG_INFO,
-                "worker exited: pid %ld slot %d status %d", (long)pid, slot, WEXITSTATUS(wstatus));
+                "%s exited: pid %ld slot %d status %d", name, (long)pid, slot,
+                WEXITSTATUS(wstatus));
 }
 
 /* Logs a reaped child and frees its slot, folding its counters. A worker
@@ -430,6 +491,7 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     p->pids[slot] = 0;
     p->killing[slot] = false;
     p->children--;
+    p->rows[p->kinds[slot]].children--;
     /* Guarded here, not in pool_event(): the arguments are new objects. */
     if (admin_wants_events(&p->admin))
         admin_event(
@@ -458,7 +520,8 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
     (void)signum;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
         int slot = pool_slot_of(p, pid);
-        bool retired;
+        bool retired, fork_worker;
+        enum pool_kind kind;
         int64_t lived;
 
         if (slot < 0)
@@ -467,6 +530,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
          * behind the sequence lock everywhere, as a rule. */
         lived = sb_read(p->sb, slot, &w) == 0 ? clock_now_ns() - w.started_ns : 0;
         retired = p->retiring[slot];
+        kind = (enum pool_kind)p->kinds[slot];
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping) {
             pool_event(p, "shutdown_progress", "{s:i}", "children_left", p->children);
@@ -474,11 +538,15 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         }
         if (retired)
             pool_roll_reaped(p, slot);
-        if (p->cfg->mode != MODE_FORK && !retired) {
-            pool_plan_respawn(p, lived);
-        } else if (p->cfg->mode == MODE_FORK && p->children < p->target && !p->accepting) {
+        /* Fork mode's workers are per connection: never respawned, but
+         * one leaving makes room to accept again. */
+        fork_worker = p->cfg->mode == MODE_FORK && kind == POOL_WORKER;
+        if (!fork_worker && !retired) {
+            pool_plan_respawn(p, kind, lived);
+        } else if (fork_worker && pool_workers(p)->children < pool_workers(p)->target &&
+                   !p->accepting) {
             pool_accept_start(p);
-            pool_event(p, "pool_below_limit", "{s:i}", "limit", p->target);
+            pool_event(p, "pool_below_limit", "{s:i}", "limit", pool_workers(p)->target);
         }
         pool_resize_check(p);
     }
@@ -529,7 +597,7 @@ static void pool_resize_check(struct pool *p)
 {
     if (!p->resize.active || p->nretiring > 0)
         return;
-    if (p->cfg->mode != MODE_FORK && p->children < p->target)
+    if (p->cfg->mode != MODE_FORK && pool_workers(p)->children < pool_workers(p)->target)
         return;
     pool_resize_finish(p);
 }
@@ -543,7 +611,7 @@ static int pool_least_busy(const struct pool *p)
     struct sb_slot w;
 
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->pids[i] == 0 || p->retiring[i])
+        if (p->pids[i] == 0 || p->retiring[i] || !pool_kinds[p->kinds[i]].pool)
             continue;
         if (sb_read(p->sb, (int)i, &w) < 0)
             w.conns = UINT32_MAX - 1; /* unreadable: last, but still a candidate */
@@ -583,7 +651,8 @@ static void pool_on_drain(uv_timer_t *t)
 static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
 {
     struct pool *p = ctx;
-    unsigned from = p->target, live;
+    struct pool_row *row = pool_workers(p);
+    unsigned from = row->target, live;
 
     if (p->stopping)
         return -ESHUTDOWN;
@@ -598,17 +667,17 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
     p->resize.r.to = to;
     log_info("resize: %u -> %u %s", from, to,
              p->cfg->mode == MODE_FORK ? "children at most" : "workers");
-    p->target = to;
+    row->target = to;
     p->sb->pool.target = to;
     pool_event(p, "resize_started", "{s:i,s:i,s:i}", "from", from, "to", to, "drain_timeout_s",
                drain_s);
     if (p->cfg->mode == MODE_FORK) {
-        if (p->children < p->target)
+        if (row->children < row->target)
             pool_accept_start(p); /* children above a lower limit just finish */
     } else if (to > from) {
-        pool_on_respawn(&p->respawn);
+        pool_fill(p, POOL_WORKER);
     } else {
-        live = p->children - p->nretiring;
+        live = row->children - p->nretiring;
         if (live > to) {
             pool_retire(p, live - to);
             uv_timer_start(&p->drain, pool_on_drain, (uint64_t)drain_s * 1000, 0);
@@ -698,14 +767,16 @@ static void pool_full_check(struct pool *p, bool all_full)
         return;
     p->all_full = all_full;
     if (!all_full) {
-        pool_event(p, "pool_below_limit", "{s:i}", "limit", p->sb->conns_per_slot * p->children);
+        pool_event(p, "pool_below_limit", "{s:i}", "limit",
+                   p->sb->conns_per_slot * pool_workers(p)->children);
         return;
     }
     p->sb->pool.at_limit++;
     p->sb->pool.at_limit_unix = time(NULL);
     log_warn("every worker holds %u connections (--worker-connections): new ones wait",
              p->sb->conns_per_slot);
-    pool_event(p, "pool_at_limit", "{s:i}", "limit", p->sb->conns_per_slot * p->children);
+    pool_event(p, "pool_at_limit", "{s:i}", "limit",
+               p->sb->conns_per_slot * pool_workers(p)->children);
 }
 
 /* Once a second: a transfer that made no progress for --stall-timeout is
@@ -714,12 +785,13 @@ static void pool_on_watchdog(uv_timer_t *t)
 {
     struct pool *p = t->loop->data;
     int64_t now = clock_now_ns(), limit = (int64_t)p->cfg->stall_timeout * 1000000000, turn;
-    bool all_full = p->children > 0;
+    bool all_full = pool_workers(p)->children > 0;
     struct sb_slot w;
     struct sb_conn r;
 
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->pids[i] <= 0 || sb_read(p->sb, (int)i, &w) < 0)
+        /* The pool's processes: their loops and connection records. */
+        if (p->pids[i] <= 0 || !pool_kinds[p->kinds[i]].pool || sb_read(p->sb, (int)i, &w) < 0)
             continue;
         all_full = all_full && w.full;
         if (p->killing[i]) /* on its way out: nothing more to report */
@@ -750,7 +822,7 @@ static void pool_on_watchdog(uv_timer_t *t)
 static void pool_on_ttinou(uv_signal_t *h, int signum)
 {
     struct pool *p = h->loop->data;
-    unsigned to = signum == SIGTTIN ? p->target + 1 : p->target - 1;
+    unsigned target = pool_workers(p)->target, to = signum == SIGTTIN ? target + 1 : target - 1;
     int rc;
 
     if (to < 1 || to > p->cfg->max_children) {
@@ -789,7 +861,8 @@ static void pool_roll_next(struct pool *p)
 
         if (slot < 0 || p->retiring[slot])
             continue; /* gone meanwhile */
-        if (p->children < p->cfg->max_children && (rc = pool_spawn(p, -1, 0, NULL, 0)) < 0)
+        if (p->children < p->cfg->max_children &&
+            (rc = pool_spawn(p, POOL_WORKER, -1, 0, NULL, 0)) < 0)
             log_warn("rolling restart: cannot start a replacement first: %s; the old worker "
                      "is replaced after it leaves",
                      strerror(-rc));
@@ -817,8 +890,8 @@ static void pool_roll_reaped(struct pool *p, int slot)
     if (!p->roll.active || slot != p->roll.slot)
         return;
     uv_timer_stop(&p->drain);
-    if (p->children < p->target) /* it was retired before its replacement */
-        pool_on_respawn(&p->respawn);
+    if (pool_workers(p)->children < pool_workers(p)->target) /* retired before its replacement */
+        pool_fill(p, POOL_WORKER);
     pool_roll_next(p);
 }
 
@@ -841,7 +914,7 @@ static void pool_on_hup(uv_signal_t *h, int signum)
     if (p->roll.old == NULL)
         return;
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->pids[i] > 0 && !p->retiring[i])
+        if (p->pids[i] > 0 && !p->retiring[i] && pool_kinds[p->kinds[i]].pool)
             p->roll.old[p->roll.n++] = p->pids[i];
     }
     p->roll.active = true;
@@ -866,7 +939,8 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         free(p->roll.old);
         memset(&p->roll, 0, sizeof(p->roll));
         pool_accept_stop(p);
-        uv_timer_stop(&p->respawn);
+        for (int k = 0; k < POOL_KINDS; k++)
+            uv_timer_stop(&p->rows[k].respawn);
         uv_timer_stop(&p->unpause);
     }
     pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
@@ -946,7 +1020,7 @@ static void pool_on_usr1(uv_signal_t *h, int signum)
 
 static unsigned pool_admin_target(void *ctx)
 {
-    return ((struct pool *)ctx)->target;
+    return pool_workers(ctx)->target;
 }
 
 static void pool_admin_shutdown(void *ctx, bool graceful, int timeout_s)
@@ -981,7 +1055,10 @@ static int pool_init(struct pool *p)
     uv_signal_init(&p->loop, &p->sig_term);
     uv_signal_init(&p->loop, &p->sig_int);
     uv_signal_init(&p->loop, &p->sig_chld);
-    uv_timer_init(&p->loop, &p->respawn);
+    for (int k = 0; k < POOL_KINDS; k++) {
+        uv_timer_init(&p->loop, &p->rows[k].respawn);
+        p->rows[k].respawn.data = &p->rows[k];
+    }
     uv_timer_init(&p->loop, &p->deadline);
     uv_timer_init(&p->loop, &p->drain);
     uv_timer_init(&p->loop, &p->watchdog);
@@ -1025,7 +1102,9 @@ static bool pool_alloc(struct pool *p, uint32_t nslots)
     p->retiring = calloc(nslots, sizeof(bool));
     p->killing = calloc(nslots, sizeof(bool));
     p->reported = calloc(nslots, sizeof(int64_t));
-    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->reported != NULL;
+    p->kinds = calloc(nslots, sizeof(uint8_t));
+    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->reported != NULL &&
+           p->kinds != NULL;
 }
 
 static void pool_free(struct pool *p)
@@ -1034,6 +1113,7 @@ static void pool_free(struct pool *p)
     free(p->retiring);
     free(p->killing);
     free(p->reported);
+    free(p->kinds);
 }
 
 int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd,
@@ -1043,7 +1123,6 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
                      .sb = sb,
                      .ls = ls,
                      .dirfd = dirfd,
-                     .target = cfg->workers,
                      .admin_path = admin_path,
                      .admin_group = admin_group};
     int rc = UV_ENOMEM;
@@ -1055,11 +1134,12 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     }
     signal(SIGPIPE, SIG_IGN);
     sb->pool.target = cfg->workers;
+    pool_workers(&p)->target = cfg->workers;
     rc = pool_init(&p);
     if (rc < 0)
         pool_finish(&p);
     else if (cfg->mode != MODE_FORK)
-        pool_on_respawn(&p.respawn);
+        pool_fill(&p, POOL_WORKER);
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     pool_free(&p);
