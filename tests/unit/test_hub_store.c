@@ -123,23 +123,25 @@ static void test_posts_and_recent(void **state)
     assert_int_equal(store_post(s, "dave", "x", 1, 105, &id[0]), -ENOENT);
     assert_int_equal(store_subscribe(s, "bob", "alice"), 0);
     assert_int_equal(store_subscribe(s, "bob", "carol"), 0);
-    assert_int_equal(store_recent(s, "bob", 1, got), 1);
+    assert_int_equal(store_recent(s, "bob", UINT32_MAX, 1, got), 1);
     assert_int_equal(got[0].msg_id, id[3]);
-    assert_int_equal(store_recent(s, "bob", 20, got), 3);
+    assert_int_equal(store_recent(s, "bob", UINT32_MAX, 20, got), 3);
     assert_string_equal(got[1].text, "from carol");
     assert_string_equal(got[1].publisher, "carol");
     assert_int_equal(got[1].created, 101);
     assert_string_equal(got[2].text, "first");
-    assert_int_equal(store_recent(s, "alice", 20, got), 0); /* follows nobody */
+    assert_int_equal(store_recent(s, "bob", id[1], 20, got), 2); /* a repeat: as of then */
+    assert_int_equal(got[0].msg_id, id[1]);
+    assert_int_equal(store_recent(s, "alice", UINT32_MAX, 20, got), 0); /* follows nobody */
     snprintf(big, sizeof(big), "%s-wal", path); /* WAL mode: the log beside the database */
     assert_int_equal(access(big, F_OK), 0);
 
     store_close(s);
     assert_int_equal(store_open(path, &s), 0);
     *state = s;
-    assert_int_equal(store_recent(s, "bob", 20, got), 3);
+    assert_int_equal(store_recent(s, "bob", UINT32_MAX, 20, got), 3);
     assert_int_equal(store_user_del(s, "carol"), 0); /* her posts and follows go with her */
-    assert_int_equal(store_recent(s, "bob", 20, got), 2);
+    assert_int_equal(store_recent(s, "bob", UINT32_MAX, 20, got), 2);
     assert_int_equal(store_user_del(s, "carol"), -ENOENT);
 }
 

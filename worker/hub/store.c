@@ -273,12 +273,13 @@ int store_post(struct store *s, const char *publisher, const char *text, size_t 
     return rc;
 }
 
-int store_recent(struct store *s, const char *follower, unsigned n, struct store_post *out)
+int store_recent(struct store *s, const char *follower, uint32_t upto, unsigned n,
+                 struct store_post *out)
 {
     sqlite3_stmt *st =
         store_sql(s, "SELECT p.msg_id, p.publisher, p.text, p.created "
                      "FROM posts p JOIN subscriptions f ON f.publisher = p.publisher "
-                     "WHERE f.follower = ?1 ORDER BY p.msg_id DESC LIMIT ?2");
+                     "WHERE f.follower = ?1 AND p.msg_id <= ?3 ORDER BY p.msg_id DESC LIMIT ?2");
     unsigned got = 0;
     int rc = SQLITE_DONE;
 
@@ -286,6 +287,7 @@ int store_recent(struct store *s, const char *follower, unsigned n, struct store
         return store_errno(sqlite3_extended_errcode(s->db));
     sqlite3_bind_text(st, 1, follower, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, n);
+    sqlite3_bind_int64(st, 3, upto);
     while (got < n && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_post *p = &out[got++];
         int len = sqlite3_column_bytes(st, 2);

@@ -79,9 +79,12 @@ int store_followers(struct store *s, const char *publisher,
 int store_post(struct store *s, const char *publisher, const char *text, size_t len, int64_t now,
                uint32_t *msg_id);
 
-/* The n most recent posts of the users follower follows now (older than
- * the subscription included, never follower's own), newest first, into
- * out (room for n). Returns how many, or -errno. */
-int store_recent(struct store *s, const char *follower, unsigned n, struct store_post *out);
+/* The n most recent posts with msg_id <= upto (UINT32_MAX: all) of the
+ * users follower follows now (older than the subscription included, never
+ * follower's own), newest first, into out (room for n). upto lets a
+ * repeated retrieve answer the same posts as the first. Returns how many,
+ * or -errno. */
+int store_recent(struct store *s, const char *follower, uint32_t upto, unsigned n,
+                 struct store_post *out);
 
 #endif
