@@ -13,12 +13,18 @@
 
 int addr_resolve(const char *host, const char *port, bool passive, struct addrinfo **out)
 {
+    return addr_resolve_type(host, port, passive, SOCK_STREAM, out);
+}
+
+int addr_resolve_type(const char *host, const char *port, bool passive, int socktype,
+                      struct addrinfo **out)
+{
     struct addrinfo hints;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_socktype = socktype;
+    hints.ai_protocol = socktype == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
     hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : AI_ADDRCONFIG);
     return getaddrinfo(host, port, &hints, out);
 }

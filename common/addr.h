@@ -21,6 +21,10 @@
  */
 int addr_resolve(const char *host, const char *port, bool passive, struct addrinfo **out);
 
+/* The same for socktype: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP). */
+int addr_resolve_type(const char *host, const char *port, bool passive, int socktype,
+                      struct addrinfo **out);
+
 /* Writes "1.2.3.4:80" or "[::1]:80" into buf (ADDR_STR_MAX bytes); an
  * IPv4-mapped IPv6 address prints as IPv4. Returns buf. */
 char *addr_format(const struct sockaddr *sa, char *buf);

@@ -21,6 +21,7 @@ enum proto {
     PROTO_UPCASE,  /* echo, ASCII letters upper-cased */
     PROTO_DAYTIME, /* RFC 867 daytime */
     PROTO_LOTTERY, /* six numbers of 1-45 drawn per connection */
+    PROTO_HUB,     /* the publish/subscribe hub, UDP (docs/HUB.md) */
     PROTO_COUNT
 };
 
@@ -34,9 +35,19 @@ int proto_find(const char *name);
  * connection until its first bytes arrive (TCP_DEFER_ACCEPT). */
 bool proto_client_first(enum proto proto);
 
+/* Who serves a protocol's listeners: the pool's workers, the master
+ * itself (metrics), or the hub's process. */
+enum proto_home { PROTO_HOME_WORKERS, PROTO_HOME_MASTER, PROTO_HOME_HUB };
+
+/* Where proto is served. */
+enum proto_home proto_home(enum proto proto);
+
 /* True when workers serve the protocol; false for the master's own
- * (metrics), whose listeners no worker ever sees. */
+ * (metrics) and the hub's, whose listeners no worker ever sees. */
 bool proto_served_by_workers(enum proto proto);
+
+/* True when the protocol is datagrams (UDP), not a stream (TCP). */
+bool proto_datagram(enum proto proto);
 
 /* True when the protocol's connections start corked (TCP_CORK set on the
  * listener, which accept() inherits): its usual answer is one response

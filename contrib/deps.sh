@@ -8,7 +8,7 @@
 # contrib/wireshark/ferry.lua over captures; and ss (iproute2), which the
 # slow-receiver experiment samples sockets with.
 set -e
-pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev libsqlite3-dev python3 util-linux curl"
+pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev libsqlite3-dev libsodium-dev python3 util-linux curl"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark iproute2"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

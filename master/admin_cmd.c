@@ -4,6 +4,7 @@
  * its answer from a scoreboard snapshot. The transport is admin.c.
  */
 #include "master/admin_int.h"
+#include "master/hubadmin.h"
 
 #include "common/addr.h"
 #include "master/metrics.h"
@@ -528,6 +529,10 @@ static const struct admin_cmd admin_cmds[] = {
     {"resize", true, admin_cmd_resize, NULL},
     {"reopen-logs", true, admin_cmd_reopen_logs, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
+    {"hub-users", false, hubadmin_users, NULL},
+    {"hub-useradd", true, hubadmin_useradd, NULL},
+    {"hub-passwd", true, hubadmin_passwd, NULL},
+    {"hub-userdel", true, hubadmin_userdel, NULL},
 };
 
 /* A fresh response object; "ok" comes first and is settled at the end. */

@@ -91,6 +91,14 @@ static const struct cfg_option cfg_options[] = {
      "HTTP: answer 301 with Location: TO for the path /FROM; repeatable"},
     {"access-log", CFG_STRING, CFG_AT(access_log), 0, 0, "PATH|-", "none",
      "one line per request (Combined Log Format); reopened on SIGUSR1 or reopen-logs"},
+    {"hub-db", CFG_STRING, CFG_AT(hub_db), 0, 0, "PATH", "none",
+     "the hub's accounts, subscriptions and posts (SQLite); required with --listen hub="},
+    {"hub-session-timeout", CFG_SECONDS, CFG_AT(hub_session_timeout), 1, 86400, "SECONDS", "60",
+     "the hub ends a session silent for this long"},
+    {"hub-test-hooks", CFG_FLAG, CFG_AT(hub_test_hooks), 0, 0, NULL, "off",
+     "the hub answers the test opcode 0x7F (the course's grading hooks)"},
+    {"hub-allow-plain", CFG_FLAG, CFG_AT(hub_allow_plain), 0, 0, NULL, "off",
+     "the hub's plain wire (passwords in clear) on an address other than loopback"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"sndbuf", CFG_SIZE, CFG_AT(sndbuf), 0, 64u << 20, "BYTES", "0",
      "SO_SNDBUF of every connection (the kernel doubles it; 0: its autotuning)"},
@@ -253,7 +261,7 @@ static int cfg_listen_option(struct config *cfg, const char *arg)
     name[eq - arg] = '\0';
     if ((proto = proto_find(name)) < 0)
         return cfg_fail("--listen: unknown protocol '%s' (native, http, echo, upcase, daytime, "
-                        "lottery, metrics)",
+                        "lottery, hub, metrics)",
                         name);
     rc = addr_split(eq + 1, host, sizeof(host), &port);
     if (rc < 0 || port < 0)
@@ -343,6 +351,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->backlog = 511;
     cfg->min_rate = 1024;
     cfg->echo_max_bytes = 1024 * 1024;
+    cfg->hub_session_timeout = 60;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 5;
     cfg->http.keepalive_requests = 1000;
@@ -376,6 +385,48 @@ static void cfg_check_stall(const struct config *cfg)
     }
 }
 
+/* True when cfg has a listener for proto. */
+static bool cfg_listens(const struct config *cfg, enum proto proto)
+{
+    for (unsigned i = 0; i < cfg->nlisten; i++) {
+        if (cfg->listen[i].proto == proto)
+            return true;
+    }
+    return false;
+}
+
+/* True when host is a loopback literal. */
+static bool cfg_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+/* The hub's process needs a supervisor, a slot beside the workers and its
+ * database; its plain wire carries passwords in clear, so it stays on
+ * loopback unless the operator says otherwise. */
+static int cfg_check_hub(const struct config *cfg)
+{
+    if (!cfg_listens(cfg, PROTO_HUB))
+        return 0;
+    if (cfg->mode == MODE_ITERATIVE)
+        return cfg_fail("--listen hub=: the hub runs as a process of its own, which the "
+                        "iterative mode does not have (use fork, prefork or event)");
+    if (cfg->hub_db == NULL)
+        return cfg_fail("--listen hub=: the hub keeps its accounts and posts in --hub-db PATH");
+    if (cfg->workers + 1 > cfg->max_children)
+        return cfg_fail("--workers %u and the hub need %u child slots: raise --max-children "
+                        "above %u",
+                        cfg->workers, cfg->workers + 1, cfg->max_children);
+    for (unsigned i = 0; i < cfg->nlisten && !cfg->hub_allow_plain; i++) {
+        if (cfg->listen[i].proto == PROTO_HUB && !cfg_loopback(cfg->listen[i].host))
+            return cfg_fail("--listen hub=%s: the plain wire carries passwords in clear: "
+                            "loopback only, unless --hub-allow-plain",
+                            cfg->listen[i].host);
+    }
+    return 0;
+}
+
 static int cfg_check(struct config *cfg, bool workers_set)
 {
     cfg->http.header_timeout_ms = (int)cfg->header_timeout * 1000;
@@ -385,6 +436,8 @@ static int cfg_check(struct config *cfg, bool workers_set)
     if (!workers_set) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = cfg->mode == MODE_FORK ? cfg->max_children : (unsigned)(cpus > 0 ? cpus : 1);
+        if (cfg->mode == MODE_FORK && cfg_listens(cfg, PROTO_HUB)) /* the hub's slot */
+            cfg->workers--;
         if (cfg->workers > cfg->max_children)
             cfg->workers = cfg->max_children;
     }
@@ -400,7 +453,7 @@ static int cfg_check(struct config *cfg, bool workers_set)
                         "records; lower one of them",
                         cfg->max_children, cfg->worker_connections, CFG_RECORDS_MAX);
     cfg_check_stall(cfg);
-    return 0;
+    return cfg_check_hub(cfg);
 }
 
 /* The option of the given type (help, version): found by what it is, not

@@ -53,6 +53,11 @@ struct config {
     unsigned header_timeout, keepalive_timeout;
     struct http_config http;
     struct http_redirect redirects[HTTP_REDIRECTS_MAX];
+    /* The hub (--listen hub=...). */
+    const char *hub_db;                          /* its SQLite file; required with a hub listener */
+    unsigned hub_session_timeout;                /* seconds of silence that end a session */
+    bool hub_test_hooks;                         /* answer 0x7F (the course's grading hooks) */
+    bool hub_allow_plain;                        /* the plain wire on a non-loopback address */
     char redirect_from[HTTP_REDIRECTS_MAX][256]; /* storage for redirects[].from */
 };
 

@@ -37,8 +37,11 @@ static int lsn_setopts(int fd, const struct sockaddr *sa, enum proto proto,
 
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         (sa->sa_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0))
+        return -errno;
+    if (proto_datagram(proto)) /* UDP: none of TCP's options */
+        return 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
         return -errno;
     /* Deferred accept only where the client speaks first: a protocol where
@@ -74,7 +77,8 @@ static int lsn_open_one(const struct addrinfo *ai, enum proto proto, const struc
         return -errno;
     if ((err = lsn_setopts(fd, ai->ai_addr, proto, opt)) < 0)
         goto fail;
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int)opt->backlog) < 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+        (!proto_datagram(proto) && listen(fd, (int)opt->backlog) < 0)) {
         err = -errno;
         goto fail;
     }
@@ -84,21 +88,36 @@ fail:
     return err;
 }
 
-/* Records a new listener: the workers' or the master's own, by protocol;
- * the first one's port is the one the others of the name reuse. */
+/* Listeners of all three groups. */
+static size_t lsn_count(const struct listeners *ls)
+{
+    return ls->n + ls->nweb + ls->nhub;
+}
+
+/* Records a new listener in its protocol's group (the workers', the
+ * master's own, the hub's); the first one's port is the one the others
+ * of the name reuse. */
 static void lsn_add(struct listeners *ls, enum proto proto, int fd, unsigned *chosen)
 {
-    bool web = !proto_served_by_workers(proto);
-    size_t i = web ? ls->nweb++ : ls->n++;
-    char *name = web ? ls->web_names[i] : ls->names[i];
+    enum proto_home home = proto_home(proto);
+    size_t i;
+    char *name;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
 
-    if (web) {
+    if (home == PROTO_HOME_MASTER) {
+        i = ls->nweb++;
         ls->web_fds[i] = fd;
+        name = ls->web_names[i];
+    } else if (home == PROTO_HOME_HUB) {
+        i = ls->nhub++;
+        ls->hub_fds[i] = fd;
+        name = ls->hub_names[i];
     } else {
+        i = ls->n++;
         ls->fds[i] = fd;
         ls->proto[i] = (uint8_t)proto;
+        name = ls->names[i];
     }
     snprintf(name, ADDR_STR_MAX, "?");
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -111,15 +130,16 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
              const struct lsn_options *opt, char *where, size_t wherelen)
 {
     struct addrinfo *res = NULL;
-    size_t first = ls->n + ls->nweb;
+    size_t first = lsn_count(ls);
     unsigned chosen = 0;
     int rc = 0, fd;
 
     snprintf(where, wherelen, "%s=%s port %s", proto_name(proto), host, port);
-    if (addr_resolve(host, port, true, &res) != 0)
+    if (addr_resolve_type(host, port, true, proto_datagram(proto) ? SOCK_DGRAM : SOCK_STREAM,
+                          &res) != 0)
         return -EHOSTUNREACH;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ls->n + ls->nweb == LSN_MAX) {
+        if (lsn_count(ls) == LSN_MAX) {
             rc = -EMFILE; /* more addresses than listeners allowed */
             break;
         }
@@ -129,7 +149,7 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
         if (fd < 0) {
             /* A name may bring a family this host lacks; the rest serve. */
             if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) &&
-                (ai->ai_next || ls->n + ls->nweb > first))
+                (ai->ai_next || lsn_count(ls) > first))
                 continue;
             char addr[ADDR_STR_MAX];
             snprintf(where, wherelen, "%s=%s", proto_name(proto), addr_format(ai->ai_addr, addr));
@@ -139,7 +159,7 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
         lsn_add(ls, proto, fd, &chosen);
     }
     freeaddrinfo(res);
-    if (rc == 0 && ls->n + ls->nweb == first)
+    if (rc == 0 && lsn_count(ls) == first)
         rc = -EADDRNOTAVAIL;
     return rc;
 }
@@ -185,5 +205,14 @@ void lsn_close_web(struct listeners *ls)
         if (ls->web_fds[i] >= 0)
             close(ls->web_fds[i]);
         ls->web_fds[i] = -1;
+    }
+}
+
+void lsn_close_hub(struct listeners *ls)
+{
+    for (size_t i = 0; i < ls->nhub; i++) {
+        if (ls->hub_fds[i] >= 0)
+            close(ls->hub_fds[i]);
+        ls->hub_fds[i] = -1;
     }
 }

@@ -40,6 +40,10 @@ struct listeners {
     int web_fds[LSN_MAX];
     char web_names[LSN_MAX][ADDR_STR_MAX];
     size_t nweb;
+    /* The hub's (UDP): handed to the hub's process alone. */
+    int hub_fds[LSN_MAX];
+    char hub_names[LSN_MAX][ADDR_STR_MAX];
+    size_t nhub;
 };
 
 /*
@@ -77,5 +81,8 @@ void lsn_close(struct listeners *ls);
 
 /* Closes the master's own listeners (once nothing polls them). */
 void lsn_close_web(struct listeners *ls);
+
+/* Closes the hub's (the master's copies; the hub's process has its own). */
+void lsn_close_hub(struct listeners *ls);
 
 #endif

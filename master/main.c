@@ -189,6 +189,8 @@ static void log_listeners(const struct listeners *ls)
         log_info("listening on %s=%s", proto_name(ls->proto[i]), ls->names[i]);
     for (size_t i = 0; i < ls->nweb; i++)
         log_info("listening on metrics=%s (served by the master)", ls->web_names[i]);
+    for (size_t i = 0; i < ls->nhub; i++)
+        log_info("listening on hub=%s (UDP, served by the hub)", ls->hub_names[i]);
 }
 
 /* True when a listener on "::" serves IPv4 too, and so may collide with
@@ -238,12 +240,15 @@ static int open_listeners(const struct config *cfg, struct listeners *ls)
             listen_failed(cfg, where, rc);
             lsn_close(ls);
             lsn_close_web(ls);
+            lsn_close_hub(ls);
             return rc;
         }
     }
     if (ls->n == 0) { /* the admin socket's default name needs a served port too */
-        fprintf(stderr, "ferryd: nothing to serve: add a --listen native=... or http=...\n");
+        fprintf(stderr, "ferryd: nothing to serve: add a --listen native=... or http=...%s\n",
+                ls->nhub > 0 ? " (the hub's files travel over the native protocol)" : "");
         lsn_close_web(ls);
+        lsn_close_hub(ls);
         return -EINVAL;
     }
     return 0;
@@ -315,6 +320,7 @@ int main(int argc, char **argv)
 out:
     lsn_close(&ls);
     lsn_close_web(&ls);
+    lsn_close_hub(&ls);
     sb_destroy(sb);
     close(dirfd);
     return rc < 0 ? 1 : rc;

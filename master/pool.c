@@ -16,6 +16,7 @@
 #include "worker/access.h"
 
 #include "worker/event.h"
+#include "worker/hub/hub.h"
 #include "worker/worker.h"
 #include <inttypes.h>
 
@@ -48,7 +49,7 @@ struct pool;
  * connection records of), and its own count, target and crash back-off.
  * The pool's workers are the first row; the hub is the next (issue 10).
  */
-enum pool_kind { POOL_WORKER, POOL_KINDS };
+enum pool_kind { POOL_WORKER, POOL_HUB, POOL_KINDS };
 
 struct pool_kind_rules {
     const char *name; /* "worker": logs, events */
@@ -174,8 +175,26 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
     _exit(rc);
 }
 
+/* In the child: the hub, until it is stopped. */
+static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener,
+                           const struct sockaddr_storage *peer, int64_t accepted_ns)
+{
+    struct hub_config hc = {.fds = p->ls->hub_fds,
+                            .nfds = p->ls->nhub,
+                            .db_path = p->cfg->hub_db,
+                            .session_timeout_ns = (int64_t)p->cfg->hub_session_timeout * 1000000000,
+                            .test_hooks = p->cfg->hub_test_hooks,
+                            .slot = &p->sb->slots[slot]};
+
+    (void)conn, (void)listener, (void)peer, (void)accepted_ns;
+    proc_set_title("hub");
+    sb_worker_start(hc.slot, getpid());
+    _exit(hub_run(&hc)); /* it unblocks the signals once it handles them */
+}
+
 static const struct pool_kind_rules pool_kinds[POOL_KINDS] = {
     [POOL_WORKER] = {"worker", true, pool_child},
+    [POOL_HUB] = {"hub", false, pool_hub_child},
 };
 
 /* The pool's row: the workers. */
@@ -205,9 +224,12 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
     if (conn >= 0)
         keep[nkeep++] = conn;
     /* A fork-mode child never accepts, but it watches the listeners while
-     * idle on a kept-alive connection (serve.h), so it keeps them too. */
-    for (size_t i = 0; i < p->ls->n; i++)
+     * idle on a kept-alive connection (serve.h), so it keeps them too. The
+     * hub keeps its own, and only those. */
+    for (size_t i = 0; kind == POOL_WORKER && i < p->ls->n; i++)
         keep[nkeep++] = p->ls->fds[i];
+    for (size_t i = 0; kind == POOL_HUB && i < p->ls->nhub; i++)
+        keep[nkeep++] = p->ls->hub_fds[i];
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
         pool_kinds[kind].child(p, slot, conn, listener, peer, accepted_ns);
@@ -1135,11 +1157,15 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     signal(SIGPIPE, SIG_IGN);
     sb->pool.target = cfg->workers;
     pool_workers(&p)->target = cfg->workers;
+    p.rows[POOL_HUB].target = ls->nhub > 0 ? 1 : 0;
     rc = pool_init(&p);
-    if (rc < 0)
+    if (rc < 0) {
         pool_finish(&p);
-    else if (cfg->mode != MODE_FORK)
-        pool_fill(&p, POOL_WORKER);
+    } else {
+        if (cfg->mode != MODE_FORK) /* fork mode's workers come per connection */
+            pool_fill(&p, POOL_WORKER);
+        pool_fill(&p, POOL_HUB);
+    }
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     pool_free(&p);

@@ -1,0 +1,137 @@
+/*
+ * hubadmin: the hub's account commands. See hubadmin.h.
+ *
+ * The slow hash (~60 ms) runs on the master's loop, which an operator's
+ * command can afford; many at once would want libuv's thread pool.
+ */
+#include "master/hubadmin.h"
+
+#include "worker/hub/hub.h"
+#include "worker/hub/store.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+/* Opens the hub's database, or fails resp. */
+static struct store *hubadmin_open(struct admin *a, json_t *resp)
+{
+    struct store *s = NULL;
+    int rc;
+
+    if (a->cfg->hub_db == NULL) {
+        admin_fail(resp, "no_hub", "this ferryd has no hub (--listen hub=... --hub-db PATH)");
+        return NULL;
+    }
+    if ((rc = store_open(a->cfg->hub_db, &s)) < 0) {
+        admin_fail(resp, "io_error", "cannot open %s: %s", a->cfg->hub_db, strerror(-rc));
+        return NULL;
+    }
+    return s;
+}
+
+/* Reads "id" (valid) and, when want_password, "password" (1..255 bytes). */
+static int hubadmin_args(json_t *req, bool want_password, const char **id, const char **password,
+                         json_t *resp)
+{
+    *id = json_string_value(json_object_get(req, "id"));
+    if (*id == NULL || !store_id_valid(*id))
+        return admin_fail(resp, "bad_argument", "\"id\" must be [A-Za-z0-9_]{1,32}");
+    if (!want_password)
+        return 0;
+    *password = json_string_value(json_object_get(req, "password"));
+    if (*password == NULL || (*password)[0] == '\0' || strlen(*password) > 255)
+        return admin_fail(resp, "bad_argument", "\"password\" must be 1 to 255 bytes");
+    return 0;
+}
+
+/* A fresh salt and the verifier of password. */
+static int hubadmin_hash(const char *password, uint8_t salt[STORE_SALT_LEN],
+                         uint8_t verifier[STORE_VERIFIER_LEN], json_t *resp)
+{
+    if (sodium_init() < 0)
+        return admin_fail(resp, "internal", "libsodium cannot start");
+    randombytes_buf(salt, STORE_SALT_LEN);
+    if (hub_verifier((const uint8_t *)password, strlen(password), salt, verifier) < 0)
+        return admin_fail(resp, "internal", "out of memory hashing the password");
+    return 0;
+}
+
+/* The answer to a store call on id. */
+static int hubadmin_result(struct store *s, int rc, const char *id, json_t *resp)
+{
+    if (rc == -EEXIST)
+        rc = admin_fail(resp, "exists", "the hub has an account '%s' already", id);
+    else if (rc == -ENOENT)
+        rc = admin_fail(resp, "not_found", "the hub has no account '%s'", id);
+    else if (rc < 0)
+        rc = admin_fail(resp, "io_error", "the hub's database: %s", store_error(s));
+    else
+        json_object_set_new(resp, "id", json_string(id));
+    store_close(s);
+    return rc;
+}
+
+int hubadmin_useradd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    uint8_t salt[STORE_SALT_LEN], verifier[STORE_VERIFIER_LEN];
+    const char *id, *password;
+    struct store *s;
+
+    (void)c;
+    if (hubadmin_args(req, true, &id, &password, resp) < 0 ||
+        hubadmin_hash(password, salt, verifier, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
+        return -1;
+    return hubadmin_result(s, store_user_add(s, id, salt, verifier), id, resp);
+}
+
+int hubadmin_passwd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    uint8_t salt[STORE_SALT_LEN], verifier[STORE_VERIFIER_LEN];
+    const char *id, *password;
+    struct store *s;
+
+    (void)c;
+    if (hubadmin_args(req, true, &id, &password, resp) < 0 ||
+        hubadmin_hash(password, salt, verifier, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
+        return -1;
+    return hubadmin_result(s, store_user_set(s, id, salt, verifier), id, resp);
+}
+
+int hubadmin_userdel(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    const char *id, *password = NULL;
+    struct store *s;
+
+    (void)c;
+    if (hubadmin_args(req, false, &id, &password, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
+        return -1;
+    return hubadmin_result(s, store_user_del(s, id), id, resp);
+}
+
+static int hubadmin_add_id(const char *id, void *arg)
+{
+    return json_array_append_new(arg, json_string(id));
+}
+
+int hubadmin_users(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    json_t *list = json_array();
+    struct store *s;
+    int rc;
+
+    (void)c, (void)req;
+    if ((s = hubadmin_open(a, resp)) == NULL) {
+        json_decref(list);
+        return -1;
+    }
+    rc = store_users(s, hubadmin_add_id, list);
+    if (rc < 0) {
+        json_decref(list);
+        rc = admin_fail(resp, "io_error", "the hub's database: %s", store_error(s));
+    } else {
+        json_object_set_new(resp, "users", list);
+    }
+    store_close(s);
+    return rc;
+}

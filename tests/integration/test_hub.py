@@ -1,0 +1,255 @@
+"""The hub (plain wire) against the real ferryd: its process beside the
+workers, accounts through the admin socket, and the course's exchanges
+over UDP with raw sockets: login and must-login-first, subscribe and post
+(a forward to the online follower), unsubscribe, retrieve in order,
+logout, a reset from the client, the session timeout; SIGKILL of the hub
+(replaced, every acknowledged post still there); the configuration's
+refusals. Every wait is bounded by a socket timeout."""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import unittest
+
+from ferrytest import FERRYD, FerryTest, children_of, wait_until
+
+LOGIN, SUBSCRIBE, UNSUBSCRIBE, POST, FORWARD_ACK, RETRIEVE, LOGOUT, RESET = (
+    0x10, 0x20, 0x21, 0x30, 0x31, 0x40, 0x1F, 0x00)
+LOGIN_OK, LOGIN_FAILED, SUB_OK, SUB_FAILED, UNSUB_OK, UNSUB_FAILED = (
+    0x80, 0x81, 0x90, 0x91, 0xA0, 0xA1)
+POST_ACK, FORWARD, RETRIEVE_ACK, RETRIEVE_END, LOGOUT_ACK, MUST_LOGIN = (
+    0xB0, 0xB1, 0xC0, 0xC1, 0x8F, 0xF0)
+
+
+class Client:
+    """One UDP socket speaking the plain wire; seq counts its requests."""
+
+    def __init__(self, addr, timeout=5):
+        self.addr = addr
+        self.sock = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+        self.sock.settimeout(timeout)
+        self.token, self.seq = 0, 0
+
+    def send(self, op, payload=b"", msg_id=None, token=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if msg_id is None:
+            self.seq += 1
+            msg_id = self.seq
+        head = struct.pack(">BBBBII", 0x46, 0x52, op, len(payload),
+                           self.token if token is None else token, msg_id)
+        self.sock.sendto(head + payload, self.addr)
+        return msg_id
+
+    def recv(self):
+        """(opcode, token, msg_id, payload) of the next datagram."""
+        data, _ = self.sock.recvfrom(1024)
+        op, length, token, msg_id = struct.unpack(">xxBBII", data[:12])
+        assert data[:2] == b"FR" and len(data) == 12 + length, data
+        return op, token, msg_id, data[12:]
+
+    def ask(self, op, payload=b""):
+        """Sends a request; returns its answer, checking the echoed seq."""
+        seq = self.send(op, payload)
+        answer = self.recv()
+        assert answer[2] == seq or answer[0] == FORWARD, (answer, seq)
+        return answer
+
+    def login(self, user, password, nonce=0x1234):
+        op, token, msg_id, _ = self.ask_login(user, password, nonce)
+        assert op == LOGIN_OK, hex(op)
+        self.token = token
+        return token
+
+    def ask_login(self, user, password, nonce=0x1234):
+        self.send(LOGIN, f"{user}&{password}", msg_id=nonce, token=0)
+        return self.recv()
+
+    def silent(self, wait=0.3):
+        """True when nothing arrives within wait (a negative check)."""
+        self.sock.settimeout(wait)
+        try:
+            self.sock.recvfrom(1024)
+            return False
+        except socket.timeout:
+            return True
+        finally:
+            self.sock.settimeout(5)
+
+    def close(self):
+        self.sock.close()
+
+
+def admin(path, **req):
+    """One JSON request on the admin socket; returns the decoded answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall((json.dumps(req) + "\n").encode())
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf)
+
+
+class Hub(FerryTest):
+
+    def start(self, *args):
+        self.db = os.path.join(self.tmp, "hub.db")
+        srv = self.serve("event", ("--workers", "1", "--hub-db", self.db, *args),
+                         listen=["native=127.0.0.1:0", "hub=127.0.0.1:0", "hub=[::1]:0"])
+        line = srv.wait_log(r"listening on hub=127\.0\.0\.1:(\d+)")
+        self.port = int(line.rsplit(":", 1)[1].split()[0])
+        self.port6 = int(srv.wait_log(r"listening on hub=\[::1\]:(\d+)").rsplit(":", 1)[1].split()[0])
+        srv.wait_log(r"hub started: pid \d+ slot \d+")
+        for user in ("alice", "bob", "carol"):
+            r = admin(srv.admin, cmd="hub-useradd", id=user, password=f"{user}-pw")
+            self.assertTrue(r["ok"], r)
+        return srv
+
+    def client(self, v6=False):
+        c = Client(("::1", self.port6) if v6 else ("127.0.0.1", self.port))
+        self.addCleanup(c.close)
+        return c
+
+    def test_accounts(self):
+        srv = self.start()
+        self.assertEqual(admin(srv.admin, cmd="hub-users")["users"], ["alice", "bob", "carol"])
+        r = admin(srv.admin, cmd="hub-useradd", id="alice", password="x")
+        self.assertEqual((r["ok"], r["error"]), (False, "exists"))
+        r = admin(srv.admin, cmd="hub-useradd", id="bad id", password="x")
+        self.assertEqual(r["error"], "bad_argument")
+        self.assertTrue(admin(srv.admin, cmd="hub-userdel", id="carol")["ok"])
+        self.assertEqual(admin(srv.admin, cmd="hub-userdel", id="carol")["error"],
+                         "not_found")
+        secret = "correct-horse-battery-staple"
+        self.assertTrue(admin(srv.admin, cmd="hub-passwd", id="bob", password=secret)["ok"])
+        b = self.client()
+        self.assertEqual(b.ask_login("bob", "bob-pw")[0], LOGIN_FAILED)
+        b.login("bob", secret)
+        # The password is nowhere in the database, only its verifier.
+        for path in (self.db, self.db + "-wal"):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    self.assertNotIn(secret.encode(), f.read())
+
+    def test_login_and_must_login_first(self):
+        self.start()
+        a = self.client()
+        self.assertEqual(a.ask(SUBSCRIBE, "bob")[0], MUST_LOGIN)
+        self.assertEqual(a.ask_login("alice", "wrong")[0], LOGIN_FAILED)
+        self.assertEqual(a.ask_login("nobody", "x")[0], LOGIN_FAILED)
+        token = a.login("alice", "alice-pw")
+        self.assertNotEqual(token, 0)
+        # The same login datagram again: the same token.
+        self.assertEqual(a.ask_login("alice", "alice-pw")[1], token)
+        self.assertEqual(a.ask(LOGOUT)[0], LOGOUT_ACK)
+        self.assertEqual(a.ask(SUBSCRIBE, "bob")[0], MUST_LOGIN)
+
+    def test_subscribe_post_forward_unsubscribe_retrieve(self):
+        srv = self.start()
+        a, b, c = self.client(), self.client(v6=True), self.client()
+        a.login("alice", "alice-pw")
+        b.login("bob", "bob-pw")
+        c.login("carol", "carol-pw")
+        self.assertEqual(a.ask(POST, "before anyone follows")[0], POST_ACK)
+        self.assertTrue(b.silent())  # no feed before subscribing
+        self.assertEqual(b.ask(SUBSCRIBE, "alice\n")[0], SUB_OK)  # the course's newline
+        self.assertEqual(b.ask(SUBSCRIBE, "alice")[0], SUB_FAILED)  # twice
+        self.assertEqual(b.ask(SUBSCRIBE, "bob")[0], SUB_FAILED)  # oneself
+        self.assertEqual(b.ask(SUBSCRIBE, "carol")[0], SUB_OK)
+        op, _, _, body = a.ask(POST, "hello followers")
+        self.assertEqual(op, POST_ACK)
+        post_id = int(body)
+        op, token, msg_id, text = b.recv()
+        self.assertEqual((op, msg_id, text), (FORWARD, post_id, b"<alice>hello followers"))
+        b.send(FORWARD_ACK, msg_id=post_id)
+        self.assertTrue(c.silent())  # carol follows nobody
+        self.assertEqual(c.ask(POST, "carol speaks")[0], POST_ACK)
+        op, _, carol_id, text = b.recv()
+        self.assertEqual(text, b"<carol>carol speaks")
+        b.send(FORWARD_ACK, msg_id=carol_id)
+        # Retrieve: newest first, older than the subscription included.
+        seq = b.send(RETRIEVE, "20")
+        got = []
+        while True:
+            op, _, msg_id, text = b.recv()
+            if op == RETRIEVE_END:
+                self.assertEqual(msg_id, seq)
+                break
+            self.assertEqual(op, RETRIEVE_ACK)
+            got.append(text)
+        self.assertEqual(got, [b"<carol>carol speaks", b"<alice>hello followers",
+                               b"<alice>before anyone follows"])
+        seq = b.send(RETRIEVE, "1")
+        self.assertEqual(b.recv()[3], b"<carol>carol speaks")
+        self.assertEqual(b.recv()[0], RETRIEVE_END)
+        # Unsubscribed: no more feed.
+        self.assertEqual(b.ask(UNSUBSCRIBE, "alice")[0], UNSUB_OK)
+        self.assertEqual(b.ask(UNSUBSCRIBE, "alice")[0], UNSUB_FAILED)
+        self.assertEqual(a.ask(POST, "anyone?")[0], POST_ACK)
+        self.assertTrue(b.silent())
+        srv.wait_log(r"hub started")  # still the first hub: nothing crashed
+        self.assertNotRegex(srv.log(), r"hub exited")
+
+    def test_reset_from_the_client_and_the_timeout(self):
+        self.start("--hub-session-timeout", "1")
+        a = self.client()
+        a.login("alice", "alice-pw")
+        a.send(RESET)
+        self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
+        a.login("alice", "alice-pw")
+        # Silent for the timeout: the hub resets the session.
+        op, token, _, _ = a.recv()
+        self.assertEqual((op, token), (RESET, a.token))
+        self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
+
+    def test_sigkill_of_the_hub_loses_nothing_acknowledged(self):
+        srv = self.start()
+        a = self.client()
+        a.login("alice", "alice-pw")
+        for i in range(5):
+            self.assertEqual(a.ask(POST, f"post {i}")[0], POST_ACK)
+        hub = int(srv.wait_log(r"hub started: pid (\d+)").split("pid ")[1].split()[0])
+        os.kill(hub, signal.SIGKILL)
+        srv.wait_log(rf"hub exited: pid {hub} slot \d+ killed by signal 9")
+        srv.wait_log(r"hub started: pid (?!%d\b)\d+" % hub)
+        b = self.client()
+        b.login("bob", "bob-pw")
+        self.assertEqual(a.ask(POST, "after")[0], MUST_LOGIN)  # its session died with the hub
+        self.assertEqual(b.ask(SUBSCRIBE, "alice")[0], SUB_OK)
+        b.send(RETRIEVE, "10")
+        texts = []
+        while True:
+            op, _, _, text = b.recv()
+            if op == RETRIEVE_END:
+                break
+            texts.append(text)
+        self.assertEqual(texts, [f"<alice>post {i}".encode() for i in range(4, -1, -1)])
+        self.assertEqual(len(children_of(srv.pid)), 2)  # the worker and the new hub
+
+    def test_configuration_refusals(self):
+        cases = [
+            (["--mode", "iterative", "--hub-db", "x"], "the iterative mode does not have"),
+            ([], "--hub-db PATH"),
+            (["--hub-db", "x", "--listen", "hub=0.0.0.0:0"], "loopback only"),
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                r = subprocess.run([FERRYD, "--listen", "native=127.0.0.1:0", "--listen",
+                                    "hub=127.0.0.1:0", *args, self.root],
+                                   capture_output=True, text=True, timeout=10)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(message, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

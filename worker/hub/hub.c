@@ -1,0 +1,313 @@
+/*
+ * hub: the hub's process. See hub.h.
+ *
+ * Issue 10 is not done (docs/HUB.md's status): the plain wire only;
+ * replies leave from the first listener of the peer's family, not always
+ * the one the request came to; the figures are not on the scoreboard yet;
+ * a login costs one Argon2id hash (~60 ms) on the loop.
+ */
+#include "worker/hub/hub.h"
+
+#include "common/clock.h"
+#include "common/hubwire.h"
+#include "common/log.h"
+#include "worker/hub/session.h"
+#include "worker/hub/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define HUB_LISTENERS_MAX 16
+#define HUB_OUTBOX        (4 * SESSION_OUTBOX_MIN)
+
+struct hub {
+    uv_loop_t loop;
+    uv_udp_t udp[HUB_LISTENERS_MAX];
+    size_t nudp;
+    uv_timer_t timer;
+    uv_poll_t sigpoll;
+    int sigfd; /* signalfd: SIGTERM, SIGINT, SIGUSR1 */
+    struct store *store;
+    struct session_table *sessions;
+    struct session_out out[HUB_OUTBOX];
+    struct session_outbox outbox;
+    uint8_t rx[HUBWIRE_MAX + 1]; /* one byte more: a longer datagram is seen as such */
+    const struct hub_config *cfg;
+};
+
+int hub_verifier(const uint8_t *password, size_t len, const uint8_t salt[16], uint8_t verifier[32])
+{
+    if (crypto_pwhash(verifier, 32, (const char *)password, len, salt,
+                      crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The store as the sessions see it. */
+static int hub_check_password(void *ctx, const char *id, const uint8_t *password, size_t len)
+{
+    uint8_t salt[STORE_SALT_LEN], stored[STORE_VERIFIER_LEN], given[STORE_VERIFIER_LEN];
+    int rc = store_user_get(ctx, id, salt, stored);
+
+    if (rc == -ENOENT)
+        return -EACCES;
+    if (rc < 0)
+        return rc;
+    if ((rc = hub_verifier(password, len, salt, given)) < 0)
+        return rc;
+    return sodium_memcmp(given, stored, sizeof(given)) == 0 ? 0 : -EACCES;
+}
+
+static int hub_subscribe(void *ctx, const char *follower, const char *publisher)
+{
+    int rc = store_subscribe(ctx, follower, publisher);
+
+    return rc == -EINVAL ? -EEXIST : rc; /* oneself: refused as a repeat is */
+}
+
+static int hub_unsubscribe(void *ctx, const char *follower, const char *publisher)
+{
+    return store_unsubscribe(ctx, follower, publisher);
+}
+
+static int hub_post(void *ctx, const char *publisher, const char *text, size_t len,
+                    uint32_t *msg_id)
+{
+    return store_post(ctx, publisher, text, len, time(NULL), msg_id);
+}
+
+static int hub_recent(void *ctx, const char *user, uint32_t upto, unsigned n,
+                      struct store_post *out)
+{
+    return store_recent(ctx, user, upto, n, out);
+}
+
+static int hub_followers(void *ctx, const char *publisher,
+                         int (*fn)(const char *follower, void *arg), void *arg)
+{
+    return store_followers(ctx, publisher, fn, arg);
+}
+
+static int hub_random(uint32_t *out)
+{
+    return getrandom(out, sizeof(*out), 0) == sizeof(*out) ? 0 : -EIO;
+}
+
+/* The listener a datagram to `to` leaves from: the first of its family. */
+static uv_udp_t *hub_udp_for(struct hub *h, const struct session_addr *to)
+{
+    for (size_t i = 0; i < h->nudp; i++) {
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+
+        if (uv_udp_getsockname(&h->udp[i], (struct sockaddr *)&ss, &len) == 0 &&
+            ss.ss_family == to->ss.ss_family)
+            return &h->udp[i];
+    }
+    return NULL;
+}
+
+/* Sends what the sessions queued, without waiting: UDP may drop a
+ * datagram anyway, and the sessions retransmit what matters. */
+static void hub_flush(struct hub *h)
+{
+    for (size_t i = 0; i < h->outbox.n; i++) {
+        const struct session_out *o = &h->outbox.v[i];
+        uint8_t buf[HUBWIRE_MAX];
+        struct hubwire_msg m;
+        uv_udp_t *udp = hub_udp_for(h, &o->to);
+        uv_buf_t b;
+
+        if (udp == NULL)
+            continue;
+        session_out_msg(o, &m);
+        b = uv_buf_init((char *)buf, (unsigned)hubwire_encode(buf, &m));
+        uv_udp_try_send(udp, &b, 1, (const struct sockaddr *)&o->to.ss);
+    }
+    h->outbox.n = 0;
+}
+
+static void hub_on_timer(uv_timer_t *t);
+
+/* Sends what is queued and sets the timer for the sessions' next work. */
+static void hub_after(struct hub *h)
+{
+    int64_t next = session_deadline(h->sessions), now = clock_now_ns();
+
+    hub_flush(h);
+    sb_turn(h->cfg->slot, now);
+    if (next == INT64_MAX) {
+        uv_timer_stop(&h->timer);
+        return;
+    }
+    uv_timer_start(&h->timer, hub_on_timer,
+                   next > now ? (uint64_t)((next - now + 999999) / 1000000) : 0, 0);
+}
+
+static void hub_on_timer(uv_timer_t *t)
+{
+    struct hub *h = t->data;
+
+    session_tick(h->sessions, clock_now_ns(), &h->outbox);
+    hub_after(h);
+}
+
+static void hub_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct hub *h = handle->data;
+
+    (void)suggested;
+    *buf = uv_buf_init((char *)h->rx, sizeof(h->rx));
+}
+
+static void hub_on_datagram(uv_udp_t *udp, ssize_t n, const uv_buf_t *buf,
+                            const struct sockaddr *from, unsigned flags)
+{
+    struct hub *h = udp->data;
+    struct session_addr addr;
+    struct hubwire_msg m;
+
+    if (n <= 0 || from == NULL) /* nothing, or an error the next read reports */
+        return;
+    if ((flags & UV_UDP_PARTIAL) || hubwire_parse((const uint8_t *)buf->base, (size_t)n, &m) < 0) {
+        session_count_rejected(h->sessions);
+        return;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.len =
+        from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    memcpy(&addr.ss, from, addr.len);
+    if (session_input(h->sessions, &m, &addr, clock_now_ns(), &h->outbox) == -ENOBUFS)
+        hub_flush(h); /* cannot happen: flushed after each datagram */
+    hub_after(h);
+}
+
+static void hub_close_walk(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
+/* A signal came: SIGTERM or SIGINT stop (the sessions' state is durable
+ * already: leave), SIGUSR1 (the master's reopen-logs) reopens the log. */
+static void hub_on_signal(uv_poll_t *p, int status, int events)
+{
+    struct hub *h = p->data;
+    struct signalfd_siginfo si;
+
+    (void)status, (void)events;
+    while (read(h->sigfd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1 && log_reopen() < 0)
+            log_warn("hub: cannot reopen the log file");
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            uv_walk(p->loop, hub_close_walk, NULL);
+    }
+}
+
+/*
+ * The signals the hub acts on come through a signalfd, not libuv's
+ * uv_signal_t: libuv's signal machinery is process-wide, set up by the
+ * master's loop before the fork, and its descriptors do not survive the
+ * fork's closing of every inherited descriptor. They stay blocked (the
+ * master blocked them before forking); the others are let in, HUP
+ * ignored (it restarts the pool's workers, not the hub). Returns 0 or a
+ * libuv error.
+ */
+static int hub_signals(struct hub *h)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    signal(SIGHUP, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    h->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (h->sigfd < 0)
+        return uv_translate_sys_error(errno);
+    uv_poll_init(&h->loop, &h->sigpoll, h->sigfd);
+    h->sigpoll.data = h;
+    return uv_poll_start(&h->sigpoll, UV_READABLE, hub_on_signal);
+}
+
+/* Sets up the loop's handles. Returns 0 or a libuv error. */
+static int hub_init(struct hub *h)
+{
+    int rc;
+
+    uv_timer_init(&h->loop, &h->timer);
+    h->timer.data = h;
+    if ((rc = hub_signals(h)) < 0)
+        return rc;
+    for (size_t i = 0; i < h->cfg->nfds && i < HUB_LISTENERS_MAX; i++) {
+        uv_udp_t *u = &h->udp[h->nudp++];
+
+        uv_udp_init(&h->loop, u);
+        u->data = h;
+        if ((rc = uv_udp_open(u, h->cfg->fds[i])) < 0 ||
+            (rc = uv_udp_recv_start(u, hub_alloc, hub_on_datagram)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int hub_run(const struct hub_config *cfg)
+{
+    struct session_store st = {.check_password = hub_check_password,
+                               .subscribe = hub_subscribe,
+                               .unsubscribe = hub_unsubscribe,
+                               .post = hub_post,
+                               .recent = hub_recent,
+                               .followers = hub_followers};
+    struct session_params sp;
+    struct hub *h = calloc(1, sizeof(*h));
+    int rc = -1;
+
+    if (h == NULL || sodium_init() < 0 || uv_loop_init(&h->loop) < 0) {
+        log_error("hub: cannot start: out of memory");
+        free(h);
+        return 1;
+    }
+    h->cfg = cfg;
+    h->sigfd = -1;
+    h->outbox = (struct session_outbox){.v = h->out, .cap = HUB_OUTBOX};
+    if ((rc = store_open(cfg->db_path, &h->store)) < 0) {
+        log_error("hub: cannot open the database %s: %s", cfg->db_path, strerror(-rc));
+        goto out;
+    }
+    st.ctx = h->store;
+    session_params_default(&sp);
+    sp.timeout_ns = cfg->session_timeout_ns;
+    sp.test_hooks = cfg->test_hooks;
+    if ((h->sessions = session_table_new(&sp, &st, hub_random)) == NULL) {
+        log_error("hub: cannot make the session table: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = hub_init(h)) < 0) {
+        log_error("hub: cannot listen: %s", uv_strerror(rc));
+        goto out;
+    }
+    sb_set_state(cfg->slot, SB_IDLE);
+    rc = uv_run(&h->loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    uv_walk(&h->loop, hub_close_walk, NULL);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&h->loop);
+    if (h->sigfd >= 0)
+        close(h->sigfd);
+    session_table_free(h->sessions);
+    store_close(h->store);
+    free(h);
+    return rc == 0 ? 0 : 1;
+}
