@@ -459,10 +459,11 @@ static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t
     } else {
         return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
     }
-    if (n < 1 || n > (long long)a->cfg->max_children)
-        return admin_fail(resp, "out_of_range",
-                          "workers must be within 1..%u (--max-children); asked for %lld",
-                          a->cfg->max_children, n);
+    if (n < 1 || n > (long long)cfg_max_workers(a->cfg))
+        return admin_fail(
+            resp, "out_of_range", "workers must be within 1..%u (--max-children%s); asked for %lld",
+            cfg_max_workers(a->cfg),
+            cfg_max_workers(a->cfg) < a->cfg->max_children ? ", less the hub's slot" : "", n);
     *out = (unsigned)n;
     return 0;
 }

@@ -395,6 +395,13 @@ static bool cfg_listens(const struct config *cfg, enum proto proto)
     return false;
 }
 
+unsigned cfg_max_workers(const struct config *cfg)
+{
+    unsigned others = cfg_listens(cfg, PROTO_HUB) ? 1 : 0;
+
+    return cfg->max_children > others ? cfg->max_children - others : 0;
+}
+
 /* True when host is a loopback literal. */
 static bool cfg_loopback(const char *host)
 {
@@ -408,7 +415,8 @@ static bool cfg_loopback(const char *host)
 static int cfg_check_hub(const struct config *cfg)
 {
     if (!cfg_listens(cfg, PROTO_HUB))
-        return 0;
+        return cfg->hub_db == NULL ? 0
+                                   : cfg_fail("--hub-db without a hub: add --listen hub=ADDR:PORT");
     if (cfg->mode == MODE_ITERATIVE)
         return cfg_fail("--listen hub=: the hub runs as a process of its own, which the "
                         "iterative mode does not have (use fork, prefork or event)");
@@ -436,10 +444,11 @@ static int cfg_check(struct config *cfg, bool workers_set)
     if (!workers_set) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = cfg->mode == MODE_FORK ? cfg->max_children : (unsigned)(cpus > 0 ? cpus : 1);
-        if (cfg->mode == MODE_FORK && cfg_listens(cfg, PROTO_HUB)) /* the hub's slot */
-            cfg->workers--;
-        if (cfg->workers > cfg->max_children)
-            cfg->workers = cfg->max_children;
+        if (cfg->workers > cfg_max_workers(cfg)) /* the hub's slot is not theirs */
+            cfg->workers = cfg_max_workers(cfg);
+        if (cfg->workers == 0)
+            return cfg_fail("--max-children %u leaves no slot for a worker beside the hub",
+                            cfg->max_children);
     }
     if (cfg->workers > cfg->max_children)
         return cfg_fail("--workers %u exceeds --max-children %u (the number of child slots); "

@@ -73,6 +73,10 @@ int cfg_parse(int argc, char **argv, struct config *cfg);
  * result points into cfg. */
 struct conn_env cfg_conn_env(const struct config *cfg);
 
+/* The pool's size at most: --max-children less the slots other kinds of
+ * process hold (the hub's). */
+unsigned cfg_max_workers(const struct config *cfg);
+
 /* Returns the mode's name ("prefork"), or "unknown". */
 const char *cfg_mode_name(enum pool_mode mode);
 

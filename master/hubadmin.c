@@ -6,6 +6,7 @@
  */
 #include "master/hubadmin.h"
 
+#include "common/hubwire.h"
 #include "worker/hub/hub.h"
 #include "worker/hub/store.h"
 
@@ -39,9 +40,18 @@ static int hubadmin_args(json_t *req, bool want_password, const char **id, const
         return admin_fail(resp, "bad_argument", "\"id\" must be [A-Za-z0-9_]{1,32}");
     if (!want_password)
         return 0;
+    /* One that could ever log in: "id&password" fits a datagram's
+     * payload, and the wire strips a final newline. */
     *password = json_string_value(json_object_get(req, "password"));
-    if (*password == NULL || (*password)[0] == '\0' || strlen(*password) > 255)
-        return admin_fail(resp, "bad_argument", "\"password\" must be 1 to 255 bytes");
+    if (*password == NULL || (*password)[0] == '\0' ||
+        strlen(*id) + 1 + strlen(*password) > HUBWIRE_PAYLOAD_MAX)
+        return admin_fail(resp, "bad_argument",
+                          "\"password\" must be 1 to %zu bytes (a login is \"id&password\" in "
+                          "at most %d)",
+                          HUBWIRE_PAYLOAD_MAX - 1 - strlen(*id), HUBWIRE_PAYLOAD_MAX);
+    if ((*password)[strlen(*password) - 1] == '\n')
+        return admin_fail(resp, "bad_argument",
+                          "\"password\" may not end in a newline (the wire strips one)");
     return 0;
 }
 
@@ -72,30 +82,33 @@ static int hubadmin_result(struct store *s, int rc, const char *id, json_t *resp
     return rc;
 }
 
-int hubadmin_useradd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+/* useradd and passwd: a fresh salt, the hash, then op on the store. */
+static int hubadmin_write(struct admin *a, json_t *req, json_t *resp,
+                          int (*op)(struct store *, const char *, const uint8_t *, const uint8_t *))
 {
     uint8_t salt[STORE_SALT_LEN], verifier[STORE_VERIFIER_LEN];
     const char *id, *password;
     struct store *s;
 
-    (void)c;
-    if (hubadmin_args(req, true, &id, &password, resp) < 0 ||
-        hubadmin_hash(password, salt, verifier, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
+    if (hubadmin_args(req, true, &id, &password, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
         return -1;
-    return hubadmin_result(s, store_user_add(s, id, salt, verifier), id, resp);
+    if (hubadmin_hash(password, salt, verifier, resp) < 0) {
+        store_close(s);
+        return -1;
+    }
+    return hubadmin_result(s, op(s, id, salt, verifier), id, resp);
+}
+
+int hubadmin_useradd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
+{
+    (void)c;
+    return hubadmin_write(a, req, resp, store_user_add);
 }
 
 int hubadmin_passwd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
-    uint8_t salt[STORE_SALT_LEN], verifier[STORE_VERIFIER_LEN];
-    const char *id, *password;
-    struct store *s;
-
     (void)c;
-    if (hubadmin_args(req, true, &id, &password, resp) < 0 ||
-        hubadmin_hash(password, salt, verifier, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
-        return -1;
-    return hubadmin_result(s, store_user_set(s, id, salt, verifier), id, resp);
+    return hubadmin_write(a, req, resp, store_user_set);
 }
 
 int hubadmin_userdel(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)

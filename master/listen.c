@@ -35,7 +35,10 @@ static int lsn_setopts(int fd, const struct sockaddr *sa, enum proto proto,
     int one = 1, lowat = LSN_NOTSENT_LOWAT, defer = (int)opt->defer_accept;
     int v6only = opt->ipv6_only || !lsn_any6(sa);
 
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+    /* Not for UDP: there SO_REUSEADDR lets any local user bind the same
+     * port beside us and take its datagrams (plain logins among them). */
+    if ((!proto_datagram(proto) &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
         (sa->sa_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0))
         return -errno;

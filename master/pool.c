@@ -218,16 +218,18 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
     slot = sb_claim(p->sb);
     if (slot < 0)
         return slot;
-    keep[nkeep++] = p->dirfd;
-    if (access_fd() >= 0)
-        keep[nkeep++] = access_fd();
-    if (conn >= 0)
-        keep[nkeep++] = conn;
     /* A fork-mode child never accepts, but it watches the listeners while
      * idle on a kept-alive connection (serve.h), so it keeps them too. The
-     * hub keeps its own, and only those. */
-    for (size_t i = 0; kind == POOL_WORKER && i < p->ls->n; i++)
-        keep[nkeep++] = p->ls->fds[i];
+     * hub keeps its own sockets, and only those (the log is kept always). */
+    if (kind == POOL_WORKER) {
+        keep[nkeep++] = p->dirfd;
+        if (access_fd() >= 0)
+            keep[nkeep++] = access_fd();
+        if (conn >= 0)
+            keep[nkeep++] = conn;
+        for (size_t i = 0; i < p->ls->n; i++)
+            keep[nkeep++] = p->ls->fds[i];
+    }
     for (size_t i = 0; kind == POOL_HUB && i < p->ls->nhub; i++)
         keep[nkeep++] = p->ls->hub_fds[i];
     pid = proc_fork(keep, nkeep);
@@ -396,7 +398,7 @@ static void pool_on_respawn(uv_timer_t *t)
         }
         if (p->resize.active && pool_kinds[kind].pool)
             p->resize.r.started++;
-        else
+        else if (pool_kinds[kind].pool) /* the pool's figure */
             p->sb->pool.respawns += row->started;
     }
     row->started = true;
@@ -847,9 +849,9 @@ static void pool_on_ttinou(uv_signal_t *h, int signum)
     unsigned target = pool_workers(p)->target, to = signum == SIGTTIN ? target + 1 : target - 1;
     int rc;
 
-    if (to < 1 || to > p->cfg->max_children) {
+    if (to < 1 || to > cfg_max_workers(p->cfg)) {
         log_warn("SIG%s: %u workers is outside 1..%u: ignored", sigabbrev_np(signum), to,
-                 p->cfg->max_children);
+                 cfg_max_workers(p->cfg));
         return;
     }
     rc = pool_resize(p, to, p->cfg->shutdown_timeout, 0);
@@ -1026,8 +1028,12 @@ static int pool_reopen_logs(void *ctx)
     if (rc <= 0)
         return rc;
     log_info("log file reopened");
-    if (p->cfg->mode != MODE_FORK)
-        pool_kill_all(p, SIGUSR1); /* fork-mode children are short-lived */
+    /* Fork mode's workers are short-lived: they open the new file as they
+     * come. The other kinds live as long as the master. */
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] > 0 && (p->cfg->mode != MODE_FORK || p->kinds[i] != POOL_WORKER))
+            kill(p->pids[i], SIGUSR1);
+    }
     return rc;
 }
 

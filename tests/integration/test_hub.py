@@ -6,8 +6,10 @@ logout, a reset from the client, the session timeout; SIGKILL of the hub
 (replaced, every acknowledged post still there); the configuration's
 refusals. Every wait is bounded by a socket timeout."""
 
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -100,15 +102,34 @@ def admin(path, **req):
     return json.loads(buf)
 
 
+DB_NUMBERS = itertools.count()
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def hub_port(srv, host):
+    """The port of srv's hub listener on host."""
+    line = srv.wait_log(r"listening on hub=%s:\d+" % re.escape(host))
+    return int(line.split("hub=")[1].rsplit(":", 1)[1].split()[0])
+
+
 class Hub(FerryTest):
 
-    def start(self, *args):
-        self.db = os.path.join(self.tmp, "hub.db")
-        srv = self.serve("event", ("--workers", "1", "--hub-db", self.db, *args),
-                         listen=["native=127.0.0.1:0", "hub=127.0.0.1:0", "hub=[::1]:0"])
-        line = srv.wait_log(r"listening on hub=127\.0\.0\.1:(\d+)")
-        self.port = int(line.rsplit(":", 1)[1].split()[0])
-        self.port6 = int(srv.wait_log(r"listening on hub=\[::1\]:(\d+)").rsplit(":", 1)[1].split()[0])
+    def start(self, *args, mode="event", hubs=("127.0.0.1", "[::1]")):
+        if "[::1]" in hubs and not have_ipv6():
+            self.skipTest("no IPv6 on this host")
+        self.db = os.path.join(self.tmp, f"hub-{next(DB_NUMBERS)}.db")  # one per server
+        srv = self.serve(mode, ("--workers", "1", "--hub-db", self.db, *args),
+                         listen=["native=127.0.0.1:0", *(f"hub={h}:0" for h in hubs)])
+        self.port = hub_port(srv, hubs[0])
+        self.port6 = hub_port(srv, "[::1]") if "[::1]" in hubs else None
         srv.wait_log(r"hub started: pid \d+ slot \d+")
         for user in ("alice", "bob", "carol"):
             r = admin(srv.admin, cmd="hub-useradd", id=user, password=f"{user}-pw")
@@ -207,7 +228,8 @@ class Hub(FerryTest):
         a.send(RESET)
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
         a.login("alice", "alice-pw")
-        # Silent for the timeout: the hub resets the session.
+        # Silent for the timeout: the hub resets the session, not before.
+        self.assertTrue(a.silent(0.6))
         op, token, _, _ = a.recv()
         self.assertEqual((op, token), (RESET, a.token))
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
@@ -236,11 +258,48 @@ class Hub(FerryTest):
         self.assertEqual(texts, [f"<alice>post {i}".encode() for i in range(4, -1, -1)])
         self.assertEqual(len(children_of(srv.pid)), 2)  # the worker and the new hub
 
+    def test_every_mode_answers_from_the_address_written_to(self):
+        """Two hub listeners of one family: a client connected to the second
+        hears from the second (a reply from the first would be filtered out
+        by its connected socket). In fork and prefork mode as in event."""
+        for mode in ("fork", "prefork"):
+            with self.subTest(mode=mode):
+                srv = self.start(mode=mode, hubs=("127.0.0.1", "127.0.0.2"))
+                c = Client(("127.0.0.2", hub_port(srv, "127.0.0.2")))
+                self.addCleanup(c.close)
+                c.sock.connect(c.addr)
+                c.login("alice", "alice-pw")
+                self.assertEqual(c.ask(SUBSCRIBE, "bob")[0], SUB_OK)
+                srv.stop()
+                self.servers.remove(srv)
+
+    def test_nobody_binds_beside_the_hub(self):
+        """No SO_REUSEADDR on the hub's sockets: another process cannot bind
+        its port, even with SO_REUSEADDR, and take its datagrams."""
+        self.start(hubs=("127.0.0.1",))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with self.assertRaises(OSError):
+            s.bind(("127.0.0.1", self.port))
+
+    def test_the_pool_leaves_the_hub_its_slot(self):
+        srv = self.start("--max-children", "3", hubs=("127.0.0.1",))
+        r = admin(srv.admin, cmd="resize", workers=3)
+        self.assertEqual(r["error"], "out_of_range", r)
+        self.assertIn("less the hub's slot", r["message"])
+        self.assertTrue(admin(srv.admin, cmd="resize", workers=2)["ok"])
+
     def test_configuration_refusals(self):
+        r = subprocess.run([FERRYD, "--listen", "native=127.0.0.1:0", "--hub-db", "x", self.root],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--hub-db without a hub", r.stderr)
         cases = [
             (["--mode", "iterative", "--hub-db", "x"], "the iterative mode does not have"),
             ([], "--hub-db PATH"),
             (["--hub-db", "x", "--listen", "hub=0.0.0.0:0"], "loopback only"),
+            (["--hub-db", "x", "--mode", "fork", "--max-children", "1"], "no slot for a worker"),
         ]
         for args, message in cases:
             with self.subTest(args=args):

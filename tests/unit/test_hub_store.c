@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -112,6 +113,7 @@ static void test_posts_and_recent(void **state)
     struct store_post got[20];
     uint32_t id[4];
     char big[STORE_TEXT_MAX + 1];
+    struct stat st;
 
     assert_int_equal(store_post(s, "alice", "first", 5, 100, &id[0]), 0);
     assert_int_equal(store_post(s, "carol", "from carol", 10, 101, &id[1]), 0);
@@ -135,6 +137,8 @@ static void test_posts_and_recent(void **state)
     assert_int_equal(store_recent(s, "alice", UINT32_MAX, 20, got), 0); /* follows nobody */
     snprintf(big, sizeof(big), "%s-wal", path); /* WAL mode: the log beside the database */
     assert_int_equal(access(big, F_OK), 0);
+    assert_int_equal(stat(path, &st), 0); /* the verifiers: ours alone */
+    assert_int_equal(st.st_mode & 0777, 0600);
 
     store_close(s);
     assert_int_equal(store_open(path, &s), 0);
@@ -158,7 +162,7 @@ static void test_not_a_database(void **state)
     fputs("this is not an SQLite database, not even close to one...........", f);
     fclose(f);
     assert_int_equal(store_open(junk, &s), -EIO);
-    assert_int_equal(store_open("/nonexistent-dir/hub.db", &s), -EIO);
+    assert_int_equal(store_open("/nonexistent-dir/hub.db", &s), -ENOENT);
 }
 
 int main(void)

@@ -1,10 +1,9 @@
 /*
  * hub: the hub's process. See hub.h.
  *
- * Issue 10 is not done (docs/HUB.md's status): the plain wire only;
- * replies leave from the first listener of the peer's family, not always
- * the one the request came to; the figures are not on the scoreboard yet;
- * a login costs one Argon2id hash (~60 ms) on the loop.
+ * Issue 10 is not done (docs/HUB.md's status): the plain wire only; the
+ * figures are not on the scoreboard yet; a login costs one Argon2id hash
+ * (~60 ms) on the loop.
  */
 #include "worker/hub/hub.h"
 
@@ -40,6 +39,7 @@ struct hub {
     struct session_outbox outbox;
     uint8_t rx[HUBWIRE_MAX + 1]; /* one byte more: a longer datagram is seen as such */
     const struct hub_config *cfg;
+    struct log_rl send_rl; /* sends that failed: said once per interval */
 };
 
 int hub_verifier(const uint8_t *password, size_t len, const uint8_t salt[16], uint8_t verifier[32])
@@ -57,8 +57,11 @@ static int hub_check_password(void *ctx, const char *id, const uint8_t *password
     uint8_t salt[STORE_SALT_LEN], stored[STORE_VERIFIER_LEN], given[STORE_VERIFIER_LEN];
     int rc = store_user_get(ctx, id, salt, stored);
 
-    if (rc == -ENOENT)
+    if (rc == -ENOENT) { /* hashed all the same: the time must not tell who exists */
+        memset(salt, 0, sizeof(salt));
+        hub_verifier(password, len, salt, given);
         return -EACCES;
+    }
     if (rc < 0)
         return rc;
     if ((rc = hub_verifier(password, len, salt, given)) < 0)
@@ -101,20 +104,6 @@ static int hub_random(uint32_t *out)
     return getrandom(out, sizeof(*out), 0) == sizeof(*out) ? 0 : -EIO;
 }
 
-/* The listener a datagram to `to` leaves from: the first of its family. */
-static uv_udp_t *hub_udp_for(struct hub *h, const struct session_addr *to)
-{
-    for (size_t i = 0; i < h->nudp; i++) {
-        struct sockaddr_storage ss;
-        int len = sizeof(ss);
-
-        if (uv_udp_getsockname(&h->udp[i], (struct sockaddr *)&ss, &len) == 0 &&
-            ss.ss_family == to->ss.ss_family)
-            return &h->udp[i];
-    }
-    return NULL;
-}
-
 /* Sends what the sessions queued, without waiting: UDP may drop a
  * datagram anyway, and the sessions retransmit what matters. */
 static void hub_flush(struct hub *h)
@@ -123,14 +112,20 @@ static void hub_flush(struct hub *h)
         const struct session_out *o = &h->outbox.v[i];
         uint8_t buf[HUBWIRE_MAX];
         struct hubwire_msg m;
-        uv_udp_t *udp = hub_udp_for(h, &o->to);
         uv_buf_t b;
+        unsigned missed;
+        int rc;
 
-        if (udp == NULL)
+        /* Through the socket the peer wrote to: the source it expects. */
+        if (o->to.via >= h->nudp)
             continue;
         session_out_msg(o, &m);
         b = uv_buf_init((char *)buf, (unsigned)hubwire_encode(buf, &m));
-        uv_udp_try_send(udp, &b, 1, (const struct sockaddr *)&o->to.ss);
+        rc = uv_udp_try_send(&h->udp[o->to.via], &b, 1, (const struct sockaddr *)&o->to.ss);
+        if (rc < 0 && log_rl_allow(&h->send_rl, clock_now_ns(), &missed))
+            log_warn("hub: a datagram to a client was not sent: %s (%u more since the last "
+                     "report; forwards are sent again, a client asks again for a lost answer)",
+                     uv_strerror(rc), missed);
     }
     h->outbox.n = 0;
 }
@@ -143,6 +138,7 @@ static void hub_after(struct hub *h)
     int64_t next = session_deadline(h->sessions), now = clock_now_ns();
 
     hub_flush(h);
+    uv_update_time(&h->loop); /* after a login's hash: the timer counts from now */
     sb_turn(h->cfg->slot, now);
     if (next == INT64_MAX) {
         uv_timer_stop(&h->timer);
@@ -182,6 +178,7 @@ static void hub_on_datagram(uv_udp_t *udp, ssize_t n, const uv_buf_t *buf,
         return;
     }
     memset(&addr, 0, sizeof(addr));
+    addr.via = (uint8_t)(udp - h->udp);
     addr.len =
         from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&addr.ss, from, addr.len);
@@ -235,7 +232,8 @@ static int hub_signals(struct hub *h)
     h->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (h->sigfd < 0)
         return uv_translate_sys_error(errno);
-    uv_poll_init(&h->loop, &h->sigpoll, h->sigfd);
+    if (uv_poll_init(&h->loop, &h->sigpoll, h->sigfd) < 0)
+        return UV_EINVAL;
     h->sigpoll.data = h;
     return uv_poll_start(&h->sigpoll, UV_READABLE, hub_on_signal);
 }
@@ -254,8 +252,13 @@ static int hub_init(struct hub *h)
 
         uv_udp_init(&h->loop, u);
         u->data = h;
-        if ((rc = uv_udp_open(u, h->cfg->fds[i])) < 0 ||
-            (rc = uv_udp_recv_start(u, hub_alloc, hub_on_datagram)) < 0)
+        if ((rc = uv_udp_open(u, h->cfg->fds[i])) < 0)
+            return rc;
+        /* libuv sets SO_REUSEADDR on the socket it is given; on UDP that
+         * would let another local user bind beside us: cleared again. */
+        if (setsockopt(h->cfg->fds[i], SOL_SOCKET, SO_REUSEADDR, &(int){0}, sizeof(int)) < 0)
+            return uv_translate_sys_error(errno);
+        if ((rc = uv_udp_recv_start(u, hub_alloc, hub_on_datagram)) < 0)
             return rc;
     }
     return 0;
@@ -274,7 +277,7 @@ int hub_run(const struct hub_config *cfg)
     int rc = -1;
 
     if (h == NULL || sodium_init() < 0 || uv_loop_init(&h->loop) < 0) {
-        log_error("hub: cannot start: out of memory");
+        log_error("hub: cannot start: out of memory, or libsodium cannot start");
         free(h);
         return 1;
     }
@@ -291,6 +294,7 @@ int hub_run(const struct hub_config *cfg)
     sp.test_hooks = cfg->test_hooks;
     if ((h->sessions = session_table_new(&sp, &st, hub_random)) == NULL) {
         log_error("hub: cannot make the session table: %s", strerror(errno));
+        rc = -1;
         goto out;
     }
     if ((rc = hub_init(h)) < 0) {

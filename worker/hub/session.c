@@ -139,7 +139,8 @@ static struct session *session_by_id(const struct session_table *t, const char *
 
 static bool session_addr_equal(const struct session_addr *a, const struct session_addr *b)
 {
-    return a->len == b->len && a->len <= sizeof(a->ss) && memcmp(&a->ss, &b->ss, a->len) == 0;
+    return a->len == b->len && a->via == b->via && a->len <= sizeof(a->ss) &&
+           memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
 static bool session_course(const struct session *s)

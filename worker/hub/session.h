@@ -79,10 +79,13 @@
 enum session_state { SESSION_OFFLINE, SESSION_ONLINE, SESSION_FORWARD };
 
 /* A peer's address, opaque here: compared byte by byte over len, so the
- * caller zeroes it before recvfrom() fills it. */
+ * caller zeroes it before recvfrom() fills it; via names the caller's
+ * socket it came through (answers leave through the same one, so that
+ * their source is the address the client wrote to). */
 struct session_addr {
     struct sockaddr_storage ss;
     socklen_t len;
+    uint8_t via;
 };
 
 /* What the sessions ask of the durable state (worker/hub/store.h is the

@@ -4,10 +4,12 @@
 #include "worker/hub/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct store {
     sqlite3 *db;
@@ -54,19 +56,42 @@ static int store_errno(int rc)
     return -EIO;
 }
 
+/* Applies the schema. A database just created by another process (the
+ * master and the hub both open it) may be switching to WAL, which takes
+ * a lock the busy handler does not wait for: tried again, for a second
+ * at most. Returns an SQLite result code. */
+static int store_schema_apply(struct store *s)
+{
+    int rc = SQLITE_BUSY;
+
+    for (int i = 0; i < 100 && (rc & 0xff) == SQLITE_BUSY; i++) {
+        if (i > 0)
+            usleep(10000);
+        rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 int store_open(const char *path, struct store **out)
 {
-    struct store *s = calloc(1, sizeof(*s));
-    int rc;
+    struct store *s;
+    int rc, fd;
 
-    if (s == NULL)
+    /* Created by us, readable by us alone: it holds the password
+     * verifiers (SQLite gives its -wal and -shm files the same mode). */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST)
+        return -errno;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
         return -ENOMEM;
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(s->db, 1);
         sqlite3_busy_timeout(s->db, 1000);
-        rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
+        rc = store_schema_apply(s);
     }
     if (rc != SQLITE_OK) {
         rc = store_errno(rc);
