@@ -222,17 +222,19 @@ class Hub(FerryTest):
         self.assertNotRegex(srv.log(), r"hub exited")
 
     def test_reset_from_the_client_and_the_timeout(self):
-        self.start("--hub-session-timeout", "1")
+        srv = self.start("--hub-session-timeout", "1")
         a = self.client()
         a.login("alice", "alice-pw")
         a.send(RESET)
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
+        srv.wait_log(r"hub: session of alice \(token [0-9a-f]{8}\) ended: reset by the client")
         a.login("alice", "alice-pw")
         # Silent for the timeout: the hub resets the session, not before.
         self.assertTrue(a.silent(0.6))
         op, token, _, _ = a.recv()
         self.assertEqual((op, token), (RESET, a.token))
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
+        srv.wait_log(r"hub: session of alice .* ended: silent for the session timeout")
 
     def test_sigkill_of_the_hub_loses_nothing_acknowledged(self):
         srv = self.start()

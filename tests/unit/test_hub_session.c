@@ -195,6 +195,20 @@ static struct hub {
 } H;
 
 /* A fresh table (and store, and random source) at T0. */
+/* What the ended hook was told last, and how often. */
+static struct {
+    char id[STORE_ID_MAX + 1], why[128];
+    unsigned n;
+} ended;
+
+static void record_ended(void *ctx, const char *id, uint32_t token, const char *why)
+{
+    (void)ctx, (void)token;
+    snprintf(ended.id, sizeof(ended.id), "%s", id);
+    snprintf(ended.why, sizeof(ended.why), "%s", why);
+    ended.n++;
+}
+
 static struct hub *hub_open(bool hooks, uint32_t max_sessions)
 {
     struct session_params p;
@@ -205,6 +219,8 @@ static struct hub *hub_open(bool hooks, uint32_t max_sessions)
     rnd.next = 0x1000;
     session_params_default(&p);
     p.test_hooks = hooks;
+    p.ended = record_ended;
+    memset(&ended, 0, sizeof(ended));
     if (max_sessions > 0)
         p.max_sessions = max_sessions;
     H.t = session_table_new(&p, &fake_store, fake_rand);
@@ -954,6 +970,8 @@ static void test_reset_from_client(void **state)
     assert_int_equal(session_state(h->t, tb), SESSION_OFFLINE);
     assert_int_equal(counters(h)->resets_received, 1);
     assert_int_equal(counters(h)->resets_sent, 0);
+    assert_string_equal(ended.id, "bob"); /* said, for the log */
+    assert_string_equal(ended.why, "reset by the client");
     assert_int_equal(tick(h, T0 + S(1)), 0); /* the forward went with it */
     assert_int_equal(dgram(h, 1002, HUB_KEEPALIVE, tb, 0, ""), 1);
     expect(h, 0, HUB_MUST_LOGIN, 1002, tb, 0, NULL);
@@ -977,6 +995,8 @@ static void test_out_of_order(void **state)
     }
     assert_int_equal(counters(h)->resets_sent, sizeof(ops));
     assert_int_equal(counters(h)->online, 0);
+    assert_int_equal(ended.n, sizeof(ops));
+    assert_string_equal(ended.why, "out of order: an opcode this session cannot take now");
     hub_close(h);
 }
 

@@ -99,6 +99,13 @@ static int hub_followers(void *ctx, const char *publisher,
     return store_followers(ctx, publisher, fn, arg);
 }
 
+/* The sessions' ends worth a line (session.h). */
+static void hub_session_ended(void *ctx, const char *id, uint32_t token, const char *why)
+{
+    (void)ctx;
+    log_info("hub: session of %s (token %08x) ended: %s", id, token, why);
+}
+
 static int hub_random(uint32_t *out)
 {
     return getrandom(out, sizeof(*out), 0) == sizeof(*out) ? 0 : -EIO;
@@ -292,6 +299,7 @@ int hub_run(const struct hub_config *cfg)
     session_params_default(&sp);
     sp.timeout_ns = cfg->session_timeout_ns;
     sp.test_hooks = cfg->test_hooks;
+    sp.ended = hub_session_ended;
     if ((h->sessions = session_table_new(&sp, &st, hub_random)) == NULL) {
         log_error("hub: cannot make the session table: %s", strerror(errno));
         rc = -1;

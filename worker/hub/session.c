@@ -266,8 +266,10 @@ static void session_reply(struct session_req *r, uint8_t op, uint32_t msg_id, co
 /* Ends live session s: with a reset sent (echoing msg_id), silently, or
  * lingering to answer a repeated logout. */
 static void session_end(struct session_table *t, struct session *s, enum session_end how,
-                        uint32_t msg_id, int64_t now, struct session_outbox *out)
+                        uint32_t msg_id, int64_t now, struct session_outbox *out, const char *why)
 {
+    if (why != NULL && t->p.ended != NULL)
+        t->p.ended(t->p.ctx, s->id, s->token, why);
     if (how == END_RESET) {
         session_emit(out, &s->addr, HUB_RESET, s->token, msg_id, NULL, 0);
         t->c.resets_sent++;
@@ -293,7 +295,7 @@ static void session_expire(struct session_table *t, struct session *s, int64_t n
     if (s->slot == SLOT_LINGER)
         session_release(t, s);
     else
-        session_end(t, s, END_RESET, 0, now, out);
+        session_end(t, s, END_RESET, 0, now, out, "silent for the session timeout");
 }
 
 /* Writes "<publisher>text" into buf (HUBWIRE_PAYLOAD_MAX bytes). Returns
@@ -509,7 +511,8 @@ static void session_answer(struct session_req *r, struct session_answer *a)
     if (a->op == HUB_RETRIEVE_END)
         session_send_posts(r, a);
     if (a->op == HUB_ERROR && session_course(r->s)) {
-        session_end(r->t, r->s, END_RESET, a->seq, r->now, r->out);
+        session_end(r->t, r->s, END_RESET, a->seq, r->now, r->out,
+                    "a refusal a course client cannot read (0xF1): reset instead");
         return;
     }
     if (a->op == HUB_ERROR) {
@@ -521,7 +524,7 @@ static void session_answer(struct session_req *r, struct session_answer *a)
     }
     session_reply(r, a->op, a->seq, payload, len);
     if (a->op == HUB_LOGOUT_ACK)
-        session_end(r->t, r->s, END_LINGER, 0, r->now, r->out);
+        session_end(r->t, r->s, END_LINGER, 0, r->now, r->out, NULL);
 }
 
 /* A request: applied once, its answer kept; the same sequence number
@@ -611,13 +614,14 @@ static void session_live(struct session_req *r)
         s->addr = *r->from; /* NAT rebinding, or a roaming client */
     if (r->m->op == HUB_RESET) {
         r->t->c.resets_received++;
-        session_end(r->t, s, END_SILENT, 0, r->now, r->out);
+        session_end(r->t, s, END_SILENT, 0, r->now, r->out, "reset by the client");
         return;
     }
     if (op != NULL && op->request != NULL)
         session_request(r, op->request);
     else if (op == NULL || op->other == NULL || !op->other(r)) {
-        session_end(r->t, s, END_RESET, r->m->msg_id, r->now, r->out);
+        session_end(r->t, s, END_RESET, r->m->msg_id, r->now, r->out,
+                    "out of order: an opcode this session cannot take now");
         return;
     }
     if (s->slot == SLOT_LIVE)
@@ -688,7 +692,7 @@ static void session_login(struct session_req *r)
         return;
     }
     if (s != NULL)
-        session_end(t, s, END_SILENT, 0, r->now, r->out);
+        session_end(t, s, END_SILENT, 0, r->now, r->out, "replaced by a new login");
     s = session_open(r, id);
     if (s == NULL) {
         session_emit(r->out, r->from, HUB_LOGIN_FAILED, 0, nonce, NULL, 0);
@@ -704,6 +708,8 @@ void session_params_default(struct session_params *p)
     p->timeout_ns = SESSION_TIMEOUT_NS;
     p->max_sessions = SESSION_MAX;
     p->test_hooks = false;
+    p->ended = NULL;
+    p->ctx = NULL;
 }
 
 struct session_table *session_table_new(const struct session_params *p,
@@ -790,7 +796,8 @@ static void session_flush(struct session_table *t, struct session *s, int64_t no
 
     while (out->n < out->cap && (e = retx_due(&s->retx, now)) != NULL) {
         if (e->tries >= RETX_TRIES) {
-            session_end(t, s, END_RESET, 0, now, out);
+            session_end(t, s, END_RESET, 0, now, out,
+                        "lost: a forward unacknowledged after 8 sends");
             return;
         }
         session_emit(out, &s->addr, e->op, s->token, e->msg_id, e->payload, e->len);
@@ -813,7 +820,7 @@ void session_tick(struct session_table *t, int64_t now, struct session_outbox *o
         if (s->slot == SLOT_LINGER || s->expires <= now)
             session_expire(t, s, now, out);
         else if (s->lost)
-            session_end(t, s, END_RESET, 0, now, out);
+            session_end(t, s, END_RESET, 0, now, out, "lost: its window of forwards is full");
         else
             session_flush(t, s, now, out);
     }

@@ -122,6 +122,11 @@ struct session_params {
     int64_t timeout_ns;    /* inactivity that ends a session */
     uint32_t max_sessions; /* records, live and logged out */
     bool test_hooks;       /* answer 0x7F with a spurious 0xB0 (--hub-test-hooks) */
+    /* Called (when not NULL) as a session ends for a reason worth a log
+     * line (out of order, a client's reset, the timeout, lost, replaced;
+     * not a logout): the user, the token and why. */
+    void (*ended)(void *ctx, const char *id, uint32_t token, const char *why);
+    void *ctx;
 };
 
 /* One datagram to send, decoded; session_out_msg() makes it encodable. */
