@@ -67,6 +67,7 @@ enum conn_wait conn_trouble(struct conn *c, const char *problem, int err, bool s
 /* Classifies a failed socket call's errno into trouble. */
 static enum conn_wait conn_io_failed(struct conn *c, int err)
 {
+    c->broken = true; /* no lingering close on a socket that failed */
     if (err == EPIPE || err == ECONNRESET)
         return conn_trouble(c, "client vanished", err, false);
     if (err == ETIMEDOUT) /* the kernel gave up retransmitting */
@@ -87,7 +88,7 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     memset(c->state, 0, h->state_size <= c->state_size ? h->state_size : c->state_size);
     c->in_len = c->out_len = c->out_off = 0;
     c->out_body = SIZE_MAX;
-    c->eof = c->close_after = c->linger = c->draining = false;
+    c->eof = c->close_after = c->linger = c->draining = c->reported = c->broken = false;
     c->corked = proto_cork_at_accept(h->proto); /* inherited from the listener */
     c->body_fd = -1;
     c->body_off = c->body_end = 0;
@@ -332,48 +333,57 @@ static int conn_rate_check(struct conn *c, int64_t now)
     return 0;
 }
 
-/* Bytes sent and not yet acknowledged (SIOCOUTQ; with the FIN, once the
- * write side is shut), or -1 when unknown. */
-static int conn_outq(const struct conn *c)
+/* The request in hand, or trouble before any answer, gets its report
+ * (once: a lingering close reports before it lingers). */
+static void conn_report(struct conn *c, int64_t now)
 {
-    int queued;
-
-    return ioctl(c->fd, SIOCOUTQ, &queued) < 0 ? -1 : queued;
+    if (!c->reported && (c->req.active || (c->problem != NULL && c->requests == 0)))
+        conn_request_end(c, now);
+    c->reported = true;
 }
 
 /*
  * The lingering close. After an answer that ends the connection, the
  * client may still be sending (an echo past its limit, commands after the
- * lottery's END, a request body never read). close() with unread bytes
- * makes the kernel send a reset, which discards what the answer still has
- * in flight; so the write side is shut first (the FIN follows the
- * answer), and arriving bytes are read and discarded until the client
- * closes, or has acknowledged everything (then a reset destroys nothing),
- * or makes no progress (reads nothing, sends nothing) for --io-timeout.
- * The send queue is looked at after 2 ms, then ever less often (a second
- * at most): an acknowledgement wakes nobody. Returns CONN_READ, or
+ * lottery's END, a request body never read). close() with unread bytes,
+ * or bytes arriving after it, makes the kernel send a reset, and a reset
+ * makes the client's kernel discard what it holds of the answer, read or
+ * not yet. So the write side is shut first (the FIN follows the answer;
+ * the kernel sends what is queued even after close()), and arriving bytes
+ * are read and discarded until the client closes, or stays quiet for
+ * CONN_LINGER_QUIET_NS (then close() finds nothing unread: a clean
+ * close), or CONN_LINGER_NS passed (as nginx's lingering_time: a client
+ * that keeps sending does not hold the connection), or CONN_LINGER_BYTES
+ * were discarded. A stop leaves a second at most. Returns CONN_READ, or
  * CONN_DONE when there is nothing to wait for.
  */
+static enum conn_wait conn_drain(struct conn *c, int64_t now);
+
 static enum conn_wait conn_drain_start(struct conn *c, int64_t now)
 {
+    int64_t io = (int64_t)c->env->io_timeout_ms * 1000000;
+
     c->draining = true;
-    c->cut_on_stop = false; /* a stop lets the answer finish */
+    c->cut_on_stop = false; /* a stop shortens the linger (conn_stop) */
     if (shutdown(c->fd, SHUT_WR) < 0)
         return CONN_DONE;
     sb_conn_state(c->rec, SB_CLOSING);
-    c->drain_outq = INT32_MAX;
-    c->drain_check_ms = 2;
-    c->drain_progress_ns = now;
-    c->read_deadline = now + (int64_t)c->drain_check_ms * 1000000;
-    return c->want = CONN_READ;
+    /* The answer is out: its log line now, not after the linger. */
+    conn_report(c, now);
+    c->in_len = 0;
+    conn_trim(c); /* nothing more is parsed: no buffers while lingering */
+    c->drain_until = now + (io < CONN_LINGER_NS ? io : CONN_LINGER_NS);
+    c->drain_bytes = 0;
+    c->read_deadline = now + CONN_LINGER_QUIET_NS;
+    return conn_drain(c, now);
 }
 
-/* A lingering close's step: the socket was readable, or the time to look
- * at the send queue came. Returns CONN_READ or CONN_DONE. */
+/* A lingering close's step: bytes came, or the quiet time is up. Returns
+ * CONN_READ or CONN_DONE. */
 static enum conn_wait conn_drain(struct conn *c, int64_t now)
 {
     char sink[4096];
-    int q;
+    bool quiet = true;
 
     for (int i = 0; i < 16; i++) { /* bounded: a fast sender cannot hold the loop */
         ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
@@ -382,18 +392,16 @@ static enum conn_wait conn_drain(struct conn *c, int64_t now)
             return c->want = CONN_DONE; /* closed (or reset): nothing left to save */
         if (n < 0 && errno == EAGAIN)
             break;
-        c->drain_progress_ns = now;
+        c->drain_bytes += n > 0 ? (uint64_t)n : 0;
+        quiet = quiet && n <= 0;
     }
-    if ((q = conn_outq(c)) <= 0)
+    if ((quiet && now >= c->read_deadline) || now >= c->drain_until ||
+        c->drain_bytes > CONN_LINGER_BYTES)
         return c->want = CONN_DONE;
-    if (q < c->drain_outq)
-        c->drain_progress_ns = now;
-    c->drain_outq = q;
-    if (now - c->drain_progress_ns > (int64_t)c->env->io_timeout_ms * 1000000)
-        return c->want = CONN_DONE;
-    if (now >= c->read_deadline && c->drain_check_ms < 1000)
-        c->drain_check_ms *= 2;
-    c->read_deadline = now + (int64_t)c->drain_check_ms * 1000000;
+    if (!quiet) /* the quiet time starts again */
+        c->read_deadline = now + CONN_LINGER_QUIET_NS;
+    if (c->read_deadline > c->drain_until)
+        c->read_deadline = c->drain_until;
     return c->want = CONN_READ;
 }
 
@@ -486,7 +494,7 @@ static int conn_flush(struct conn *c, int64_t now)
 enum conn_wait conn_ready(struct conn *c, int64_t now)
 {
     c->wall = time(NULL); /* the vDSO: no system call */
-    if (c->want != CONN_DONE && conn_out_alloc(c) < 0)
+    if (c->want != CONN_DONE && !c->draining && conn_out_alloc(c) < 0)
         return conn_trouble(c, "out of memory", ENOMEM, true);
     for (;;) {
         int rc;
@@ -495,7 +503,7 @@ enum conn_wait conn_ready(struct conn *c, int64_t now)
         case CONN_DONE:
             /* An answer that ends the connection, bytes perhaps still
              * coming, the socket sound: linger. */
-            if (c->linger && !c->draining && c->err == 0)
+            if (c->linger && !c->draining && !c->broken)
                 return conn_drain_start(c, now);
             return CONN_DONE;
         case CONN_READ:
@@ -556,7 +564,8 @@ enum conn_wait conn_expired(struct conn *c, int64_t now)
 
 enum conn_wait conn_stop(struct conn *c, int64_t now)
 {
-    (void)now;
+    if (c->draining && c->drain_until > now + 1000000000LL) /* a second to finish */
+        c->drain_until = c->read_deadline = now + 1000000000LL;
     if (c->want != CONN_READ || !c->cut_on_stop)
         return c->want;
     /* An idle persistent connection just closes; a service's idle session
@@ -603,8 +612,7 @@ void conn_close(struct conn *c, int64_t now)
     if (c->body_fd >= 0)
         close(c->body_fd);
     c->body_fd = -1;
-    if (c->req.active || (c->problem != NULL && c->requests == 0))
-        conn_request_end(c, now);
+    conn_report(c, now);
     if (c->linger && !c->draining) /* closed without its lingering turn (a cut) */
         conn_linger(c);
     sb_conn_end(c->env->slot, c->rec, now);

@@ -29,11 +29,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CONN_IN_FIRST      4096        /* input buffer at first; grows to CONN_IN_MAX */
-#define CONN_IN_MAX        (32 * 1024) /* a request head's limits (8 + 16 KiB) and room */
-#define CONN_OUT_CAP       (16 * 1024) /* a response head, or a batch of LIST records */
-#define CONN_STATE_MAX     512         /* the largest handler state */
-#define CONN_RATE_WINDOW_S 10          /* --min-rate is measured over windows this long */
+#define CONN_IN_FIRST        4096               /* input buffer at first; grows to CONN_IN_MAX */
+#define CONN_IN_MAX          (32 * 1024)        /* a request head's limits (8 + 16 KiB) and room */
+#define CONN_OUT_CAP         (16 * 1024)        /* a response head, or a batch of LIST records */
+#define CONN_STATE_MAX       512                /* the largest handler state */
+#define CONN_RATE_WINDOW_S   10                 /* --min-rate is measured over windows this long */
+#define CONN_LINGER_NS       (5 * 1000000000LL) /* a lingering close, at most (less --io-timeout) */
+#define CONN_LINGER_QUIET_NS (20 * 1000000LL)   /* nothing from the client this long: close */
+#define CONN_LINGER_BYTES    (16 << 20)         /* discarded by a lingering close, at most */
 
 /* What a connection waits for. CONN_DISK: the next chunk of the body is
  * not in the page cache (only with env.disk_probe); the driver reads it
@@ -137,11 +140,12 @@ struct conn {
     bool linger; /* unread bytes may follow: half-close, then drain */
     /* The lingering close under way (linger): the answer is queued in
      * full, the write side shut; bytes arriving are discarded until the
-     * client closes or has acknowledged everything. */
+     * client closes or goes quiet (conn.c). */
     bool draining;
-    int drain_check_ms;        /* until the next look at the send queue */
-    int drain_outq;            /* unacknowledged bytes at the last look */
-    int64_t drain_progress_ns; /* the client last read or sent */
+    int64_t drain_until;  /* the linger ends then at the latest */
+    uint64_t drain_bytes; /* discarded so far */
+    bool reported;        /* the request's report is written: not again */
+    bool broken;          /* a socket call failed: close without lingering */
 
     int64_t read_deadline; /* set by the handler */
     int64_t write_deadline;

@@ -168,7 +168,7 @@ int store_user_add(struct store *s, const char *id, const uint8_t salt[STORE_SAL
         return -EINVAL;
     return store_user_write(s,
                             "INSERT INTO accounts(id, salt, verifier, created) "
-                            "VALUES (?1, ?2, ?3, unixepoch())",
+                            "VALUES (?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))",
                             id, salt, verifier, NULL);
 }
 
@@ -245,7 +245,7 @@ int store_subscribe(struct store *s, const char *follower, const char *publisher
     if (strcmp(follower, publisher) == 0)
         return -EINVAL;
     st = store_sql(s, "INSERT INTO subscriptions(follower, publisher, since) "
-                      "VALUES (?1, ?2, unixepoch())");
+                      "VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))");
     if (st != NULL) {
         sqlite3_bind_text(st, 1, follower, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, publisher, -1, SQLITE_STATIC);
@@ -320,7 +320,8 @@ int store_recent(struct store *s, const char *follower, uint32_t upto, unsigned 
         p->msg_id = (uint32_t)sqlite3_column_int64(st, 0);
         snprintf(p->publisher, sizeof(p->publisher), "%s", sqlite3_column_text(st, 1));
         len = len > STORE_TEXT_MAX ? STORE_TEXT_MAX : len;
-        memcpy(p->text, sqlite3_column_blob(st, 2), (size_t)len);
+        if (len > 0) /* an empty blob is NULL */
+            memcpy(p->text, sqlite3_column_blob(st, 2), (size_t)len);
         p->text[len] = '\0';
         p->created = sqlite3_column_int64(st, 3);
     }
