@@ -564,8 +564,11 @@ enum conn_wait conn_expired(struct conn *c, int64_t now)
 
 enum conn_wait conn_stop(struct conn *c, int64_t now)
 {
-    if (c->draining && c->drain_until > now + 1000000000LL) /* a second to finish */
-        c->drain_until = c->read_deadline = now + 1000000000LL;
+    if (c->draining && c->drain_until > now + 1000000000LL) { /* a second to finish */
+        c->drain_until = now + 1000000000LL;
+        if (c->read_deadline > c->drain_until)
+            c->read_deadline = c->drain_until;
+    }
     if (c->want != CONN_READ || !c->cut_on_stop)
         return c->want;
     /* An idle persistent connection just closes; a service's idle session
