@@ -4,6 +4,7 @@
  * drives the parser, the usage and the per-command --help.
  */
 #include "admin/ctl.h"
+#include "admin/hubctl.h"
 
 #include "admin/fmt.h"
 #include "common/duration.h"
@@ -324,6 +325,12 @@ static const struct ctl_cmd ctl_cmds[] = {
      .args = "",
      .help = "reopen the log file after rotation, in every process",
      .print = ctl_print_reopen},
+    {.name = "hub",
+     .args = "useradd|passwd|userdel ID, or users",
+     .args_help = "the hub's accounts; a password from the terminal, or twice on stdin",
+     .help = "the hub's accounts (docs/HUB.md)",
+     .operands = hubctl_operands,
+     .print = hubctl_print},
     {.name = "shutdown",
      .args = "",
      .help = "stop as SIGTERM does (or at once)",

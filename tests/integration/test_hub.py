@@ -16,7 +16,7 @@ import struct
 import subprocess
 import unittest
 
-from ferrytest import FERRYD, FerryTest, children_of, wait_until
+from ferrytest import FERRYCTL, FERRYD, FerryTest, children_of, wait_until
 
 LOGIN, SUBSCRIBE, UNSUBSCRIBE, POST, FORWARD_ACK, RETRIEVE, LOGOUT, RESET = (
     0x10, 0x20, 0x21, 0x30, 0x31, 0x40, 0x1F, 0x00)
@@ -161,6 +161,31 @@ class Hub(FerryTest):
             if os.path.exists(path):
                 with open(path, "rb") as f:
                     self.assertNotIn(secret.encode(), f.read())
+
+    def test_ferryctl_hub(self):
+        """ferryctl hub useradd|passwd|userdel|users: the password twice on
+        stdin when it is not a terminal."""
+        srv = self.start(hubs=("127.0.0.1",))
+
+        def ctl(*args, stdin=""):
+            return subprocess.run([FERRYCTL, "-s", srv.admin, "hub", *args], input=stdin,
+                                  capture_output=True, text=True, timeout=30)
+        r = ctl("useradd", "dave", stdin="dave-pw\ndave-pw\n")
+        self.assertEqual((r.returncode, r.stdout), (0, "hub: done for dave\n"), r.stderr)
+        r = ctl("useradd", "erin", stdin="one\ntwo\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("the two passwords differ", r.stderr)
+        r = ctl("useradd", "dave", stdin="x\nx\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("already", r.stderr)
+        self.assertEqual(ctl("users").stdout, "alice\nbob\ncarol\ndave\n")
+        d = self.client()
+        d.login("dave", "dave-pw")
+        self.assertEqual(ctl("userdel", "dave").returncode, 0)
+        self.assertEqual(ctl("users").stdout, "alice\nbob\ncarol\n")
+        r = ctl("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("expected useradd ID", r.stderr)
 
     def test_login_and_must_login_first(self):
         self.start()
