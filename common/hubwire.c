@@ -80,6 +80,20 @@ size_t hubwire_encode(uint8_t *out, const struct hubwire_msg *m)
     return n + HUBWIRE_ENVELOPE;
 }
 
+bool hubwire_id_valid(const void *id, size_t len)
+{
+    const uint8_t *p = id;
+
+    if (len < 1 || len > HUBWIRE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+            return false;
+    }
+    return true;
+}
+
 const char *hubwire_op_name(uint8_t op)
 {
     return hubwire_names[op];

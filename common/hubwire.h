@@ -80,6 +80,12 @@ int hubwire_parse(const uint8_t *p, size_t n, struct hubwire_msg *m);
  * has room for HUBWIRE_MAX bytes. Returns the datagram's length. */
 size_t hubwire_encode(uint8_t *out, const struct hubwire_msg *m);
 
+#define HUBWIRE_ID_MAX 32 /* a user id: [A-Za-z0-9_]{1,32} */
+
+/* True when the len bytes at id form a user id: [A-Za-z0-9_]{1,32}. The
+ * one rule for the hub, its store, its admin commands and its client. */
+bool hubwire_id_valid(const void *id, size_t len);
+
 /* The opcode's name ("LOGIN_ACK_OK", as the dissector names it), or NULL for an unknown opcode. */
 const char *hubwire_op_name(uint8_t op);
 

@@ -36,7 +36,7 @@ static int hubadmin_args(json_t *req, bool want_password, const char **id, const
                          json_t *resp)
 {
     *id = json_string_value(json_object_get(req, "id"));
-    if (*id == NULL || !store_id_valid(*id))
+    if (*id == NULL || !hubwire_id_valid(*id, strlen(*id)))
         return admin_fail(resp, "bad_argument", "\"id\" must be [A-Za-z0-9_]{1,32}");
     if (!want_password)
         return 0;

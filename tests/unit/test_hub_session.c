@@ -1160,15 +1160,15 @@ static void test_rejected(void **state)
 static void test_id_valid(void **state)
 {
     (void)state;
-    assert_true(session_id_valid("a", 1));
-    assert_true(session_id_valid("client_A9", 9));
-    assert_true(session_id_valid(LONG_ID32, 32));
-    assert_false(session_id_valid(LONG_ID33, 33));
-    assert_false(session_id_valid("", 0));
-    assert_false(session_id_valid("a b", 3));
-    assert_false(session_id_valid("a\0b", 3));
-    assert_false(session_id_valid("a.b", 3));
-    assert_false(session_id_valid("\xc3\xa9", 2));
+    assert_true(hubwire_id_valid("a", 1));
+    assert_true(hubwire_id_valid("client_A9", 9));
+    assert_true(hubwire_id_valid(LONG_ID32, 32));
+    assert_false(hubwire_id_valid(LONG_ID33, 33));
+    assert_false(hubwire_id_valid("", 0));
+    assert_false(hubwire_id_valid("a b", 3));
+    assert_false(hubwire_id_valid("a\0b", 3));
+    assert_false(hubwire_id_valid("a.b", 3));
+    assert_false(hubwire_id_valid("\xc3\xa9", 2));
 }
 
 static void test_params(void **state)

@@ -44,19 +44,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void test_ids(void **state)
-{
-    (void)state;
-    assert_true(store_id_valid("client_a"));
-    assert_true(store_id_valid("A1_b2"));
-    assert_true(store_id_valid("abcdefghijklmnopqrstuvwxyz012345")); /* 32 */
-    assert_false(store_id_valid("abcdefghijklmnopqrstuvwxyz0123456"));
-    assert_false(store_id_valid(""));
-    assert_false(store_id_valid("a b"));
-    assert_false(store_id_valid("a&b"));
-    assert_false(store_id_valid("é"));
-}
-
 static int collect(const char *id, void *arg)
 {
     char *buf = arg;
@@ -168,7 +155,6 @@ static void test_not_a_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ids),
         cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_posts_and_recent, setup, teardown),

@@ -105,13 +105,23 @@ static void test_names_and_directions(void **state)
             assert_int_equal(hubwire_from_client((uint8_t)op), op < 0x80);
 }
 
+static void test_ids(void **state)
+{
+    (void)state;
+    assert_true(hubwire_id_valid("client_a", 8));
+    assert_true(hubwire_id_valid("abcdefghijklmnopqrstuvwxyz012345", 32));
+    assert_false(hubwire_id_valid("abcdefghijklmnopqrstuvwxyz0123456", 33));
+    assert_false(hubwire_id_valid("", 0));
+    assert_false(hubwire_id_valid("a&b", 3));
+    assert_false(hubwire_id_valid("\xc3\xa9", 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_plain),
-        cmocka_unit_test(test_encode_is_parse_reversed),
-        cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_names_and_directions),
+        cmocka_unit_test(test_parse_plain), cmocka_unit_test(test_encode_is_parse_reversed),
+        cmocka_unit_test(test_rejects),     cmocka_unit_test(test_names_and_directions),
+        cmocka_unit_test(test_ids),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,19 +313,6 @@ static size_t session_line(uint8_t *buf, const char *publisher, const void *text
 
 /* ------------------------------------------------------------ payloads */
 
-bool session_id_valid(const void *id, size_t len)
-{
-    const uint8_t *p = id;
-
-    if (len < 1 || len > STORE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-              (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
-            return false;
-    return true;
-}
-
 /* The length of p without one trailing "\n" or "\r\n" (a course client
  * sends the line fgets() read). */
 static size_t session_strip(const uint8_t *p, size_t len)
@@ -341,7 +328,7 @@ static size_t session_strip(const uint8_t *p, size_t len)
 /* Copies r's payload into id when it is a user id. */
 static bool session_payload_id(const struct session_req *r, char id[STORE_ID_MAX + 1])
 {
-    if (!session_id_valid(r->p, r->len))
+    if (!hubwire_id_valid(r->p, r->len))
         return false;
     memcpy(id, r->p, r->len);
     id[r->len] = '\0';
@@ -355,7 +342,7 @@ static bool session_parse_login(const struct session_req *r, char id[STORE_ID_MA
     const uint8_t *amp = memchr(r->p, '&', r->len);
     size_t n = amp == NULL ? 0 : (size_t)(amp - r->p);
 
-    if (amp == NULL || !session_id_valid(r->p, n))
+    if (amp == NULL || !hubwire_id_valid(r->p, n))
         return false;
     memcpy(id, r->p, n);
     id[n] = '\0';

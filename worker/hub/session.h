@@ -192,9 +192,6 @@ const struct session_counters *session_counters(const struct session_table *t);
 /* The state of the session whose token is token (OFFLINE when none). */
 enum session_state session_state(const struct session_table *t, uint32_t token);
 
-/* True when the len bytes at id form a user id: [A-Za-z0-9_]{1,32}. */
-bool session_id_valid(const void *id, size_t len);
-
 /* Points m at o's header and payload, plain, for hubwire_encode(). */
 void session_out_msg(const struct session_out *o, struct hubwire_msg *m);
 

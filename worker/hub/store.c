@@ -3,6 +3,8 @@
  */
 #include "worker/hub/store.h"
 
+#include "common/hubwire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -115,14 +117,6 @@ const char *store_error(const struct store *s)
     return sqlite3_errmsg(s->db);
 }
 
-bool store_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-
-    return n >= 1 && n <= STORE_ID_MAX &&
-           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
-
 /* Runs a statement that returns no rows; finalises it. Returns 0 or -errno;
  * *changes (when not NULL) is how many rows it changed. */
 static int store_run(struct store *s, sqlite3_stmt *st, int *changes)
@@ -164,7 +158,7 @@ static int store_user_write(struct store *s, const char *sql, const char *id,
 int store_user_add(struct store *s, const char *id, const uint8_t salt[STORE_SALT_LEN],
                    const uint8_t verifier[STORE_VERIFIER_LEN])
 {
-    if (!store_id_valid(id))
+    if (!hubwire_id_valid(id, strlen(id)))
         return -EINVAL;
     return store_user_write(s,
                             "INSERT INTO accounts(id, salt, verifier, created) "

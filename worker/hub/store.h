@@ -15,11 +15,13 @@
 #ifndef FERRY_HUB_STORE_H
 #define FERRY_HUB_STORE_H
 
+#include "common/hubwire.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_ID_MAX       32 /* [A-Za-z0-9_]{1,32} */
+#define STORE_ID_MAX       HUBWIRE_ID_MAX
 #define STORE_SALT_LEN     16
 #define STORE_VERIFIER_LEN 32
 #define STORE_TEXT_MAX     200 /* a post's text */
@@ -43,9 +45,6 @@ void store_close(struct store *s);
 
 /* The last database error's text, for the caller's log line. */
 const char *store_error(const struct store *s);
-
-/* True when id is a valid account id: [A-Za-z0-9_]{1,32}. */
-bool store_id_valid(const char *id);
 
 /* Accounts. user_add: -EEXIST when id exists, -EINVAL for a bad id.
  * user_get, user_del, user_set: -ENOENT when there is none. */
