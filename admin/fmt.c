@@ -220,6 +220,38 @@ static void fmt_status_pool(FILE *out, json_t *pool, unsigned width)
     fmt_wrap_end(&w);
 }
 
+/* "pid 5480 idle  2 online  1 posts  1 forwards ...": the hub's line, when
+ * ferryd has one; "restarting" while it has no process. Every figure,
+ * zeros too, so that top holds still. */
+static void fmt_status_hub(FILE *out, json_t *hub, unsigned width)
+{
+    static const char *const figs[][2] = {
+        {"sessions_online", "online"},
+        {"posts", "posts"},
+        {"forwards", "forwards"},
+        {"retransmissions", "retransmissions"},
+        {"duplicates", "duplicates"},
+        {"resets_sent", "resets sent"},
+        {"resets_received", "resets received"},
+        {"rejected", "rejected"},
+        {"exits", "exits"},
+        {"crashes", "crashes"},
+    };
+    struct fmt_wrap w;
+
+    if (!json_is_object(hub))
+        return;
+    fmt_wrap_begin(&w, out, width, "hub", FMT_LABEL_W);
+    if (json_is_integer(json_object_get(hub, "pid")))
+        fmt_wrap_putf(&w, "  ", "pid %lld %s", (long long)fmt_int(hub, "pid"),
+                      fmt_str(hub, "state"));
+    else
+        fmt_wrap_putf(&w, "  ", "restarting");
+    for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
+        fmt_wrap_putf(&w, "  ", "%lld %s", (long long)fmt_int(hub, figs[i][0]), figs[i][1]);
+    fmt_wrap_end(&w);
+}
+
 /* "5 open  reading 1  waiting 0  keepalive 3  sending 1  closing 0":
  * every state, zeros too, as the outcomes, so that top holds still. An
  * older ferryd's answer has no such object: no line. */
@@ -361,6 +393,7 @@ void fmt_status(FILE *out, json_t *r, unsigned width)
 {
     fmt_status_head(out, r, width);
     fmt_status_pool(out, json_object_get(r, "pool"), width);
+    fmt_status_hub(out, json_object_get(r, "hub"), width);
     fmt_status_conns(out, json_object_get(r, "connections"), width);
     fmt_status_totals(out, json_object_get(r, "totals"), width);
     fmt_status_rates(out, r, width);
@@ -377,6 +410,7 @@ enum {
     W_SLOT,
     W_PID,
     W_GEN,
+    W_KIND,
     W_STATE,
     W_CONNS,
     W_AGE,
@@ -401,28 +435,30 @@ _Static_assert(W_NCOLS - W_PROTO == X_NCOLS && W_RATE - W_PROTO == X_RATE, "W_PR
  * byte count ("25% of 400 B") before SENT, AGE, SLOT and PROTO go. Then
  * PEER and TARGET are cut, keeping a port and an extension; where even
  * their narrowest cut does not fit, the progress keeps only its percent
- * (DONE), then CONNS, STATE, DONE and RATE go, then PEER and TARGET: who
- * and what before how fast, and a whole number or none. CONNS goes
- * right after GEN, though, where no process holds several connections
- * nor is full: STATE then says as much (fmt_workers()). */
+ * (DONE), then KIND, CONNS, STATE, DONE and RATE go, then PEER and
+ * TARGET: who and what before how fast, and a whole number or none.
+ * CONNS goes right after GEN, though, where no process holds several
+ * connections nor is full: STATE then says as much; and KIND shows only
+ * beside a process that is no pool worker (the hub) (fmt_workers()). */
 static const struct table_col fmt_worker_cols[W_NCOLS] = {
     [W_SLOT] = {.head = "SLOT", .right = true, .drop = 7},
     [W_PID] = {.head = "PID", .right = true, .floor = 5},
     [W_GEN] = {.head = "GEN", .right = true, .drop = 1},
-    [W_STATE] = {.head = "STATE", .floor = 9, .drop = 11, .tight = true},
-    [W_CONNS] = {.head = "CONNS", .right = true, .drop = 10, .tight = true},
+    [W_KIND] = {.head = "KIND", .drop = 10, .tight = true},
+    [W_STATE] = {.head = "STATE", .floor = 9, .drop = 12, .tight = true},
+    [W_CONNS] = {.head = "CONNS", .right = true, .drop = 11, .tight = true},
     [W_AGE] = {.head = "AGE", .right = true, .drop = 6, .floor = 6},
     [W_REQS] = {.head = "REQS", .right = true, .drop = 2, .floor = 4},
     [W_SENT] = {.head = "SENT", .right = true, .drop = 5, .floor = 9},
     [W_PROTO] = {.head = "PROTO", .drop = 8, .gap = 2},
     [W_LISTENER] = {.head = "LISTENER", .drop = 3},
     [W_PEER] =
-        {.head = "PEER", .soft = 21, .keep = CUT_KEEP_PORT, .gap = 2, .drop = 14, .tight = true},
-    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = CUT_KEEP_EXT, .drop = 15, .tight = true},
+        {.head = "PEER", .soft = 21, .keep = CUT_KEEP_PORT, .gap = 2, .drop = 15, .tight = true},
+    [W_TARGET] = {.head = "TARGET", .soft = 24, .keep = CUT_KEEP_EXT, .drop = 16, .tight = true},
     [W_PROGRESS] = {.head = "PROGRESS", .drop = 4},
     [W_BRIEF] = {.head = "PROGRESS", .standin = true, .drop = 9, .tight = true},
-    [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 12, .tight = true},
-    [W_RATE] = {.head = "RATE", .drop = 13, .tight = true},
+    [W_DONE] = {.head = "DONE", .right = true, .standin = true, .drop = 13, .tight = true},
+    [W_RATE] = {.head = "RATE", .drop = 14, .tight = true},
 };
 
 /* The transfer cells of entry i from t (a workers answer's "transfer", or
@@ -478,6 +514,54 @@ static bool fmt_conns_tell(json_t *list)
     return false;
 }
 
+/* True when a process of list is no pool worker (the hub): else KIND
+ * would say "worker" on every row. An older ferryd says no kind. */
+static bool fmt_kinds_tell(json_t *list)
+{
+    size_t i;
+    json_t *w;
+
+    json_array_foreach(list, i, w)
+    {
+        const char *kind = json_string_value(json_object_get(w, "kind"));
+
+        if (kind != NULL && strcmp(kind, "worker") != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Row i of the workers table, from process w. A process that serves no
+ * connections (the hub: its figures are status's) has none of their
+ * figures to show. */
+static void fmt_worker_row(struct table *t, size_t i, json_t *w)
+{
+    const char *kind = json_string_value(json_object_get(w, "kind"));
+    bool conns = kind == NULL || strcmp(kind, "worker") == 0;
+    char age[32], bytes[32];
+
+    table_set(t, i, W_SLOT, "%lld", (long long)fmt_int(w, "slot"));
+    table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
+    table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
+    table_set(t, i, W_KIND, "%s", kind != NULL ? kind : "worker");
+    table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
+    table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
+    fmt_transfer(t, i, json_object_get(w, "transfer"), W_PROTO);
+    if (!conns) {
+        table_set(t, i, W_CONNS, "-");
+        table_set(t, i, W_REQS, "-");
+        table_set(t, i, W_SENT, "-");
+        return;
+    }
+    if (json_is_integer(json_object_get(w, "connections"))) /* if this ferryd has it */
+        table_set(t, i, W_CONNS, "%lld%s", (long long)fmt_int(w, "connections"),
+                  json_is_true(json_object_get(w, "full")) ? " full" : "");
+    else
+        table_set(t, i, W_CONNS, "-");
+    table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
+    table_set(t, i, W_SENT, "%s", size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
+}
+
 void fmt_workers(FILE *out, json_t *r, unsigned width)
 {
     json_t *list = json_object_get(r, "workers"), *w;
@@ -491,6 +575,7 @@ void fmt_workers(FILE *out, json_t *r, unsigned width)
         cols[W_CONNS].drop = cols[W_GEN].drop;
         cols[W_CONNS].tight = false;
     }
+    cols[W_KIND].hidden = !fmt_kinds_tell(list);
     t = table_new(cols, W_NCOLS, json_array_size(list));
     if (t == NULL) {
         fprintf(out, "(out of memory)\n");
@@ -498,22 +583,7 @@ void fmt_workers(FILE *out, json_t *r, unsigned width)
     }
     json_array_foreach(list, i, w)
     {
-        char age[32], bytes[32];
-
-        table_set(t, i, W_SLOT, "%lld", (long long)fmt_int(w, "slot"));
-        table_set(t, i, W_PID, "%lld", (long long)fmt_int(w, "pid"));
-        table_set(t, i, W_GEN, "%lld", (long long)fmt_int(w, "generation"));
-        table_set(t, i, W_STATE, "%s", fmt_str(w, "state"));
-        if (json_is_integer(json_object_get(w, "connections"))) /* if this ferryd has it */
-            table_set(t, i, W_CONNS, "%lld%s", (long long)fmt_int(w, "connections"),
-                      json_is_true(json_object_get(w, "full")) ? " full" : "");
-        else
-            table_set(t, i, W_CONNS, "-");
-        table_set(t, i, W_AGE, "%s", fmt_duration(fmt_num(w, "age_s"), age, sizeof(age)));
-        table_set(t, i, W_REQS, "%lld", (long long)fmt_int(w, "requests"));
-        table_set(t, i, W_SENT, "%s",
-                  size_format((uint64_t)fmt_int(w, "bytes"), bytes, sizeof(bytes)));
-        fmt_transfer(t, i, json_object_get(w, "transfer"), W_PROTO);
+        fmt_worker_row(t, i, w);
     }
     table_print(out, t, width);
     table_free(t);

@@ -118,7 +118,7 @@ static bool table_drop(const struct table *t, bool *shown, bool tight)
     if (victim == t->ncols)
         return false;
     shown[victim] = false;
-    if (victim + 1 < t->ncols && t->cols[victim + 1].standin)
+    if (victim + 1 < t->ncols && t->cols[victim + 1].standin && !t->cols[victim + 1].hidden)
         shown[victim + 1] = true;
     return true;
 }
@@ -159,7 +159,7 @@ static void table_layout(const struct table *t, unsigned width, unsigned *w)
 
     table_measure(t, nat, min);
     for (size_t c = 0; c < t->ncols; c++) {
-        shown[c] = !t->cols[c].standin;
+        shown[c] = !t->cols[c].standin && !t->cols[c].hidden;
         soft[c] = t->cols[c].soft && t->cols[c].soft < nat[c] ? t->cols[c].soft : nat[c];
         soft[c] = soft[c] > min[c] ? soft[c] : min[c];
     }

@@ -29,6 +29,7 @@ struct table_col {
     bool right;         /* right-aligned: numbers */
     bool standin;       /* shown only once the column before it is dropped */
     bool tight;         /* dropped only when the cut columns cannot narrow further */
+    bool hidden;        /* never shown: it tells nothing in this answer */
     unsigned drop;      /* 0: always shown; else its turn to be dropped */
     unsigned floor;     /* narrowest drawn, so that top's columns hold still */
     unsigned soft;      /* 0: never cut; else cut to fit, kept this wide if it can */

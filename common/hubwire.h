@@ -31,6 +31,7 @@ enum hubwire_op {
     HUB_RESET = 0x00,
     HUB_KEEPALIVE = 0x0E,
     HUB_LOGIN = 0x10,
+    HUB_LOGIN_PROOF = 0x11, /* secure wire: the second step of a login */
     HUB_LOGOUT = 0x1F,
     HUB_SUBSCRIBE = 0x20,
     HUB_UNSUBSCRIBE = 0x21,
@@ -41,6 +42,7 @@ enum hubwire_op {
     HUB_TEST_HOOK = 0x7F,
     HUB_LOGIN_OK = 0x80,
     HUB_LOGIN_FAILED = 0x81,
+    HUB_LOGIN_CHALLENGE = 0x82, /* secure wire: the answer to a login's first step */
     HUB_KEEPALIVE_ACK = 0x8E,
     HUB_LOGOUT_ACK = 0x8F,
     HUB_SUBSCRIBE_OK = 0x90,

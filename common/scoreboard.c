@@ -86,7 +86,7 @@ static void sb_unlock(_Atomic uint32_t *seq)
 #define sb_write_begin(x) sb_lock(&(x)->seq)
 #define sb_write_end(x)   sb_unlock(&(x)->seq)
 
-int sb_claim(struct scoreboard *sb)
+int sb_claim(struct scoreboard *sb, enum sb_kind kind)
 {
     for (uint32_t i = 0; i < sb->nslots; i++) {
         struct sb_slot *s = &sb->slots[i];
@@ -96,6 +96,7 @@ int sb_claim(struct scoreboard *sb)
         sb_write_begin(s);
         s->generation++;
         s->state = SB_STARTING;
+        s->kind = (uint8_t)kind;
         s->started_ns = s->changed_ns = clock_now_ns();
         s->started_unix = time(NULL);
         sb_write_end(s);
@@ -139,6 +140,32 @@ void sb_counters_add(struct sb_counters *to, const struct sb_counters *from)
     to->disk_waits += from->disk_waits;
 }
 
+void sb_hub_add(struct sb_hub *to, const struct sb_hub *from)
+{
+    to->online += from->online;
+    to->posts += from->posts;
+    to->forwards += from->forwards;
+    to->retransmissions += from->retransmissions;
+    to->duplicates += from->duplicates;
+    to->resets_sent += from->resets_sent;
+    to->resets_received += from->resets_received;
+    to->rejected += from->rejected;
+}
+
+/* The reaped hub's figures into the totals: its sessions died with it, its
+ * counters go on counting in its successor's. Its block is freed for the
+ * next (seq repaired, if it was killed inside a write section). */
+static void sb_hub_reaped(struct scoreboard *sb, enum sb_exit how)
+{
+    struct sb_hub gone = sb->hub.f;
+
+    gone.online = 0;
+    sb_hub_add(&sb->reaped.hub, &gone);
+    sb->reaped.hub_exits++;
+    sb->reaped.hub_crashes += how == SB_EXIT_CRASH;
+    memset(&sb->hub, 0, sizeof(sb->hub));
+}
+
 void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
 {
     struct sb_slot *s = &sb->slots[slot];
@@ -147,9 +174,13 @@ void sb_release(struct scoreboard *sb, int slot, enum sb_exit how)
     /* The child is reaped, so nobody else writes the slot now; a child
      * killed inside a write section left seq odd, which memset repairs. */
     sb_counters_add(&sb->reaped.c, &s->c);
-    sb->reaped.worker_exits++;
-    sb->reaped.crashes += how == SB_EXIT_CRASH;
-    sb->reaped.kills += how == SB_EXIT_KILLED;
+    if (s->kind == SB_KIND_HUB) {
+        sb_hub_reaped(sb, how);
+    } else {
+        sb->reaped.worker_exits++;
+        sb->reaped.crashes += how == SB_EXIT_CRASH;
+        sb->reaped.kills += how == SB_EXIT_KILLED;
+    }
     /* Only the records it used, and the next one (the one it may have been
      * killed inside of, before conn_hi said so): the rest were never touched. */
     memset(sb_rec(sb, slot, 0), 0,
@@ -194,11 +225,20 @@ int sb_read_conn(const struct sb_conn *r, struct sb_conn *out)
     return sb_copy(&r->seq, (const void *)r, out, sizeof(*out));
 }
 
+int sb_read_hub(const struct scoreboard *sb, struct sb_hub *out)
+{
+    return sb_copy(&sb->hub.seq, (const void *)&sb->hub.f, out, sizeof(*out));
+}
+
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out)
 {
     struct sb_slot s;
+    struct sb_hub h;
 
     *out = sb->reaped;
+    if (sb_read_hub(sb, &h) < 0)
+        return -EAGAIN;
+    sb_hub_add(&out->hub, &h);
     for (uint32_t i = 0; i < sb->nslots; i++) {
         if (sb_read(sb, (int)i, &s) < 0)
             return -EAGAIN;
@@ -284,6 +324,16 @@ bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now)
     return false;
 }
 
+static const char *const sb_kind_names[SB_KIND_COUNT] = {
+    [SB_KIND_WORKER] = "worker",
+    [SB_KIND_HUB] = "hub",
+};
+
+const char *sb_kind_name(unsigned kind)
+{
+    return kind < SB_KIND_COUNT ? sb_kind_names[kind] : "unknown";
+}
+
 const char *sb_state_name(unsigned state)
 {
     return state < SB_STATE_COUNT ? sb_state_names[state] : "unknown";
@@ -341,6 +391,13 @@ void sb_disk_wait(struct sb_slot *s)
     sb_write_begin(s);
     s->c.disk_waits++;
     sb_write_end(s);
+}
+
+void sb_hub_publish(struct sb_hub_live *h, const struct sb_hub *f)
+{
+    sb_write_begin(h);
+    h->f = *f;
+    sb_write_end(h);
 }
 
 void sb_conn_begin(struct sb_slot *s, struct sb_conn *r, uint32_t k, unsigned listener,

@@ -18,6 +18,21 @@
  * (master-written: a slot's counters are folded into them on reap) plus the
  * live slots are the pool's totals, and nothing is lost.
  *
+ * Each slot says what kind of process holds it (a row of the master's
+ * process table: a pool worker, the hub), set by the master's claim. The
+ * hub's figures (sessions, posts, ...) are not in its slot but in one block
+ * beside the pool's: there is one hub at most, and a block in every slot
+ * would cost 64 bytes a slot (960 -> 1024, +6.7%: 4 KiB at the default 64
+ * slots, 4 MiB at the most, 65536; the master's snapshot copies and so
+ * touches every slot each second) for a figure that one slot uses; the
+ * block costs 72 bytes once, and the hub's reaped totals 80 more (the
+ * header, 2560 bytes before, is 2688 with the slots' alignment), while
+ * the kind sits in what was the slot's padding (it stays 960). The
+ * block follows the slots' rules: its own sequence lock, written only by
+ * the process in the hub's slot (the master forks a hub only after it
+ * reaped the one before), and by the master only when it reaps that
+ * process, folding the counters into the reaped totals and zeroing it.
+ *
  * Size: records for max-children x conns_per_slot connections are mapped,
  * but shared anonymous memory costs a page only once touched, and a worker
  * reuses a freed record before it takes one never used (the lowest): only
@@ -53,6 +68,14 @@ enum sb_state {
     SB_EXITING,   /* leaving; the master will reap it */
     SB_BUSY,      /* holding one connection or more */
     SB_STATE_COUNT
+};
+
+/* What a slot's process is: a row of the master's process table. The
+ * pool's workers are the zero kind, so a slot nobody set reads as one. */
+enum sb_kind {
+    SB_KIND_WORKER = 0, /* a pool worker (or iterative mode's one process) */
+    SB_KIND_HUB,        /* the hub's process (docs/HUB.md): not in the pool */
+    SB_KIND_COUNT
 };
 
 /* A peer's address, raw: formatting is left to whoever reads it. */
@@ -129,6 +152,7 @@ struct sb_slot {
     pid_t pid;
     uint8_t state;            /* enum sb_state */
     bool full;                /* holds as many connections as it may: not accepting */
+    uint8_t kind;             /* enum sb_kind, set by sb_claim() (in what was padding) */
     uint32_t conns;           /* connection records in use */
     _Atomic uint32_t conn_hi; /* records below this index were used at some time */
     int64_t started_ns;
@@ -140,12 +164,35 @@ struct sb_slot {
     struct sb_counters c;
 } __attribute__((aligned(64)));
 
-/* Pool-wide figures of children that are gone (master-written). */
+/* The hub's figures (docs/HUB.md), as its sessions count them. All grow
+ * but online. */
+struct sb_hub {
+    uint64_t online;          /* sessions live now */
+    uint64_t posts;           /* stored */
+    uint64_t forwards;        /* first sends of a forward */
+    uint64_t retransmissions; /* later sends of one */
+    uint64_t duplicates;      /* requests, logins and acks that came again */
+    uint64_t resets_sent;
+    uint64_t resets_received; /* that ended a session */
+    uint64_t rejected;        /* datagrams dropped unanswered */
+};
+
+/* The live hub's figures since its start, beside the pool's (see above). */
+struct sb_hub_live {
+    _Atomic uint32_t seq; /* odd while being written */
+    struct sb_hub f;
+};
+
+/* Pool-wide figures of children that are gone (master-written). The exits
+ * are the pool workers'; the hub's, no pool worker, are counted apart. */
 struct sb_totals {
     struct sb_counters c;
     uint64_t worker_exits;
-    uint64_t crashes; /* died by a signal or a non-zero status, unasked */
-    uint64_t kills;   /* killed on purpose by the master (watchdog, timeouts) */
+    uint64_t crashes;  /* died by a signal or a non-zero status, unasked */
+    uint64_t kills;    /* killed on purpose by the master (watchdog, timeouts) */
+    struct sb_hub hub; /* the counters of hubs reaped (online: 0) */
+    uint64_t hub_exits;
+    uint64_t hub_crashes; /* as crashes */
 };
 
 /* How a reaped child ended, as the master judges it. */
@@ -180,6 +227,7 @@ struct scoreboard {
     struct sb_pool pool;
     struct sb_totals reaped;
     struct sb_quiet quiet[SB_QUIET_SLOTS];
+    struct sb_hub_live hub;
     struct sb_slot slots[];
 };
 
@@ -193,9 +241,10 @@ struct sb_conn *sb_rec(const struct scoreboard *sb, int slot, uint32_t k);
 /* Unmaps it (in each process that no longer needs it). */
 void sb_destroy(struct scoreboard *sb);
 
-/* Master: claims a free slot (state STARTING, generation bumped). Returns
- * its index, or -ENOSPC when every slot is taken (the pool is at its limit). */
-int sb_claim(struct scoreboard *sb);
+/* Master: claims a free slot for a process of kind (state STARTING,
+ * generation bumped). Returns its index, or -ENOSPC when every slot is
+ * taken (the pool is at its limit). */
+int sb_claim(struct scoreboard *sb, enum sb_kind kind);
 
 /* Master: frees a claimed slot whose child was never started. */
 void sb_unclaim(struct scoreboard *sb, int slot);
@@ -204,7 +253,8 @@ void sb_unclaim(struct scoreboard *sb, int slot);
 uint32_t sb_in_use(const struct scoreboard *sb);
 
 /* Master, after reaping the slot's child: folds its counters into the
- * reaped totals, counts the exit (as a crash or a kill, per how) and
+ * reaped totals, counts the exit (as a crash or a kill, per how; a hub's
+ * as the hub's, with its figures folded and their block zeroed) and
  * frees the slot and its connection records. */
 void sb_release(struct scoreboard *sb, int slot, enum sb_exit how);
 
@@ -218,7 +268,15 @@ int sb_read_conn(const struct sb_conn *r, struct sb_conn *out);
 /* Adds the counters of from to to. */
 void sb_counters_add(struct sb_counters *to, const struct sb_counters *from);
 
-/* Sums the reaped totals and every live slot into out. Returns 0 or -EAGAIN. */
+/* Copies a consistent view of the live hub's figures (zeros when no hub
+ * runs). Returns 0, or -EAGAIN as sb_read(). */
+int sb_read_hub(const struct scoreboard *sb, struct sb_hub *out);
+
+/* Adds the hub figures of from to to, online included. */
+void sb_hub_add(struct sb_hub *to, const struct sb_hub *from);
+
+/* Sums the reaped totals and every live slot (and the live hub's figures)
+ * into out. Returns 0 or -EAGAIN. */
 int sb_totals(const struct scoreboard *sb, struct sb_totals *out);
 
 /* Counts the connections open now, pool-wide, from peer's address (the
@@ -234,6 +292,9 @@ unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer)
  * best effort: a race or a hash collision may cost one line more or one
  * less; it bounds a flood, it does not count. */
 bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now);
+
+/* Returns the kind's name ("worker", "hub"), or "unknown". */
+const char *sb_kind_name(unsigned kind);
 
 /* Returns the state's name ("idle"), or "unknown". */
 const char *sb_state_name(unsigned state);
@@ -260,6 +321,9 @@ void sb_set_full(struct sb_slot *s, bool full);
 void sb_turn(struct sb_slot *s, int64_t now_ns);
 /* A chunk had to be read from the disk before it was sent. */
 void sb_disk_wait(struct sb_slot *s);
+/* The hub's process: its figures now, into the hub's block (one write
+ * section, no system call). */
+void sb_hub_publish(struct sb_hub_live *h, const struct sb_hub *f);
 
 /* A connection was accepted on listener from peer at now_ns into record k
  * of the slot (r, free): r READING, the slot BUSY. */

@@ -22,6 +22,7 @@ static const struct {
     [WIRE_TOO_LARGE] = {"TOO_LARGE", "file larger than the size allowed"},
     [WIRE_BAD_OFFSET] = {"BAD_OFFSET", "offset beyond the end of the file"},
     [WIRE_BUSY] = {"BUSY", "server busy: too many connections from this address"},
+    [WIRE_UNAUTHORIZED] = {"UNAUTHORIZED", "not authorized: no live hub session, or a wrong MAC"},
 };
 
 static int wire_fail(struct wire_request *req, enum wire_status status)
@@ -37,10 +38,19 @@ static int wire_more(size_t *need, size_t want)
     return -EAGAIN;
 }
 
+/* The fixed header of a request of this type, and its longest name. */
+static size_t wire_header_len(uint8_t type, size_t *name_max)
+{
+    *name_max = type == WIRE_PUT_REQUEST ? WIRE_PUT_NAME_MAX : WIRE_NAME_MAX;
+    if (type == WIRE_GET_REQUEST)
+        return WIRE_GET_HEADER;
+    return type == WIRE_PUT_REQUEST ? WIRE_PUT_HEADER : WIRE_REQUEST_HEADER;
+}
+
 /* The part of a request after the version and type bytes. */
 static int wire_request_body(const uint8_t *p, size_t len, struct wire_request *req, size_t *need)
 {
-    size_t head = req->type == WIRE_GET_REQUEST ? WIRE_GET_HEADER : WIRE_REQUEST_HEADER;
+    size_t name_max, head = wire_header_len(req->type, &name_max);
 
     if (len < head)
         return wire_more(need, head);
@@ -51,11 +61,14 @@ static int wire_request_body(const uint8_t *p, size_t len, struct wire_request *
         *need = head;
         return 0;
     }
-    if (req->name_len == 0 || req->name_len > WIRE_NAME_MAX)
+    if (req->name_len == 0 || req->name_len > name_max)
         return wire_fail(req, WIRE_INVALID_NAME);
     if (req->type == WIRE_GET_REQUEST) {
         req->offset = wire_get_u64(p + 4);
         req->max_size = wire_get_u64(p + 12);
+    } else if (req->type == WIRE_PUT_REQUEST) {
+        req->size = wire_get_u64(p + 4);
+        req->token = wire_get_u32(p + 12);
     }
     if (len < head + req->name_len)
         return wire_more(need, head + req->name_len);
@@ -76,7 +89,7 @@ int wire_request_parse(const void *buf, size_t len, struct wire_request *req, si
     if (req->version != WIRE_VERSION)
         return wire_fail(req, WIRE_VERSION_MISMATCH);
     if (req->type != WIRE_FILE_REQUEST && req->type != WIRE_GET_REQUEST &&
-        req->type != WIRE_LIST_REQUEST)
+        req->type != WIRE_LIST_REQUEST && req->type != WIRE_PUT_REQUEST)
         return wire_fail(req, WIRE_BAD_REQUEST);
     return wire_request_body(p, len, req, need);
 }
@@ -116,6 +129,21 @@ size_t wire_get_encode(void *buf, size_t cap, uint8_t version, const void *name,
     if (name_len > 0)
         memcpy(p + WIRE_GET_HEADER, name, name_len);
     return WIRE_GET_HEADER + name_len;
+}
+
+size_t wire_put_encode(void *buf, size_t cap, uint8_t version, const void *name, size_t name_len,
+                       uint64_t size, uint32_t token)
+{
+    uint8_t *p = buf;
+
+    if (name_len > UINT16_MAX || cap < WIRE_PUT_HEADER + name_len)
+        return 0;
+    wire_put_head(p, version, WIRE_PUT_REQUEST, name_len);
+    wire_put_u64(p + 4, size);
+    wire_put_u32(p + 12, token);
+    if (name_len > 0)
+        memcpy(p + WIRE_PUT_HEADER, name, name_len);
+    return WIRE_PUT_HEADER + name_len;
 }
 
 void wire_list_encode(void *buf)

@@ -2,12 +2,15 @@
  * wire: the native file protocol, version 1 (docs/PROTOCOL.md).
  *
  * Pure encoding and decoding; no I/O. All integers are big-endian. One
- * request per connection, of three kinds:
+ * request per connection, of four kinds:
  *   FILE_REQUEST -> FILE_RESPONSE (status, u64 size);
  *                   client READY|REFUSE -> content (size bytes), close.
  *   GET          -> FILE_RESPONSE; when OK, the content from the request's
  *                   offset to the end follows at once, then close.
  *   LIST         -> LIST_RESPONSE (status, u32 count), count records, close.
+ *   PUT          (an upload for the hub to announce) is followed by size
+ *                bytes of content, and on the hub's secure wire a MAC ->
+ *                FILE_RESPONSE (OK with the size stored), close.
  */
 #ifndef FERRY_WIRE_H
 #define FERRY_WIRE_H
@@ -23,10 +26,14 @@
 #define WIRE_LIST_REQUEST  0x05
 #define WIRE_LIST_RESPONSE 0x06
 #define WIRE_GET_REQUEST   0x07
+#define WIRE_PUT_REQUEST   0x08
 
 #define WIRE_REQUEST_HEADER 4   /* version, type, u16 name_len */
 #define WIRE_NAME_MAX       255 /* longest valid name */
 #define WIRE_GET_HEADER     20  /* version, type, u16 name_len, u64 offset, u64 max_size */
+#define WIRE_PUT_HEADER     16  /* version, type, u16 name_len, u64 size, u32 token */
+#define WIRE_PUT_NAME_MAX   100 /* a PUT's name: the hub announces it (HUBIPC_NAME_MAX) */
+#define WIRE_PUT_MAC        32  /* after a PUT's content, on the hub's secure wire */
 #define WIRE_REQUEST_MAX    (WIRE_GET_HEADER + WIRE_NAME_MAX) /* the longest request */
 #define WIRE_RESPONSE_LEN   11                                /* version, type, status, u64 size */
 #define WIRE_LIST_HEADER    7                                 /* version, type, status, u32 count */
@@ -43,20 +50,23 @@ enum wire_status {
     WIRE_ACCESS_DENIED = 5,
     WIRE_BAD_REQUEST = 6,
     WIRE_SERVER_ERROR = 7,
-    WIRE_TOO_LARGE = 8,  /* GET: size > max_size; the size field is the real size */
-    WIRE_BAD_OFFSET = 9, /* GET: offset > size; the size field is the real size */
-    WIRE_BUSY = 10,      /* too many connections from the client's address */
+    WIRE_TOO_LARGE = 8,     /* GET: size > max_size, the size field the real size; PUT: the limit */
+    WIRE_BAD_OFFSET = 9,    /* GET: offset > size; the size field is the real size */
+    WIRE_BUSY = 10,         /* too many connections from the client's address */
+    WIRE_UNAUTHORIZED = 11, /* PUT: no live hub session for the token, or a wrong MAC */
     WIRE_STATUS_COUNT
 };
 
 /* A decoded request of any type; name points into the caller's buffer. */
 struct wire_request {
     uint8_t version;
-    uint8_t type;      /* WIRE_FILE_REQUEST, WIRE_GET_REQUEST or WIRE_LIST_REQUEST */
+    uint8_t type;      /* WIRE_FILE_REQUEST, _GET_, _LIST_ or _PUT_REQUEST */
     uint16_t name_len; /* 0 for LIST */
     const uint8_t *name;
     uint64_t offset;         /* GET only */
     uint64_t max_size;       /* GET only */
+    uint64_t size;           /* PUT only: the content's length, which follows the request */
+    uint32_t token;          /* PUT only: the uploader's hub session */
     enum wire_status status; /* what to answer when parsing fails with -EPROTO */
 };
 
@@ -78,15 +88,17 @@ struct wire_response {
 };
 
 /*
- * Decodes a request (FILE_REQUEST, GET or LIST) from the first len bytes
- * received. Returns 0 when the request is complete (req filled; the request
- * is *need bytes long, and bytes after it are not the request's), -EAGAIN
- * when more bytes are needed (*need is then the total length required so
- * far), or -EPROTO when the bytes already decide the answer: req->status is
- * then VERSION_MISMATCH (after two bytes), BAD_REQUEST (unknown type, or a
- * LIST whose u16 is not 0) or INVALID_NAME (name_len 0 or over
- * WIRE_NAME_MAX, decided from the header alone). The name's content is not
- * checked here: that is name_valid().
+ * Decodes a request (FILE_REQUEST, GET, LIST or PUT) from the first len
+ * bytes received. Returns 0 when the request is complete (req filled; the
+ * request is *need bytes long, and bytes after it are not the request's:
+ * a PUT's content among them), -EAGAIN when more bytes are needed (*need
+ * is then the total length required so far; req->version and req->type
+ * are set once two bytes are there), or -EPROTO when the bytes already
+ * decide the answer: req->status is then VERSION_MISMATCH (after two
+ * bytes), BAD_REQUEST (unknown type, or a LIST whose u16 is not 0) or
+ * INVALID_NAME (name_len 0 or over WIRE_NAME_MAX, WIRE_PUT_NAME_MAX for a
+ * PUT, decided from the header alone). The name's content is not checked
+ * here: that is name_valid().
  */
 int wire_request_parse(const void *buf, size_t len, struct wire_request *req, size_t *need);
 
@@ -102,6 +114,12 @@ size_t wire_request_encode(void *buf, size_t cap, uint8_t version, const void *n
  * encoded length, or 0 when it does not fit. */
 size_t wire_get_encode(void *buf, size_t cap, uint8_t version, const void *name, size_t name_len,
                        uint64_t offset, uint64_t max_size);
+
+/* Encodes a PUT request's header and name (any version and name, as
+ * above); the content is not the encoder's. Returns the encoded length, or
+ * 0 when it does not fit. */
+size_t wire_put_encode(void *buf, size_t cap, uint8_t version, const void *name, size_t name_len,
+                       uint64_t size, uint32_t token);
 
 /* Encodes the 4-byte LIST request. */
 void wire_list_encode(void *buf);

@@ -154,11 +154,51 @@ static json_t *admin_saturation(struct admin *a)
     return o;
 }
 
+/* The pool's processes by state: the workers', the hub aside. */
+static json_t *admin_pool(const struct snapshot *s)
+{
+    json_t *pool = json_object();
+
+    json_object_set_new(pool, "processes", json_integer(s->nworkers));
+    for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
+        json_object_set_new(pool, sb_state_name(i), json_integer(s->by_state[i]));
+    return pool;
+}
+
+/* The hub's figures, as status and workers carry them. */
+static void admin_hub_figures(json_t *o, const struct sb_hub *h)
+{
+    json_object_set_new(o, "sessions_online", json_integer((json_int_t)h->online));
+    json_object_set_new(o, "posts", json_integer((json_int_t)h->posts));
+    json_object_set_new(o, "forwards", json_integer((json_int_t)h->forwards));
+    json_object_set_new(o, "retransmissions", json_integer((json_int_t)h->retransmissions));
+    json_object_set_new(o, "duplicates", json_integer((json_int_t)h->duplicates));
+    json_object_set_new(o, "resets_sent", json_integer((json_int_t)h->resets_sent));
+    json_object_set_new(o, "resets_received", json_integer((json_int_t)h->resets_received));
+    json_object_set_new(o, "rejected", json_integer((json_int_t)h->rejected));
+}
+
+/* status's hub: its process (nulls while it restarts), its figures counted
+ * across its restarts (its sessions die with it), and its exits. */
+static json_t *admin_hub_status(const struct snapshot *s)
+{
+    const struct sb_slot *w = s->hub_live >= 0 ? &s->live[s->hub_live] : NULL;
+    json_t *o = json_object();
+
+    json_object_set_new(o, "slot", w ? json_integer(s->live_slot[s->hub_live]) : json_null());
+    json_object_set_new(o, "pid", w ? json_integer(w->pid) : json_null());
+    json_object_set_new(o, "state", w ? json_string(sb_state_name(w->state)) : json_null());
+    admin_hub_figures(o, &s->totals.hub);
+    json_object_set_new(o, "exits", json_integer((json_int_t)s->totals.hub_exits));
+    json_object_set_new(o, "crashes", json_integer((json_int_t)s->totals.hub_crashes));
+    return o;
+}
+
 static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     const struct snapshot *s = &a->snap;
     enum admin_state state = a->ops->state(a->ops_ctx);
-    json_t *lis = json_array(), *lim = json_object(), *pool = json_object(), *tot;
+    json_t *lis = json_array(), *lim = json_object(), *tot;
     json_t *conns = json_object();
 
     (void)c;
@@ -183,10 +223,9 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(lim, "stall_timeout_s", json_integer(a->cfg->stall_timeout));
     json_object_set_new(lim, "chunk_size", json_integer(a->cfg->chunk_size));
     json_object_set_new(resp, "limits", lim);
-    json_object_set_new(pool, "processes", json_integer(s->nlive));
-    for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
-        json_object_set_new(pool, sb_state_name(i), json_integer(s->by_state[i]));
-    json_object_set_new(resp, "pool", pool);
+    json_object_set_new(resp, "pool", admin_pool(s));
+    if (a->ls->nhub > 0)
+        json_object_set_new(resp, "hub", admin_hub_status(s));
     json_object_set_new(conns, "open", json_integer(s->nconns));
     for (unsigned i = SB_READING; i <= SB_CLOSING; i++)
         json_object_set_new(conns, sb_state_name(i), json_integer(s->conn_states[i]));
@@ -248,6 +287,35 @@ static json_t *admin_transfer(struct admin *a, uint32_t ci)
     return t;
 }
 
+/* Live process i of the snapshot: a workers row. The hub's carries its
+ * figures since it started. */
+static json_t *admin_worker(struct admin *a, uint32_t i)
+{
+    const struct sb_slot *w = &a->snap.live[i];
+    const struct snap_conn *only = snap_only_conn(&a->snap, i);
+    json_t *o = json_object();
+
+    json_object_set_new(o, "slot", json_integer(a->snap.live_slot[i]));
+    json_object_set_new(o, "pid", json_integer(w->pid));
+    json_object_set_new(o, "kind", json_string(sb_kind_name(w->kind)));
+    json_object_set_new(o, "generation", json_integer(w->generation));
+    json_object_set_new(o, "state", json_string(sb_state_name(snap_worker_state(&a->snap, i))));
+    json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
+    json_object_set_new(o, "connections", json_integer(a->snap.live_conns[i]));
+    json_object_set_new(o, "full", json_boolean(w->full));
+    json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
+    if (only != NULL)
+        json_object_set_new(o, "transfer", admin_transfer(a, (uint32_t)(only - a->snap.conns)));
+    if (w->kind == SB_KIND_HUB) {
+        json_t *hub = json_object();
+
+        admin_hub_figures(hub, &a->snap.hub);
+        json_object_set_new(o, "hub", hub);
+    }
+    return o;
+}
+
 static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     json_t *list = json_array();
@@ -258,24 +326,8 @@ static int admin_cmd_workers(struct admin *a, struct admin_conn *c, json_t *req,
         json_decref(list);
         return -1;
     }
-    for (uint32_t i = 0; i < a->snap.nlive; i++) {
-        const struct sb_slot *w = &a->snap.live[i];
-        const struct snap_conn *only = snap_only_conn(&a->snap, i);
-        json_t *o = json_object();
-
-        json_object_set_new(o, "slot", json_integer(a->snap.live_slot[i]));
-        json_object_set_new(o, "pid", json_integer(w->pid));
-        json_object_set_new(o, "generation", json_integer(w->generation));
-        json_object_set_new(o, "state", json_string(sb_state_name(snap_worker_state(&a->snap, i))));
-        json_object_set_new(o, "age_s", admin_seconds(a->snap.taken_ns - w->started_ns));
-        json_object_set_new(o, "connections", json_integer(a->snap.live_conns[i]));
-        json_object_set_new(o, "full", json_boolean(w->full));
-        json_object_set_new(o, "requests", json_integer((json_int_t)w->c.requests));
-        json_object_set_new(o, "bytes", json_integer((json_int_t)w->c.bytes));
-        if (only != NULL)
-            json_object_set_new(o, "transfer", admin_transfer(a, (uint32_t)(only - a->snap.conns)));
-        json_array_append_new(list, o);
-    }
+    for (uint32_t i = 0; i < a->snap.nlive; i++)
+        json_array_append_new(list, admin_worker(a, i));
     json_object_set_new(resp, "workers", list);
     return 0;
 }

@@ -97,8 +97,13 @@ static const struct cfg_option cfg_options[] = {
      "the hub ends a session silent for this long"},
     {"hub-test-hooks", CFG_FLAG, CFG_AT(hub_test_hooks), 0, 0, NULL, "off",
      "the hub answers the test opcode 0x7F (the course's grading hooks)"},
+    {"hub-wire", CFG_STRING, CFG_AT(hub_wire), 0, 0, "secure|plain", "secure",
+     "the hub's wire: secure (signed login, sealed datagrams) or plain (the course protocol, "
+     "passwords in clear)"},
     {"hub-allow-plain", CFG_FLAG, CFG_AT(hub_allow_plain), 0, 0, NULL, "off",
      "the hub's plain wire (passwords in clear) on an address other than loopback"},
+    {"hub-max-upload", CFG_SIZE, CFG_AT(hub_max_upload), 1, UINT32_MAX, "BYTES", "64M",
+     "the largest file a hub user may upload (a native PUT, announced by the hub)"},
     {"backlog", CFG_UINT, CFG_AT(backlog), 1, 65535, "N", "511", "listen(2) backlog"},
     {"sndbuf", CFG_SIZE, CFG_AT(sndbuf), 0, 64u << 20, "BYTES", "0",
      "SO_SNDBUF of every connection (the kernel doubles it; 0: its autotuning)"},
@@ -131,6 +136,8 @@ struct conn_env cfg_conn_env(const struct config *cfg)
         .max_per_ip = cfg->max_conn_per_ip,
         .http = &cfg->http,
         .dirfd = -1,
+        .hub_fd = -1, /* the caller's, when a hub runs (master/pool.c) */
+        .hub_max_upload = cfg->hub_max_upload,
     };
 }
 
@@ -352,6 +359,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->min_rate = 1024;
     cfg->echo_max_bytes = 1024 * 1024;
     cfg->hub_session_timeout = 60;
+    cfg->hub_max_upload = 64u << 20;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 5;
     cfg->http.keepalive_requests = 1000;
@@ -412,8 +420,12 @@ static bool cfg_loopback(const char *host)
 /* The hub's process needs a supervisor, a slot beside the workers and its
  * database; its plain wire carries passwords in clear, so it stays on
  * loopback unless the operator says otherwise. */
-static int cfg_check_hub(const struct config *cfg)
+static int cfg_check_hub(struct config *cfg)
 {
+    if (cfg->hub_wire != NULL && strcmp(cfg->hub_wire, "plain") != 0 &&
+        strcmp(cfg->hub_wire, "secure") != 0)
+        return cfg_fail("--hub-wire %s: secure or plain", cfg->hub_wire);
+    cfg->hub_plain = cfg->hub_wire != NULL && strcmp(cfg->hub_wire, "plain") == 0;
     if (!cfg_listens(cfg, PROTO_HUB))
         return cfg->hub_db == NULL ? 0
                                    : cfg_fail("--hub-db without a hub: add --listen hub=ADDR:PORT");
@@ -426,7 +438,7 @@ static int cfg_check_hub(const struct config *cfg)
         return cfg_fail("--workers %u and the hub need %u child slots: raise --max-children "
                         "above %u",
                         cfg->workers, cfg->workers + 1, cfg->max_children);
-    for (unsigned i = 0; i < cfg->nlisten && !cfg->hub_allow_plain; i++) {
+    for (unsigned i = 0; i < cfg->nlisten && cfg->hub_plain && !cfg->hub_allow_plain; i++) {
         if (cfg->listen[i].proto == PROTO_HUB && !cfg_loopback(cfg->listen[i].host))
             return cfg_fail("--listen hub=%s: the plain wire carries passwords in clear: "
                             "loopback only, unless --hub-allow-plain",

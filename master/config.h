@@ -57,7 +57,10 @@ struct config {
     const char *hub_db;                          /* its SQLite file; required with a hub listener */
     unsigned hub_session_timeout;                /* seconds of silence that end a session */
     bool hub_test_hooks;                         /* answer 0x7F (the course's grading hooks) */
+    const char *hub_wire;                        /* "secure" (NULL: the default) or "plain" */
+    bool hub_plain;                              /* hub_wire is "plain" */
     bool hub_allow_plain;                        /* the plain wire on a non-loopback address */
+    unsigned hub_max_upload;                     /* bytes a native PUT may upload, at most */
     char redirect_from[HTTP_REDIRECTS_MAX][256]; /* storage for redirects[].from */
 };
 

@@ -211,8 +211,24 @@ void lsn_close_web(struct listeners *ls)
     }
 }
 
+int lsn_open_hub_ipc(struct listeners *ls)
+{
+    /* A pair, not a named socket: only ferryd's own processes reach it. */
+    if (ls->hub_ipc_open || ls->nhub == 0)
+        return 0;
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ls->hub_ipc) < 0)
+        return -errno;
+    ls->hub_ipc_open = true;
+    return 0;
+}
+
 void lsn_close_hub(struct listeners *ls)
 {
+    if (ls->hub_ipc_open) {
+        close(ls->hub_ipc[0]);
+        close(ls->hub_ipc[1]);
+        ls->hub_ipc_open = false;
+    }
     for (size_t i = 0; i < ls->nhub; i++) {
         if (ls->hub_fds[i] >= 0)
             close(ls->hub_fds[i]);

@@ -44,6 +44,10 @@ struct listeners {
     int hub_fds[LSN_MAX];
     char hub_names[LSN_MAX][ADDR_STR_MAX];
     size_t nhub;
+    /* Between the workers and the hub, for uploads (common/hubipc.h): the
+     * hub reads hub_ipc[0], every worker writes hub_ipc[1]. */
+    int hub_ipc[2];
+    bool hub_ipc_open;
 };
 
 /*
@@ -82,7 +86,12 @@ void lsn_close(struct listeners *ls);
 /* Closes the master's own listeners (once nothing polls them). */
 void lsn_close_web(struct listeners *ls);
 
-/* Closes the hub's (the master's copies; the hub's process has its own). */
+/* Makes the workers' channel to the hub (hub_ipc), once there is a hub
+ * listener. Returns 0 or -errno. */
+int lsn_open_hub_ipc(struct listeners *ls);
+
+/* Closes the hub's (the master's copies; the hub's process has its own),
+ * and the channel to it. */
 void lsn_close_hub(struct listeners *ls);
 
 #endif

@@ -82,7 +82,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };
-    int slot = sb_claim(sb), rc;
+    int slot = sb_claim(sb, SB_KIND_WORKER), rc;
 
     if (slot < 0) { /* a scoreboard has at least one slot: cannot happen */
         log_error("scoreboard: %s", strerror(-slot));
@@ -226,10 +226,10 @@ static int open_listeners(const struct config *cfg, struct listeners *ls)
                              .ipv6_only = cfg->ipv6_only,
                              .sndbuf = cfg->sndbuf};
     char where[ADDR_HOST_MAX + 32];
+    int rc;
 
     for (unsigned i = 0; i < cfg->nlisten; i++) {
         const struct cfg_listen *l = &cfg->listen[i];
-        int rc;
 
         /* A silent connection waits in the kernel for as long as its
          * first request may take. */
@@ -243,6 +243,13 @@ static int open_listeners(const struct config *cfg, struct listeners *ls)
             lsn_close_hub(ls);
             return rc;
         }
+    }
+    if ((rc = lsn_open_hub_ipc(ls)) < 0) {
+        fprintf(stderr, "ferryd: cannot make the channel to the hub: %s\n", strerror(-rc));
+        lsn_close(ls);
+        lsn_close_web(ls);
+        lsn_close_hub(ls);
+        return rc;
     }
     if (ls->n == 0) { /* the admin socket's default name needs a served port too */
         fprintf(stderr, "ferryd: nothing to serve: add a --listen native=... or http=...%s\n",

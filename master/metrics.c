@@ -90,7 +90,7 @@ static void metrics_pool(FILE *out, const struct snapshot *s, const struct confi
                 s->pool.target);
     metrics_u64(out, "ferry_max_children", "gauge", "Scoreboard slots: the hard child limit.",
                 cfg->max_children);
-    metrics_family(out, "ferry_workers", "gauge", "Processes in each state.");
+    metrics_family(out, "ferry_workers", "gauge", "Pool workers in each state (the hub aside).");
     for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++)
         fprintf(out, "ferry_workers{state=\"%s\"} %" PRIu32 "\n", sb_state_name(i), s->by_state[i]);
     metrics_u64(out, "ferry_pool_at_limit_total", "counter",
@@ -213,13 +213,16 @@ static void metrics_workers(FILE *out, const struct snapshot *s)
         {"ferry_worker_connections", "gauge", "Connections the slot's worker holds."},
     };
 
-    if (s->nlive == 0)
+    if (s->nworkers == 0)
         return;
     for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
         metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
         for (uint32_t i = 0; i < s->nlive; i++) {
             const struct sb_slot *w = &s->live[i];
             uint64_t v[] = {w->c.requests, w->c.bytes, 0, 0, s->live_conns[i]};
+
+            if (w->kind != SB_KIND_WORKER) /* the hub has families of its own */
+                continue;
 
             for (uint32_t k = 0; k < s->live_conns[i]; k++) {
                 const struct sb_conn *r = &s->conns[s->live_first[i] + k].r;
@@ -231,6 +234,48 @@ static void metrics_workers(FILE *out, const struct snapshot *s)
             fprintf(out, "%s{slot=\"%d\"} %" PRIu64 "\n", fam[f].name, s->live_slot[i], v[f]);
         }
     }
+}
+
+/* The hub's families, when one is configured: its counters count across
+ * its restarts (the master folds a reaped hub's in); its sessions, in its
+ * memory, are 0 while it restarts. */
+static void metrics_hub(FILE *out, const struct snapshot *s, const struct listeners *ls)
+{
+    const struct sb_hub *h = &s->totals.hub;
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } fam[] = {
+        {"ferry_hub_posts_total", "Posts the hub stored (committed before their ack).", h->posts},
+        {"ferry_hub_forwards_total", "Posts forwarded to online followers, first sends.",
+         h->forwards},
+        {"ferry_hub_retransmissions_total",
+         "Forwards sent again for want of an ack (0.5 s doubling to 4 s, 8 sends at most).",
+         h->retransmissions},
+        {"ferry_hub_duplicates_total",
+         "Requests, logins and forward acks that came again: answered again or ignored, never "
+         "applied twice.",
+         h->duplicates},
+        {"ferry_hub_resets_sent_total",
+         "Sessions the hub reset: out of order, silent, lost, or a course session's refusal.",
+         h->resets_sent},
+        {"ferry_hub_resets_received_total", "Sessions their client ended with a reset.",
+         h->resets_received},
+        {"ferry_hub_rejected_total",
+         "Datagrams dropped unanswered: malformed (short, bad magic, a wrong length), or "
+         "with nothing to answer.",
+         h->rejected},
+        {"ferry_hub_exits_total", "Hub processes reaped, whatever their end.", s->totals.hub_exits},
+        {"ferry_hub_crashes_total", "Hub processes that died unasked (then restarted).",
+         s->totals.hub_crashes},
+    };
+
+    if (ls == NULL || ls->nhub == 0)
+        return;
+    metrics_u64(out, "ferry_hub_sessions_online", "gauge",
+                "Hub sessions live now (0 while the hub restarts: they die with it).", h->online);
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++)
+        metrics_u64(out, fam[f].name, "counter", fam[f].help, fam[f].v);
 }
 
 /* The accept queue of each listener still open; none once they are
@@ -389,6 +434,7 @@ void metrics_render(FILE *out, const struct snapshot *s, const struct config *cf
     metrics_totals(out, s, ls);
     metrics_duration(out, s);
     metrics_workers(out, s);
+    metrics_hub(out, s, ls);
     metrics_listeners(out, ls);
     metrics_process(out);
 }

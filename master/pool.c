@@ -52,8 +52,9 @@ struct pool;
 enum pool_kind { POOL_WORKER, POOL_HUB, POOL_KINDS };
 
 struct pool_kind_rules {
-    const char *name; /* "worker": logs, events */
-    bool pool;        /* the serving pool (above) */
+    const char *name;  /* "worker": logs, events */
+    bool pool;         /* the serving pool (above) */
+    enum sb_kind slot; /* what its scoreboard slot says it is */
     /* Runs in the child just forked for slot; never returns. A fork-mode
      * worker serves conn, accepted on listener from peer at accepted_ns. */
     void (*child)(struct pool *p, int slot, int conn, unsigned listener,
@@ -152,6 +153,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
     int rc = 0;
 
     wc.serve.env.dirfd = p->dirfd;
+    wc.serve.env.hub_fd = p->ls->hub_ipc_open ? p->ls->hub_ipc[1] : -1;
     wc.serve.env.sb = p->sb;
     wc.serve.env.slot = &p->sb->slots[slot];
     wc.serve.env.recs = sb_rec(p->sb, slot, 0);
@@ -182,9 +184,12 @@ static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener
     struct hub_config hc = {.fds = p->ls->hub_fds,
                             .nfds = p->ls->nhub,
                             .db_path = p->cfg->hub_db,
+                            .plain = p->cfg->hub_plain,
+                            .ipc_fd = p->ls->hub_ipc[0],
                             .session_timeout_ns = (int64_t)p->cfg->hub_session_timeout * 1000000000,
                             .test_hooks = p->cfg->hub_test_hooks,
-                            .slot = &p->sb->slots[slot]};
+                            .slot = &p->sb->slots[slot],
+                            .figures = &p->sb->hub};
 
     (void)conn, (void)listener, (void)peer, (void)accepted_ns;
     proc_set_title("hub");
@@ -193,8 +198,8 @@ static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener
 }
 
 static const struct pool_kind_rules pool_kinds[POOL_KINDS] = {
-    [POOL_WORKER] = {"worker", true, pool_child},
-    [POOL_HUB] = {"hub", false, pool_hub_child},
+    [POOL_WORKER] = {"worker", true, SB_KIND_WORKER, pool_child},
+    [POOL_HUB] = {"hub", false, SB_KIND_HUB, pool_hub_child},
 };
 
 /* The pool's row: the workers. */
@@ -211,11 +216,11 @@ static struct pool_row *pool_workers(struct pool *p)
 static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned listener,
                       const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
-    int keep[LSN_MAX + 3], slot;
+    int keep[LSN_MAX + 4], slot;
     size_t nkeep = 0;
     pid_t pid;
 
-    slot = sb_claim(p->sb);
+    slot = sb_claim(p->sb, pool_kinds[kind].slot);
     if (slot < 0)
         return slot;
     /* A fork-mode child never accepts, but it watches the listeners while
@@ -232,6 +237,8 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
     }
     for (size_t i = 0; kind == POOL_HUB && i < p->ls->nhub; i++)
         keep[nkeep++] = p->ls->hub_fds[i];
+    if (p->ls->hub_ipc_open) /* the workers' end, or the hub's */
+        keep[nkeep++] = p->ls->hub_ipc[kind == POOL_HUB ? 0 : 1];
     pid = proc_fork(keep, nkeep);
     if (pid == 0)
         pool_kinds[kind].child(p, slot, conn, listener, peer, accepted_ns);

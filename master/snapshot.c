@@ -85,6 +85,19 @@ static int snap_conns(const struct scoreboard *sb, struct snapshot *s, uint32_t 
     return 0;
 }
 
+/* Counts live process i (just copied) in the pool's figures, or takes
+ * note of it as the hub's. */
+static void snap_count(struct snapshot *s, uint32_t i)
+{
+    if (s->live[i].kind == SB_KIND_HUB) {
+        if (s->hub_live < 0)
+            s->hub_live = (int)i;
+        return;
+    }
+    s->nworkers++;
+    s->by_state[snap_worker_state(s, i)]++;
+}
+
 int snap_take(const struct scoreboard *sb, struct snapshot *s)
 {
     struct sb_slot copy;
@@ -95,7 +108,11 @@ int snap_take(const struct scoreboard *sb, struct snapshot *s)
     s->pool = sb->pool;
     s->reaped = sb->reaped;
     s->totals = sb->reaped;
-    s->nlive = s->nconns = 0;
+    if (sb_read_hub(sb, &s->hub) < 0)
+        return -EAGAIN;
+    sb_hub_add(&s->totals.hub, &s->hub);
+    s->hub_live = -1;
+    s->nlive = s->nconns = s->nworkers = 0;
     memset(s->by_state, 0, sizeof(s->by_state));
     memset(s->conn_states, 0, sizeof(s->conn_states));
     for (uint32_t i = 0; i < sb->nslots && i < s->nslots; i++) {
@@ -110,8 +127,7 @@ int snap_take(const struct scoreboard *sb, struct snapshot *s)
         s->live[s->nlive] = copy;
         if ((rc = snap_conns(sb, s, s->nlive, (int)i)) < 0)
             return rc;
-        s->nlive++;
-        s->by_state[snap_worker_state(s, s->nlive - 1)]++;
+        snap_count(s, s->nlive++);
     }
     return 0;
 }

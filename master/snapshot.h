@@ -4,7 +4,9 @@
  *
  * Consistency: each slot is copied under its sequence lock and the totals
  * are computed from those same copies plus the reaped figures, so the
- * totals always equal the per-worker figures plus the reaped ones. Each
+ * totals always equal the per-worker figures plus the reaped ones (the
+ * hub's likewise, from its own block). The pool's counts (nworkers,
+ * by_state) leave the hub's process out: it is in live[], no pool worker. Each
  * connection record in use is copied under its own lock, beneath its
  * process; the counts by connection state are those copies'.
  */
@@ -28,8 +30,11 @@ struct snapshot {
     int64_t taken_unix;
     struct sb_pool pool;
     struct sb_totals reaped;
-    struct sb_totals totals;              /* reaped + every live slot */
-    uint32_t by_state[SB_STATE_COUNT];    /* processes, by snap_worker_state() */
+    struct sb_totals totals;              /* reaped + every live slot (+ the live hub) */
+    struct sb_hub hub;                    /* the live hub's figures since its start */
+    int hub_live;                         /* the hub's process: index into live[], or -1 */
+    uint32_t nworkers;                    /* live pool workers: live[] less the hub */
+    uint32_t by_state[SB_STATE_COUNT];    /* pool workers, by snap_worker_state() */
     uint32_t conn_states[SB_STATE_COUNT]; /* connections, by state */
     uint32_t nslots;
     uint32_t per_slot;    /* connection records per slot */

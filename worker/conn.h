@@ -59,6 +59,13 @@ struct conn_env {
     struct sb_slot *slot;    /* this process's scoreboard slot */
     struct sb_conn *recs;    /* and its connection records */
     const struct http_config *http;
+    /* Native PUT (worker/put.c): this process's end of the socket to the
+     * hub's process (common/hubipc.h; -1: no hub, and PUT is answered
+     * BAD_REQUEST), the largest upload (--hub-max-upload), and how long
+     * one question to the hub may wait (0: HUBIPC_TIMEOUT_MS). */
+    int hub_fd;
+    uint64_t hub_max_upload;
+    int hub_timeout_ms;
     /* The event driver's: send one chunk per conn_ready() (a big file
      * does not hold up the loop), and never let sendfile() wait for the
      * disk (CONN_DISK). */

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/name.h"
 #include "common/wire.h"
+#include "worker/put.h"
 #include "worker/tree.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@ enum native_phase {
     NATIVE_ANSWER,  /* FILE_REQUEST answered OK: sending the response */
     NATIVE_READY,   /* waiting for READY/REFUSE */
     NATIVE_LIST,    /* sending LIST records */
+    NATIVE_PUT,     /* PUT: receiving the upload (put.c) */
     NATIVE_LAST,    /* the last bytes are queued: close once sent */
 };
 
@@ -26,6 +28,7 @@ struct native_state {
     uint64_t size;
     struct tree_list list;
     size_t next; /* the next LIST record to send */
+    struct put_state put;
 };
 
 _Static_assert(sizeof(struct native_state) <= CONN_STATE_MAX, "native state too large");
@@ -45,7 +48,7 @@ static const int native_http_codes[WIRE_STATUS_COUNT] = {
     [WIRE_NOT_REGULAR] = 403,  [WIRE_ACCESS_DENIED] = 403,
     [WIRE_BAD_REQUEST] = 400,  [WIRE_SERVER_ERROR] = 500,
     [WIRE_TOO_LARGE] = 413,    [WIRE_BAD_OFFSET] = 416,
-    [WIRE_BUSY] = 503,
+    [WIRE_BUSY] = 503,         [WIRE_UNAUTHORIZED] = 401,
 };
 
 static enum sb_outcome native_outcome(enum wire_status status)
@@ -104,6 +107,10 @@ static int native_open(struct conn *c, const struct wire_request *req, uint64_t 
 
     if (!name_valid(req->name, req->name_len)) {
         *status = WIRE_INVALID_NAME;
+        return -1;
+    }
+    if (put_temp_name(req->name, req->name_len)) { /* an upload under way: not there yet */
+        *status = WIRE_NOT_FOUND;
         return -1;
     }
     memcpy(name, req->name, req->name_len);
@@ -188,6 +195,17 @@ static uint64_t native_list_bytes(const struct tree_list *l)
     return n;
 }
 
+/* Drops the uploads under way (put.h) from a listing. */
+static void native_list_hide(struct tree_list *l)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < l->n; i++)
+        if (!put_temp_name(l->v[i].name, strlen(l->v[i].name)))
+            l->v[kept++] = l->v[i];
+    l->n = kept;
+}
+
 /* LIST: a snapshot of the directory, sent in batches. */
 static enum conn_wait native_list(struct conn *c)
 {
@@ -196,6 +214,7 @@ static enum conn_wait native_list(struct conn *c)
     int rc = tree_list(c->env->dirfd, "", TREE_FILES_NATIVE, &st->list);
     enum wire_status status = rc < 0 ? WIRE_SERVER_ERROR : WIRE_OK;
 
+    native_list_hide(&st->list);
     wire_list_header_encode(head, status, (uint32_t)st->list.n);
     conn_put(c, head, sizeof(head));
     c->phase = "content";
@@ -215,8 +234,43 @@ static const char *native_method(uint8_t type)
         return "GET";
     case WIRE_LIST_REQUEST:
         return "LIST";
+    case WIRE_PUT_REQUEST:
+        return "PUT";
     }
     return "?";
+}
+
+/* What a step of a PUT came to -> what the connection waits for. Every
+ * answer to a PUT ends the connection, OK included, with a lingering
+ * close: content may still be on its way. */
+static enum conn_wait native_put_step(struct conn *c, int rc)
+{
+    struct native_state *st = c->state;
+
+    if (rc == PUT_READ)
+        return CONN_READ;
+    if (rc == PUT_GONE)
+        return CONN_DONE;
+    return native_refuse(c, (enum wire_status)rc, st->put.answer_size);
+}
+
+/* PUT: the request is in; the content follows it (some of it may be in
+ * c->in already). */
+static enum conn_wait native_put(struct conn *c, const struct wire_request *req, size_t need,
+                                 int64_t now)
+{
+    struct native_state *st = c->state;
+    int rc;
+
+    log_debug("<- PUT version=%u type=0x%02x name_len=%u size=%llu token=%08x", req->version,
+              req->type, req->name_len, (unsigned long long)req->size, req->token);
+    rc = put_start(c, &st->put, req, now); /* it copies the name */
+    conn_consume(c, need);
+    if (rc == PUT_READ) {
+        st->phase = NATIVE_PUT;
+        rc = put_input(c, &st->put, now);
+    }
+    return native_put_step(c, rc);
 }
 
 /* A whole request (or a header that decided the answer) arrived. */
@@ -231,6 +285,8 @@ static enum conn_wait native_request(struct conn *c, int rc, const struct wire_r
     if (rc < 0) /* the header alone decided: answer, interpret nothing more */
         return native_refuse(c, req->status, 0);
     log_escape(c->req.target, sizeof(c->req.target), req->name, req->name_len);
+    if (req->type == WIRE_PUT_REQUEST)
+        return native_put(c, req, need, now);
     if (log_get_level() >= LOG_DEBUG)
         log_debug("<- %s version=%u type=0x%02x name_len=%u offset=%llu max_size=%llu",
                   req->type == WIRE_FILE_REQUEST ? "FILE_REQUEST" : c->req.method, req->version,
@@ -282,7 +338,15 @@ static enum conn_wait native_input(struct conn *c, int64_t now)
 
     if (st->phase == NATIVE_READY)
         return native_ready(c);
+    if (st->phase == NATIVE_PUT)
+        return native_put_step(c, put_input(c, &st->put, now));
     rc = wire_request_parse(c->in, c->in_len, &req, &need);
+    /* A PUT where no hub is: decided as soon as its type is seen, as by a
+     * server that predates PUT. */
+    if (req.version == WIRE_VERSION && req.type == WIRE_PUT_REQUEST && c->env->hub_fd < 0) {
+        rc = -EPROTO;
+        req.status = WIRE_BAD_REQUEST;
+    }
     if (rc == -EAGAIN)
         return c->eof ? conn_trouble(c, "client closed early", 0, false) : CONN_READ;
     return native_request(c, rc, &req, need, now);
@@ -308,7 +372,10 @@ static enum conn_wait native_sent(struct conn *c, int64_t now)
 
 static enum conn_wait native_expired(struct conn *c, int64_t now)
 {
-    (void)now;
+    struct native_state *st = c->state;
+
+    if (st->phase == NATIVE_PUT)
+        return native_put_step(c, put_expired(c, &st->put, now));
     return conn_trouble(c, "timed out", ETIMEDOUT, false);
 }
 
@@ -328,6 +395,7 @@ static void native_finish(struct conn *c)
         close(st->file);
     st->file = -1;
     tree_list_free(&st->list);
+    put_finish(&st->put, c->env->dirfd);
 }
 
 const struct conn_handler native_handler = {

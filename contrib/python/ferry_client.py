@@ -28,8 +28,10 @@ Errors:
 
 * StatusError subclasses for an error answer, one per status (.status,
   .size, .name): VersionMismatch, InvalidName, NotFound, NotRegular,
-  AccessDenied, BadRequest, ServerError, TooLarge, BadOffset, Busy. TooLarge and
-  BadOffset carry the file's real size in .size. Through the FILE_REQUEST
+  AccessDenied, BadRequest, ServerError, TooLarge, BadOffset, Busy,
+  Unauthorized (status 11: a PUT's answer, which get() and list() never
+  send; known so that no status of the protocol reads as malformed).
+  TooLarge and BadOffset carry the file's real size in .size. Through the FILE_REQUEST
   fallback they are raised by the client itself, after sending REFUSE.
 * ProtocolError for a malformed answer; its subclass TruncatedError
   (.what, .expected, .received) when the answer stops early, including a
@@ -65,7 +67,7 @@ from typing import NamedTuple
 __all__ = ["get", "list", "list_files", "part_path", "Entry", "FerryError",
            "ProtocolError", "TruncatedError", "StatusError", "VersionMismatch",
            "InvalidName", "NotFound", "NotRegular", "AccessDenied", "BadRequest",
-           "ServerError", "TooLarge", "BadOffset", "Busy", "main"]
+           "ServerError", "TooLarge", "BadOffset", "Busy", "Unauthorized", "main"]
 
 VERSION = 1
 FILE_REQUEST, FILE_RESPONSE, READY, REFUSE, LIST, LIST_RESPONSE, GET = range(1, 8)
@@ -148,9 +150,15 @@ class Busy(StatusError):
     STATUS, TEXT = 10, "server busy: too many connections from this address"
 
 
+class Unauthorized(StatusError):
+    """UNAUTHORIZED: a PUT whose token is no live hub session, or whose MAC
+    is wrong (PROTOCOL.md section 8)."""
+    STATUS, TEXT = 11, "not authorized: no live hub session, or a wrong MAC"
+
+
 STATUS_ERRORS = {cls.STATUS: cls for cls in (
     VersionMismatch, InvalidName, NotFound, NotRegular, AccessDenied, BadRequest,
-    ServerError, TooLarge, BadOffset, Busy)}
+    ServerError, TooLarge, BadOffset, Busy, Unauthorized)}
 
 
 def _status_error(status, name, size, max_size=None, offset=None):

@@ -1,14 +1,17 @@
 -- ferry.lua: Wireshark dissectors for ferry's protocols, three protocols of
 -- their own so that each can be named in a filter or in Decode As:
 --
---   ferry         the native file protocol (docs/PROTOCOL.md), TCP 12345
---                 and, by a heuristic, any port whose first client bytes
---                 are a whole well-formed request
+--   ferry         the native file protocol (docs/PROTOCOL.md): FILE_REQUEST,
+--                 GET, LIST and the hub's upload, PUT (its content and, on
+--                 the secure wire, its MAC); TCP 12345 and, by a
+--                 heuristic, any port whose first client bytes are a whole
+--                 well-formed request
 --   ferrylottery  the lottery service's commands and answers: no default
 --                 port, decode as (tshark -d tcp.port==P,ferrylottery)
 --   ferryhub      the hub's datagrams, plain or in the secure envelope,
---                 UDP 12345 and, by a heuristic, any port ("FR" magic, a
---                 known opcode and a length that adds up)
+--                 and the secure wire's login (HELLO, CHALLENGE, sealed
+--                 PROOF), UDP 12345 and, by a heuristic, any port ("FR"
+--                 magic, a known opcode and a length that adds up)
 --
 -- Load it with tshark -X lua_script:contrib/wireshark/ferry.lua, or copy it
 -- into the personal Lua plugins folder (~/.local/lib/wireshark/plugins/).
@@ -115,13 +118,14 @@ local ferry = Proto("ferry", "Ferry native file protocol")
 
 local TYPES = {
     [1] = "FILE_REQUEST", [2] = "FILE_RESPONSE", [3] = "READY", [4] = "REFUSE",
-    [5] = "LIST", [6] = "LIST_RESPONSE", [7] = "GET",
+    [5] = "LIST", [6] = "LIST_RESPONSE", [7] = "GET", [8] = "PUT",
 }
 local STATUS = {
     [0] = "OK", [1] = "VERSION_MISMATCH", [2] = "INVALID_NAME", [3] = "NOT_FOUND",
     [4] = "NOT_REGULAR", [5] = "ACCESS_DENIED", [6] = "BAD_REQUEST", [7] = "SERVER_ERROR",
-    [8] = "TOO_LARGE", [9] = "BAD_OFFSET", [10] = "BUSY",
+    [8] = "TOO_LARGE", [9] = "BAD_OFFSET", [10] = "BUSY", [11] = "UNAUTHORIZED",
 }
+local PUT_HEAD, PUT_NAME_MAX, MAC_LEN = 16, 100, 32 -- common/wire.h: WIRE_PUT_*
 
 local nf = {
     version = ProtoField.uint8("ferry.version", "Version"),
@@ -146,11 +150,16 @@ local nf = {
     extra = ProtoField.bytes("ferry.extra", "Unexpected bytes"),
     request_in = ProtoField.framenum("ferry.request_in", "Request in", base.NONE,
         frametype.REQUEST),
+    put_size = ProtoField.uint64("ferry.put.size", "Size (content bytes that follow)"),
+    put_token = ProtoField.uint32("ferry.put.token", "Hub session token", base.HEX),
+    put_mac = ProtoField.bytes("ferry.put.mac", "MAC (keyed BLAKE2b-256, the secure wire's)"),
+    put_wire = ProtoField.string("ferry.put.wire", "Wire (from what followed the content)"),
 }
 ferry.fields = {
     nf.version, nf.type, nf.name_len, nf.name, nf.offset, nf.max_size, nf.zero, nf.status,
     nf.size, nf.count, nf.record, nf.rec_name_len, nf.rec_name, nf.rec_size, nf.rec_mtime,
     nf.rec_kind, nf.content_bytes, nf.content_offset, nf.content_left, nf.extra, nf.request_in,
+    nf.put_size, nf.put_token, nf.put_mac, nf.put_wire,
 }
 
 local ne = {
@@ -184,9 +193,18 @@ local function valid_name(s)
         and not s:find("/", 1, true)
 end
 
-local function add_name(t, tvb, off, n)
+-- A PUT's name: a valid name, besides at most 100 bytes and no leading
+-- "." (the server's temporary files are ".ferry-put-...").
+local function valid_put_name(s)
+    return valid_name(s) and #s <= PUT_NAME_MAX and s:sub(1, 1) ~= "."
+end
+
+local function add_name(t, tvb, off, n, put)
     local item = t:add(nf.name, tvb(off, n))
-    if not valid_name(tvb:raw(off, n)) then
+    if put and not valid_put_name(tvb:raw(off, n)) then
+        item:add_proto_expert_info(ne.bad_name, "Invalid name for a PUT (1-100 bytes, no " ..
+            "leading '.'): the server answers INVALID_NAME")
+    elseif not valid_name(tvb:raw(off, n)) then
         item:add_proto_expert_info(ne.bad_name)
     end
     return tvb(off, n):string()
@@ -195,22 +213,23 @@ end
 -- Each message parser gets the data at off (avail bytes) and returns the
 -- bytes it used, or nil and how many more bytes it needs.
 
--- The client's request: FILE_REQUEST, GET or LIST (anything else the
--- server rejects after two bytes).
+-- The client's request: FILE_REQUEST, GET, LIST or PUT (anything else
+-- the server rejects after two bytes).
 local function native_request(tvb, off, avail, pinfo, tree, s)
     -- Ask for the whole request at once when its length is known (a first
     -- guess followed by a second request confuses TCP's second pass).
     if avail < 2 then return nil, DESEGMENT_ONE_MORE_SEGMENT end
     local version, mtype = tvb(off, 1):uint(), tvb(off + 1, 1):uint()
     local head, len, nl = 4, avail, 0
-    if version == 1 and not (mtype == 1 or mtype == 5 or mtype == 7) then
+    local name_max = mtype == 8 and PUT_NAME_MAX or 255
+    if version == 1 and not (mtype == 1 or mtype == 5 or mtype == 7 or mtype == 8) then
         head, len = 2, 2 -- the server reads no further
     elseif version == 1 then
         if avail < 4 then return nil, DESEGMENT_ONE_MORE_SEGMENT end
         nl = tvb(off + 2, 2):uint()
-        if mtype == 7 then head = 20 end
+        if mtype == 7 then head = 20 elseif mtype == 8 then head = PUT_HEAD end
         len = head
-        if mtype ~= 5 and nl >= 1 and nl <= 255 then len = head + nl end
+        if mtype ~= 5 and nl >= 1 and nl <= name_max then len = head + nl end
     end
     if avail < len then return nil, len - avail end
     local t = tree:add(ferry, tvb(off, len))
@@ -232,24 +251,38 @@ local function native_request(tvb, off, avail, pinfo, tree, s)
     if mtype == 5 then
         local z = t:add(nf.zero, tvb(off + 2, 2))
         if tvb(off + 2, 2):uint() ~= 0 then z:add_proto_expert_info(ne.bad_list) end
-    elseif mtype == 1 or mtype == 7 then
+    elseif mtype == 1 or mtype == 7 or mtype == 8 then
         local nitem = t:add(nf.name_len, tvb(off + 2, 2))
         if mtype == 7 then
             t:add(nf.offset, tvb(off + 4, 8))
             t:add(nf.max_size, tvb(off + 12, 8))
             s.req_offset = tvb(off + 4, 8):uint64():tonumber()
+        elseif mtype == 8 then
+            t:add(nf.put_size, tvb(off + 4, 8))
+            t:add(nf.put_token, tvb(off + 12, 4))
+            s.put_size = tvb(off + 4, 8):uint64():tonumber()
         end
         if len > head then
-            local name = add_name(t, tvb, off + head, nl)
+            local name = add_name(t, tvb, off + head, nl, mtype == 8)
             t:append_text(": " .. name)
             info = info .. " " .. name
         else
             nitem:add_proto_expert_info(ne.bad_name, "Name length " .. nl ..
+                (mtype == 8 and " (a PUT's name is 1-100 bytes)" or "") ..
                 ": the server answers INVALID_NAME without reading a name")
         end
         if mtype == 7 then
             info = info .. " offset=" .. tostring(tvb(off + 4, 8):uint64())
                 .. " max_size=" .. tostring(tvb(off + 12, 8):uint64())
+        elseif mtype == 8 then
+            info = info .. " size=" .. tostring(tvb(off + 4, 8):uint64())
+                .. string.format(" token=0x%08x", tvb(off + 12, 4):uint())
+            if len > head then
+                -- The content follows the request at once, whatever the
+                -- answer will be (a refusal drains it), then maybe a MAC.
+                s.up_left, s.up_pos = s.put_size, 0
+                s.c = s.up_left > 0 and "upload" or "mac"
+            end
         elseif len > head then
             s.c = "ready" -- READY or REFUSE follows the answer
         end
@@ -305,7 +338,23 @@ local function native_response(tvb, off, avail, pinfo, tree, s)
         local size = size64:tonumber()
         t:append_text(", FILE_RESPONSE " .. sname .. ", size " .. tostring(size64))
         set_info(pinfo, "FERRY", "FILE_RESPONSE " .. sname .. " size=" .. tostring(size64))
-        if status == 0 and s.req_type == 5 then
+        if s.req_type == 8 then
+            -- Every answer to a PUT is the last message: nothing follows.
+            s.put_status = status
+            if s.put_mac_seen then
+                t:add(nf.put_wire, tvb(off, len), "secure"):set_generated()
+            elseif status == 0 and s.c == "mac" then
+                t:add(nf.put_wire, tvb(off, len), "plain"):set_generated()
+            end
+            if status == 0 and s.c == "upload" then
+                t:add_proto_expert_info(ne.mismatch, string.format(
+                    "PUT answered OK with %.0f bytes of its content still due", s.up_left))
+            end
+            if status == 0 and s.put_size and size ~= s.put_size then
+                t:add_proto_expert_info(ne.mismatch, string.format(
+                    "PUT of %.0f bytes answered OK with size %s", s.put_size, tostring(size64)))
+            end
+        elseif status == 0 and s.req_type == 5 then
             t:add_proto_expert_info(ne.mismatch, "LIST answered by a FILE_RESPONSE OK")
         elseif status == 0 then
             -- GET: the rest of the file from offset, at once; FILE_REQUEST
@@ -358,31 +407,80 @@ local function native_record(tvb, off, avail, pinfo, tree, s)
     return len
 end
 
--- Content: counted, never parsed.
-local function native_content(tvb, off, avail, pinfo, tree, s)
-    local n = avail < s.left and avail or s.left
+-- Content, the server's (left, pos) or a PUT's (up_left, up_pos):
+-- counted, never parsed. Returns the bytes used.
+local function count_content(tvb, off, avail, pinfo, tree, s, left, pos, label)
+    local n = avail < s[left] and avail or s[left]
     local r = range(tvb, off, n)
     local t = tree:add(ferry, r)
-    t:append_text(string.format(", content: %d bytes", n))
+    t:append_text(string.format(", %s: %d bytes", label, n))
     t:add(nf.content_bytes, r, n):set_generated()
-    t:add(nf.content_offset, r, UInt64.new(s.pos)):set_generated()
-    s.left, s.pos = s.left - n, s.pos + n
-    t:add(nf.content_left, r, UInt64.new(s.left)):set_generated()
-    set_info(pinfo, "FERRY", string.format("Content %d bytes (%.0f left)", n, s.left))
+    t:add(nf.content_offset, r, UInt64.new(s[pos])):set_generated()
+    s[left], s[pos] = s[left] - n, s[pos] + n
+    t:add(nf.content_left, r, UInt64.new(s[left])):set_generated()
+    set_info(pinfo, "FERRY", string.format("%s %d bytes (%.0f left)",
+        label:gsub("^%l", string.upper), n, s[left]))
+    return n
+end
+
+local function native_content(tvb, off, avail, pinfo, tree, s)
+    local n = count_content(tvb, off, avail, pinfo, tree, s, "left", "pos", "content")
     if s.left == 0 then s.s = "done" end
     return n
 end
 
-local function native_extra(tvb, off, avail, pinfo, tree, s)
+-- A PUT's content, from the client.
+local function native_upload(tvb, off, avail, pinfo, tree, s)
+    local n = count_content(tvb, off, avail, pinfo, tree, s, "up_left", "up_pos",
+        "PUT content")
+    if s.up_left == 0 then s.c = "mac" end
+    return n
+end
+
+local function native_extra(tvb, off, avail, pinfo, tree, s, why)
     local r = range(tvb, off, avail)
     local t = tree:add(ferry, r)
     t:append_text(string.format(", %d unexpected bytes", avail))
-    t:add(nf.extra, r):add_proto_expert_info(ne.extra)
+    local item = t:add(nf.extra, r)
+    if why then
+        item:add_proto_expert_info(ne.extra, why)
+    else
+        item:add_proto_expert_info(ne.extra)
+    end
     set_info(pinfo, "FERRY", avail .. " unexpected bytes")
     return avail
 end
 
-local client_step = { request = native_request, ready = native_ready, done = native_extra }
+-- What follows a PUT's content. The PUT does not say which wire it is on:
+-- on the hub's secure wire a 32-byte MAC follows the content, on the plain
+-- wire nothing does. The rule: the first 32 bytes the client sends after
+-- the content are the MAC, unless the server has already answered OK (it
+-- answers OK only once it has read all it wants: the MAC, on the secure
+-- wire, came before). Bytes beyond those 32 are unexpected. A MAC split
+-- across segments is reassembled; after a refusal (sent before the content
+-- was read) the client's content and MAC may still follow, drained by the
+-- server, and are shown as they are. A conforming client is thus never
+-- misread: the secure wire's sends exactly 32 bytes, the plain wire's none.
+-- (A plain client that sent fewer than 32 stray bytes and closed leaves
+-- them in an unfinished reassembly, shown by TCP only.) The FILE_RESPONSE
+-- says which wire it saw (ferry.put.wire): secure when a MAC came before
+-- it, plain when it is OK and nothing followed the whole content.
+local function native_mac(tvb, off, avail, pinfo, tree, s)
+    if s.put_status == 0 then
+        return native_extra(tvb, off, avail, pinfo, tree, s,
+            "Sent after the server answered the PUT OK: not a MAC")
+    end
+    if avail < MAC_LEN then return nil, MAC_LEN - avail end
+    local t = tree:add(ferry, tvb(off, MAC_LEN))
+    t:add(nf.put_mac, tvb(off, MAC_LEN))
+    t:append_text(", PUT MAC")
+    set_info(pinfo, "FERRY", "PUT MAC")
+    s.c, s.put_mac_seen = "done", true
+    return MAC_LEN
+end
+
+local client_step = { request = native_request, ready = native_ready, upload = native_upload,
+    mac = native_mac, done = native_extra }
 local server_step = { response = native_response, records = native_record,
     content = native_content, done = native_extra }
 
@@ -417,8 +515,10 @@ end
 
 -- The heuristic, for ferry on a port of its own: the first payload of a
 -- connection must be one whole request of version 1, alone in its segment:
--- FILE_REQUEST or GET with a valid name exactly filling it, or LIST's four
--- bytes 01 05 00 00. Later segments follow through the conversation.
+-- FILE_REQUEST or GET with a valid name exactly filling it, PUT's header
+-- and a valid PUT name (1-100 bytes, no leading '.') exactly filling it
+-- (its content comes in later segments), or LIST's four bytes 01 05 00 00.
+-- Later segments follow through the conversation.
 local function native_heuristic(tvb, pinfo, tree)
     local key = conv_key(pinfo)
     local first = native_heur_first[key]
@@ -431,13 +531,15 @@ local function native_heuristic(tvb, pinfo, tree)
     if len < 4 or len ~= tvb:reported_len() or tvb(0, 1):uint() ~= 1 then return false end
     local mtype = tvb(1, 1):uint()
     local head = (mtype == 1 and 4) or (mtype == 7 and 20) or (mtype == 5 and 4)
+        or (mtype == 8 and PUT_HEAD)
     if not head then return false end
     if mtype == 5 then
         if len ~= 4 or tvb(2, 2):uint() ~= 0 then return false end
     else
         if len <= head then return false end
         local nl = tvb(2, 2):uint()
-        if len ~= head + nl or not valid_name(tvb:raw(head, nl)) then return false end
+        local valid = mtype == 8 and valid_put_name or valid_name
+        if len ~= head + nl or not valid(tvb:raw(head, nl)) then return false end
     end
     if not native_convs[key] then
         native_convs[key] = { c = "request", s = "response",
@@ -594,6 +696,7 @@ local hub = Proto("ferryhub", "Ferry hub protocol")
 local OPCODES = {
     [0x00] = "SESSION_RESET", [0xF0] = "MUST_LOGIN_FIRST", [0xF1] = "ERROR",
     [0x10] = "LOGIN", [0x80] = "LOGIN_ACK_OK", [0x81] = "LOGIN_ACK_FAILED",
+    [0x11] = "LOGIN_PROOF", [0x82] = "LOGIN_CHALLENGE",
     [0x20] = "SUBSCRIBE", [0x90] = "SUBSCRIBE_ACK_OK", [0x91] = "SUBSCRIBE_ACK_FAILED",
     [0x21] = "UNSUBSCRIBE", [0xA0] = "UNSUBSCRIBE_ACK_OK", [0xA1] = "UNSUBSCRIBE_ACK_FAILED",
     [0x30] = "POST", [0xB0] = "POST_ACK", [0xB1] = "FORWARD", [0x31] = "FORWARD_ACK",
@@ -603,6 +706,17 @@ local OPCODES = {
     [0x7F] = "TEST_HOOK",
 }
 local HEADER, TRAILER = 12, 24 -- the secure envelope: seq u64 + 16-byte tag
+
+-- The secure wire's login (common/hubsec.h): a HELLO (opcode 0x10, plain)
+-- is the client's ephemeral X25519 key, a u8 id length, the id, and zeros
+-- to 145 bytes; the CHALLENGE (0x82, plain) is the salt, a u8 kdf, the
+-- hub's ephemeral X25519 key, its long-term Ed25519 key and its Ed25519
+-- signature, 145 bytes too; the PROOF (0x11) is the client's 64-byte
+-- signature, always sealed. Nothing here checks the cryptography.
+local SALT, PK, SIG = 16, 32, 64
+local HELLO_LEN = SALT + 1 + PK + PK + SIG -- 145, the CHALLENGE's length as well
+local ID_MAX = 32
+local KDFS = { [1] = "Argon2id v1.3, interactive limits" }
 
 local hf = {
     magic = ProtoField.uint16("ferryhub.magic", "Magic", base.HEX),
@@ -617,6 +731,18 @@ local hf = {
     text = ProtoField.string("ferryhub.text", "Text"),
     login_id = ProtoField.string("ferryhub.login.id", "Id"),
     password = ProtoField.string("ferryhub.login.password", "Password"),
+    login_form = ProtoField.string("ferryhub.login.form",
+        "Login form (hello: the secure wire's; password: the plain wire's id&password)"),
+    hello_eph = ProtoField.bytes("ferryhub.hello.eph", "Client ephemeral X25519 key"),
+    hello_id_len = ProtoField.uint8("ferryhub.hello.id_len", "Id length"),
+    hello_id = ProtoField.string("ferryhub.hello.id", "Id"),
+    hello_padding = ProtoField.bytes("ferryhub.hello.padding", "Padding (zeros)"),
+    ch_salt = ProtoField.bytes("ferryhub.challenge.salt", "Account salt"),
+    ch_kdf = ProtoField.uint8("ferryhub.challenge.kdf", "Key derivation", base.DEC, KDFS),
+    ch_eph = ProtoField.bytes("ferryhub.challenge.eph", "Hub ephemeral X25519 key"),
+    ch_hub_key = ProtoField.bytes("ferryhub.challenge.hub_key", "Hub long-term Ed25519 key"),
+    ch_sig = ProtoField.bytes("ferryhub.challenge.sig", "Hub signature over the transcript"),
+    payload_bytes = ProtoField.bytes("ferryhub.payload_bytes", "Payload (binary)"),
     sub_id = ProtoField.string("ferryhub.subscribe.id", "Publisher id"),
     count = ProtoField.uint32("ferryhub.retrieve.count", "Messages asked"),
     reason = ProtoField.string("ferryhub.reason", "Reason"),
@@ -630,7 +756,9 @@ local hf = {
 }
 hub.fields = { hf.magic, hf.opcode, hf.payload_len, hf.token, hf.msg_id, hf.direction,
     hf.mode, hf.payload, hf.publisher, hf.text, hf.login_id, hf.password, hf.sub_id, hf.count,
-    hf.reason, hf.file_name, hf.file_size, hf.file_sha, hf.ciphertext, hf.ct_len, hf.seq, hf.tag }
+    hf.reason, hf.file_name, hf.file_size, hf.file_sha, hf.ciphertext, hf.ct_len, hf.seq, hf.tag,
+    hf.login_form, hf.hello_eph, hf.hello_id_len, hf.hello_id, hf.hello_padding, hf.ch_salt,
+    hf.ch_kdf, hf.ch_eph, hf.ch_hub_key, hf.ch_sig, hf.payload_bytes }
 
 local he = {
     length = ProtoExpert.new("ferryhub.bad_length",
@@ -640,8 +768,13 @@ local he = {
         expert.group.PROTOCOL, expert.severity.WARN),
     payload = ProtoExpert.new("ferryhub.bad_payload", "Payload not of the expected form",
         expert.group.MALFORMED, expert.severity.WARN),
+    form = ProtoExpert.new("ferryhub.wrong_form",
+        "Plain where the secure wire always seals it, or sealed where it never is",
+        expert.group.PROTOCOL, expert.severity.WARN),
+    kdf = ProtoExpert.new("ferryhub.unknown_kdf", "Unknown key derivation in a CHALLENGE",
+        expert.group.PROTOCOL, expert.severity.WARN),
 }
-hub.experts = { he.length, he.opcode, he.payload }
+hub.experts = { he.length, he.opcode, he.payload, he.form, he.kdf }
 
 local function direction(op)
     if op == 0x00 then return "either way" end
@@ -655,10 +788,66 @@ local function split_publisher(raw)
     return p, #p + 2
 end
 
+-- The id of a HELLO-shaped login payload (hubsec_hello_parse's rules:
+-- 145 bytes, a u8 length at offset 32, an id of [A-Za-z0-9_]{1,32}, zeros
+-- to the end), or nil: then it is the plain wire's "id&password".
+local function hello_id(raw)
+    if #raw ~= HELLO_LEN then return nil end
+    local n = raw:byte(PK + 1)
+    if n < 1 or n > ID_MAX then return nil end
+    local id = raw:sub(PK + 2, PK + 1 + n)
+    if not id:match("^[A-Za-z0-9_]+$") then return nil end
+    for i = PK + 2 + n, #raw do
+        if raw:byte(i) ~= 0 then return nil end
+    end
+    return id
+end
+
+-- A plain payload that is binary (a HELLO, a CHALLENGE, a PROOF outside
+-- its envelope): its fields, and the text for the Info column; nil for a
+-- payload of text, left to hub_payload.
+local function hub_binary(t, tvb, p, raw, op)
+    local plen = #raw
+    local function sub(from, n) return tvb(p + from, n) end
+    if op == 0x10 then
+        local id = hello_id(raw)
+        if not id then return nil end
+        t:add(hf.login_form, sub(0, plen), "hello"):set_generated()
+        t:add(hf.hello_eph, sub(0, PK))
+        t:add(hf.hello_id_len, sub(PK, 1))
+        t:add(hf.hello_id, sub(PK + 1, #id))
+        t:add(hf.hello_padding, sub(PK + 1 + #id, plen - PK - 1 - #id))
+        return "HELLO " .. id
+    elseif op == 0x82 then
+        if plen ~= HELLO_LEN then
+            t:add(hf.payload_bytes, sub(0, plen))
+            t:add_proto_expert_info(he.payload, string.format(
+                "CHALLENGE of %d bytes, not %d: a client refuses it", plen, HELLO_LEN))
+            return string.format("[%d bytes, not a challenge]", plen)
+        end
+        local kdf = raw:byte(SALT + 1)
+        t:add(hf.ch_salt, sub(0, SALT))
+        local kitem = t:add(hf.ch_kdf, sub(SALT, 1))
+        if not KDFS[kdf] then
+            kitem:add_proto_expert_info(he.kdf, "Unknown key derivation " .. kdf ..
+                ": a client refuses the challenge")
+        end
+        t:add(hf.ch_eph, sub(SALT + 1, PK))
+        t:add(hf.ch_hub_key, sub(SALT + 1 + PK, PK))
+        t:add(hf.ch_sig, sub(SALT + 1 + 2 * PK, SIG))
+        return "kdf=" .. (KDFS[kdf] and "Argon2id" or tostring(kdf))
+    elseif op == 0x11 then
+        t:add(hf.payload_bytes, sub(0, plen))
+        return string.format("[%d bytes]", plen)
+    end
+    return nil
+end
+
 -- The plain payload's fields, by opcode; p is payload's offset, raw its bytes.
 local function hub_payload(t, tvb, p, raw, op)
     local function sub(from, n) return tvb(p + from, n) end
     if op == 0x10 then
+        t:add(hf.login_form, sub(0, #raw), "password"):set_generated()
         local amp = raw:find("&", 1, true)
         if not amp then return t:add_proto_expert_info(he.payload, "Login without '&'") end
         if amp > 1 then t:add(hf.login_id, sub(0, amp - 1)) end
@@ -715,20 +904,46 @@ local function hub_dissect(tvb, pinfo, tree)
         tvb(8, 4):uint())
     if len == HEADER + plen then
         t:add(hf.mode, tvb(0, len), "plain"):set_generated()
+        if op == 0x11 then
+            t:add_proto_expert_info(he.form,
+                "LOGIN_PROOF outside the secure envelope: it is always sealed, never taken plain")
+        elseif op == 0x82 and plen == 0 then
+            t:add_proto_expert_info(he.payload, "CHALLENGE without a payload: a client refuses it")
+        end
         if plen > 0 then
             local raw = tvb:raw(HEADER, plen)
-            t:add(hf.payload, tvb(HEADER, plen))
-            hub_payload(t, tvb, HEADER, raw, op)
-            info = info .. " " .. printable(tvb(HEADER, plen):string(ENC_UTF_8))
+            local binary = hub_binary(t, tvb, HEADER, raw, op)
+            if binary then
+                info = info .. " " .. binary
+            else
+                t:add(hf.payload, tvb(HEADER, plen))
+                hub_payload(t, tvb, HEADER, raw, op)
+                info = info .. " " .. printable(tvb(HEADER, plen):string(ENC_UTF_8))
+            end
         end
     elseif len == HEADER + plen + TRAILER then
         t:add(hf.mode, tvb(0, len), "secure"):set_generated()
-        if plen > 0 then t:add(hf.ciphertext, tvb(HEADER, plen)) end
+        local citem
+        if plen > 0 then citem = t:add(hf.ciphertext, tvb(HEADER, plen)) end
         t:add(hf.ct_len, tvb(3, 1), plen):set_generated()
         t:add(hf.seq, tvb(HEADER + plen, 8))
         t:add(hf.tag, tvb(HEADER + plen + 8, 16))
         info = info .. string.format(" [secure seq=%s, %d bytes]",
             tostring(tvb(HEADER + plen, 8):uint64()), plen)
+        if op == 0x11 and plen == SIG then
+            citem:append_text(" (the client's Ed25519 signature over the transcript, sealed)")
+        elseif op == 0x11 then
+            t:add_proto_expert_info(he.payload, string.format(
+                "LOGIN_PROOF of %d bytes, not a %d-byte signature: the hub rejects it",
+                plen, SIG))
+        elseif op == 0x10 then
+            t:add_proto_expert_info(he.form,
+                "LOGIN in a secure envelope: a login (a HELLO) always travels plain; " ..
+                "the hub drops it")
+        elseif op == 0x82 then
+            t:add_proto_expert_info(he.form,
+                "LOGIN_CHALLENGE in a secure envelope: it always travels plain")
+        end
     else
         t:add(hf.mode, tvb(0, len), "malformed"):set_generated()
         t:add_proto_expert_info(he.length, string.format(

@@ -126,6 +126,12 @@ def get(name, offset, max_size):
     return struct.pack(">BBHQQ", 1, 7, len(name), offset, max_size) + name
 
 
+def put(name, size, token, name_len=None):
+    """A PUT's header and name; the content is sent apart."""
+    return struct.pack(">BBHQI", 1, 8, len(name) if name_len is None else name_len, size,
+                       token) + name
+
+
 def file_response(status, size):
     return struct.pack(">BBBQ", 1, 2, status, size)
 
@@ -147,6 +153,20 @@ NATIVE_HEUR_PORT = 40123  # no registration: the heuristic must find it
 LIST_RECORDS = [(b"a.txt", 3, 1700000000), (b"big.bin", 1 << 40, 1600000000),
                 (b"hello.txt", 18, -1)]
 
+# PUTs (docs/PROTOCOL.md section 8). The first is the document's example,
+# byte for byte; MACs are made-up bytes (the dissector checks no
+# cryptography).
+PUT_TOKEN = 0x7EF6A28A      # PROTOCOL.md's example token
+PUT_DEAD_TOKEN = 0xDEADBEEF  # no live session: UNAUTHORIZED
+PUT_HELLO = b"hello\n"
+PUT_REPORT = content(1000)
+PUT_NOTES = content(20)
+UNAUTHORIZED = 11
+
+
+def put_mac(label):
+    return hashlib.shake_256(b"ferry put mac " + label).digest(32)
+
 
 def write_native(path):
     """Streams, in order (tcp.stream = index):
@@ -163,6 +183,28 @@ def write_native(path):
       FILE_REQUEST: not ferry (the heuristic looks at first bytes only)
     8 (port 40128) starts like a FILE_REQUEST whose name_len (9) does not
       match the segment (5 name bytes): not claimed by the heuristic
+    9 PUT hello.txt, plain wire, PROTOCOL.md's example: header 16 | name |
+      content 3 | 3, then FILE_RESPONSE OK 6
+    10 (port 40123) PUT report.pdf on the secure wire: header and name (the
+      heuristic's first segment) | content 600 | content 400 + 10 bytes of
+      the MAC | its other 22 bytes, then OK 1000
+    11 PUT hello.txt with a dead token: header and name, UNAUTHORIZED at
+      once, then the content, still sent (the server drains it)
+    12 PUT notes.txt on the secure wire with a wrong MAC: header, name,
+      content 20 and the MAC in one segment, then UNAUTHORIZED
+    13 PUT .env, size 0 (a name a PUT may not take): INVALID_NAME
+    14 PUT with name_len 101 (over a PUT's 100), the header alone:
+      INVALID_NAME without the name being read
+    15 (port 40129) a PUT's header, name and content in the first segment:
+      not claimed by the heuristic (not a request alone)
+    16 (port 40130) a PUT with a 101-byte name exactly filling the first
+      segment (a FILE_REQUEST could have it, a PUT not): not claimed
+    17 PUT a.txt, content 4, OK 4, then 32 bytes from the client: not a
+      MAC (the server had answered OK), unexpected bytes
+    18 PUT b.txt: content 4, a MAC and 3 bytes more in one segment; then
+      UNAUTHORIZED: the 3 bytes are unexpected
+    19 PUT c.txt of 10 bytes answered OK 9 after 4 bytes of content (an
+      answer that does not fit), then the other 6
     """
     p = Pcap(path)
     srv = ("127.0.0.1", NATIVE_PORT)
@@ -221,6 +263,67 @@ def write_native(path):
 
     t = TcpFlow(p, ("127.0.0.1", 50008), ("127.0.0.1", 40128))
     t.client(b"\x01\x01\x00\x09hello", b"\x01\x02\x03\x04")
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50009), srv)
+    pr = put(b"hello.txt", len(PUT_HELLO), PUT_TOKEN)
+    t.client(pr[:16], pr[16:], PUT_HELLO[:3], PUT_HELLO[3:])
+    t.server(file_response(0, len(PUT_HELLO)))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50010), heur)
+    mac = put_mac(b"report.pdf")
+    t.client(put(b"report.pdf", len(PUT_REPORT), PUT_TOKEN), PUT_REPORT[:600],
+             PUT_REPORT[600:] + mac[:10], mac[10:])
+    t.server(file_response(0, len(PUT_REPORT)))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50011), srv)
+    t.client(put(b"hello.txt", len(PUT_HELLO), PUT_DEAD_TOKEN))
+    t.server(file_response(UNAUTHORIZED, 0))
+    t.client(PUT_HELLO)
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50012), srv)
+    t.client(put(b"notes.txt", len(PUT_NOTES), PUT_TOKEN) + PUT_NOTES + put_mac(b"wrong"))
+    t.server(file_response(UNAUTHORIZED, 0))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50013), srv)
+    t.client(put(b".env", 0, PUT_TOKEN))
+    t.server(file_response(2, 0))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50014), srv)
+    t.client(put(b"", 5, PUT_TOKEN, name_len=101))
+    t.server(file_response(2, 0))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50015), ("127.0.0.1", 40129))
+    t.client(put(b"hello.txt", len(PUT_HELLO), PUT_TOKEN) + PUT_HELLO)
+    t.server(file_response(0, len(PUT_HELLO)))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50016), ("127.0.0.1", 40130))
+    t.client(put(b"n" * 101, 1, PUT_TOKEN), b"x")
+    t.server(file_response(2, 0))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50017), srv)
+    t.client(put(b"a.txt", 4, PUT_TOKEN), content(4))
+    t.server(file_response(0, 4))
+    t.client(put_mac(b"late"))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50018), srv)
+    t.client(put(b"b.txt", 4, PUT_TOKEN), content(4) + put_mac(b"b.txt") + b"\x01\x02\x03")
+    t.server(file_response(UNAUTHORIZED, 0))
+    t.close()
+
+    t = TcpFlow(p, ("127.0.0.1", 50019), srv)
+    t.client(put(b"c.txt", 10, PUT_TOKEN), content(4))
+    t.server(file_response(0, 9))
+    t.client(content(10)[4:])
     t.close()
     p.close()
 
@@ -306,10 +409,49 @@ def hub_header(opcode, plen, token, msg_id):
     return struct.pack(">BBBBII", 0x46, 0x52, opcode, plen, token, msg_id)
 
 
+# The secure wire's login (common/hubsec.h): HELLO (0x10, plain), CHALLENGE
+# (0x82, plain), then the PROOF (0x11, sealed). Keys, salt and signatures
+# are made-up bytes, the same on every run: the dissector checks no
+# cryptography.
+HUB_NONCE = 0x2F1D9A03  # the login's nonce: the msg_id of all three
+HELLO_LEN = 145         # HUBSEC_HELLO_LEN, HUBSEC_CHALLENGE_LEN
+
+
+def made_up(label, n):
+    return hashlib.shake_256(b"ferry hub pcap " + label).digest(n)
+
+
+def hello(eph, user_id):
+    """hubsec_hello_encode: eph (32), u8 id length, id, zeros to 145."""
+    out = eph + bytes([len(user_id)]) + user_id
+    return out + bytes(HELLO_LEN - len(out))
+
+
+def challenge(salt, kdf, eph, hub_key, sig):
+    """hubsec_challenge_encode: salt (16), kdf (1), eph (32), hub (32), sig (64)."""
+    return salt + bytes([kdf]) + eph + hub_key + sig
+
+
+def challenge_fields(label, kdf=1):
+    return dict(salt=made_up(label + b" salt", 16), kdf=kdf, eph=made_up(label + b" eph", 32),
+                hub_key=made_up(b"hub key", 32), sig=made_up(label + b" sig", 64))
+
+
+# Logins of 145 bytes that are "id&password" text, not a HELLO: byte 32
+# a valid id length (a space, 32) and 32 id characters, but no zero
+# padding; zero-padded, but with 33 id characters ('!'); zero-padded, but
+# with an id of 5 characters not all of [A-Za-z0-9_].
+LONG_LOGIN = b"carol&" + b"x" * 26 + b" " + b"A" * 32 + b"z" * 80
+ID33_LOGIN = b"dave&" + b"y" * 27 + b"!" + b"B" * 33 + bytes(HELLO_LEN - 66)
+BADID_LOGIN = b"erin&" + b"v" * 27 + b"\x05" + b"a-b.c" + bytes(HELLO_LEN - 38)
+
+
 def hub_messages():
     """Every datagram of hub.pcap in order, as dicts of what it says:
     opcode, client (bool), token, msg_id, and payload (plain) or
-    ct_len/seq/tag (secure), or malformed; port is the server's."""
+    ct_len/seq/tag (secure), or malformed; port is the server's. A HELLO
+    adds hello (eph, id), a CHALLENGE of 145 bytes challenge (salt, kdf,
+    eph, hub_key, sig)."""
     out = []
     msg_id = 1
     for opcode, client, payload in HUB_PLAIN:
@@ -317,9 +459,21 @@ def hub_messages():
         out.append(dict(port=HUB_PORT, opcode=opcode, client=client, token=token, msg_id=msg_id,
                         payload=payload))
         msg_id += 1
+    # The secure wire's login: HELLO and CHALLENGE plain, then the PROOF
+    # sealed under the keys they give (the session's: its sequence number
+    # 1 towards the hub), all three with token 0 and the login's nonce.
+    seq = {True: 0, False: 0}
+    eph = made_up(b"client eph", 32)
+    out.append(dict(port=HUB_PORT, opcode=0x10, client=True, token=0, msg_id=HUB_NONCE,
+                    payload=hello(eph, b"alice"), hello=dict(eph=eph, id="alice")))
+    ch = challenge_fields(b"alice")
+    out.append(dict(port=HUB_PORT, opcode=0x82, client=False, token=0, msg_id=HUB_NONCE,
+                    payload=challenge(**ch), challenge=ch))
+    seq[True] += 1
+    out.append(dict(port=HUB_PORT, opcode=0x11, client=True, token=0, msg_id=HUB_NONCE,
+                    ct_len=64, seq=seq[True], tag=made_up(b"proof tag", 16)))
     # The same exchange in secure envelopes: as much ciphertext as there
     # was plaintext, a sequence number counted per direction.
-    seq = {True: 0, False: 0}
     for opcode, client, payload in HUB_PLAIN:
         seq[client] += 1
         tag = hashlib.sha256(b"tag%d" % msg_id).digest()[:16]
@@ -333,6 +487,35 @@ def hub_messages():
     # payload_len 5 but 9 bytes follow: neither plain nor secure.
     out.append(dict(port=HUB_PORT, opcode=0x30, client=True, token=TOKEN, msg_id=msg_id,
                     malformed=b"abcdefghi", plen=5))
+    # The login's edges: a HELLO with the longest id; three 145-byte text
+    # logins shaped almost like one; a PROOF outside its envelope and a
+    # CHALLENGE inside one (forms neither end sends); a sealed PROOF too
+    # short for a signature; a CHALLENGE with an unknown key derivation,
+    # one that is too short and one that is empty.
+    nonce = HUB_NONCE + 1
+    eph = made_up(b"client eph 2", 32)
+    long_id = "The_quick_brown_fox_jumps_over_1"
+    out.append(dict(port=HUB_PORT, opcode=0x10, client=True, token=0, msg_id=nonce,
+                    payload=hello(eph, long_id.encode()), hello=dict(eph=eph, id=long_id)))
+    out.append(dict(port=HUB_PORT, opcode=0x10, client=True, token=0, msg_id=nonce + 1,
+                    payload=LONG_LOGIN))
+    out.append(dict(port=HUB_PORT, opcode=0x10, client=True, token=0, msg_id=nonce + 2,
+                    payload=ID33_LOGIN))
+    out.append(dict(port=HUB_PORT, opcode=0x10, client=True, token=0, msg_id=nonce + 3,
+                    payload=BADID_LOGIN))
+    out.append(dict(port=HUB_PORT, opcode=0x11, client=True, token=0, msg_id=nonce,
+                    payload=made_up(b"plain proof", 64)))
+    out.append(dict(port=HUB_PORT, opcode=0x82, client=False, token=0, msg_id=nonce,
+                    ct_len=HELLO_LEN, seq=1, tag=made_up(b"sealed challenge tag", 16)))
+    out.append(dict(port=HUB_PORT, opcode=0x11, client=True, token=0, msg_id=nonce + 4,
+                    ct_len=63, seq=1, tag=made_up(b"short proof tag", 16)))
+    ch = challenge_fields(b"kdf 2", kdf=2)
+    out.append(dict(port=HUB_PORT, opcode=0x82, client=False, token=0, msg_id=nonce + 4,
+                    payload=challenge(**ch), challenge=ch))
+    out.append(dict(port=HUB_PORT, opcode=0x82, client=False, token=0, msg_id=nonce + 5,
+                    payload=made_up(b"short challenge", 16)))
+    out.append(dict(port=HUB_PORT, opcode=0x82, client=False, token=0, msg_id=nonce + 6,
+                    payload=b""))
     return out
 
 

@@ -3,8 +3,9 @@ workers, accounts through the admin socket, and the course's exchanges
 over UDP with raw sockets: login and must-login-first, subscribe and post
 (a forward to the online follower), unsubscribe, retrieve in order,
 logout, a reset from the client, the session timeout; SIGKILL of the hub
-(replaced, every acknowledged post still there); the configuration's
-refusals. Every wait is bounded by a socket timeout."""
+(replaced, every acknowledged post still there); its figures in status,
+workers, ferryctl and the metrics; the configuration's refusals. Every
+wait is bounded by a socket timeout or a polling deadline."""
 
 import itertools
 import json
@@ -16,7 +17,9 @@ import struct
 import subprocess
 import unittest
 
-from ferrytest import FERRYCTL, FERRYD, FerryTest, children_of, wait_until
+from ferrytest import (FERRYCTL, FERRYD, FerryTest, children_of, parse_response, recv_exact,
+                       sha256_file, wait_until)
+from test_metrics import Metrics, http_get
 
 LOGIN, SUBSCRIBE, UNSUBSCRIBE, POST, FORWARD_ACK, RETRIEVE, LOGOUT, RESET = (
     0x10, 0x20, 0x21, 0x30, 0x31, 0x40, 0x1F, 0x00)
@@ -24,6 +27,24 @@ LOGIN_OK, LOGIN_FAILED, SUB_OK, SUB_FAILED, UNSUB_OK, UNSUB_FAILED = (
     0x80, 0x81, 0x90, 0x91, 0xA0, 0xA1)
 POST_ACK, FORWARD, RETRIEVE_ACK, RETRIEVE_END, LOGOUT_ACK, MUST_LOGIN = (
     0xB0, 0xB1, 0xC0, 0xC1, 0x8F, 0xF0)
+FILE_NOTE, FILE_ACK = 0xB2, 0x32
+# Native FILE_RESPONSE statuses a PUT can get (docs/PROTOCOL.md).
+OK, INVALID_NAME, ACCESS_DENIED, TOO_LARGE, UNAUTHORIZED = 0, 2, 5, 8, 11
+
+
+def put(srv, token, name, data, size=None):
+    """A native PUT of data as name with token (plain wire: no MAC).
+    Returns the FILE_RESPONSE's (status, size)."""
+    name = name.encode()
+    head = struct.pack(">BBHQI", 1, 0x08, len(name), len(data) if size is None else size, token)
+    with srv.connect() as s:
+        s.sendall(head + name)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the content: the answer is waiting
+        _, _, status, length = parse_response(recv_exact(s, 11))
+    return status, length
 
 
 class Client:
@@ -123,10 +144,13 @@ def hub_port(srv, host):
 class Hub(FerryTest):
 
     def start(self, *args, mode="event", hubs=("127.0.0.1", "[::1]")):
+        """A ferryd with a hub on the plain wire, which these tests speak
+        in raw datagrams (the secure wire's are in test_hub_client)."""
         if "[::1]" in hubs and not have_ipv6():
             self.skipTest("no IPv6 on this host")
         self.db = os.path.join(self.tmp, f"hub-{next(DB_NUMBERS)}.db")  # one per server
-        srv = self.serve(mode, ("--workers", "1", "--hub-db", self.db, *args),
+        srv = self.serve(mode, ("--workers", "1", "--hub-db", self.db, "--hub-wire", "plain",
+                                *args),
                          listen=["native=127.0.0.1:0", *(f"hub={h}:0" for h in hubs)])
         self.port = hub_port(srv, hubs[0])
         self.port6 = hub_port(srv, "[::1]") if "[::1]" in hubs else None
@@ -285,6 +309,83 @@ class Hub(FerryTest):
         self.assertEqual(texts, [f"<alice>post {i}".encode() for i in range(4, -1, -1)])
         self.assertEqual(len(children_of(srv.pid)), 2)  # the worker and the new hub
 
+    def figures(self, srv, **want):
+        """status's hub object once its figures read want: the hub
+        publishes them as its loop goes to wait, after the datagrams that
+        changed them, so a reader polls (bounded)."""
+        return wait_until(lambda: (h := srv.admin_json("status")["hub"]) and all(
+            h[k] == v for k, v in want.items()) and h, what=f"the hub's figures {want}")
+
+    def test_figures_in_status_workers_and_metrics(self):
+        """Two users online, a subscription, one post forwarded once and a
+        garbage datagram: status, workers, ferryctl and /metrics show the
+        hub's figures, and the pool's counts leave the hub out."""
+        srv = self.start("--listen", "metrics=127.0.0.1:0", hubs=("127.0.0.1",))
+        web = next((h, p) for proto, h, p in srv.listeners if proto == "metrics")
+        a, b = self.client(), self.client()
+        a.login("alice", "alice-pw")
+        b.login("bob", "bob-pw")
+        self.assertEqual(b.ask(SUBSCRIBE, "alice")[0], SUB_OK)
+        op, _, _, body = a.ask(POST, "hello")
+        self.assertEqual(op, POST_ACK)
+        op, _, msg_id, _ = b.recv()
+        self.assertEqual((op, msg_id), (FORWARD, int(body)))
+        b.send(FORWARD_ACK, msg_id=msg_id)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+            junk.sendto(b"no hub datagram", ("127.0.0.1", self.port))
+        hub = self.figures(srv, rejected=1)
+        self.assertEqual((hub["sessions_online"], hub["posts"], hub["forwards"]), (2, 1, 1))
+        self.assertEqual((hub["resets_sent"], hub["resets_received"]), (0, 0))
+        self.assertEqual((hub["exits"], hub["crashes"], hub["state"]), (0, 0, "idle"))
+        hub_pid = int(srv.wait_log(r"hub started: pid (\d+)").split("pid ")[1].split()[0])
+        self.assertEqual(hub["pid"], hub_pid)
+        st = srv.admin_json("status")
+        self.assertEqual(st["pool"]["processes"], 1)  # --workers 1: the hub is no pool worker
+        self.assertEqual(st["totals"]["worker_exits"], 0)
+        rows = srv.admin_json("workers")["workers"]
+        self.assertEqual(sorted(w["kind"] for w in rows), ["hub", "worker"])
+        row = next(w for w in rows if w["kind"] == "hub")
+        self.assertEqual((row["pid"], row["slot"]), (hub_pid, hub["slot"]))
+        self.assertEqual((row["hub"]["sessions_online"], row["hub"]["posts"],
+                          row["hub"]["forwards"], row["hub"]["rejected"]), (2, 1, 1, 1))
+        status, _, text = http_get(*web, "/metrics")
+        self.assertEqual(status, 200)
+        m = Metrics(text.decode())
+        self.assertEqual(m.types["ferry_hub_sessions_online"], "gauge")
+        self.assertEqual(m.types["ferry_hub_posts_total"], "counter")
+        self.assertEqual([m.get("ferry_hub_" + k) for k in (
+            "sessions_online", "posts_total", "forwards_total", "rejected_total",
+            "resets_sent_total", "crashes_total")], [2, 1, 1, 1, 0, 0])
+        self.assertEqual(m.total("ferry_workers"), 1)
+        self.assertEqual(len([k for k in m.samples if k[0] == "ferry_worker_connections"]), 1)
+        r = srv.ctl("status")
+        self.assertRegex(r.stdout, rf"\nhub +pid {hub_pid} idle  2 online  1 posts  1 forwards ")
+        self.assertIn("\npool        1 processes: 1 idle\n", r.stdout)
+        r = srv.ctl("--wide", "workers")
+        self.assertRegex(r.stdout, rf"^SLOT +PID +GEN +KIND +STATE ")
+        self.assertRegex(r.stdout, rf"\n +{hub['slot']} +{hub_pid} +1 hub +idle ")
+
+    def test_figures_count_across_a_crash_of_the_hub(self):
+        """SIGKILL of the hub: its posts stay counted, its sessions are
+        gone, its exit is a hub crash, never a pool worker's."""
+        srv = self.start(hubs=("127.0.0.1",))
+        a = self.client()
+        a.login("alice", "alice-pw")
+        self.assertEqual(a.ask(POST, "kept")[0], POST_ACK)
+        self.figures(srv, posts=1, sessions_online=1)
+        hub = int(srv.wait_log(r"hub started: pid (\d+)").split("pid ")[1].split()[0])
+        os.kill(hub, signal.SIGKILL)
+        srv.wait_log(rf"hub exited: pid {hub} slot \d+ killed by signal 9")
+        new = int(srv.wait_log(r"hub started: pid (?!%d\b)\d+" % hub).split("pid ")[1].split()[0])
+        st = self.figures(srv, pid=new)
+        self.assertEqual((st["posts"], st["sessions_online"], st["exits"], st["crashes"]),
+                         (1, 0, 1, 1))
+        totals = srv.admin_json("status")["totals"]
+        self.assertEqual((totals["worker_exits"], totals["crashes"]), (0, 0))
+        m = Metrics(srv.admin_json("metrics")["text"])
+        self.assertEqual((m.get("ferry_hub_crashes_total"), m.get("ferry_worker_crashes_total"),
+                          m.get("ferry_hub_posts_total")), (1, 0, 1))
+
     def test_every_mode_answers_from_the_address_written_to(self):
         """Two hub listeners of one family: a client connected to the second
         hears from the second (a reply from the first would be filtered out
@@ -317,6 +418,55 @@ class Hub(FerryTest):
         self.assertIn("less the hub's slot", r["message"])
         self.assertTrue(admin(srv.admin, cmd="resize", workers=2)["ok"])
 
+    def test_put_stores_and_announces_a_file(self):
+        """A PUT by a live session: stored byte for byte, never under a
+        temporary name; announced to a follower as a file notification
+        (acked by 0x32), to a course follower as a forward, and kept as a
+        post; another user may not replace it, its publisher may; a dead
+        token, a hidden name and an oversized file are refused."""
+        srv = self.start("--hub-max-upload", "64K", hubs=("127.0.0.1",))
+        a, b, c = self.client(), self.client(), self.client()
+        ta = a.login("alice", "alice-pw")
+        tb = b.login("bob", "bob-pw")
+        c.login("carol", "carol-pw", nonce=0)  # a course session
+        self.assertEqual(b.ask(SUBSCRIBE, "alice")[0], SUB_OK)
+        self.assertEqual(c.ask(SUBSCRIBE, "alice")[0], SUB_OK)
+        data = os.urandom(40000)
+        self.assertEqual(put(srv, ta, "report.bin", data), (OK, len(data)))
+        path = os.path.join(self.root, "report.bin")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual([n for n in os.listdir(self.root) if n.startswith(".ferry-put")], [])
+        digest = sha256_file(path)
+        op, _, note_id, text = b.recv()
+        self.assertEqual((op, text), (FILE_NOTE, f"<alice>report.bin {len(data)} {digest}".encode()))
+        b.send(FILE_ACK, msg_id=note_id)
+        op, _, fwd_id, text = c.recv()
+        self.assertEqual((op, fwd_id, text),
+                         (FORWARD, note_id, f"<alice>file report.bin {len(data)} {digest}".encode()))
+        c.send(FORWARD_ACK, msg_id=fwd_id)
+        seq = b.send(RETRIEVE, "1")
+        self.assertEqual(b.recv()[3], f"<alice>file report.bin {len(data)} {digest}".encode())
+        op, _, msg_id, _ = b.recv()
+        self.assertEqual((op, msg_id), (RETRIEVE_END, seq))
+        self.assertEqual(srv.fetch("report.bin"), data)  # served like any file
+        # bob may not replace alice's file; alice may.
+        self.assertEqual(put(srv, tb, "report.bin", b"bob's"), (ACCESS_DENIED, 0))
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(put(srv, ta, "report.bin", b"v2"), (OK, 2))
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), b"v2")
+        self.assertEqual(b.recv()[0], FILE_NOTE)
+        # Refusals: a dead token, a hidden name, too large.
+        self.assertEqual(put(srv, 0x5EEDF00D, "x.txt", b"x"), (UNAUTHORIZED, 0))
+        self.assertEqual(put(srv, ta, ".env", b"x")[0], INVALID_NAME)
+        self.assertEqual(put(srv, ta, "big.bin", b"", size=65537)[0], TOO_LARGE)
+        for name in ("x.txt", ".env", "big.bin"):
+            self.assertFalse(os.path.exists(os.path.join(self.root, name)), name)
+        self.assertEqual([n for n in os.listdir(self.root) if n.startswith(".ferry-put")], [])
+        srv.wait_log(r"hub: alice uploaded report.bin \(40000 bytes\), announced as post \d+")
+
     def test_configuration_refusals(self):
         r = subprocess.run([FERRYD, "--listen", "native=127.0.0.1:0", "--hub-db", "x", self.root],
                            capture_output=True, text=True, timeout=10)
@@ -325,7 +475,9 @@ class Hub(FerryTest):
         cases = [
             (["--mode", "iterative", "--hub-db", "x"], "the iterative mode does not have"),
             ([], "--hub-db PATH"),
-            (["--hub-db", "x", "--listen", "hub=0.0.0.0:0"], "loopback only"),
+            (["--hub-db", "x", "--hub-wire", "plain", "--listen", "hub=0.0.0.0:0"],
+             "loopback only"),
+            (["--hub-db", "x", "--hub-wire", "clear"], "--hub-wire clear: secure or plain"),
             (["--hub-db", "x", "--mode", "fork", "--max-children", "1"], "no slot for a worker"),
         ]
         for args, message in cases:

@@ -488,7 +488,7 @@ class Fake(unittest.TestCase):
 
     def test_malformed_file_responses(self):
         for payload, error in (
-                (response(11), fc.ProtocolError),                       # unknown status
+                (response(12), fc.ProtocolError),                       # unknown status
                 (response(255), fc.ProtocolError),
                 (struct.pack(">BBBI", 1, 6, 0, 0), fc.ProtocolError),   # LIST_RESPONSE to GET
                 (struct.pack(">BBBQ", 1, 3, 0, 0), fc.ProtocolError),   # not a response type
@@ -526,6 +526,35 @@ class Fake(unittest.TestCase):
                 self.assertEqual(cm.exception.status, status)
                 if status >= 8:
                     self.assertEqual(cm.exception.size, 77)
+
+    def test_statuses_match_the_protocol(self):
+        """One exception per status of PROTOCOL.md's table, named after it
+        (NOT_FOUND: NotFound), each with its own message; no other."""
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "PROTOCOL.md")
+        with open(path) as f:
+            section = f.read().split("## 2. FILE_RESPONSE", 1)[1].split("\n## ", 1)[0]
+        table = {int(n): name for n, name in re.findall(r"^\|\s*(\d+)\s*\|\s*([A-Z_]+)\s*\|",
+                                                        section, re.M)}
+        self.assertEqual(table.pop(0), "OK")
+        self.assertEqual(table[11], "UNAUTHORIZED")
+        snake = {status: re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).upper()
+                 for status, cls in fc.STATUS_ERRORS.items()}
+        self.assertEqual(snake, table)
+        texts = [cls.TEXT for cls in fc.STATUS_ERRORS.values()]
+        self.assertEqual(len(set(texts)), len(texts))
+        self.assertIs(fc.STATUS_ERRORS[11], fc.Unauthorized)
+        self.assertIn("Unauthorized", fc.__all__)
+        e = fc.Unauthorized("up.txt")
+        self.assertEqual((e.status, e.name, e.size), (11, "up.txt", 0))
+        self.assertEqual(str(e), "not authorized: no live hub session, or a wrong MAC: up.txt")
+
+    def test_cli_unauthorized_exit_code(self):
+        fake = FakeServer(self.answer_with(response(11)))
+        r = run_cli("get", "127.0.0.1", fake.port, "f", "1K", cwd=self.tmp)
+        fake.join()
+        self.assertEqual(r.returncode, 21, r.stderr)  # 10 + status
+        self.assertIn(b"not authorized: no live hub session, or a wrong MAC: f", r.stderr)
+        self.assertEqual(os.listdir(self.tmp), [])
 
     def test_truncated_content_keeps_a_resumable_part(self):
         data = os.urandom(1000)

@@ -1,9 +1,10 @@
 """The Wireshark dissector contrib/wireshark/ferry.lua, run by tshark over
 captures and checked field by field: live captures (dumpcap on loopback)
-of the real ferryd serving the native protocol and the lottery service,
-and the small pcaps contrib/wireshark/mkpcap.py writes: messages split
-across TCP segments at chosen bytes, several in one segment, and the hub
-protocol, whose server does not exist yet.
+of the real ferryd serving the native protocol (a PUT included, through a
+hub on the plain wire) and the lottery service, and the small pcaps
+contrib/wireshark/mkpcap.py writes: messages split across TCP segments at
+chosen bytes, several in one segment, PUTs on both wires (a MAC split
+across segments), and the hub protocol.
 
 Needs tshark built with Lua, and dumpcap allowed to capture on lo (root)
 for the live tests (Debian: tshark; contrib/deps.sh --test installs it).
@@ -24,6 +25,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from ferrytest import READY, REFUSE, FerryTest, ferry, recv_exact
+from test_hub import Client as HubClient, admin, hub_port, put as hub_put
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WS_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "contrib", "wireshark"))
@@ -44,7 +46,50 @@ HUB_NAMES = {
     0x31: "FORWARD_ACK", 0x32: "FILE_NOTIFICATION_ACK", 0xB2: "FILE_NOTIFICATION",
     0x40: "RETRIEVE", 0xC0: "RETRIEVE_ACK", 0xC1: "END_OF_RETRIEVE", 0x1F: "LOGOUT",
     0x8F: "LOGOUT_ACK", 0x0E: "KEEPALIVE", 0x8E: "KEEPALIVE_ACK", 0x7F: "TEST_HOOK",
+    0x11: "LOGIN_PROOF", 0x82: "LOGIN_CHALLENGE",  # the secure wire's login
 }
+
+# The hub's expert infos (their names show as fields beneath _ws.expert),
+# and its fields whose values are raw bytes (compared by their hex value).
+HUB_EXPERTS = ("ferryhub.bad_length", "ferryhub.unknown_opcode", "ferryhub.bad_payload",
+               "ferryhub.wrong_form", "ferryhub.unknown_kdf")
+HUB_BYTES = ("ferryhub.hello.eph", "ferryhub.hello.padding", "ferryhub.challenge.salt",
+             "ferryhub.challenge.eph", "ferryhub.challenge.hub_key", "ferryhub.challenge.sig",
+             "ferryhub.payload_bytes", "ferryhub.ciphertext", "ferryhub.tag")
+HUB_HEADER = ("ferryhub.magic", "ferryhub.opcode", "ferryhub.payload_len", "ferryhub.token",
+              "ferryhub.msg_id", "ferryhub.direction", "ferryhub.mode")
+
+
+def hub_experts(want):
+    """The expert infos the dissector adds to the datagram want
+    (mkpcap.hub_messages()), as (name, words of its message)."""
+    op, sealed = want["opcode"], "ct_len" in want
+    payload = want.get("payload", b"")
+    if "malformed" in want:
+        return [("ferryhub.bad_length", "neither plain (17) nor secure (41)")]
+    if op == 0x10 and sealed:
+        return [("ferryhub.wrong_form", "LOGIN in a secure envelope")]
+    if op == 0x82 and sealed:
+        return [("ferryhub.wrong_form", "LOGIN_CHALLENGE in a secure envelope")]
+    if op == 0x11 and not sealed:
+        return [("ferryhub.wrong_form", "LOGIN_PROOF outside the secure envelope")]
+    if op == 0x11 and want["ct_len"] != 64:
+        return [("ferryhub.bad_payload", f"LOGIN_PROOF of {want['ct_len']} bytes")]
+    if op == 0x82 and not payload:
+        return [("ferryhub.bad_payload", "CHALLENGE without a payload")]
+    if op == 0x82 and len(payload) != mkpcap.HELLO_LEN:
+        return [("ferryhub.bad_payload", f"CHALLENGE of {len(payload)} bytes, not 145")]
+    if op == 0x82 and want["challenge"]["kdf"] != 1:
+        return [("ferryhub.unknown_kdf", f"Unknown key derivation {want['challenge']['kdf']}")]
+    return []
+
+
+def hub_fields(m):
+    """The message's ferryhub fields beyond the header, expert infos left
+    out: name -> shown value (hex for raw bytes)."""
+    return {name: (m.fields[name][0].get("value") if name in HUB_BYTES else m.get(name))
+            for name in m.fields
+            if name.startswith("ferryhub.") and name not in HUB_HEADER + HUB_EXPERTS}
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,11 +137,33 @@ class Msg:
         return f"<{self.text} frame {self.frame}>"
 
 
+# The native protocol's expert infos, and its fields whose values are raw
+# bytes (compared by their hex value).
+NATIVE_EXPERTS = ("ferry.bad_version", "ferry.bad_type", "ferry.bad_name", "ferry.bad_list",
+                  "ferry.error_status", "ferry.extra_bytes", "ferry.mismatch")
+NATIVE_BYTES = ("ferry.put.mac", "ferry.extra")
+
+
+def native_fields(m):
+    """Every ferry field of the message, expert infos left out: name ->
+    shown value (hex for raw bytes); each shows once in a message."""
+    out = {}
+    for name, fields in m.fields.items():
+        if name.startswith("ferry.") and name not in NATIVE_EXPERTS:
+            assert len(fields) == 1, (name, m)
+            out[name] = fields[0].get("value" if name in NATIVE_BYTES else "show")
+    return out
+
+
 def native_summary(m):
     """One line per native message, from its fields alone."""
     if "ferry.content_bytes" in m:
         return ("content", m.int("ferry.content_bytes"), m.int("ferry.content_offset"),
                 m.int("ferry.content_remaining"))
+    if "ferry.put.mac" in m:
+        return f"MAC {m.fields['ferry.put.mac'][0].get('value')}"
+    if "ferry.extra" in m and "ferry.type" not in m:
+        return f"unexpected {m.fields['ferry.extra'][0].get('value')}"
     if "ferry.record" in m:
         return (f"record {m.get('ferry.record.name')} size={m.get('ferry.record.size')} "
                 f"mtime={m.get('ferry.record.mtime')} kind={m.vs('ferry.record.kind')}")
@@ -108,6 +175,9 @@ def native_summary(m):
     if kind == "GET":
         return (f"GET {m.get('ferry.name')} offset={m.get('ferry.offset')} "
                 f"max_size={m.get('ferry.max_size')}")
+    if kind == "PUT":
+        return (f"PUT {m.get('ferry.name') or '-'} size={m.get('ferry.put.size')} "
+                f"token={m.get('ferry.put.token')}")
     if kind == "FILE_RESPONSE":
         return f"FILE_RESPONSE {m.vs('ferry.status')} size={m.get('ferry.size')}"
     if kind == "LIST_RESPONSE":
@@ -375,6 +445,41 @@ class WiresharkTest(FerryTest):
         get_frame = by_stream[0][0].frame
         self.assertEqual(by_stream[0][1].int("ferry.request_in"), get_frame)
 
+    def test_native_put_live(self):
+        """PUTs to the real ferryd with a hub on the plain wire: one stored
+        (content, then OK, nothing after it: the plain wire), one with a
+        token that is no session (UNAUTHORIZED before any content)."""
+        db = os.path.join(self.tmp, "hub.db")
+        srv = self.serve(args=("--workers", "1", "--hub-db", db, "--hub-wire", "plain"),
+                         listen=["native=127.0.0.1:0", "hub=127.0.0.1:0"])
+        hub = HubClient(("127.0.0.1", hub_port(srv, "127.0.0.1")))
+        self.addCleanup(hub.close)
+        srv.wait_log(r"hub started: pid \d+ slot \d+")
+        r = admin(srv.admin, cmd="hub-useradd", id="alice", password="alice-pw")
+        self.assertTrue(r["ok"], r)
+        token = hub.login("alice", "alice-pw")
+        cap = self.capture(srv.port)
+        data = os.urandom(40000)
+        self.assertEqual(hub_put(srv, token, "report.bin", data), (0, len(data)))
+        dead = token ^ 0x5A5A5A5A
+        self.assertEqual(hub_put(srv, dead, "x.txt", b"", size=1), (11, 0))
+        pcap = cap.stop(os.path.join(self.tmp, "put-live.pcap"))
+        with open(os.path.join(self.root, "report.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+
+        by_stream = self.messages(pcap, "-d", f"tcp.port=={srv.port},ferry")
+        self.assertEqual(sorted(by_stream), [0, 1], by_stream)
+        s0, s1 = by_stream[0], by_stream[1]
+        self.assertEqual(merge_content([native_summary(m) for m in s0]), [
+            f"PUT report.bin size={len(data)} token=0x{token:08x}",
+            f"content {len(data)} bytes from 0, 0 left", f"FILE_RESPONSE OK size={len(data)}"])
+        self.assertEqual([native_summary(m) for m in s1], [
+            f"PUT x.txt size=1 token=0x{dead:08x}", "FILE_RESPONSE UNAUTHORIZED size=0"])
+        self.assertEqual(s0[-1].get("ferry.put.wire"), "plain")
+        self.assertEqual(s0[-1].int("ferry.request_in"), s0[0].frame)
+        self.assertNotIn("ferry.put.wire", s1[-1])
+        self.assertEqual(s1[-1].all("_ws.expert.message"), ["UNAUTHORIZED"])
+
     def test_lottery_live(self):
         """A lottery session against the real ferryd's service: the numbers
         the dissector reads are the ones the client received."""
@@ -434,12 +539,35 @@ class WiresharkTest(FerryTest):
             ["GET x offset=0 max_size=1000", "FILE_RESPONSE TOO_LARGE size=2000000000"],
             ["FILE_REQUEST version=2", "FILE_RESPONSE VERSION_MISMATCH size=0"],
         ]
+        expected = dict(enumerate(expected))
+        mac = mkpcap.put_mac(b"report.pdf").hex()
+        wrong = mkpcap.put_mac(b"wrong").hex()
+        expected.update({  # the PUTs, field by field in test_native_put
+            9: ["PUT hello.txt size=6 token=0x7ef6a28a", "content 6 bytes from 0, 0 left",
+                "FILE_RESPONSE OK size=6"],
+            10: ["PUT report.pdf size=1000 token=0x7ef6a28a", "content 1000 bytes from 0, 0 left",
+                 f"MAC {mac}", "FILE_RESPONSE OK size=1000"],
+            11: ["PUT hello.txt size=6 token=0xdeadbeef", "FILE_RESPONSE UNAUTHORIZED size=0",
+                 "content 6 bytes from 0, 0 left"],
+            12: ["PUT notes.txt size=20 token=0x7ef6a28a", "content 20 bytes from 0, 0 left",
+                 f"MAC {wrong}", "FILE_RESPONSE UNAUTHORIZED size=0"],
+            13: ["PUT .env size=0 token=0x7ef6a28a", "FILE_RESPONSE INVALID_NAME size=0"],
+            14: ["PUT - size=5 token=0x7ef6a28a", "FILE_RESPONSE INVALID_NAME size=0"],
+            17: ["PUT a.txt size=4 token=0x7ef6a28a", "content 4 bytes from 0, 0 left",
+                 "FILE_RESPONSE OK size=4", f"unexpected {mkpcap.put_mac(b'late').hex()}"],
+            18: ["PUT b.txt size=4 token=0x7ef6a28a", "content 4 bytes from 0, 0 left",
+                 f"MAC {mkpcap.put_mac(b'b.txt').hex()}", "unexpected 010203",
+                 "FILE_RESPONSE UNAUTHORIZED size=0"],
+            19: ["PUT c.txt size=10 token=0x7ef6a28a", "content 4 bytes from 0, 6 left",
+                 "FILE_RESPONSE OK size=9", "content 6 bytes from 4, 0 left"],
+        })
         for passes in ((), ("-2",)):
             with self.subTest(passes=passes):
                 by_stream = self.messages(pcap, *passes)
-                # Streams 7 and 8 are not ferry's: the heuristic leaves them.
-                self.assertEqual(sorted(by_stream), list(range(len(expected))))
-                for stream, want in enumerate(expected):
+                # Streams 7, 8, 15 and 16 are not ferry's: the heuristic
+                # leaves them.
+                self.assertEqual(sorted(by_stream), sorted(expected))
+                for stream, want in expected.items():
                     lines = [native_summary(m) for m in by_stream[stream]]
                     self.assertEqual(merge_content(lines), want, f"stream {stream}")
                 # Where each piece was decoded: the response split 5+6 in the
@@ -461,9 +589,115 @@ class WiresharkTest(FerryTest):
         self.assertEqual(out.splitlines(), ["4\t0x01\thello.txt\t\t\t", "6\t0x02\t\t0\t18\t",
                                             "7\t0x03\t\t\t\t", "8\t\t\t\t\t10",
                                             "9\t\t\t\t\t8"])
-        # Streams 4 and 5 (port 40123) are found by the heuristic alone.
+        # Streams 4, 5 and 10 (port 40123) are found by the heuristic alone.
         without = self.messages(pcap, "--disable-heuristic", "ferry_tcp")
-        self.assertEqual(sorted(without), [0, 1, 2, 3, 6])
+        self.assertEqual(sorted(without), [0, 1, 2, 3, 6, 9, 11, 12, 13, 14, 17, 18, 19])
+
+    def test_native_put(self):
+        """PUT (type 0x08), every field of every message: the plain wire
+        (header, name and content each split), the secure wire's MAC split
+        across segments and found by the heuristic, a dead token refused
+        before the content (which still comes), a wrong MAC in the
+        request's own segment, names a PUT may not take, bytes that are
+        not a MAC, an OK that does not fit; the same in tshark's two
+        passes."""
+        # mkpcap writes PROTOCOL.md's example, byte for byte.
+        self.assertEqual(mkpcap.put(b"hello.txt", 6, mkpcap.PUT_TOKEN) + mkpcap.PUT_HELLO,
+                         bytes.fromhex("01 08 00 09 00 00 00 00 00 00 00 06 7e f6 a2 8a"
+                                       "68 65 6c 6c 6f 2e 74 78 74 68 65 6c 6c 6f 0a"))
+        self.assertEqual(mkpcap.file_response(mkpcap.UNAUTHORIZED, 0),
+                         bytes.fromhex("01 02 0b 00 00 00 00 00 00 00 00"))
+        pcap = self.generated()["native"]
+
+        def put(name, size, token, name_len=None):
+            f = {"ferry.version": "1", "ferry.type": "0x08",
+                 "ferry.name_len": str(len(name) if name_len is None else name_len),
+                 "ferry.put.size": str(size), "ferry.put.token": f"0x{token:08x}"}
+            return {**f, "ferry.name": name} if name else f
+
+        def content(n, offset, left):
+            return {"ferry.content_bytes": str(n), "ferry.content_offset": str(offset),
+                    "ferry.content_remaining": str(left)}
+
+        def response(status, size, request_in, wire=None):
+            f = {"ferry.version": "1", "ferry.type": "0x02", "ferry.status": str(status),
+                 "ferry.size": str(size), "ferry.request_in": str(request_in)}
+            return {**f, "ferry.put.wire": wire} if wire else f
+
+        token, dead = mkpcap.PUT_TOKEN, mkpcap.PUT_DEAD_TOKEN
+        refused = [("ferry.error_status", "UNAUTHORIZED")]
+        invalid = [("ferry.error_status", "INVALID_NAME")]
+        # stream -> [(frame, fields, [(expert, words of its message)])]
+        expected = {
+            9: [(88, put("hello.txt", 6, token), []),  # header 87 + name 88
+                (89, content(3, 0, 3), []), (90, content(3, 3, 0), []),
+                (91, response(0, 6, 88, "plain"), [])],
+            10: [(98, put("report.pdf", 1000, token), []),
+                 (99, content(600, 0, 400), []), (100, content(400, 600, 0), []),
+                 (101, {"ferry.put.mac": mkpcap.put_mac(b"report.pdf").hex()}, []),
+                 (102, response(0, 1000, 98, "secure"), [])],
+            11: [(109, put("hello.txt", 6, dead), []),
+                 (110, response(11, 0, 109), refused),
+                 (111, content(6, 0, 0), [])],
+            12: [(118, put("notes.txt", 20, token), []), (118, content(20, 0, 0), []),
+                 (118, {"ferry.put.mac": mkpcap.put_mac(b"wrong").hex()}, []),
+                 (119, response(11, 0, 118, "secure"), refused)],
+            13: [(126, put(".env", 0, token), [("ferry.bad_name", "Invalid name for a PUT")]),
+                 (127, response(2, 0, 126), invalid)],
+            14: [(134, put(None, 5, token, name_len=101),
+                  [("ferry.bad_name", "Name length 101 (a PUT's name is 1-100 bytes)")]),
+                 (135, response(2, 0, 134), invalid)],
+            # Bytes after an OK are no MAC; bytes after a MAC are unexpected.
+            17: [(159, put("a.txt", 4, token), []), (160, content(4, 0, 0), []),
+                 (161, response(0, 4, 159, "plain"), []),
+                 (162, {"ferry.extra": mkpcap.put_mac(b"late").hex()},
+                  [("ferry.extra_bytes", "answered the PUT OK: not a MAC")])],
+            18: [(169, put("b.txt", 4, token), []), (170, content(4, 0, 0), []),
+                 (170, {"ferry.put.mac": mkpcap.put_mac(b"b.txt").hex()}, []),
+                 (170, {"ferry.extra": "010203"},
+                  [("ferry.extra_bytes", "Bytes beyond what the protocol allows")]),
+                 (171, response(11, 0, 169, "secure"), refused)],
+            19: [(178, put("c.txt", 10, token), []), (179, content(4, 0, 6), []),
+                 (180, response(0, 9, 178),
+                  [("ferry.mismatch", "PUT answered OK with 6 bytes of its content still due"),
+                   ("ferry.mismatch", "PUT of 10 bytes answered OK with size 9")]),
+                 (181, content(6, 4, 0), [])],
+        }
+        for passes in ((), ("-2",)):
+            by_stream = self.messages(pcap, *passes)
+            for stream, want in expected.items():
+                with self.subTest(passes=passes, stream=stream):
+                    msgs = by_stream[stream]
+                    self.assertEqual([(m.frame, native_fields(m)) for m in msgs],
+                                     [(frame, fields) for frame, fields, _ in want])
+                    for m, (_, _, experts) in zip(msgs, want):
+                        self.assertEqual(sorted(n for n, fs in m.fields.items()
+                                                if n in NATIVE_EXPERTS for _ in fs),
+                                         sorted(name for name, _ in experts))
+                        messages = m.all("_ws.expert.message")
+                        self.assertEqual(len(messages), len(experts), messages)
+                        for (_, words), message in zip(experts, messages):
+                            self.assertIn(words, message)
+                    self.assertEqual(msgs[0].vs("ferry.type"), "PUT")
+                    status = [m for m in msgs if "ferry.status" in m][0]
+                    self.assertEqual(status.vs("ferry.status"),
+                                     {0: "OK", 2: "INVALID_NAME", 11: "UNAUTHORIZED"}[
+                                         status.int("ferry.status")])
+        # The README's way: plain fields, one line per packet.
+        out = self.tshark(pcap, "-T", "fields", "-e", "frame.number", "-e", "ferry.type", "-e",
+                          "ferry.name", "-e", "ferry.put.size", "-e", "ferry.put.token", "-e",
+                          "ferry.content_bytes", "-e", "ferry.put.mac", "-e", "ferry.status",
+                          "-e", "ferry.put.wire", "-Y", "tcp.stream == 10 && ferry")
+        mac = mkpcap.put_mac(b"report.pdf").hex()
+        self.assertEqual(out.splitlines(), [
+            "98\t0x08\treport.pdf\t1000\t0x7ef6a28a\t\t\t\t", "99\t\t\t\t\t600\t\t\t",
+            "100\t\t\t\t\t400\t\t\t", f"101\t\t\t\t\t\t{mac}\t\t",
+            "102\t0x02\t\t\t\t\t\t0\tsecure"])
+        # Filters by the new names.
+        out = self.tshark(pcap, "-T", "fields", "-e", "frame.number", "-Y",
+                          "ferry.status == 11 || ferry.put.mac || ferry.type == 8")
+        self.assertEqual(out.split(), ["88", "98", "101", "109", "110", "118", "119", "126",
+                                       "134", "159", "169", "170", "171", "178"])
 
     def test_lottery_reassembly(self):
         """Commands split 3+1, several in one segment, one split across
@@ -491,7 +725,9 @@ class WiresharkTest(FerryTest):
 
     def test_hub(self):
         """Every opcode in plain datagrams, secure envelopes, a malformed
-        length, the heuristic on another port, a stranger left alone."""
+        length, the heuristic on another port, a stranger left alone; the
+        secure wire's login (HELLO, CHALLENGE, sealed PROOF), told from
+        the plain wire's id&password by its shape, and its edges."""
         pcap = self.generated()["hub"]
         packets = self.decode(pcap)
         sent = mkpcap.hub_messages()
@@ -512,40 +748,114 @@ class WiresharkTest(FerryTest):
                 direction = ("either way" if want["opcode"] == 0 else
                              "client to server" if want["opcode"] < 0x80 else "server to client")
                 self.assertEqual(m.get("ferryhub.direction"), direction)
+                experts = hub_experts(want)
+                self.assertEqual(sorted(n for n in m.fields if n in HUB_EXPERTS),
+                                 sorted(name for name, _ in experts))
+                messages = m.all("_ws.expert.message")
+                self.assertEqual(len(messages), len(experts), messages)
+                for (_, words), message in zip(experts, messages):
+                    self.assertIn(words, message)
                 if "payload" in want:
                     self.check_plain(m, want)
                 elif "malformed" in want:
                     self.assertEqual(m.get("ferryhub.mode"), "malformed")
-                    self.assertIn("neither plain (17) nor secure (41)",
-                                  " ".join(m.all("_ws.expert.message")))
+                    self.assertEqual(hub_fields(m), {})
                 else:
                     self.assertEqual(m.get("ferryhub.mode"), "secure")
                     n = want["ct_len"]
                     self.assertEqual(m.int("ferryhub.ciphertext_len"), n)
-                    self.assertEqual((m.get("ferryhub.ciphertext") or "").replace(":", ""),
-                                     mkpcap.hub_datagram(want)[12:12 + n].hex())
+                    ct = mkpcap.hub_datagram(want)[12:12 + n].hex()
                     self.assertEqual(m.int("ferryhub.seq"), want["seq"])
-                    self.assertEqual(m.get("ferryhub.tag").replace(":", ""), want["tag"].hex())
-                    self.assertNotIn("ferryhub.payload", m)
+                    # Nothing but the envelope: no payload, no login fields.
+                    self.assertEqual(hub_fields(m), {
+                        **({"ferryhub.ciphertext": ct} if n else {}),
+                        "ferryhub.ciphertext_len": str(n), "ferryhub.seq": str(want["seq"]),
+                        "ferryhub.tag": want["tag"].hex()})
+                    if want["opcode"] == 0x11:  # the PROOF: a sealed signature
+                        self.assertEqual("signature" in
+                                         m.fields["ferryhub.ciphertext"][0].get("showname"),
+                                         n == 64)
         # The README's way: plain fields, one line per packet.
         out = self.tshark(pcap, "-T", "fields", "-e", "ferryhub.opcode", "-e", "ferryhub.token",
                           "-e", "ferryhub.msg_id", "-e", "ferryhub.publisher", "-e",
                           "ferryhub.text", "-Y", "ferryhub.opcode == 0xb1")
         self.assertEqual(out.splitlines(), ["0xb1\t0x5ec0ffee\t12\tbob\thi alice",
                                             "0xb1\t0x5ec0ffee\t39\t\t"])
+        # The logins, the same way: which form, whose, and the challenges.
+        out = self.tshark(pcap, "-T", "fields", "-e", "ferryhub.opcode", "-e", "ferryhub.mode",
+                          "-e", "ferryhub.login.form", "-e", "ferryhub.login.id", "-e",
+                          "ferryhub.hello.id", "-e", "ferryhub.challenge.kdf", "-Y",
+                          "(ferryhub.opcode == 0x10 || ferryhub.opcode == 0x11 ||"
+                          " ferryhub.opcode == 0x82) && ferryhub.token == 0")
+        self.assertEqual(out.splitlines(), [
+            "0x10\tplain\tpassword\talice\t\t",
+            "0x10\tplain\thello\t\talice\t",
+            "0x82\tplain\t\t\t\t1",
+            "0x11\tsecure\t\t\t\t",
+            "0x10\tplain\thello\t\tThe_quick_brown_fox_jumps_over_1\t",
+            "0x10\tplain\tpassword\tcarol\t\t",
+            "0x10\tplain\tpassword\tdave\t\t",
+            "0x10\tplain\tpassword\terin\t\t",
+            "0x11\tplain\t\t\t\t",
+            "0x82\tsecure\t\t\t\t",
+            "0x11\tsecure\t\t\t\t",
+            "0x82\tplain\t\t\t\t2",
+            "0x82\tplain\t\t\t\t",
+            "0x82\tplain\t\t\t\t",
+        ])
+        # A HELLO never shows a password, nor the login.id of the plain form.
+        out = self.tshark(pcap, "-T", "fields", "-e", "ferryhub.login.id", "-e",
+                          "ferryhub.login.password", "-Y", 'ferryhub.login.form == "hello"')
+        self.assertEqual(out.splitlines(), ["\t", "\t"])
 
     def check_plain(self, m, want):
-        payload = want["payload"].decode()
+        raw = want["payload"]
         op = want["opcode"]
         self.assertEqual(m.get("ferryhub.mode"), "plain")
-        self.assertEqual(m.int("ferryhub.payload_len"), len(payload))
-        self.assertEqual(m.get("ferryhub.payload"), payload or None)
-        fields = {name: m.get(name) for name in m.fields
-                  if name.startswith("ferryhub.") and name not in
-                  ("ferryhub.magic", "ferryhub.opcode", "ferryhub.payload_len", "ferryhub.token",
-                   "ferryhub.msg_id", "ferryhub.direction", "ferryhub.mode", "ferryhub.payload")}
+        self.assertEqual(m.int("ferryhub.payload_len"), len(raw))
+        # Binary payloads (a HELLO, a CHALLENGE, a stray PROOF) are shown
+        # field by field, never as text.
+        binary = "hello" in want or op in (0x11, 0x82)
+        # Text with a NUL in it (a login zero-padded like a HELLO) shows
+        # up to the NUL: compare its bytes.
+        nul = not binary and b"\0" in raw
+        if binary:
+            self.assertNotIn("ferryhub.payload", m)
+        elif nul:
+            self.assertEqual(m.fields["ferryhub.payload"][0].get("value"), raw.hex())
+        else:
+            self.assertEqual(m.get("ferryhub.payload"), raw.decode() or None)
+        payload = "" if binary else raw.decode()
+        fields = hub_fields(m)
+        fields.pop("ferryhub.payload", None)
+        if nul:
+            fields["ferryhub.login.password"] = (
+                m.fields["ferryhub.login.password"][0].get("value"))
+        login = {}
+        if op == 0x10 and "hello" in want:
+            hello = want["hello"]
+            login = {"ferryhub.login.form": "hello", "ferryhub.hello.eph": hello["eph"].hex(),
+                     "ferryhub.hello.id_len": str(len(hello["id"])),
+                     "ferryhub.hello.id": hello["id"],
+                     "ferryhub.hello.padding": "00" * (mkpcap.HELLO_LEN - 33 - len(hello["id"]))}
+        elif op == 0x10:
+            user, password = payload.split("&", 1)
+            login = {"ferryhub.login.form": "password", "ferryhub.login.id": user,
+                     "ferryhub.login.password": password.encode().hex() if nul else password}
+        challenge = {"ferryhub.payload_bytes": raw.hex()} if raw else {}
+        if "challenge" in want:
+            c = want["challenge"]
+            challenge = {"ferryhub.challenge.salt": c["salt"].hex(),
+                         "ferryhub.challenge.kdf": str(c["kdf"]),
+                         "ferryhub.challenge.eph": c["eph"].hex(),
+                         "ferryhub.challenge.hub_key": c["hub_key"].hex(),
+                         "ferryhub.challenge.sig": c["sig"].hex()}
+            self.assertEqual(m.vs("ferryhub.challenge.kdf"),
+                             "Argon2id v1.3, interactive limits" if c["kdf"] == 1 else "Unknown")
         expected = {
-            0x10: {"ferryhub.login.id": "alice", "ferryhub.login.password": "s3cret"},
+            0x10: login,
+            0x82: challenge,
+            0x11: {"ferryhub.payload_bytes": raw.hex()},
             0x20: {"ferryhub.subscribe.id": "bob"},
             0x21: {"ferryhub.subscribe.id": "bob"},
             0x30: {"ferryhub.text": payload},

@@ -292,7 +292,7 @@ static void test_figures_by_listener(void **state)
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct sockaddr_in6 v6 = {
         .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(12345)};
-    int a = sb_claim(f->sb), b = sb_claim(f->sb);
+    int a = sb_claim(f->sb, SB_KIND_WORKER), b = sb_claim(f->sb, SB_KIND_WORKER);
     struct sb_slot *sa = &f->sb->slots[a], *sb = &f->sb->slots[b];
     struct sb_conn *ra = sb_rec(f->sb, a, 0), *rb = sb_rec(f->sb, b, 0);
     json_t *r, *w, *t;
@@ -416,7 +416,7 @@ static void event_pool(struct fixture *f)
     inet_pton(AF_INET6, "::ffff:10.0.0.7", &mapped.sin6_addr);
     two_listeners(&f->ls);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(sb_claim(sb), i);
+        assert_int_equal(sb_claim(sb, SB_KIND_WORKER), i);
         sb_worker_start(&sb->slots[i], 100 + i);
     }
     r = open_conn(sb, 0, 0, 0, &v4);
@@ -657,6 +657,72 @@ static void test_status_and_workers_in_event_mode(void **state)
     json_decref(r);
 }
 
+/* With a hub: status has its object (its process, its figures across
+ * restarts, its exits), the pool's counts leave it out, and its workers
+ * row says kind hub with its own figures; every other row says worker.
+ * Without a hub listener, status has no hub object. */
+static void test_hub_in_status_and_workers(void **state)
+{
+    struct fixture *f = *state;
+    struct sb_hub fig = {.online = 2, .posts = 1, .forwards = 1, .rejected = 1};
+    int w = sb_claim(f->sb, SB_KIND_WORKER), h = sb_claim(f->sb, SB_KIND_HUB);
+    json_t *r, *o, *list;
+
+    sb_worker_start(&f->sb->slots[w], 100);
+    sb_worker_start(&f->sb->slots[h], 101);
+    sb_hub_publish(&f->sb->hub, &fig);
+    r = ask(f, "{\"cmd\":\"status\"}");
+    assert_null(json_object_get(r, "hub")); /* no hub listener: none configured */
+    json_decref(r);
+    f->ls.nhub = 1;
+    f->ls.hub_fds[0] = -1;
+    r = ask(f, "{\"cmd\":\"status\"}");
+    o = json_object_get(r, "hub");
+    assert_int_equal(int_of(o, "slot"), h);
+    assert_int_equal(int_of(o, "pid"), 101);
+    assert_string_equal(str_of(o, "state"), "idle");
+    assert_int_equal(int_of(o, "sessions_online"), 2);
+    assert_int_equal(int_of(o, "posts"), 1);
+    assert_int_equal(int_of(o, "forwards"), 1);
+    assert_int_equal(int_of(o, "retransmissions"), 0);
+    assert_int_equal(int_of(o, "duplicates"), 0);
+    assert_int_equal(int_of(o, "resets_sent"), 0);
+    assert_int_equal(int_of(o, "resets_received"), 0);
+    assert_int_equal(int_of(o, "rejected"), 1);
+    assert_int_equal(int_of(o, "exits"), 0);
+    assert_int_equal(int_of(o, "crashes"), 0);
+    assert_int_equal(int_of(json_object_get(r, "pool"), "processes"), 1);
+    assert_int_equal(int_of(json_object_get(r, "pool"), "idle"), 1);
+    json_decref(r);
+
+    r = ask(f, "{\"cmd\":\"workers\"}");
+    list = json_object_get(r, "workers");
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(str_of(json_array_get(list, 0), "kind"), "worker");
+    assert_null(json_object_get(json_array_get(list, 0), "hub"));
+    o = json_array_get(list, 1);
+    assert_string_equal(str_of(o, "kind"), "hub");
+    assert_int_equal(int_of(o, "pid"), 101);
+    assert_int_equal(int_of(json_object_get(o, "hub"), "sessions_online"), 2);
+    assert_int_equal(int_of(json_object_get(o, "hub"), "rejected"), 1);
+    json_decref(r);
+
+    /* Reaped (crashed): no process, its counters kept, no sessions, and
+     * the pool's exits untouched. */
+    sb_release(f->sb, h, SB_EXIT_CRASH);
+    r = ask(f, "{\"cmd\":\"status\"}");
+    o = json_object_get(r, "hub");
+    assert_true(json_is_null(json_object_get(o, "pid")));
+    assert_true(json_is_null(json_object_get(o, "slot")));
+    assert_int_equal(int_of(o, "sessions_online"), 0);
+    assert_int_equal(int_of(o, "posts"), 1);
+    assert_int_equal(int_of(o, "exits"), 1);
+    assert_int_equal(int_of(o, "crashes"), 1);
+    assert_int_equal(int_of(json_object_get(r, "totals"), "worker_exits"), 0);
+    assert_int_equal(int_of(json_object_get(r, "totals"), "crashes"), 0);
+    json_decref(r);
+}
+
 static void test_default_path(void **state)
 {
     char buf[108];
@@ -678,6 +744,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connections_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_workers_in_event_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hub_in_status_and_workers, setup, teardown),
         cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -575,6 +575,53 @@ static void test_workers_table_wide(void **state)
     free(t);
 }
 
+/* A worker and the hub: KIND shows, and the hub's row has dashes for
+ * the connection figures it has none of; where every process is a pool
+ * worker, KIND tells nothing and does not show. At every width the
+ * lines fit, and KIND goes before CONNS and STATE. */
+static void test_workers_with_hub(void **state)
+{
+    static const char two[] =
+        "{\"ok\":true,\"workers\":[{\"slot\":0,\"pid\":42,\"kind\":\"worker\","
+        "\"generation\":3,\"state\":\"idle\",\"age_s\":65,\"connections\":0,"
+        "\"full\":false,\"requests\":7,\"bytes\":2048},"
+        "{\"slot\":1,\"pid\":43,\"kind\":\"hub\",\"generation\":1,\"state\":\"idle\","
+        "\"age_s\":65,\"connections\":0,\"full\":false,\"requests\":0,\"bytes\":0,"
+        "\"hub\":{\"sessions_online\":2,\"posts\":1}}]}";
+    char *t = render_json(fmt_workers, CUT_WIDE, two), *second, *third;
+    json_t *r;
+
+    (void)state;
+    second = strchr(t, '\n') + 1;
+    third = strchr(second, '\n') + 1;
+    assert_memory_equal(t, "SLOT   PID GEN KIND   STATE     CONNS    AGE REQS      SENT  PROTO ",
+                        66);
+    assert_non_null(
+        strstr(second, "   0    42   3 worker idle          0  1m05s    7   2.0 KiB  -"));
+    assert_non_null(
+        strstr(third, "   1    43   1 hub    idle          -  1m05s    -         -  -"));
+    assert_int_equal(col_of(t, "KIND"), col_of(third, "hub"));
+    for (unsigned w = 30; w <= 120; w++) {
+        char *n = render_json(fmt_workers, w, two);
+
+        if (widest(n) > w)
+            fail_msg("width %u: a line of %zu columns:\n%s", w, widest(n), n);
+        /* KIND names the hub while it shows, and it goes before STATE. */
+        assert_true(strstr(n, "KIND") == NULL || strstr(n, " hub ") != NULL);
+        assert_true(strstr(n, "KIND") == NULL || strstr(n, "STATE") != NULL);
+        free(n);
+    }
+    free(t);
+    r = json_loads(two, 0, NULL);
+    json_object_set_new(json_array_get(json_object_get(r, "workers"), 1), "kind",
+                        json_string("worker"));
+    t = render(fmt_workers, CUT_WIDE, r);
+    assert_null(strstr(t, "KIND"));
+    assert_null(strstr(t, " worker "));
+    free(t);
+    json_decref(r);
+}
+
 /* An answer from a ferryd before the protocols ("file", no protocol or
  * listener) still shows what it has. */
 static void test_workers_older_ferryd(void **state)
@@ -1219,6 +1266,40 @@ static void test_status_text(void **state)
     json_decref(r);
 }
 
+/* With a hub: its line under the pool's, every figure, zeros too; while
+ * it restarts it says so; at 40 columns the line wraps under its label. */
+static void test_status_hub(void **state)
+{
+    json_t *r = json_loads(status_json, 0, NULL);
+    json_t *hub = json_pack("{s:i,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "slot", 3,
+                            "pid", 45, "state", "idle", "sessions_online", 2, "posts", 1,
+                            "forwards", 1, "retransmissions", 0, "duplicates", 0, "resets_sent", 0,
+                            "resets_received", 0, "rejected", 1, "exits", 0, "crashes", 0);
+    char *t;
+
+    (void)state;
+    json_object_set_new(r, "hub", hub);
+    t = render(fmt_status, CUT_WIDE, r);
+    assert_non_null(strstr(t, "\npool        3 processes: 3 sending\n"
+                              "hub         pid 45 idle  2 online  1 posts  1 forwards  "
+                              "0 retransmissions  0 duplicates  0 resets sent  "
+                              "0 resets received  1 rejected  0 exits  0 crashes\n"));
+    assert_int_equal(count_lines(t), 12);
+    free(t);
+    t = render(fmt_status, 40, r);
+    assert_true(widest(t) <= 40);
+    assert_non_null(strstr(t, "\nhub         pid 45 idle  2 online\n"
+                              "            1 posts  1 forwards\n"));
+    free(t);
+    json_object_set_new(hub, "pid", json_null());
+    json_object_set_new(hub, "slot", json_null());
+    json_object_set_new(hub, "state", json_null());
+    t = render(fmt_status, CUT_WIDE, r);
+    assert_non_null(strstr(t, "\nhub         restarting  2 online  1 posts"));
+    free(t);
+    json_decref(r);
+}
+
 /* An event-mode ferryd: the connections by state under the pool, whose
  * processes are named in a reading order (their own states, busy among
  * them, before their one connection's), and the per-worker limit. */
@@ -1651,6 +1732,7 @@ int main(void)
         cmocka_unit_test(test_width_rule),
         cmocka_unit_test(test_workers_table_wide),
         cmocka_unit_test(test_workers_older_ferryd),
+        cmocka_unit_test(test_workers_with_hub),
         cmocka_unit_test(test_workers_fit_80),
         cmocka_unit_test(test_workers_every_width),
         cmocka_unit_test(test_workers_short_at_80),
@@ -1662,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_connections_busiest_first),
         cmocka_unit_test(test_connections_narrow),
         cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_status_hub),
         cmocka_unit_test(test_status_connections),
         cmocka_unit_test(test_status_fits_80),
         cmocka_unit_test(test_event_line),

@@ -71,7 +71,7 @@ static int setup(void **state)
     assert_true(dirfd_ >= 0);
     sb = sb_create(1, 2); /* two connections at once: same_either_way() */
     assert_non_null(sb);
-    assert_int_equal(sb_claim(sb), 0);
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), 0);
     return 0;
 }
 

@@ -1171,6 +1171,49 @@ static void test_id_valid(void **state)
     assert_false(hubwire_id_valid("\xc3\xa9", 2));
 }
 
+/* A file announcement: a post "file NAME SIZE SHA" for retrieve, a file
+ * notification 0xB2 to a follower, acked by 0x32 only; a course follower
+ * gets it as a forward; never the publisher herself. */
+static void test_announce(void **state)
+{
+    struct hub *h = hub_new();
+    const char *sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    char want[256];
+    uint32_t ta, tb, tc, msg_id = 0;
+
+    (void)state;
+    ta = login_as(h, "alice", 1);
+    tb = login_as(h, "bob", 1);
+    tc = login_as(h, "carol", 0); /* a course session */
+    follow(h, "bob", tb, "alice", 1);
+    fake_subscribe(&db, "carol", "alice");
+    fake_subscribe(&db, "alice", "alice");
+    h->out.n = 0;
+    assert_int_equal(session_announce(h->t, "alice", "a.txt", 4, sha, h->now, &h->out, &msg_id), 0);
+    assert_int_equal(msg_id, FIRST_ID);
+    assert_int_equal(h->out.n, 2);
+    snprintf(want, sizeof(want), "<alice>a.txt 4 %s", sha);
+    expect(h, 0, HUB_FILE_NOTE, 1002, tb, FIRST_ID, want);
+    snprintf(want, sizeof(want), "<alice>file a.txt 4 %s", sha);
+    expect(h, 1, HUB_FORWARD, 1003, tc, FIRST_ID, want);
+    snprintf(want, sizeof(want), "file a.txt 4 %s", sha);
+    assert_string_equal(db.posts[0].text, want);
+    assert_int_equal(counters(h)->posts, 1);
+    /* Not unacked as a forward: that ack is out of order. */
+    assert_int_equal(dgram(h, 1002, HUB_FILE_ACK, tb, FIRST_ID, ""), 0);
+    assert_int_equal(session_state(h->t, tb), SESSION_ONLINE);
+    assert_int_equal(dgram(h, 1003, HUB_FILE_ACK, tc, FIRST_ID, ""), 1);
+    expect(h, 0, HUB_RESET, 1003, tc, FIRST_ID, NULL);
+    (void)ta;
+    /* A name over 100 bytes is refused, nothing stored. */
+    memset(want, 'n', 101);
+    want[101] = '\0';
+    assert_int_equal(session_announce(h->t, "alice", want, 4, sha, h->now, &h->out, &msg_id),
+                     -ENAMETOOLONG);
+    assert_int_equal(db.nposts, 1);
+    hub_close(h);
+}
+
 static void test_params(void **state)
 {
     struct session_params p;
@@ -1218,6 +1261,7 @@ int main(void)
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_rejected),
         cmocka_unit_test(test_id_valid),
+        cmocka_unit_test(test_announce),
         cmocka_unit_test(test_params),
     };
 

@@ -155,7 +155,7 @@ static void test_pool_and_workers(void **state)
     struct config cfg = {.max_children = 8};
     struct scoreboard *sb = sb_create(8, 1);
     struct listeners ls;
-    int a = sb_claim(sb), b = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
     char *t;
 
@@ -218,7 +218,7 @@ static void test_rows_per_listener(void **state)
     struct config cfg = {.max_children = 4};
     struct scoreboard *sb = sb_create(4, 1);
     struct listeners ls;
-    int a = sb_claim(sb), b = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
     char *t;
 
@@ -270,10 +270,10 @@ static void test_exits_are_crashes_or_kills(void **state)
     char *t;
 
     (void)state;
-    sb_release(sb, sb_claim(sb), SB_EXIT_CRASH);
-    sb_release(sb, sb_claim(sb), SB_EXIT_KILLED);
-    sb_release(sb, sb_claim(sb), SB_EXIT_KILLED);
-    sb_release(sb, sb_claim(sb), SB_EXIT_CLEAN);
+    sb_release(sb, sb_claim(sb, SB_KIND_WORKER), SB_EXIT_CRASH);
+    sb_release(sb, sb_claim(sb, SB_KIND_WORKER), SB_EXIT_KILLED);
+    sb_release(sb, sb_claim(sb, SB_KIND_WORKER), SB_EXIT_KILLED);
+    sb_release(sb, sb_claim(sb, SB_KIND_WORKER), SB_EXIT_CLEAN);
     t = render(sb, &cfg, NULL);
     assert_non_null(strstr(t, "\nferry_worker_exits_total 4\n"));
     assert_non_null(strstr(t, "\nferry_worker_crashes_total 1\n"));
@@ -285,12 +285,77 @@ static void test_exits_are_crashes_or_kills(void **state)
     sb_destroy(sb);
 }
 
+/* The hub's families, with a hub configured only: its counters across
+ * its restarts, its sessions the live one's; its process is no pool
+ * worker (ferry_workers, the per-worker families and the worker exits
+ * leave it out), and with no pool worker live (fork mode, idle) no
+ * per-worker family is declared empty. */
+static void test_hub_families(void **state)
+{
+    struct config cfg = {.max_children = 4};
+    struct scoreboard *sb = sb_create(4, 1);
+    struct sb_hub f = {.online = 2, .posts = 1, .forwards = 1, .rejected = 1};
+    struct listeners ls;
+    int h = sb_claim(sb, SB_KIND_HUB);
+    char *t;
+
+    (void)state;
+    memset(&ls, 0, sizeof(ls));
+    ls.fds[0] = -1;
+    ls.n = 1;
+    strcpy(ls.names[0], "127.0.0.1:4242");
+    sb_worker_start(&sb->slots[h], 300);
+    sb_hub_publish(&sb->hub, &f);
+    t = render(sb, &cfg, &ls); /* no hub listener: no hub family */
+    assert_null(strstr(t, "ferry_hub_"));
+    free(t);
+    ls.nhub = 1;
+    t = render(sb, &cfg, &ls);
+    assert_non_null(strstr(t, "# TYPE ferry_hub_sessions_online gauge\n"
+                              "ferry_hub_sessions_online 2\n"));
+    assert_int_equal(sample(t, "ferry_hub_posts_total"), 1);
+    assert_int_equal(sample(t, "ferry_hub_forwards_total"), 1);
+    assert_int_equal(sample(t, "ferry_hub_retransmissions_total"), 0);
+    assert_int_equal(sample(t, "ferry_hub_duplicates_total"), 0);
+    assert_int_equal(sample(t, "ferry_hub_resets_sent_total"), 0);
+    assert_int_equal(sample(t, "ferry_hub_resets_received_total"), 0);
+    assert_int_equal(sample(t, "ferry_hub_rejected_total"), 1);
+    assert_int_equal(sample(t, "ferry_hub_exits_total"), 0);
+    assert_non_null(strstr(t, "# TYPE ferry_hub_rejected_total counter\n"));
+    for (unsigned i = SB_STARTING; i < SB_STATE_COUNT; i++) {
+        char series[64];
+
+        snprintf(series, sizeof(series), "ferry_workers{state=\"%s\"}", sb_state_name(i));
+        assert_int_equal(sample(t, series), 0); /* the hub is idle, but no pool worker */
+    }
+    assert_null(strstr(t, "ferry_worker_requests_total"));
+    assert_null(strstr(t, "ferry_worker_connections{"));
+    assert_well_formed(t);
+    free(t);
+    /* It crashes and is restarted: the counters go on, the sessions not. */
+    sb_release(sb, h, SB_EXIT_CRASH);
+    h = sb_claim(sb, SB_KIND_HUB);
+    f = (struct sb_hub){.posts = 3};
+    sb_hub_publish(&sb->hub, &f);
+    t = render(sb, &cfg, &ls);
+    assert_int_equal(sample(t, "ferry_hub_sessions_online"), 0);
+    assert_int_equal(sample(t, "ferry_hub_posts_total"), 4);
+    assert_int_equal(sample(t, "ferry_hub_rejected_total"), 1);
+    assert_int_equal(sample(t, "ferry_hub_exits_total"), 1);
+    assert_int_equal(sample(t, "ferry_hub_crashes_total"), 1);
+    assert_int_equal(sample(t, "ferry_worker_exits_total"), 0);
+    assert_int_equal(sample(t, "ferry_worker_crashes_total"), 0);
+    assert_well_formed(t);
+    free(t);
+    sb_destroy(sb);
+}
+
 static void test_duration_histogram(void **state)
 {
     static const int64_t durations[] = {NS / 5000, 3 * NS / 1000, NS, 2 * NS, 1000 * NS};
     struct config cfg = {.max_children = 4};
     struct scoreboard *sb = sb_create(4, 1);
-    int a = sb_claim(sb), b = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER);
     double prev = 0, sum_s = 0, v;
     char series[96], *t;
 
@@ -335,7 +400,8 @@ static void test_connection_gauges(void **state)
 {
     struct config cfg = {.max_children = 4};
     struct scoreboard *sb = sb_create(4, 8);
-    int a = sb_claim(sb), b = sb_claim(sb), c = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER),
+        c = sb_claim(sb, SB_KIND_WORKER);
     struct listeners ls;
     struct sb_conn *r;
     char *t;
@@ -531,7 +597,7 @@ static void test_promtool(void **state)
     struct config cfg = {.max_children = 4};
     struct scoreboard *sb = sb_create(4, 2);
     struct listeners ls;
-    int a = sb_claim(sb), client, status;
+    int a = sb_claim(sb, SB_KIND_WORKER), client, status;
     char in[64], cmd[256], *t;
     struct stat st;
 
@@ -545,7 +611,10 @@ static void test_promtool(void **state)
     open_conn(sb, a, 1, 1);
     two_listeners(&ls);
     ls.fds[0] = listener_with_one_waiting(&client);
+    ls.nhub = 1; /* and a hub, whose families pass too */
+    sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_HUB)], 101);
     t = render(sb, &cfg, &ls);
+    assert_non_null(strstr(t, "ferry_hub_posts_total"));
     snprintf(in, sizeof(in), "%s", temp_file(t));
     snprintf(cmd, sizeof(cmd), "promtool check metrics <%s >%s.out 2>&1", in, in);
     status = system(cmd);
@@ -568,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_pool_and_workers),
         cmocka_unit_test(test_rows_per_listener),
         cmocka_unit_test(test_exits_are_crashes_or_kills),
+        cmocka_unit_test(test_hub_families),
         cmocka_unit_test(test_duration_histogram),
         cmocka_unit_test(test_connection_gauges),
         cmocka_unit_test(test_build_info),

@@ -78,15 +78,15 @@ static void test_claim_until_full(void **state)
     (void)state;
     assert_non_null(sb);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(sb_claim(sb), i);
+        assert_int_equal(sb_claim(sb, SB_KIND_WORKER), i);
         assert_int_equal(sb->slots[i].state, SB_STARTING);
     }
     assert_int_equal(sb_in_use(sb), 4);
-    assert_int_equal(sb_claim(sb), -ENOSPC);
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), -ENOSPC);
     sb_release(sb, 2, SB_EXIT_CLEAN);
     assert_int_equal(sb_in_use(sb), 3);
-    assert_int_equal(sb_claim(sb), 2); /* the freed slot is reused */
-    assert_int_equal(sb_claim(sb), -ENOSPC);
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), 2); /* the freed slot is reused */
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), -ENOSPC);
     sb_destroy(sb);
 }
 
@@ -96,11 +96,11 @@ static void test_generation_bumps(void **state)
     uint32_t g;
 
     (void)state;
-    assert_int_equal(sb_claim(sb), 0);
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), 0);
     g = sb->slots[0].generation;
     sb_release(sb, 0, SB_EXIT_CLEAN);
     assert_int_equal(sb->slots[0].state, SB_EMPTY);
-    assert_int_equal(sb_claim(sb), 0);
+    assert_int_equal(sb_claim(sb, SB_KIND_WORKER), 0);
     assert_int_equal(sb->slots[0].generation, g + 1);
     sb_unclaim(sb, 0);
     assert_int_equal(sb->reaped.worker_exits, 1); /* unclaim is not an exit */
@@ -135,7 +135,7 @@ static void test_fold_on_reap(void **state)
 {
     struct scoreboard *sb = sb_create(3, 2);
     struct sb_totals before, after;
-    int a = sb_claim(sb), b = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
 
     (void)state;
@@ -173,7 +173,7 @@ static void test_fold_on_reap(void **state)
     assert_int_equal(sb->slots[b].conns, 0);
     assert_int_equal(sb->slots[b].conn_hi, 0);
     /* A worker the master killed on purpose is a kill, not a crash. */
-    a = sb_claim(sb);
+    a = sb_claim(sb, SB_KIND_WORKER);
     sb_release(sb, a, SB_EXIT_KILLED);
     assert_int_equal(sb_totals(sb, &after), 0);
     assert_int_equal(after.worker_exits, 3);
@@ -188,7 +188,7 @@ static void test_fold_on_reap(void **state)
 static void test_duration_histogram(void **state)
 {
     struct scoreboard *sb = sb_create(1, 1);
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
     int64_t t0 = 1000000000;
     struct sb_conn *r;
     struct sb_slot copy;
@@ -323,7 +323,7 @@ static void race_check(struct scoreboard *sb, int s, struct race_tally *t)
 static void test_seqlock_race(void **state)
 {
     struct scoreboard *sb = sb_create(1, 2);
-    int s = sb_claim(sb), status;
+    int s = sb_claim(sb, SB_KIND_WORKER), status;
     struct race_tally t = {0};
     int64_t deadline;
     pid_t pid;
@@ -365,7 +365,7 @@ static void test_count_peer(void **state)
 
     (void)state;
     for (int i = 0; i < 4; i++) {
-        s[i] = sb_claim(sb);
+        s[i] = sb_claim(sb, SB_KIND_WORKER);
         sb_worker_start(&sb->slots[s[i]], 100 + i);
     }
     assert_int_equal(sb_count_peer(sb, peer_v4(1)), 0);
@@ -395,7 +395,7 @@ static void test_count_peer_across_records(void **state)
 
     (void)state;
     for (int i = 0; i < 3; i++)
-        sb_worker_start(&sb->slots[sb_claim(sb)], 100 + i);
+        sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_WORKER)], 100 + i);
     /* Slot 0: 127.0.0.1 twice (once v4-mapped) and another address. */
     begin(sb, 0, 0, 0, peer_v4(1), now);
     begin(sb, 0, 1, 0, (struct sockaddr *)&other, now);
@@ -445,7 +445,7 @@ static void test_transfer_fields(void **state)
     struct scoreboard *sb = sb_create(1, 1);
     struct sb_slot copy;
     struct sb_conn rc, *r;
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
 
     (void)state;
     sb_worker_start(&sb->slots[s], 42);
@@ -500,7 +500,7 @@ static void test_two_records_independent(void **state)
     struct sockaddr_in6 v6 = {
         .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(2222)};
     struct sb_conn *r0, *r1, c0, c1, before;
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
 
     (void)state;
     sb_worker_start(&sb->slots[s], 7);
@@ -559,7 +559,7 @@ static void test_two_records_independent(void **state)
 static void test_conn_hi_and_release(void **state)
 {
     struct scoreboard *sb = sb_create(2, 8);
-    int s = sb_claim(sb), t = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER), t = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
     int64_t now = clock_now_ns();
 
@@ -616,7 +616,7 @@ static void test_conn_hi_and_release(void **state)
 static void test_busy_until_last_conn(void **state)
 {
     struct scoreboard *sb = sb_create(1, 3);
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r0, *r1, *r2;
     struct sb_slot copy;
 
@@ -669,7 +669,7 @@ static void test_busy_until_last_conn(void **state)
 static void test_counters_across_records(void **state)
 {
     struct scoreboard *sb = sb_create(2, 3);
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r0, *r1, *r2;
     struct sb_totals tot;
     struct sb_slot copy;
@@ -740,7 +740,7 @@ static void test_torn_slot(void **state)
     struct sb_slot copy;
     struct sb_conn rc;
     struct sockaddr_in anyone = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a0b0c0d)};
-    int s = sb_claim(sb);
+    int s = sb_claim(sb, SB_KIND_WORKER);
 
     (void)state;
     atomic_fetch_add(&sb->slots[s].seq, 1);
@@ -751,7 +751,7 @@ static void test_torn_slot(void **state)
     assert_int_equal(sb_totals(sb, &t), 0);
     /* A record left mid-write: unreadable, and counted as a match for any
      * address (a limit errs on refusing). */
-    s = sb_claim(sb);
+    s = sb_claim(sb, SB_KIND_WORKER);
     sb_worker_start(&sb->slots[s], 3);
     begin(sb, s, 1, 0, peer_v4(1), clock_now_ns());
     atomic_fetch_add(&sb_rec(sb, s, 1)->seq, 1);
@@ -768,7 +768,7 @@ static void test_torn_slot(void **state)
 static void test_shared_across_fork(void **state)
 {
     struct scoreboard *sb = sb_create(2, 2);
-    int s = sb_claim(sb), status;
+    int s = sb_claim(sb, SB_KIND_WORKER), status;
     pid_t pid;
 
     (void)state;
@@ -790,6 +790,82 @@ static void test_shared_across_fork(void **state)
     assert_int_equal(sb_rec(sb, s, 1)->sent, 77);
     assert_string_equal(sb_rec(sb, s, 1)->target, "shared");
     assert_int_equal(ntohs(sb_rec(sb, s, 1)->peer.in.sin_port), 7);
+    sb_destroy(sb);
+}
+
+/* A hub's figures, as its process publishes them. */
+static struct sb_hub hub_figures(uint64_t base)
+{
+    return (struct sb_hub){.online = base,
+                           .posts = base + 1,
+                           .forwards = base + 2,
+                           .retransmissions = base + 3,
+                           .duplicates = base + 4,
+                           .resets_sent = base + 5,
+                           .resets_received = base + 6,
+                           .rejected = base + 7};
+}
+
+/* The claim says what kind of process a slot holds; a hub's figures live
+ * in their block, are read whole, count in the totals, and on the hub's
+ * reap go on in the reaped totals (its sessions do not) as a hub's exit,
+ * never a pool worker's. */
+static void test_hub_kind_and_figures(void **state)
+{
+    struct scoreboard *sb = sb_create(3, 1);
+    int w = sb_claim(sb, SB_KIND_WORKER), h = sb_claim(sb, SB_KIND_HUB);
+    struct sb_hub f = hub_figures(10), got;
+    struct sb_totals t;
+
+    (void)state;
+    assert_int_equal(slot_copy(sb, w).kind, SB_KIND_WORKER);
+    assert_int_equal(slot_copy(sb, h).kind, SB_KIND_HUB);
+    assert_string_equal(sb_kind_name(SB_KIND_HUB), "hub");
+    assert_string_equal(sb_kind_name(SB_KIND_WORKER), "worker");
+    assert_string_equal(sb_kind_name(SB_KIND_COUNT), "unknown");
+    sb_worker_start(&sb->slots[h], 200);
+    assert_int_equal(sb_read_hub(sb, &got), 0); /* nothing published yet: zeros */
+    assert_int_equal(got.posts, 0);
+    sb_hub_publish(&sb->hub, &f);
+    assert_int_equal(sb_read_hub(sb, &got), 0);
+    assert_memory_equal(&got, &f, sizeof(f));
+    assert_int_equal(sb_totals(sb, &t), 0);
+    assert_memory_equal(&t.hub, &f, sizeof(f));
+    /* A hub killed inside a write: unreadable until its reap repairs it. */
+    atomic_fetch_add(&sb->hub.seq, 1);
+    assert_int_equal(sb_read_hub(sb, &got), -EAGAIN);
+    assert_int_equal(sb_totals(sb, &t), -EAGAIN);
+    sb_release(sb, h, SB_EXIT_CRASH);
+    assert_int_equal(sb_read_hub(sb, &got), 0);
+    assert_int_equal(got.posts, 0);
+    assert_int_equal(sb_totals(sb, &t), 0);
+    assert_int_equal(t.hub.online, 0); /* its sessions died with it */
+    assert_int_equal(t.hub.posts, 11);
+    assert_int_equal(t.hub.rejected, 17);
+    assert_int_equal(t.hub_exits, 1);
+    assert_int_equal(t.hub_crashes, 1);
+    assert_int_equal(t.worker_exits, 0);
+    assert_int_equal(t.crashes, 0);
+    /* Its successor counts on from there; the slot it takes says hub again,
+     * and a worker's reap is a worker's exit. */
+    h = sb_claim(sb, SB_KIND_HUB);
+    assert_int_equal(slot_copy(sb, h).kind, SB_KIND_HUB);
+    f = hub_figures(1);
+    sb_hub_publish(&sb->hub, &f);
+    assert_int_equal(sb_totals(sb, &t), 0);
+    assert_int_equal(t.hub.online, 1);
+    assert_int_equal(t.hub.posts, 13);
+    sb_release(sb, w, SB_EXIT_KILLED);
+    sb_release(sb, h, SB_EXIT_CLEAN);
+    assert_int_equal(sb_totals(sb, &t), 0);
+    assert_int_equal(t.worker_exits, 1);
+    assert_int_equal(t.kills, 1);
+    assert_int_equal(t.hub_exits, 2);
+    assert_int_equal(t.hub_crashes, 1);
+    assert_int_equal(t.hub.posts, 13);
+    assert_int_equal(t.hub.online, 0);
+    /* The kind lives in what was padding: the slot did not grow for it. */
+    assert_true(offsetof(struct sb_slot, kind) < offsetof(struct sb_slot, conns));
     sb_destroy(sb);
 }
 
@@ -827,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_count_peer),
         cmocka_unit_test(test_count_peer_across_records),
         cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_hub_kind_and_figures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static int setup(void **state)
 {
     (void)state;
     sb = sb_create(1, 2); /* two sessions at once */
-    return sb != NULL && sb_claim(sb) == 0 ? 0 : -1;
+    return sb != NULL && sb_claim(sb, SB_KIND_WORKER) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -43,7 +43,8 @@ static struct sb_conn *begin(struct scoreboard *sb, int s, uint32_t k, unsigned 
 static struct scoreboard *busy_board(void)
 {
     struct scoreboard *sb = sb_create(4, 1);
-    int a = sb_claim(sb), b = sb_claim(sb), c = sb_claim(sb);
+    int a = sb_claim(sb, SB_KIND_WORKER), b = sb_claim(sb, SB_KIND_WORKER),
+        c = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
 
     sb_worker_start(&sb->slots[a], 10);
@@ -103,6 +104,53 @@ static void test_totals_are_reaped_plus_live(void **state)
     sb_destroy(sb);
 }
 
+/* A hub beside the workers: in live[] (its index noted) with its
+ * figures, its reaped predecessor's added, but outside the pool's
+ * counts; a torn hub block fails the snapshot as a torn slot does. */
+static void test_hub_is_no_pool_worker(void **state)
+{
+    struct scoreboard *sb = busy_board();
+    struct sb_hub f = {.online = 2, .posts = 1, .forwards = 1, .rejected = 1};
+    struct snapshot s;
+    int h;
+
+    (void)state;
+    h = sb_claim(sb, SB_KIND_HUB); /* a hub that came and went */
+    f.posts = 5;
+    sb_hub_publish(&sb->hub, &f);
+    sb_release(sb, h, SB_EXIT_CRASH);
+    h = sb_claim(sb, SB_KIND_HUB);
+    sb_worker_start(&sb->slots[h], 20);
+    f.posts = 1;
+    sb_hub_publish(&sb->hub, &f);
+    assert_int_equal(snap_init(&s, sb->nslots, sb->conns_per_slot), 0);
+    assert_int_equal(snap_take(sb, &s), 0);
+    assert_int_equal(s.nlive, 3);
+    assert_int_equal(s.nworkers, 2);
+    assert_true(s.hub_live >= 0);
+    assert_int_equal(s.live_slot[s.hub_live], h);
+    assert_int_equal(s.live[s.hub_live].pid, 20);
+    assert_int_equal(s.by_state[SB_SENDING] + s.by_state[SB_IDLE], 2); /* the workers alone */
+    assert_int_equal(s.by_state[SB_IDLE], 1);
+    assert_int_equal(s.hub.posts, 1);           /* this hub's */
+    assert_int_equal(s.totals.hub.posts, 6);    /* and its predecessor's */
+    assert_int_equal(s.totals.hub.online, 2);   /* sessions: the live one's */
+    assert_int_equal(s.totals.worker_exits, 1); /* the pool's exit alone */
+    assert_int_equal(s.totals.hub_exits, 1);
+    assert_int_equal(s.totals.hub_crashes, 1);
+    assert_int_equal(s.totals.crashes, 0);
+    atomic_fetch_add(&sb->hub.seq, 1);
+    assert_int_equal(snap_take(sb, &s), -EAGAIN);
+    sb_release(sb, h, SB_EXIT_KILLED);
+    assert_int_equal(snap_take(sb, &s), 0);
+    assert_int_equal(s.hub_live, -1);
+    assert_int_equal(s.totals.hub.online, 0);
+    assert_int_equal(s.totals.hub.posts, 6); /* folded as the block stood */
+    assert_int_equal(s.totals.kills, 0);     /* a hub's kill is no worker's */
+    snap_free(&s);
+    sb_destroy(sb);
+}
+
 static void test_torn_slot_is_reported(void **state)
 {
     struct scoreboard *sb = busy_board();
@@ -133,7 +181,7 @@ static struct scoreboard *event_board(void)
     struct sb_conn *r;
 
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(sb_claim(sb), i);
+        assert_int_equal(sb_claim(sb, SB_KIND_WORKER), i);
         sb_worker_start(&sb->slots[i], 100 + i);
     }
     sb_release(sb, 1, SB_EXIT_CLEAN);
@@ -233,8 +281,8 @@ static void test_conns_grow(void **state)
     struct snapshot s;
 
     (void)state;
-    sb_worker_start(&sb->slots[sb_claim(sb)], 1);
-    sb_worker_start(&sb->slots[sb_claim(sb)], 2);
+    sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_WORKER)], 1);
+    sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_WORKER)], 2);
     for (uint32_t k = 0; k < 16; k++)
         begin(sb, 0, k, 0, peer_port((uint16_t)(1000 + k)));
     for (uint32_t k = 0; k < 5; k++)
@@ -323,7 +371,7 @@ static void test_transfer_rates(void **state)
     struct snap_history h;
     struct snapshot s;
     double rate, avg;
-    int w = sb_claim(sb);
+    int w = sb_claim(sb, SB_KIND_WORKER);
     struct sb_conn *r;
 
     (void)state;
@@ -414,8 +462,8 @@ static void test_transfer_rates_per_connection(void **state)
     (void)state;
     assert_int_equal(snap_init(&s, 2, 2), 0);
     assert_int_equal(snap_history_init(&h, 2, 2), 0);
-    sb_worker_start(&sb->slots[sb_claim(sb)], 1);
-    sb_worker_start(&sb->slots[sb_claim(sb)], 2);
+    sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_WORKER)], 1);
+    sb_worker_start(&sb->slots[sb_claim(sb, SB_KIND_WORKER)], 2);
     a0 = begin(sb, 0, 0, 0, peer());
     a1 = begin(sb, 0, 1, 0, peer());
     b0 = begin(sb, 1, 0, 0, peer());
@@ -489,6 +537,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_totals_are_reaped_plus_live),
+        cmocka_unit_test(test_hub_is_no_pool_worker),
         cmocka_unit_test(test_torn_slot_is_reported),
         cmocka_unit_test(test_conns_beneath_their_process),
         cmocka_unit_test(test_conns_grow),

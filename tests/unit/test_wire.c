@@ -1,5 +1,5 @@
-/* Unit tests for common/wire: every message (FILE_REQUEST, GET, LIST and
- * their answers), every truncation, every malformed header. */
+/* Unit tests for common/wire: every message (FILE_REQUEST, GET, LIST, PUT
+ * and their answers), every truncation, every malformed header. */
 #include "common/wire.h"
 
 #include <errno.h>
@@ -436,6 +436,143 @@ static void test_response_sizes_by_status(void **state)
     assert_string_equal(wire_status_name(WIRE_BAD_OFFSET), "BAD_OFFSET");
 }
 
+/* A PUT round trip: every field, the extremes of size and token included. */
+static void test_put_roundtrip(void **state)
+{
+    static const uint64_t sizes[] = {0, 1, 0x0102030405060708ULL, UINT64_MAX};
+    static const uint32_t tokens[] = {0, 1, 0x7ef6a28a, UINT32_MAX};
+    uint8_t buf[WIRE_PUT_HEADER + WIRE_PUT_NAME_MAX];
+    struct wire_request req;
+    size_t need, len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        len = wire_put_encode(buf, sizeof(buf), 1, "hello.txt", 9, sizes[i], tokens[i]);
+        assert_int_equal(len, WIRE_PUT_HEADER + 9);
+        need = 0;
+        assert_int_equal(wire_request_parse(buf, len, &req, &need), 0);
+        assert_int_equal(need, len);
+        assert_int_equal(req.version, 1);
+        assert_int_equal(req.type, WIRE_PUT_REQUEST);
+        assert_int_equal(req.name_len, 9);
+        assert_memory_equal(req.name, "hello.txt", 9);
+        assert_true(req.size == sizes[i]);
+        assert_true(req.token == tokens[i]);
+        assert_true(req.offset == 0 && req.max_size == 0); /* GET's, not PUT's */
+    }
+}
+
+/* The example of docs/PROTOCOL.md section 8, byte for byte: the header
+ * and name, then the content, which is not the request's. */
+static void test_put_protocol_example(void **state)
+{
+    static const uint8_t want[] = {0x01, 0x08, 0x00, 0x09, 0,    0,   0,   0,   0,   0,   0,
+                                   6,    0x7e, 0xf6, 0xa2, 0x8a, 'h', 'e', 'l', 'l', 'o', '.',
+                                   't',  'x',  't',  'h',  'e',  'l', 'l', 'o', '\n'};
+    uint8_t buf[64];
+    struct wire_request req;
+    size_t need = 0;
+
+    (void)state;
+    assert_int_equal(wire_put_encode(buf, sizeof(buf), 1, "hello.txt", 9, 6, 0x7ef6a28a), 25);
+    memcpy(buf + 25, "hello\n", 6);
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(wire_request_parse(buf, sizeof(want), &req, &need), 0);
+    assert_int_equal(need, 25);
+    assert_true(req.size == 6);
+    assert_true(req.token == 0x7ef6a28a);
+}
+
+/* Every proper prefix of a PUT asks for more: 2 bytes, then the 16-byte
+ * header, then the name; split anywhere, the whole is the same request. */
+static void test_put_every_truncation(void **state)
+{
+    uint8_t buf[WIRE_PUT_HEADER + 8];
+    struct wire_request req;
+    size_t len = wire_put_encode(buf, sizeof(buf), 1, "abc", 3, 77, 5);
+
+    (void)state;
+    assert_int_equal(len, WIRE_PUT_HEADER + 3);
+    for (size_t cut = 0; cut < len; cut++) {
+        size_t need = 0, want = cut < 2 ? 2 : cut < WIRE_PUT_HEADER ? WIRE_PUT_HEADER : len;
+
+        assert_int_equal(wire_request_parse(buf, cut, &req, &need), -EAGAIN);
+        assert_int_equal(need, want);
+        if (cut >= 2) /* the type is known from the second byte on */
+            assert_int_equal(req.type, WIRE_PUT_REQUEST);
+    }
+    /* Content after the name is not parsed: any bytes at all. */
+    memset(buf + len, 0xff, sizeof(buf) - len);
+    for (size_t end = len; end <= sizeof(buf); end++) {
+        size_t need = 0;
+
+        assert_int_equal(wire_request_parse(buf, end, &req, &need), 0);
+        assert_int_equal(need, len);
+        assert_true(req.size == 77 && req.token == 5);
+        assert_memory_equal(req.name, "abc", 3);
+    }
+}
+
+/* A PUT's name is 1..100 bytes (the hub announces it), decided from the
+ * 16-byte header alone. */
+static void test_put_name_len_bounds(void **state)
+{
+    static const size_t bad[] = {0, WIRE_PUT_NAME_MAX + 1, 255};
+    uint8_t buf[WIRE_PUT_HEADER + 300], name[256];
+    struct wire_request req;
+    size_t need;
+
+    (void)state;
+    memset(name, 'x', sizeof(name));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(wire_put_encode(buf, sizeof(buf), 1, name, bad[i], 1, 1),
+                         WIRE_PUT_HEADER + bad[i]);
+        assert_int_equal(wire_request_parse(buf, WIRE_PUT_HEADER, &req, &need), -EPROTO);
+        assert_int_equal(req.status, WIRE_INVALID_NAME);
+        assert_int_equal(wire_request_parse(buf, WIRE_PUT_HEADER - 1, &req, &need), -EAGAIN);
+    }
+    assert_int_equal(wire_put_encode(buf, sizeof(buf), 1, name, WIRE_PUT_NAME_MAX, 1, 1),
+                     WIRE_PUT_HEADER + WIRE_PUT_NAME_MAX);
+    assert_int_equal(wire_request_parse(buf, WIRE_PUT_HEADER, &req, &need), -EAGAIN);
+    assert_int_equal(need, WIRE_PUT_HEADER + WIRE_PUT_NAME_MAX);
+    assert_int_equal(wire_request_parse(buf, need, &req, &need), 0);
+    /* Another version is decided from the first two bytes, as always. */
+    buf[0] = 2;
+    assert_int_equal(wire_request_parse(buf, 2, &req, &need), -EPROTO);
+    assert_int_equal(req.status, WIRE_VERSION_MISMATCH);
+}
+
+static void test_put_encode_limits(void **state)
+{
+    uint8_t buf[WIRE_PUT_HEADER + 4];
+
+    (void)state;
+    assert_int_equal(wire_put_encode(buf, sizeof(buf), 1, "12345", 5, 0, 0), 0);
+    assert_int_equal(wire_put_encode(buf, sizeof(buf), 1, "1234", 4, 0, 0), WIRE_PUT_HEADER + 4);
+    assert_int_equal(wire_put_encode(buf, WIRE_PUT_HEADER - 1, 1, "", 0, 0, 0), 0);
+    assert_int_equal(wire_put_encode(buf, SIZE_MAX, 1, "x", 70000, 0, 0), 0);
+    assert_int_equal(wire_put_encode(buf, sizeof(buf), 9, "", 0, 0, 0), WIRE_PUT_HEADER);
+    assert_int_equal(buf[0], 9);
+}
+
+/* UNAUTHORIZED (11) is a status of its own, sizeless. */
+static void test_status_unauthorized(void **state)
+{
+    uint8_t buf[WIRE_RESPONSE_LEN];
+    struct wire_response resp;
+
+    (void)state;
+    assert_int_equal(WIRE_UNAUTHORIZED, 11);
+    assert_string_equal(wire_status_name(WIRE_UNAUTHORIZED), "UNAUTHORIZED");
+    wire_response_encode(buf, WIRE_UNAUTHORIZED, 0);
+    assert_memory_equal(buf, "\x01\x02\x0b\0\0\0\0\0\0\0\0", 11);
+    assert_int_equal(wire_response_parse(buf, &resp), 0);
+    assert_int_equal(resp.status, WIRE_UNAUTHORIZED);
+    /* The next value is still unknown. */
+    buf[2] = 12;
+    assert_int_equal(wire_response_parse(buf, &resp), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +598,12 @@ int main(void)
         cmocka_unit_test(test_record_every_truncation),
         cmocka_unit_test(test_record_name_len_bounds),
         cmocka_unit_test(test_response_sizes_by_status),
+        cmocka_unit_test(test_put_roundtrip),
+        cmocka_unit_test(test_put_protocol_example),
+        cmocka_unit_test(test_put_every_truncation),
+        cmocka_unit_test(test_put_name_len_bounds),
+        cmocka_unit_test(test_put_encode_limits),
+        cmocka_unit_test(test_status_unauthorized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,7 @@ static struct session *session_by_id(const struct session_table *t, const char *
     return NULL;
 }
 
-static bool session_addr_equal(const struct session_addr *a, const struct session_addr *b)
+bool session_addr_equal(const struct session_addr *a, const struct session_addr *b)
 {
     return a->len == b->len && a->via == b->via && a->len <= sizeof(a->ss) &&
            memcmp(&a->ss, &b->ss, a->len) == 0;
@@ -227,6 +227,8 @@ static struct session *session_open(struct session_req *r, const char *id)
 /* Returns a record that is not live to the free list. */
 static void session_release(struct session_table *t, struct session *s)
 {
+    if (t->p.released != NULL)
+        t->p.released(t->p.ctx, s->token);
     session_unlink(t, BY_TOKEN, s);
     dl_remove(&t->heap, &s->dl);
     s->slot = SLOT_FREE;
@@ -398,25 +400,33 @@ static void session_do_unsubscribe(struct session_req *r, struct session_answer 
         a->op = HUB_UNSUBSCRIBE_OK;
 }
 
-/* A post on its way to the followers: store.followers' argument. */
+/* A post on its way to the followers: store.followers' argument. A file
+ * announcement goes as a file notification (note), except to a course
+ * session, which knows only forwards (line). */
 struct session_fanout {
     struct session_table *t;
-    const struct session *from;
+    const char *publisher;
     uint32_t msg_id;
     uint8_t line[HUBWIRE_PAYLOAD_MAX];
     size_t len;
+    uint8_t note[HUBWIRE_PAYLOAD_MAX];
+    size_t note_len; /* 0: a post, no notification */
     int64_t now;
 };
 
-/* Queues the forward for follower when it is online. */
+/* Queues the forward (or notification) for follower when it is online. */
 static int session_forward(const char *follower, void *arg)
 {
     struct session_fanout *f = arg;
     struct session *s = session_by_id(f->t, follower);
+    bool note = f->note_len > 0 && s != NULL && !session_course(s);
+    int rc;
 
-    if (s == NULL || s == f->from)
+    if (s == NULL || strcmp(s->id, f->publisher) == 0)
         return 0;
-    if (retx_add(&s->retx, HUB_FORWARD, f->msg_id, f->line, (uint8_t)f->len, f->now) < 0)
+    rc = note ? retx_add(&s->retx, HUB_FILE_NOTE, f->msg_id, f->note, (uint8_t)f->note_len, f->now)
+              : retx_add(&s->retx, HUB_FORWARD, f->msg_id, f->line, (uint8_t)f->len, f->now);
+    if (rc < 0)
         s->lost = true; /* window full, or no memory: lost, as if unacked */
     session_schedule(f->t, s, f->now);
     return 0;
@@ -425,7 +435,7 @@ static int session_forward(const char *follower, void *arg)
 static void session_do_post(struct session_req *r, struct session_answer *a)
 {
     const struct session_store *st = &r->t->st;
-    struct session_fanout f = {.t = r->t, .from = r->s, .now = r->now};
+    struct session_fanout f = {.t = r->t, .publisher = r->s->id, .now = r->now};
     const char *why = NULL;
 
     if (r->len > HUBWIRE_POST_MAX)
@@ -650,23 +660,16 @@ static struct session *session_lookup(struct session_req *r)
     return NULL;
 }
 
-/* A login: the password first, then the same login again (same token),
- * else a new session that ends the user's old one. */
-static void session_login(struct session_req *r)
+/* A login whose user is proven: the same login again (same id, nonce and
+ * address) gets the same token, else a new session ends the user's old
+ * one. Returns the session's token, or 0 when the table could not take
+ * it (answered 0x81). */
+static uint32_t session_admit(struct session_req *r, const char *id)
 {
     struct session_table *t = r->t;
-    char id[STORE_ID_MAX + 1];
-    const uint8_t *pw;
-    size_t pwlen;
     uint32_t nonce = r->m->msg_id;
-    struct session *s;
+    struct session *s = session_by_id(t, id);
 
-    if (!session_parse_login(r, id, &pw, &pwlen) ||
-        t->st.check_password(t->st.ctx, id, pw, pwlen) != 0) {
-        session_emit(r->out, r->from, HUB_LOGIN_FAILED, 0, nonce, NULL, 0);
-        return;
-    }
-    s = session_by_id(t, id);
     if (s != NULL && s->expires <= r->now) {
         session_expire(t, s, r->now, r->out);
         s = NULL;
@@ -676,16 +679,33 @@ static void session_login(struct session_req *r)
         s->expires = r->now + t->p.timeout_ns;
         session_schedule(t, s, r->now);
         session_emit(r->out, r->from, HUB_LOGIN_OK, s->token, nonce, NULL, 0);
-        return;
+        return s->token;
     }
     if (s != NULL)
         session_end(t, s, END_SILENT, 0, r->now, r->out, "replaced by a new login");
     s = session_open(r, id);
     if (s == NULL) {
         session_emit(r->out, r->from, HUB_LOGIN_FAILED, 0, nonce, NULL, 0);
-        return;
+        return 0;
     }
     session_emit(r->out, r->from, HUB_LOGIN_OK, s->token, nonce, NULL, 0);
+    return s->token;
+}
+
+/* A plain login, "id&password": the password first, then session_admit(). */
+static void session_login(struct session_req *r)
+{
+    struct session_table *t = r->t;
+    char id[STORE_ID_MAX + 1];
+    const uint8_t *pw;
+    size_t pwlen;
+
+    if (!session_parse_login(r, id, &pw, &pwlen) ||
+        t->st.check_password(t->st.ctx, id, pw, pwlen) != 0) {
+        session_emit(r->out, r->from, HUB_LOGIN_FAILED, 0, r->m->msg_id, NULL, 0);
+        return;
+    }
+    session_admit(r, id);
 }
 
 /* ------------------------------------------------------------ the API */
@@ -696,6 +716,7 @@ void session_params_default(struct session_params *p)
     p->max_sessions = SESSION_MAX;
     p->test_hooks = false;
     p->ended = NULL;
+    p->released = NULL;
     p->ctx = NULL;
 }
 
@@ -774,6 +795,42 @@ int session_input(struct session_table *t, const struct hubwire_msg *m,
     return 0;
 }
 
+int session_announce(struct session_table *t, const char *publisher, const char *name,
+                     uint64_t size, const char *sha256_hex, int64_t now, struct session_outbox *out,
+                     uint32_t *msg_id)
+{
+    struct session_fanout f = {.t = t, .publisher = publisher, .now = now};
+    char text[HUBWIRE_POST_MAX + 1];
+    int n = snprintf(text, sizeof(text), "file %s %" PRIu64 " %s", name, size, sha256_hex);
+    int rc;
+
+    if (n < 0 || (size_t)n > HUBWIRE_POST_MAX || strlen(name) > SESSION_FILE_NAME_MAX)
+        return -ENAMETOOLONG;
+    if ((rc = t->st.post(t->st.ctx, publisher, text, (size_t)n, &f.msg_id)) < 0)
+        return rc;
+    t->c.posts++;
+    f.len = session_line(f.line, publisher, text, (size_t)n);
+    f.note_len = session_line(f.note, publisher, text + 5, (size_t)n - 5); /* without "file " */
+    t->st.followers(t->st.ctx, publisher, session_forward, &f);
+    *msg_id = f.msg_id;
+    session_tick(t, now, out);
+    return 0;
+}
+
+int session_login_proven(struct session_table *t, const char *id, uint32_t nonce,
+                         const struct session_addr *from, int64_t now, struct session_outbox *out,
+                         uint32_t *token)
+{
+    struct hubwire_msg m = {.op = HUB_LOGIN, .msg_id = nonce};
+    struct session_req r = {.t = t, .m = &m, .from = from, .now = now, .out = out};
+
+    if (out->n > out->cap || out->cap - out->n < SESSION_OUTBOX_MIN)
+        return -ENOBUFS;
+    *token = session_admit(&r, id);
+    session_tick(t, now, out);
+    return 0;
+}
+
 /* Sends what is due of s's forwards as far as out has room; an entry
  * sent RETX_TRIES times and due again loses the session. */
 static void session_flush(struct session_table *t, struct session *s, int64_t now,
@@ -837,6 +894,24 @@ enum session_state session_state(const struct session_table *t, uint32_t token)
     if (s == NULL || s->slot != SLOT_LIVE)
         return SESSION_OFFLINE;
     return retx_count(&s->retx) > 0 ? SESSION_FORWARD : SESSION_ONLINE;
+}
+
+const struct session_addr *session_peer(const struct session_table *t, uint32_t token, int64_t now)
+{
+    const struct session *s = token == 0 ? NULL : session_by_token(t, token);
+
+    if (s == NULL || s->slot != SLOT_LIVE || s->expires <= now)
+        return NULL;
+    return &s->addr;
+}
+
+const char *session_user(const struct session_table *t, uint32_t token, int64_t now)
+{
+    const struct session *s = token == 0 ? NULL : session_by_token(t, token);
+
+    if (s == NULL || s->slot != SLOT_LIVE || s->expires <= now)
+        return NULL;
+    return s->id;
 }
 
 void session_out_msg(const struct session_out *o, struct hubwire_msg *m)

@@ -88,6 +88,9 @@ struct session_addr {
     uint8_t via;
 };
 
+/* True when a and b are one address, reached through one socket. */
+bool session_addr_equal(const struct session_addr *a, const struct session_addr *b);
+
 /* What the sessions ask of the durable state (worker/hub/store.h is the
  * SQLite one). Every function gets ctx first and returns 0 (or a count)
  * or -errno; the codes named are answers, any other a failure of the
@@ -126,6 +129,11 @@ struct session_params {
      * line (out of order, a client's reset, the timeout, lost, replaced;
      * not a logout): the user, the token and why. */
     void (*ended)(void *ctx, const char *id, uint32_t token, const char *why);
+    /* Called (when not NULL) as a session's record is freed and its token
+     * may be drawn again: live or logged out, whatever the reason. What
+     * the caller keeps by token (the secure wire's keys) goes then; the
+     * datagrams already in an outbox for that token are still to send. */
+    void (*released)(void *ctx, uint32_t token);
     void *ctx;
 };
 
@@ -175,6 +183,33 @@ void session_table_free(struct session_table *t);
 int session_input(struct session_table *t, const struct hubwire_msg *m,
                   const struct session_addr *from, int64_t now, struct session_outbox *out);
 
+/*
+ * A login whose user the caller has proven itself (the secure wire's
+ * handshake, worker/hub/secure.h): the rules of a plain login after its
+ * password check. Appends the ack (0x80 with the token, or 0x81) to out
+ * and sets *token to the session's (0 when it failed). Returns 0, or
+ * -ENOBUFS (nothing done) as session_input() does.
+ */
+int session_login_proven(struct session_table *t, const char *id, uint32_t nonce,
+                         const struct session_addr *from, int64_t now, struct session_outbox *out,
+                         uint32_t *token);
+
+#define SESSION_FILE_NAME_MAX 100 /* an announced file's name, bytes */
+
+/*
+ * A file publisher uploaded (docs/HUB.md "Files"): stored as publisher's
+ * post "file NAME SIZE SHA256HEX" (so that a retrieve returns it), then
+ * sent to each online follower as a file notification 0xB2,
+ * "<publisher>NAME SIZE SHA256HEX", acked by 0x32 and retransmitted like
+ * a forward; a course session gets it as an ordinary forward of the
+ * post. Appends what is due to out (session_tick()). Sets *msg_id to the
+ * post's. Returns 0, -ENAMETOOLONG (name over SESSION_FILE_NAME_MAX), or
+ * the store's -errno.
+ */
+int session_announce(struct session_table *t, const char *publisher, const char *name,
+                     uint64_t size, const char *sha256_hex, int64_t now, struct session_outbox *out,
+                     uint32_t *msg_id);
+
 /* Does what is due at now (retransmissions, timeouts, lost sessions) as
  * far as out has room, appending the datagrams to out. */
 void session_tick(struct session_table *t, int64_t now, struct session_outbox *out);
@@ -191,6 +226,14 @@ const struct session_counters *session_counters(const struct session_table *t);
 
 /* The state of the session whose token is token (OFFLINE when none). */
 enum session_state session_state(const struct session_table *t, uint32_t token);
+
+/* The address of the live session whose token is token, or NULL when it
+ * is no live session at now. */
+const struct session_addr *session_peer(const struct session_table *t, uint32_t token, int64_t now);
+
+/* The user of the live session whose token is token, or NULL; valid
+ * until the next call that changes the table. */
+const char *session_user(const struct session_table *t, uint32_t token, int64_t now);
 
 /* Points m at o's header and payload, plain, for hubwire_encode(). */
 void session_out_msg(const struct session_out *o, struct hubwire_msg *m);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 struct store {
@@ -35,7 +36,14 @@ static const char store_schema[] =
     "  msg_id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  publisher TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
     "  text BLOB NOT NULL, created INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS posts_by_publisher ON posts(publisher, msg_id);";
+    "CREATE INDEX IF NOT EXISTS posts_by_publisher ON posts(publisher, msg_id);"
+    /* Files uploaded and announced: who may replace each. */
+    "CREATE TABLE IF NOT EXISTS files("
+    "  name TEXT PRIMARY KEY,"
+    "  publisher TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  size INTEGER NOT NULL, sha256 BLOB NOT NULL, created INTEGER NOT NULL);"
+    /* The hub's own keys (store_secret()). */
+    "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);";
 
 /* An SQLite result code as -errno. */
 static int store_errno(int rc)
@@ -323,4 +331,84 @@ int store_recent(struct store *s, const char *follower, uint32_t upto, unsigned 
     if (got < n && rc != SQLITE_DONE)
         return store_errno(rc);
     return (int)got;
+}
+
+/* Reads the secret name into out when it has len bytes. 0, -ENOENT none,
+ * -EIO another length or a database error. */
+static int store_secret_get(struct store *s, const char *name, uint8_t *out, size_t len)
+{
+    sqlite3_stmt *st = store_sql(s, "SELECT value FROM secrets WHERE name = ?1");
+    int rc;
+
+    if (st == NULL)
+        return store_errno(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len) {
+        memcpy(out, sqlite3_column_blob(st, 0), len);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? -ENOENT : rc == SQLITE_ROW ? -EIO : store_errno(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_secret(struct store *s, const char *name, uint8_t *out, size_t len)
+{
+    uint8_t fresh[64];
+    sqlite3_stmt *st;
+    int rc;
+
+    if (len > sizeof(fresh))
+        return -EINVAL;
+    if ((rc = store_secret_get(s, name, out, len)) != -ENOENT)
+        return rc;
+    if (getrandom(fresh, len, 0) != (ssize_t)len)
+        return -EIO;
+    /* OR IGNORE: of two processes making it at once, the first one wins
+     * and both read its value back. */
+    st = store_sql(s, "INSERT OR IGNORE INTO secrets(name, value) VALUES(?1, ?2)");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, fresh, (int)len, SQLITE_STATIC);
+    }
+    rc = store_run(s, st, NULL);
+    explicit_bzero(fresh, sizeof(fresh));
+    return rc < 0 ? rc : store_secret_get(s, name, out, len);
+}
+
+int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_MAX + 1])
+{
+    sqlite3_stmt *st = store_sql(s, "SELECT publisher FROM files WHERE name = ?1");
+    int rc;
+
+    if (st == NULL)
+        return store_errno(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) <= STORE_ID_MAX) {
+        snprintf(publisher, STORE_ID_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? -ENOENT : rc == SQLITE_ROW ? -EIO : store_errno(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_file_put(struct store *s, const char *name, const char *publisher, uint64_t size,
+                   const uint8_t sha256[32], int64_t now)
+{
+    sqlite3_stmt *st = store_sql(s, "INSERT OR REPLACE INTO files(name, publisher, size, sha256, "
+                                    "created) VALUES(?1, ?2, ?3, ?4, ?5)");
+
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, publisher, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+        sqlite3_bind_blob(st, 4, sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, now);
+    }
+    return store_run(s, st, NULL);
 }
