@@ -27,10 +27,12 @@ enum {
 /* One command line, parsed. */
 struct client_opts {
     char host[ADDR_HOST_MAX], port[CLIENT_PORT_LEN];
-    const char *output;  /* -o; NULL: the current directory */
-    uint64_t max_size;   /* MAX_SIZE */
-    uint64_t timeout_ms; /* -t */
-    uint64_t rate;       /* --rate, bytes per second; 0: unlimited */
+    const char *output;        /* -o; NULL: the current directory */
+    uint64_t max_size;         /* MAX_SIZE */
+    uint64_t timeout_ms;       /* -t */
+    uint64_t rate;             /* --rate, bytes per second; 0: unlimited */
+    uint64_t hub_keepalive_ms; /* hub: --hub-keepalive */
+    const char *hub_wire;      /* hub: --hub-wire, "plain" */
     bool force, quiet, verbose, resume, many, json;
 };
 

@@ -7,6 +7,7 @@
  *   ferry echo|upcase HOST PORT [TEXT...]      bytes there and back, checked
  *   ferry daytime HOST PORT                    the server's time
  *   ferry lottery HOST PORT                    a session of commands on stdin
+ *   ferry hub HOST PORT                        the publish/subscribe hub's client
  *
  * (HOST:PORT wherever HOST PORT is.) A file is written atomically: into a
  * temporary file beside the target, renamed into place only when every
@@ -14,12 +15,14 @@
  * keeps it as NAME.part, to be resumed. This file is the command line; the
  * work is in fetch.c (downloads), list.c (ls), output.c (files), net.c
  * (sockets and pacing), progress.c (the bar), services.c (echo, upcase,
- * daytime) and lottery.c.
+ * daytime), lottery.c and hub.c (with hubcli.c, the hub's state machine,
+ * and hubcli_wire.c).
  */
 #include "common/duration.h"
 #include "common/size.h"
 #include "contrib/client/client.h"
 #include "contrib/client/fetch.h"
+#include "contrib/client/hub.h"
 #include "contrib/client/list.h"
 #include "contrib/client/lottery.h"
 #include "contrib/client/output.h"
@@ -35,7 +38,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TIMEOUT_DEFAULT 30000
+#define TIMEOUT_DEFAULT       30000
+#define HUB_KEEPALIVE_DEFAULT 20000 /* below the hub's 60 s session timeout */
 
 /* The commands as bits, for the options that apply to some of them. */
 enum {
@@ -45,10 +49,12 @@ enum {
     CMD_UPCASE = 1 << 3,
     CMD_DAYTIME = 1 << 4,
     CMD_LOTTERY = 1 << 5,
+    CMD_HUB = 1 << 6,
     CMD_TEXT = CMD_ECHO | CMD_UPCASE,
-    CMD_ANY = (1 << 6) - 1,
+    CMD_ANY = (1 << 7) - 1,
 };
-enum { OPT_RATE = 256, OPT_MANY, OPT_JSON }; /* long options without a letter */
+/* long options without a letter */
+enum { OPT_RATE = 256, OPT_MANY, OPT_JSON, OPT_HUB_KEEPALIVE, OPT_HUB_WIRE };
 
 /* One table for getopt_long(), --help and the check that an option
  * belongs to the command. */
@@ -66,8 +72,14 @@ static const struct cli_option {
     {"quiet", 'q', NULL, "no progress bar, summary or rtt line; errors only", "off",
      CMD_GET | CMD_TEXT},
     {"json", OPT_JSON, NULL, "print the listing as one JSON array", "off", CMD_LS},
+    {"hub-keepalive", OPT_HUB_KEEPALIVE, "S", "logged in and idle, a keepalive every S", "20s",
+     CMD_HUB},
+    /* TODO(issue 10): secure, the default, once the secure wire is built. */
+    {"hub-wire", OPT_HUB_WIRE, "WIRE", "plain (secure is still to come)", "plain", CMD_HUB},
     {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off", CMD_ANY},
-    {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s", CMD_ANY},
+    /* The hub's client has its own clock: retransmission, then a verdict. */
+    {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s",
+     CMD_ANY & ~CMD_HUB},
     {"help", 'h', NULL, "this help (per command: ferry ls --help)", NULL, CMD_ANY},
     {"version", 'V', NULL, "print the version", NULL, CMD_ANY},
 };
@@ -110,6 +122,7 @@ static const char synopsis_ls[] = "ls [options] HOST PORT\n"
 static const char synopsis_text[] = "echo|upcase [options] HOST PORT [TEXT...]\n";
 static const char synopsis_daytime[] = "daytime [options] HOST PORT\n";
 static const char synopsis_lottery[] = "lottery [options] HOST PORT\n";
+static const char synopsis_hub[] = "hub [options] HOST PORT\n";
 
 static const char usage_get[] =
     "\nget fetches the file NAME from a ferryd at HOST and PORT, in one round trip\n"
@@ -158,6 +171,20 @@ static const char usage_lottery[] =
     "goes on. The end of stdin sends END; exit 0 once the server has closed.\n"
     "-t bounds each answer, not your typing (the server has its own idle limit).\n";
 
+static const char usage_hub[] =
+    "\nhub is the client of the publish/subscribe hub at HOST and PORT (UDP; ferryd\n"
+    "--listen hub= --hub-wire plain). Lines on stdin, one a line: login#ID&PASSWORD,\n"
+    "subscribe#ID, unsubscribe#ID, post#TEXT, retrieve#N, logout#, state# (prints\n"
+    "the state), and the course's test hooks reset#, junk# and spurious#. stdout\n"
+    "gets the course's lines (login_ack#successful, <alice>some text, ...;\n"
+    "docs/HUB.md lists them), line-buffered in a pipe. Each line is handled once the\n"
+    "one before has its answer, so a script may pipe many:\n"
+    "  printf 'login#bob&pw\\nsubscribe#alice\\nretrieve#10\\n' | ferry hub ::1 12345\n"
+    "A request is sent again at 0.5, 1.5, 3.5, ... s; after 8 sends without an answer\n"
+    "ferry prints error#hub_unreachable. A line that is no command is refused on\n"
+    "stderr, not sent. At the end of stdin ferry finishes what is in flight, then\n"
+    "exits (it does not log out: the session ends at the hub's timeout).\n";
+
 static const char usage_host[] =
     "\nHOST is a host name (every address it has is tried, in order) or an IPv4 or\n"
     "IPv6 literal; the port may be attached: host:PORT, 1.2.3.4:PORT, [::1]:PORT\n"
@@ -187,6 +214,12 @@ static const char usage_exit[] =
     "  17 server error, 19 offset beyond the end (-c: the file shrank), 20 server busy\n"
     "  --many: the highest code of its files\n";
 
+static const char usage_exit_hub[] =
+    "\nexit codes (hub):\n"
+    "  0 ok (stdin ended, every line handled)   1 reading stdin or writing stdout failed\n"
+    "  2 usage   3 cannot resolve HOST or open a socket to it\n"
+    "  5 after stdin ended the hub stopped answering, with lines still waiting\n";
+
 static const char usage_exit_services[] =
     "\nexit codes (echo, upcase, daytime, lottery):\n"
     "  0 ok   1 reading stdin or writing stdout failed   2 usage   3 cannot connect\n"
@@ -198,6 +231,7 @@ static int run_ls(const struct cmdline *cl);
 static int run_echo(const struct cmdline *cl);
 static int run_daytime(const struct cmdline *cl);
 static int run_lottery(const struct cmdline *cl);
+static int run_hub(const struct cmdline *cl);
 
 /* A command's texts in --help, in their order there: the synopsis (its
  * forms one a line, each to follow "ferry "), what it does, what follows
@@ -213,6 +247,7 @@ static const char *const help_daytime[TEXT_COUNT] = {synopsis_daytime, usage_day
                                                      usage_exit_services};
 static const char *const help_lottery[TEXT_COUNT] = {synopsis_lottery, usage_lottery, NULL,
                                                      usage_exit_services};
+static const char *const help_hub[TEXT_COUNT] = {synopsis_hub, usage_hub, NULL, usage_exit_hub};
 
 /* The commands: one table for the dispatch, the operands, --help and
  * the messages. Commands that share a text share its pointer (echo and
@@ -230,6 +265,7 @@ static const struct command {
     {"upcase", CMD_UPCASE, &form_text, help_text, run_echo},
     {"daytime", CMD_DAYTIME, &form_bare, help_daytime, run_daytime},
     {"lottery", CMD_LOTTERY, &form_bare, help_lottery, run_lottery},
+    {"hub", CMD_HUB, &form_bare, help_hub, run_hub},
 };
 
 #define CLI_NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -432,6 +468,31 @@ static int parse_rate(const char *arg, struct client_opts *o)
     return 0;
 }
 
+/* --hub-keepalive: a positive duration. */
+static int parse_keepalive(const char *arg, struct client_opts *o)
+{
+    int rc = dur_parse(arg, &o->hub_keepalive_ms);
+
+    if (rc == -ERANGE)
+        return usage_error("--hub-keepalive '%s' is too long", arg);
+    if (rc < 0 || o->hub_keepalive_ms == 0)
+        return usage_error("--hub-keepalive '%s' is not a positive duration (e.g. 20, 500ms, 1m)",
+                           arg);
+    return 0;
+}
+
+/* --hub-wire: plain; secure is refused until it is built. */
+static int parse_wire(const char *arg, struct client_opts *o)
+{
+    if (strcmp(arg, "secure") == 0)
+        return usage_error("--hub-wire secure is not built yet (issue 10): use --hub-wire plain "
+                           "against a hub on the plain wire");
+    if (strcmp(arg, "plain") != 0)
+        return usage_error("--hub-wire '%s': the wires are plain and secure", arg);
+    o->hub_wire = "plain";
+    return 0;
+}
+
 /* The command named by the first operand, or NULL. */
 static const struct command *command_of(const struct operands *ops)
 {
@@ -469,6 +530,10 @@ static int apply_option(int c, struct cmdline *cl, struct operands *ops)
     case OPT_JSON:
         o->json = true;
         return 0;
+    case OPT_HUB_KEEPALIVE:
+        return parse_keepalive(optarg, o);
+    case OPT_HUB_WIRE:
+        return parse_wire(optarg, o);
     case 'v':
         o->verbose = true;
         return 0;
@@ -627,6 +692,8 @@ static int parse_args(int argc, char **argv, struct cmdline *cl, struct operands
 
     memset(cl, 0, sizeof(*cl));
     cl->o.timeout_ms = TIMEOUT_DEFAULT;
+    cl->o.hub_keepalive_ms = HUB_KEEPALIVE_DEFAULT;
+    cl->o.hub_wire = "plain"; /* TODO(issue 10): "secure", once it is built */
     if ((rc = parse_options(argc, argv, cl, ops)) != 0)
         return rc;
     command_list(CMD_ANY, true, names, sizeof(names));
@@ -713,6 +780,14 @@ static int run_lottery(const struct cmdline *cl)
     struct client_err e;
 
     return run_report(lot_session(&cl->o, &e), &e);
+}
+
+/* ferry hub. */
+static int run_hub(const struct cmdline *cl)
+{
+    struct client_err e;
+
+    return run_report(hub_session(&cl->o, &e), &e);
 }
 
 /* Cleans up and says what -c keeps, then dies of sig: the shell sees

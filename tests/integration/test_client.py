@@ -204,10 +204,10 @@ class Client(FerryTest):
         port = str(self.srv.port)
         cases = [
             ([], "ferry: no command given (the commands are 'get', 'ls', 'echo', 'upcase', "
-                 "'daytime' and 'lottery')"),
+                 "'daytime', 'lottery' and 'hub')"),
             (["put", "h", "1", "n", "1"],
              "ferry: unknown command 'put' (the commands are 'get', 'ls', 'echo', 'upcase', "
-             "'daytime' and 'lottery')"),
+             "'daytime', 'lottery' and 'hub')"),
             (["get"], "ferry: expected HOST PORT NAME MAX_SIZE, got 0 arguments"),
             (["get", "h", "1"], "ferry: expected HOST PORT NAME MAX_SIZE, got 2 arguments"),
             (["get", "h", "1", "n", "1M", "x"],

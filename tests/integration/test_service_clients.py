@@ -328,7 +328,7 @@ class ServiceClients:
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.decode().splitlines()[0],
                          "ferry: unknown command 'toss' (the commands are 'get', 'ls', 'echo', "
-                         "'upcase', 'daytime' and 'lottery')")
+                         "'upcase', 'daytime', 'lottery' and 'hub')")
 
     def test_help(self):
         r = ferry("--help")

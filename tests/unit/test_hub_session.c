@@ -609,7 +609,7 @@ static void test_forward_schedule_and_loss(void **state)
     tb = login_as(h, "bob", 2);
     assert_int_equal(dgram(h, 1002, HUB_RETRIEVE, tb, 1, "1"), 2);
     expect(h, 0, HUB_RETRIEVE_ACK, 1002, tb, FIRST_ID, "<alice>hello");
-    expect(h, 1, HUB_RETRIEVE_END, 1002, tb, 1, NULL);
+    expect(h, 1, HUB_RETRIEVE_END, 1002, tb, 1, "1");
     hub_close(h);
 }
 
@@ -661,7 +661,7 @@ static void test_requests_while_forwarding(void **state)
     request(h, "bob", tb, HUB_SUBSCRIBE, 2, "carol", HUB_SUBSCRIBE_OK);
     assert_int_equal(session_state(h->t, tb), SESSION_FORWARD);
     assert_int_equal(dgram(h, 1002, HUB_RETRIEVE, tb, 3, "5"), 2);
-    expect(h, 1, HUB_RETRIEVE_END, 1002, tb, 3, NULL);
+    expect(h, 1, HUB_RETRIEVE_END, 1002, tb, 3, "1");
     request(h, "bob", tb, HUB_LOGOUT, 4, "", HUB_LOGOUT_ACK);
     assert_int_equal(session_state(h->t, tb), SESSION_OFFLINE);
     assert_int_equal(tick(h, T0 + S(10)), 0);
@@ -829,15 +829,15 @@ static void test_retrieve(void **state)
     post_as(h, "carol", tc, 2, "c2"); /* 105 */
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 4, "1"), 2);
     expect(h, 0, HUB_RETRIEVE_ACK, 1001, ta, 105, "<carol>c2");
-    expect(h, 1, HUB_RETRIEVE_END, 1001, ta, 4, NULL);
+    expect(h, 1, HUB_RETRIEVE_END, 1001, ta, 4, "1");
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 5, "20"), 5);
     expect(h, 0, HUB_RETRIEVE_ACK, 1001, ta, 105, "<carol>c2");
     expect(h, 1, HUB_RETRIEVE_ACK, 1001, ta, 104, "<bob>b2");
     expect(h, 2, HUB_RETRIEVE_ACK, 1001, ta, 101, "<carol>c1");
     expect(h, 3, HUB_RETRIEVE_ACK, 1001, ta, 100, "<bob>b1");
-    expect(h, 4, HUB_RETRIEVE_END, 1001, ta, 5, NULL);
+    expect(h, 4, HUB_RETRIEVE_END, 1001, ta, 5, "4");
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 6, "0"), 1);
-    expect(h, 0, HUB_RETRIEVE_END, 1001, ta, 6, NULL);
+    expect(h, 0, HUB_RETRIEVE_END, 1001, ta, 6, "0");
     /* More than SESSION_RETRIEVE_MAX: that many. */
     for (uint32_t i = 0; i < SESSION_RETRIEVE_MAX; i++) {
         snprintf(want, sizeof(want), "more %u", i);
@@ -847,7 +847,7 @@ static void test_retrieve(void **state)
                      SESSION_RETRIEVE_MAX + 1);
     snprintf(want, sizeof(want), "<bob>more %u", SESSION_RETRIEVE_MAX - 1);
     expect(h, 0, HUB_RETRIEVE_ACK, 1001, ta, 105 + SESSION_RETRIEVE_MAX, want);
-    expect(h, SESSION_RETRIEVE_MAX, HUB_RETRIEVE_END, 1001, ta, 7, NULL);
+    expect(h, SESSION_RETRIEVE_MAX, HUB_RETRIEVE_END, 1001, ta, 7, "100");
     hub_close(h);
 }
 
@@ -861,7 +861,7 @@ static void test_retrieve_duplicate(void **state)
     ta = login_as(h, "alice", 1);
     tb = login_as(h, "bob", 1);
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 1, "2"), 1); /* nothing yet */
-    expect(h, 0, HUB_RETRIEVE_END, 1001, ta, 1, NULL);
+    expect(h, 0, HUB_RETRIEVE_END, 1001, ta, 1, "0");
     follow(h, "alice", ta, "bob", 2);
     post_as(h, "bob", tb, 1, "p1");
     post_as(h, "bob", tb, 2, "p2");
@@ -870,7 +870,7 @@ static void test_retrieve_duplicate(void **state)
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 3, "2"), 3);
     expect(h, 0, HUB_RETRIEVE_ACK, 1001, ta, 101, "<bob>p2");
     expect(h, 1, HUB_RETRIEVE_ACK, 1001, ta, 100, "<bob>p1");
-    expect(h, 2, HUB_RETRIEVE_END, 1001, ta, 3, NULL);
+    expect(h, 2, HUB_RETRIEVE_END, 1001, ta, 3, "2");
     assert_int_equal(dgram(h, 1001, HUB_RETRIEVE, ta, 4, "2"), 3);
     expect(h, 0, HUB_RETRIEVE_ACK, 1001, ta, 102, "<bob>p3");
     hub_close(h);
@@ -1199,6 +1199,9 @@ static void test_announce(void **state)
     snprintf(want, sizeof(want), "file a.txt 4 %s", sha);
     assert_string_equal(db.posts[0].text, want);
     assert_int_equal(counters(h)->posts, 1);
+    /* A course session's end of retrieve stays empty, as the course has it. */
+    assert_int_equal(dgram(h, 1003, HUB_RETRIEVE, tc, 0, "1"), 2);
+    expect(h, 1, HUB_RETRIEVE_END, 1003, tc, 0, NULL);
     /* Not unacked as a forward: that ack is out of order. */
     assert_int_equal(dgram(h, 1002, HUB_FILE_ACK, tb, FIRST_ID, ""), 0);
     assert_int_equal(session_state(h->t, tb), SESSION_ONLINE);

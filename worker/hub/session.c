@@ -37,6 +37,7 @@ struct session_answer {
     const char *reason; /* HUB_ERROR: the payload */
     uint32_t value;     /* HUB_POST_ACK: the post's msg_id; HUB_RETRIEVE_END: the newest answered */
     unsigned count;     /* HUB_RETRIEVE_END: posts asked */
+    unsigned sent;      /* HUB_RETRIEVE_END: retrieve acks sent, the last time */
 };
 
 struct session {
@@ -494,6 +495,7 @@ static void session_send_posts(struct session_req *r, struct session_answer *a)
         session_reply(r, HUB_RETRIEVE_ACK, p[i].msg_id, line, n);
     }
     a->value = got > 0 ? p[0].msg_id : 0;
+    a->sent = (unsigned)got;
 }
 
 /* Sends answer a to r's request (again, for a duplicate), and does what
@@ -517,6 +519,11 @@ static void session_answer(struct session_req *r, struct session_answer *a)
         len = strlen(a->reason);
     } else if (a->op == HUB_POST_ACK && !session_course(r->s)) {
         len = (size_t)snprintf(num, sizeof(num), "%" PRIu32, a->value);
+        payload = num;
+    } else if (a->op == HUB_RETRIEVE_END && !session_course(r->s)) {
+        /* How many acks came before it: a client over a lossy network
+         * knows whether it has them all, or must ask again. */
+        len = (size_t)snprintf(num, sizeof(num), "%u", a->sent);
         payload = num;
     }
     session_reply(r, a->op, a->seq, payload, len);
