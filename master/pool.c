@@ -17,6 +17,7 @@
 
 #include "worker/event.h"
 #include "worker/hub/hub.h"
+#include "worker/put.h"
 #include "worker/worker.h"
 #include <inttypes.h>
 
@@ -80,6 +81,7 @@ struct pool {
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t deadline, drain, watchdog, unpause;
+    uv_timer_t sweep;        /* after a worker died: its upload's temporary file */
     struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
     int64_t *reported;       /* per slot: start of the transfer reported stuck */
     bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
@@ -497,6 +499,30 @@ static void pool_log_exit(const struct pool *p, int slot, pid_t pid, int wstatus
                 WEXITSTATUS(wstatus));
 }
 
+/* An upload stalls for --io-timeout at most before its worker cuts it: a
+ * temporary file older than that (and a margin) is a dead worker's. */
+static int64_t pool_sweep_age(const struct pool *p)
+{
+    return (int64_t)p->cfg->io_timeout + 5;
+}
+
+/* Removes what uploads of dead workers left in the served directory. */
+static void pool_sweep(struct pool *p)
+{
+    int n = put_sweep(p->dirfd, pool_sweep_age(p), time(NULL));
+
+    if (n > 0)
+        log_info("removed %d temporary file%s of uploads cut by a worker's death", n,
+                 n == 1 ? "" : "s");
+    else if (n < 0)
+        log_warn("cannot look for the temporary files of cut uploads: %s", strerror(-n));
+}
+
+static void pool_on_sweep(uv_timer_t *t)
+{
+    pool_sweep(t->loop->data);
+}
+
 /* Logs a reaped child and frees its slot, folding its counters. A worker
  * retired by a resize is no crash, even when the drain timeout killed it. */
 static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
@@ -518,6 +544,10 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     } else {
         pool_log_exit(p, slot, pid, wstatus, how);
     }
+    /* A worker that died mid-upload left its temporary file: once it is
+     * old enough to be told from a live one, it goes. */
+    if (p->ls->hub_ipc_open && p->kinds[slot] == POOL_WORKER && how != SB_EXIT_CLEAN)
+        uv_timer_start(&p->sweep, pool_on_sweep, (uint64_t)pool_sweep_age(p) * 1000 + 1000, 0);
     sb_release(p->sb, slot, how);
     p->pids[slot] = 0;
     p->killing[slot] = false;
@@ -1098,6 +1128,9 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->drain);
     uv_timer_init(&p->loop, &p->watchdog);
     uv_timer_init(&p->loop, &p->unpause);
+    uv_timer_init(&p->loop, &p->sweep);
+    if (p->ls->hub_ipc_open)
+        pool_sweep(p); /* left by a previous run */
     if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT)
         uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
     uv_signal_init(&p->loop, &p->sig_ttin);

@@ -3,6 +3,8 @@
  */
 #include "worker/lottery.h"
 
+#include "common/rand.h"
+
 #include "worker/svc.h"
 
 #include <errno.h>
@@ -95,20 +97,6 @@ int lottery_reply(struct lottery *l, const uint8_t cmd[LOTTERY_CMD_LEN], lottery
     return snprintf(buf, LOTTERY_LINE_MAX, "error: unknown command %u\n", value);
 }
 
-int lottery_getrandom(uint32_t *out)
-{
-    ssize_t n;
-
-    /* No buffering across calls: a forked child must never reuse bytes
-     * its parent held. */
-    do {
-        n = getrandom(out, sizeof(*out), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    return n == sizeof(*out) ? 0 : -EIO;
-}
-
 static enum conn_wait lottery_start(struct conn *c, int64_t now)
 {
     (void)now;
@@ -129,7 +117,7 @@ static enum conn_wait lottery_run(struct conn *c)
 
         if (room < LOTTERY_LINE_MAX)
             break;
-        n = lottery_reply(&st->draw, c->in + used, lottery_getrandom, out);
+        n = lottery_reply(&st->draw, c->in + used, rand_u32, out);
         if (n < 0)
             return conn_trouble(c, "getrandom failed", -n, true);
         used += LOTTERY_CMD_LEN;

@@ -59,7 +59,4 @@ int lottery_draw(struct lottery *l, lottery_rand_fn rnd);
 int lottery_reply(struct lottery *l, const uint8_t cmd[LOTTERY_CMD_LEN], lottery_rand_fn rnd,
                   char *buf);
 
-/* The kernel's CSPRNG (getrandom): the handler's source. */
-int lottery_getrandom(uint32_t *out);
-
 #endif

@@ -6,12 +6,13 @@
 
 #include "common/log.h"
 #include "common/name.h"
+#include "common/rand.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,10 +134,10 @@ static int put_create(int dirfd, struct put_state *st)
     for (int tries = 0; tries < 4; tries++) {
         uint8_t r[8];
         char *p = st->temp + sizeof(PUT_TEMP_PREFIX) - 1;
-        int fd;
+        int fd, rc;
 
-        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            return -EIO;
+        if ((rc = rand_bytes(r, sizeof(r))) < 0)
+            return rc;
         memcpy(st->temp, PUT_TEMP_PREFIX, sizeof(PUT_TEMP_PREFIX) - 1);
         for (size_t i = 0; i < sizeof(r); i++) {
             *p++ = hex[r[i] >> 4];
@@ -406,4 +407,33 @@ int put_expired(struct conn *c, struct put_state *st, int64_t now)
         return put_cut(c, st, "client too slow: below --min-rate", 0);
     put_deadline(c, st);
     return PUT_READ;
+}
+
+int put_sweep(int dirfd, int64_t max_age_s, time_t now)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    struct dirent *e;
+    struct stat st;
+    int removed = 0;
+
+    if (d == NULL) {
+        int err = errno;
+
+        if (fd >= 0)
+            close(fd);
+        return -err;
+    }
+    while ((e = readdir(d)) != NULL) {
+        /* Only a temporary file nobody has written to for longer than a
+         * live upload may stall: one still being written is left alone. */
+        if (!put_temp_name(e->d_name, strlen(e->d_name)) ||
+            fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            now - st.st_mtime <= max_age_s)
+            continue;
+        if (unlinkat(dirfd, e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

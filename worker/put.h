@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define PUT_TEMP_PREFIX ".ferry-put-"
 #define PUT_TEMP_LEN    (sizeof(PUT_TEMP_PREFIX) - 1 + 16)
@@ -104,5 +105,12 @@ void put_finish(struct put_state *st, int dirfd);
  * file: native GET and FILE_REQUEST answer NOT_FOUND for it and LIST
  * leaves it out (a name starting with '.' is a valid native name). */
 bool put_temp_name(const void *name, size_t len);
+
+/* Removes the temporary files of uploads a killed worker left behind in
+ * the served directory dirfd: those not written to for more than
+ * max_age_s seconds at now (a live upload is cut sooner, by
+ * --io-timeout). Returns how many, or -errno when the directory cannot
+ * be read. */
+int put_sweep(int dirfd, int64_t max_age_s, time_t now);
 
 #endif

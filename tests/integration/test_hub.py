@@ -467,6 +467,74 @@ class Hub(FerryTest):
         self.assertEqual([n for n in os.listdir(self.root) if n.startswith(".ferry-put")], [])
         srv.wait_log(r"hub: alice uploaded report.bin \(40000 bytes\), announced as post \d+")
 
+    def test_a_new_source_address_moves_the_session(self):
+        """NAT rebinding: a datagram with bob's token from another socket
+        moves his session there; his forwards follow it."""
+        self.start(hubs=("127.0.0.1",))
+        a, b = self.client(), self.client()
+        a.login("alice", "alice-pw")
+        b.login("bob", "bob-pw")
+        self.assertEqual(b.ask(SUBSCRIBE, "alice")[0], SUB_OK)
+        moved = self.client()
+        moved.token, moved.seq = b.token, b.seq
+        self.assertEqual(moved.ask(SUBSCRIBE, "carol")[0], SUB_OK)  # from the new address
+        self.assertEqual(a.ask(POST, "where are you")[0], POST_ACK)
+        op, _, msg_id, text = moved.recv()
+        self.assertEqual((op, text), (FORWARD, b"<alice>where are you"))
+        moved.send(FORWARD_ACK, msg_id=msg_id)
+        self.assertTrue(b.silent())  # the old address hears nothing more
+
+    def test_hup_rolls_the_workers_and_leaves_the_hub(self):
+        """A HUP replaces every worker one at a time; the hub's process, its
+        sessions and their tokens stay."""
+        srv = self.start(hubs=("127.0.0.1",))
+        hub = int(re.search(r"hub started: pid (\d+)", srv.log()).group(1))
+        worker = int(re.search(r"worker started: pid (\d+)", srv.log()).group(1))
+        a = self.client()
+        a.login("alice", "alice-pw")
+        os.kill(srv.pid, signal.SIGHUP)
+        srv.wait_log(r"rolling restart done: 1 worker\(s\) replaced")
+        self.assertNotIn(worker, children_of(srv.pid))
+        self.assertEqual(a.ask(POST, "still here")[0], POST_ACK)  # same session
+        self.assertNotRegex(srv.log(), r"hub exited")
+        self.assertIn(hub, children_of(srv.pid))
+
+    def test_a_hub_dying_young_is_restarted_with_back_off(self):
+        """Killed right after it started, twice, the hub is started again
+        after a back-off that doubles; its figures keep counting."""
+        srv = self.start(hubs=("127.0.0.1",))
+        for n in (1, 2):
+            hub = int(re.findall(r"hub started: pid (\d+)", srv.log())[-1])
+            os.kill(hub, signal.SIGKILL)
+            srv.wait_log(rf"hub exited: pid {hub} slot \d+ killed by signal 9")
+            line = srv.wait_log(rf"hub died \d+ ms after start \({n} in a row\): next start in "
+                                r"\d+ ms")
+            delay = int(line.rsplit("in ", 1)[1].split()[0])
+            self.assertEqual(delay, 100 << (n - 1), line)
+            srv.wait_log(r"hub started: pid (?!%d\b)\d+" % hub)
+        a = self.client()
+        a.login("alice", "alice-pw")  # the third hub serves
+
+    def test_a_worker_killed_mid_upload_leaves_nothing(self):
+        """The temporary file of an upload whose worker was SIGKILLed is
+        removed once it is older than a live upload can be, and the next
+        upload works."""
+        srv = self.start("--io-timeout", "1", hubs=("127.0.0.1",))
+        a = self.client()
+        ta = a.login("alice", "alice-pw")
+        head = struct.pack(">BBHQI", 1, 0x08, len(b"cut.bin"), 1000, ta) + b"cut.bin"
+        s = srv.connect()
+        self.addCleanup(s.close)
+        s.sendall(head + b"x" * 10)
+        temps = lambda: [n for n in os.listdir(self.root) if n.startswith(".ferry-put-")]
+        wait_until(lambda: temps(), what="the upload's temporary file")
+        worker = int(re.search(r"worker started: pid (\d+)", srv.log()).group(1))
+        os.kill(worker, signal.SIGKILL)
+        srv.wait_log(r"removed 1 temporary file of uploads cut by a worker's death", timeout=20)
+        self.assertEqual(temps(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.root, "cut.bin")))
+        self.assertEqual(put(srv, ta, "next.bin", b"after"), (OK, 5))
+
     def test_configuration_refusals(self):
         r = subprocess.run([FERRYD, "--listen", "native=127.0.0.1:0", "--hub-db", "x", self.root],
                            capture_output=True, text=True, timeout=10)

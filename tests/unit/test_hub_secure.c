@@ -492,6 +492,27 @@ static void test_logout_ack_again_sealed(void **state)
     assert_int_equal(plain_op(e, 0), HUB_MUST_LOGIN);
 }
 
+/* An upload's MAC: right only under the session's client-to-hub key, for
+ * that name, size and digest; no session, no MAC. */
+static void test_upload_mac(void **state)
+{
+    struct env *e = *state;
+    uint8_t sha[32] = {1, 2, 3}, mac[32];
+    struct cli c;
+
+    cli_login(e, &c, "alice", 0x97, 5010);
+    hubsec_upload_mac(mac, c.k.tx, "a.txt", 5, sha);
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 5, sha, mac), 0);
+    assert_int_equal(secure_upload_check(e->sec, c.token, "b.txt", 5, sha, mac), -EACCES);
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 6, sha, mac), -EACCES);
+    sha[31] = 1;
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 5, sha, mac), -EACCES);
+    sha[31] = 0;
+    assert_int_equal(secure_upload_check(e->sec, c.token + 1, "a.txt", 5, sha, mac), -EACCES);
+    hubsec_upload_mac(mac, c.k.rx, "a.txt", 5, sha); /* the other direction's key */
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 5, sha, mac), -EACCES);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -514,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plain_login_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_sealed_then_keys_reaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logout_ack_again_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_mac, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, NULL);

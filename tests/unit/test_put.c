@@ -912,6 +912,31 @@ static void test_put_same_either_way(void **state)
     same_either_way(&s, "stranger.txt", "abc", NULL);
 }
 
+/* The sweep removes a dead worker's temporary file once it is older than
+ * max_age, and nothing else: not a fresh one, not an ordinary file, not
+ * a directory named like one. */
+static void test_put_sweep(void **state)
+{
+    struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+    char buf[16];
+
+    (void)state;
+    write_file(".ferry-put-00000000000000aa", "dead");
+    write_file(".ferry-put-00000000000000bb", "live");
+    write_file("old.txt", "keep");
+    assert_int_equal(mkdirat(dirfd_, ".ferry-put-00000000000000cc", 0700), 0);
+    assert_int_equal(utimensat(dirfd_, ".ferry-put-00000000000000aa", old, 0), 0);
+    assert_int_equal(utimensat(dirfd_, "old.txt", old, 0), 0);
+    assert_int_equal(utimensat(dirfd_, ".ferry-put-00000000000000cc", old, 0), 0);
+    assert_int_equal(put_sweep(dirfd_, 35, 1035), 0); /* 35 s old: not older than 35 */
+    assert_int_equal(put_sweep(dirfd_, 35, 1036), 1);
+    assert_int_equal(read_file(".ferry-put-00000000000000aa", buf, sizeof(buf)), -1);
+    assert_int_equal(read_file(".ferry-put-00000000000000bb", buf, sizeof(buf)), 4);
+    assert_int_equal(read_file("old.txt", buf, sizeof(buf)), 4);
+    assert_int_equal(unlinkat(dirfd_, ".ferry-put-00000000000000cc", AT_REMOVEDIR), 0);
+    assert_int_equal(put_sweep(-1, 35, 1037), -EBADF);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, empty_dir)
@@ -936,6 +961,7 @@ int main(void)
         T(test_put_write_fails),
         T(test_put_through_socket),
         T(test_put_same_either_way),
+        T(test_put_sweep),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

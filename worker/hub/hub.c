@@ -11,6 +11,7 @@
 #include "common/hubsec.h"
 #include "common/hubwire.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "worker/hub/secure.h"
 #include "worker/hub/session.h"
 #include "worker/hub/store.h"
@@ -21,7 +22,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <uv.h>
@@ -126,11 +126,6 @@ static void hub_session_released(void *ctx, uint32_t token)
 
     if (h->secure != NULL)
         secure_released(h->secure, token);
-}
-
-static int hub_random(uint32_t *out)
-{
-    return getrandom(out, sizeof(*out), 0) == sizeof(*out) ? 0 : -EIO;
 }
 
 /* Sends what the sessions queued, without waiting: UDP may drop a
@@ -441,7 +436,7 @@ int hub_run(const struct hub_config *cfg)
     sp.ended = hub_session_ended;
     sp.released = hub_session_released;
     sp.ctx = h;
-    if ((h->sessions = session_table_new(&sp, &st, hub_random)) == NULL) {
+    if ((h->sessions = session_table_new(&sp, &st, rand_u32)) == NULL) {
         log_error("hub: cannot make the session table: %s", strerror(errno));
         rc = -1;
         goto out;

@@ -4,6 +4,7 @@
 #include "worker/hub/store.h"
 
 #include "common/hubwire.h"
+#include "common/rand.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 struct store {
@@ -364,8 +364,8 @@ int store_secret(struct store *s, const char *name, uint8_t *out, size_t len)
         return -EINVAL;
     if ((rc = store_secret_get(s, name, out, len)) != -ENOENT)
         return rc;
-    if (getrandom(fresh, len, 0) != (ssize_t)len)
-        return -EIO;
+    if ((rc = rand_bytes(fresh, len)) < 0)
+        return rc;
     /* OR IGNORE: of two processes making it at once, the first one wins
      * and both read its value back. */
     st = store_sql(s, "INSERT OR IGNORE INTO secrets(name, value) VALUES(?1, ?2)");
