@@ -6,6 +6,7 @@
 #include "common/addr.h"
 #include "common/duration.h"
 #include "common/size.h"
+#include "worker/tree.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -87,6 +88,8 @@ static const struct cfg_option cfg_options[] = {
      "HTTP: requests on one connection, at most"},
     {"autoindex", CFG_FLAG, CFG_AT(http.autoindex), 0, 0, NULL, "off",
      "HTTP: list a directory that has no index.html"},
+    {"serve-hidden", CFG_FLAG, CFG_AT(serve_hidden), 0, 0, NULL, "off",
+     "serve and list names beginning with '.' (.env, .git/), by every protocol"},
     {"redirect", CFG_REDIRECT, 0, 0, 0, "/FROM=TO", NULL,
      "HTTP: answer 301 with Location: TO for the path /FROM; repeatable"},
     {"access-log", CFG_STRING, CFG_AT(access_log), 0, 0, "PATH|-", "none",
@@ -136,6 +139,7 @@ struct conn_env cfg_conn_env(const struct config *cfg)
         .max_per_ip = cfg->max_conn_per_ip,
         .http = &cfg->http,
         .dirfd = -1,
+        .tree_flags = cfg->serve_hidden ? TREE_HIDDEN : 0,
         .hub_fd = -1, /* the caller's, when a hub runs (master/pool.c) */
         .hub_max_upload = cfg->hub_max_upload,
     };

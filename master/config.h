@@ -48,6 +48,7 @@ struct config {
     unsigned nlisten;
     bool ipv6_only; /* "::" serves IPv6 only */
     const char *directory;
+    bool serve_hidden;      /* names beginning with '.' are served and listed */
     const char *access_log; /* NULL: none; "-": stdout */
     /* HTTP: the timeouts in seconds as given, and what workers use. */
     unsigned header_timeout, keepalive_timeout;

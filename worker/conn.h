@@ -49,6 +49,7 @@ struct http_config; /* worker/http.h */
 /* What every connection of a process shares. */
 struct conn_env {
     int dirfd;               /* the served directory, O_DIRECTORY|O_PATH */
+    unsigned tree_flags;     /* what of it is shown (worker/tree.h: TREE_HIDDEN) */
     size_t chunk;            /* bytes per sendfile() call */
     int io_timeout_ms;       /* bound on waiting for room to send */
     int request_timeout_ms;  /* native: the request, and READY */

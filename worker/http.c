@@ -349,7 +349,7 @@ static enum conn_wait http_index(struct conn *c, const char *path)
     struct http_state *st = c->state;
     struct http_resp r = {.code = 200, .type = "text/html; charset=utf-8"};
     char part[HTTP_PART_MAX];
-    int rc = tree_list(c->env->dirfd, path, TREE_FILES_DIRS, &st->list);
+    int rc = tree_list(c->env->dirfd, path, TREE_FILES_DIRS, c->env->tree_flags, &st->list);
 
     if (rc < 0)
         return http_answer(c, http_code_of(-rc));
@@ -389,7 +389,7 @@ static enum conn_wait http_dir(struct conn *c, char *path, bool slashed)
     if (len + sizeof("/index.html") > HTTP_PATH_MAX)
         return http_answer(c, 414);
     strcpy(path + len, len > 0 ? "/index.html" : "index.html");
-    fd = tree_open(c->env->dirfd, path, &sb);
+    fd = tree_open(c->env->dirfd, path, c->env->tree_flags, &sb);
     path[len] = '\0';
     if (fd >= 0)
         return http_file(c, fd, &sb, "index.html");
@@ -432,7 +432,9 @@ static enum conn_wait http_resolve(struct conn *c)
 
         return http_answer_page(c, &r);
     }
-    fd = tree_open(c->env->dirfd, path, &sb);
+    /* A hidden path is -ENOENT before anything is looked at: a 404 like
+     * any missing name's, never the 301 a directory would get. */
+    fd = tree_open(c->env->dirfd, path, c->env->tree_flags, &sb);
     if (fd == -EISDIR)
         return http_dir(c, path, res.is_dir);
     if (fd < 0)

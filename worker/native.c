@@ -109,13 +109,10 @@ static int native_open(struct conn *c, const struct wire_request *req, uint64_t 
         *status = WIRE_INVALID_NAME;
         return -1;
     }
-    if (put_temp_name(req->name, req->name_len)) { /* an upload under way: not there yet */
-        *status = WIRE_NOT_FOUND;
-        return -1;
-    }
     memcpy(name, req->name, req->name_len);
     name[req->name_len] = '\0';
-    fd = tree_open(c->env->dirfd, name, &sb);
+    /* A hidden name, an upload's temporary file always: NOT_FOUND. */
+    fd = tree_open(c->env->dirfd, name, c->env->tree_flags, &sb);
     if (fd < 0) {
         *status = native_whys[tree_why(-fd)];
         return -1;
@@ -195,26 +192,15 @@ static uint64_t native_list_bytes(const struct tree_list *l)
     return n;
 }
 
-/* Drops the uploads under way (put.h) from a listing. */
-static void native_list_hide(struct tree_list *l)
-{
-    size_t kept = 0;
-
-    for (size_t i = 0; i < l->n; i++)
-        if (!put_temp_name(l->v[i].name, strlen(l->v[i].name)))
-            l->v[kept++] = l->v[i];
-    l->n = kept;
-}
-
 /* LIST: a snapshot of the directory, sent in batches. */
 static enum conn_wait native_list(struct conn *c)
 {
     struct native_state *st = c->state;
     uint8_t head[WIRE_LIST_HEADER];
-    int rc = tree_list(c->env->dirfd, "", TREE_FILES_NATIVE, &st->list);
+    /* Hidden names, and uploads under way always, are left out. */
+    int rc = tree_list(c->env->dirfd, "", TREE_FILES_NATIVE, c->env->tree_flags, &st->list);
     enum wire_status status = rc < 0 ? WIRE_SERVER_ERROR : WIRE_OK;
 
-    native_list_hide(&st->list);
     wire_list_header_encode(head, status, (uint32_t)st->list.n);
     conn_put(c, head, sizeof(head));
     c->phase = "content";

@@ -15,12 +15,12 @@
  *   put_expired  the client stalled (--io-timeout) or is below --min-rate;
  *   put_finish   the connection closes: whatever the upload still holds
  *                is released, its temporary file unlinked.
- * The temporary file is `.ferry-put-` and 16 random hex digits. A
- * leading '.' hides it from HTTP listings only, so the native handler
- * hides it itself (put_temp_name()); it is created mode 0, so that no
- * process but root opens it while it is written (HTTP by its name, which
- * only a guess finds), and made 0644 just before it is renamed. No
- * outcome but OK leaves anything in the directory.
+ * The temporary file is `.ferry-put-` and 16 random hex digits: the
+ * tree's own prefix (worker/tree.h, TREE_OWN_PREFIX), which no protocol
+ * serves or lists, --serve-hidden or not. It is created mode 0 besides,
+ * so that no process but root opens it while it is written, and made 0644
+ * just before it is renamed. No outcome but OK leaves anything in the
+ * directory.
  *
  * The questions to the hub block, HUBIPC_TIMEOUT_MS at most each. In the
  * event mode that holds every connection of the worker for as long, which
@@ -35,6 +35,7 @@
 #include "common/hubipc.h"
 #include "common/wire.h"
 #include "worker/conn.h"
+#include "worker/tree.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -42,7 +43,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define PUT_TEMP_PREFIX ".ferry-put-"
+#define PUT_TEMP_PREFIX TREE_OWN_PREFIX /* hidden by the tree, whatever its flags */
 #define PUT_TEMP_LEN    (sizeof(PUT_TEMP_PREFIX) - 1 + 16)
 
 /* What a step comes to when it is not a status to answer (a wire_status,
@@ -102,8 +103,8 @@ int put_expired(struct conn *c, struct put_state *st, int64_t now);
 void put_finish(struct put_state *st, int dirfd);
 
 /* True when the len bytes at name are the name of an upload's temporary
- * file: native GET and FILE_REQUEST answer NOT_FOUND for it and LIST
- * leaves it out (a name starting with '.' is a valid native name). */
+ * file (what put_sweep() may remove; the tree hides it from every
+ * protocol). */
 bool put_temp_name(const void *name, size_t len);
 
 /* Removes the temporary files of uploads a killed worker left behind in

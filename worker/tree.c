@@ -49,6 +49,36 @@ static bool tree_bad_component(const char *s, size_t len)
     return len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
 }
 
+/* True for a name flags keep out of sight (tree.h): the server's own
+ * always, any other beginning with '.' unless TREE_HIDDEN. */
+static bool tree_hidden(const char *s, size_t len, unsigned flags)
+{
+    size_t own = sizeof(TREE_OWN_PREFIX) - 1;
+
+    if (len == 0 || s[0] != '.')
+        return false;
+    if (len >= own && memcmp(s, TREE_OWN_PREFIX, own) == 0)
+        return true;
+    return !(flags & TREE_HIDDEN);
+}
+
+/* Judges every component of path by its name alone, before anything is
+ * opened: -EINVAL for one no path may hold, -ENOENT for a hidden one (as
+ * if it did not exist, whether it does or not), else 0. */
+static int tree_check_names(const char *path, unsigned flags)
+{
+    for (const char *p = path;; p += strcspn(p, "/") + 1) {
+        size_t len = strcspn(p, "/");
+
+        if (tree_bad_component(p, len))
+            return -EINVAL;
+        if (tree_hidden(p, len, flags))
+            return -ENOENT;
+        if (p[len] == '\0')
+            return 0;
+    }
+}
+
 /* Opens directory dir (a path of several components) beneath dirfd with
  * openat2(): the kernel refuses symbolic links and any escape. */
 static int tree_openat2(int dirfd, const char *dir)
@@ -110,7 +140,7 @@ static int tree_walk(int dirfd, const char *dir)
 
 /* Opens the directory holding path's last component: dirfd itself when
  * path has one component (*parent = -1, nothing to close). Sets *leaf. */
-static int tree_parent(int dirfd, const char *path, int *parent, const char **leaf)
+static int tree_parent(int dirfd, const char *path, unsigned flags, int *parent, const char **leaf)
 {
     char dir[TREE_PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -118,12 +148,8 @@ static int tree_parent(int dirfd, const char *path, int *parent, const char **le
     int fd;
 
     *parent = -1;
-    for (const char *p = path;; p += strcspn(p, "/") + 1) {
-        if (tree_bad_component(p, strcspn(p, "/")))
-            return -EINVAL;
-        if (p[strcspn(p, "/")] == '\0')
-            break;
-    }
+    if ((fd = tree_check_names(path, flags)) < 0)
+        return fd;
     *leaf = slash != NULL ? slash + 1 : path;
     if (slash == NULL)
         return 0;
@@ -180,7 +206,7 @@ static int tree_open_leaf(int at, const char *leaf, struct stat *st)
     return fd;
 }
 
-int tree_open(int dirfd, const char *path, struct stat *st)
+int tree_open(int dirfd, const char *path, unsigned flags, struct stat *st)
 {
     const char *leaf;
     int parent, fd;
@@ -190,7 +216,7 @@ int tree_open(int dirfd, const char *path, struct stat *st)
             return -errno;
         return S_ISDIR(st->st_mode) ? -EISDIR : -ENOTDIR;
     }
-    if ((fd = tree_parent(dirfd, path, &parent, &leaf)) < 0)
+    if ((fd = tree_parent(dirfd, path, flags, &parent, &leaf)) < 0)
         return fd;
     fd = tree_open_leaf(parent >= 0 ? parent : dirfd, leaf, st);
     if (parent >= 0)
@@ -199,7 +225,7 @@ int tree_open(int dirfd, const char *path, struct stat *st)
 }
 
 /* Opens the directory at path for reading its entries. */
-static int tree_open_dir(int dirfd, const char *path)
+static int tree_open_dir(int dirfd, const char *path, unsigned flags)
 {
     const char *leaf;
     struct stat st;
@@ -208,7 +234,7 @@ static int tree_open_dir(int dirfd, const char *path)
     if (path[0] == '\0') {
         parent = -1;
         leaf = ".";
-    } else if ((rc = tree_parent(dirfd, path, &parent, &leaf)) < 0) {
+    } else if ((rc = tree_parent(dirfd, path, flags, &parent, &leaf)) < 0) {
         return rc;
     }
     fd =
@@ -262,13 +288,14 @@ static int tree_list_add(struct tree_list *l, const char *name, const struct sta
     return 0;
 }
 
-/* True when the entry belongs in a listing of this kind. */
+/* True when the entry belongs in a listing of this kind (hidden names
+ * are already left out). */
 static bool tree_keep(int dfd, enum tree_filter filter, const char *name, const struct stat *st)
 {
     if (filter == TREE_FILES_NATIVE) /* what a FILE_REQUEST would serve */
         return S_ISREG(st->st_mode) && name_valid(name, strlen(name)) &&
                faccessat(dfd, name, R_OK, AT_EACCESS) == 0;
-    return name[0] != '.' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
+    return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode);
 }
 
 static int tree_entry_cmp(const void *a, const void *b)
@@ -276,33 +303,43 @@ static int tree_entry_cmp(const void *a, const void *b)
     return strcmp(((const struct tree_entry *)a)->name, ((const struct tree_entry *)b)->name);
 }
 
+/* True when an entry named so is certainly not listed: spares its stat. */
+static bool tree_skip(const struct dirent *e, unsigned flags)
+{
+    size_t len = strlen(e->d_name);
+
+    if (e->d_type != DT_UNKNOWN && e->d_type != DT_REG && e->d_type != DT_DIR)
+        return true;
+    return tree_bad_component(e->d_name, len) || tree_hidden(e->d_name, len, flags);
+}
+
 /* Reads every entry of the open directory d into l. */
-static int tree_read_dir(DIR *d, enum tree_filter filter, struct tree_list *l)
+static int tree_read_dir(DIR *d, enum tree_filter filter, unsigned flags, struct tree_list *l)
 {
     struct dirent *e;
     struct stat st;
     int rc = 0;
 
-    errno = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        /* d_type spares a stat of what is certainly not listed. */
-        if (e->d_type != DT_UNKNOWN && e->d_type != DT_REG && e->d_type != DT_DIR)
+    /* errno is reset before each readdir() (continue included): only its
+     * own failure may be left in it at the end, not a skipped entry's
+     * fstatat(). */
+    for (errno = 0; rc == 0 && (e = readdir(d)) != NULL; errno = 0) {
+        if (tree_skip(e, flags))
             continue;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            tree_keep(dirfd(d), filter, e->d_name, &st))
+        if (tree_keep(dirfd(d), filter, e->d_name, &st))
             rc = tree_list_add(l, e->d_name, &st);
-        errno = 0;
     }
     if (rc == 0 && errno != 0)
         rc = -errno;
     return rc;
 }
 
-int tree_list(int dirfd, const char *path, enum tree_filter filter, struct tree_list *list)
+int tree_list(int dirfd, const char *path, enum tree_filter filter, unsigned flags,
+              struct tree_list *list)
 {
-    int fd = tree_open_dir(dirfd, path), rc;
+    int fd = tree_open_dir(dirfd, path, flags), rc;
     DIR *d;
 
     memset(list, 0, sizeof(*list));
@@ -313,7 +350,7 @@ int tree_list(int dirfd, const char *path, enum tree_filter filter, struct tree_
         close(fd);
         return rc;
     }
-    rc = tree_read_dir(d, filter, list);
+    rc = tree_read_dir(d, filter, flags, list);
     closedir(d);
     if (rc < 0) {
         tree_list_free(list);

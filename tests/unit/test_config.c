@@ -2,6 +2,7 @@
  * cfg_parse() as main() calls it: options anywhere, durations, address
  * forms, help and version found by type, and the errors. */
 #include "master/config.h"
+#include "worker/tree.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -191,6 +192,22 @@ static void test_http_options(void **state)
     assert_int_equal(parse(&c, "--listen", "chargen=[::1]:0", "d", NULL), -EINVAL);
 }
 
+/* --serve-hidden: off by default; on, it reaches every connection's
+ * conn_env as the tree's TREE_HIDDEN. */
+static void test_serve_hidden(void **state)
+{
+    struct config c;
+
+    (void)state;
+    assert_int_equal(parse(&c, "::1", "0", "d", NULL), 0);
+    assert_false(c.serve_hidden);
+    assert_int_equal(cfg_conn_env(&c).tree_flags, 0);
+    assert_int_equal(parse(&c, "::1", "0", "d", "--serve-hidden", NULL), 0);
+    assert_true(c.serve_hidden);
+    assert_int_equal(cfg_conn_env(&c).tree_flags, TREE_HIDDEN);
+    assert_int_equal(parse(&c, "--serve-hidden=yes", "::1", "0", "d", NULL), -EINVAL);
+}
+
 static void test_mode_names(void **state)
 {
     (void)state;
@@ -210,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_mode_names),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_http_options),
+        cmocka_unit_test(test_serve_hidden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,9 +199,14 @@ static struct script all_ok(void)
     return (struct script){.status = {WIRE_OK, WIRE_OK, WIRE_OK, WIRE_OK}};
 }
 
+/* env_of()'s tree flags: TREE_HIDDEN where a test serves as with
+ * --serve-hidden. */
+static unsigned env_tree_flags;
+
 static struct conn_env env_of(int hub_fd)
 {
     return (struct conn_env){.dirfd = dirfd_,
+                             .tree_flags = env_tree_flags,
                              .chunk = 65536,
                              .io_timeout_ms = 30000,
                              .request_timeout_ms = 10000,
@@ -568,11 +573,15 @@ static void test_put_invalid_names(void **state)
     struct hub h;
 
     (void)state;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        upload(&s, true, bad[i], "x", 1, NULL, 1, &r, &h);
-        assert_status(&r, WIRE_INVALID_NAME, 0);
-        assert_int_equal(h.conversations, 0);
+    /* --serve-hidden or not: an upload never makes a dot-file. */
+    for (env_tree_flags = 0; env_tree_flags <= TREE_HIDDEN; env_tree_flags += TREE_HIDDEN) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            upload(&s, true, bad[i], "x", 1, NULL, 1, &r, &h);
+            assert_status(&r, WIRE_INVALID_NAME, 0);
+            assert_int_equal(h.conversations, 0);
+        }
     }
+    env_tree_flags = 0;
     memset(name, 'n', sizeof(name));
     name[HUBIPC_NAME_MAX + 1] = '\0'; /* 101 bytes: decided from the header */
     upload(&s, true, name, "x", 1, NULL, 1, &r, &h);
@@ -632,17 +641,38 @@ static void test_put_client_vanishes(void **state)
     free(msg);
 }
 
+/* A GET of temp answers NOT_FOUND, and a LIST counts listed files. */
+static void assert_temp_hidden(const struct conn_env *env, const char *temp, uint32_t listed)
+{
+    uint8_t req[64], ver, st;
+    uint32_t count;
+    struct result r;
+    struct conn c;
+
+    conn_start_k(&c, env, 1);
+    take(&c, feed(&c, req, wire_get_encode(req, sizeof(req), 1, temp, strlen(temp), 0, 100), 64),
+         &r);
+    assert_status(&r, WIRE_NOT_FOUND, 0);
+    conn_end(&c);
+    conn_start_k(&c, env, 1);
+    wire_list_encode(req);
+    assert_int_equal(feed(&c, req, WIRE_REQUEST_HEADER, 4), CONN_WRITE);
+    assert_int_equal(wire_list_header_parse(c.out + c.out_off, &ver, &st, &count), 0);
+    assert_int_equal(st, WIRE_OK);
+    assert_int_equal(count, listed);
+    conn_end(&c);
+}
+
 /* The temporary file of an upload under way (mode 0) is not there for
- * native clients: GET answers NOT_FOUND, LIST leaves it out. */
+ * native clients, --serve-hidden or not: GET answers NOT_FOUND, LIST
+ * leaves it out (and shows a dot-file only with the flag). */
 static void test_put_temp_hidden(void **state)
 {
     struct script s = all_ok();
     struct conn_env env;
-    struct conn up, c;
-    struct result r;
+    struct conn up;
     struct hub h;
-    uint8_t *msg, req[64], ver, st;
-    uint32_t count;
+    uint8_t *msg;
     char temp[sizeof(((struct dirent *)0)->d_name)] = "";
     size_t n = put_msg(&msg, "wip.txt", 7, "0123456789", 10, 10, NULL);
     DIR *d;
@@ -650,6 +680,7 @@ static void test_put_temp_hidden(void **state)
 
     (void)state;
     write_file("shown.txt", "x");
+    write_file(".dot", "d");
     hub_start(&h, &s, true);
     env = env_of(h.sv[0]);
     conn_start_k(&up, &env, 0);
@@ -660,17 +691,10 @@ static void test_put_temp_hidden(void **state)
             snprintf(temp, sizeof(temp), "%s", e->d_name);
     closedir(d);
     assert_int_equal(strlen(temp), PUT_TEMP_LEN);
-    conn_start_k(&c, &env, 1);
-    take(&c, feed(&c, req, wire_get_encode(req, sizeof(req), 1, temp, strlen(temp), 0, 100), 64),
-         &r);
-    assert_status(&r, WIRE_NOT_FOUND, 0);
-    conn_end(&c);
-    conn_start_k(&c, &env, 1);
-    wire_list_encode(req);
-    assert_int_equal(feed(&c, req, WIRE_REQUEST_HEADER, 4), CONN_WRITE);
-    assert_int_equal(wire_list_header_parse(c.out + c.out_off, &ver, &st, &count), 0);
-    assert_int_equal(count, 1); /* shown.txt alone */
-    conn_end(&c);
+    env.tree_flags = 0;
+    assert_temp_hidden(&env, temp, 1); /* shown.txt alone */
+    env.tree_flags = TREE_HIDDEN;
+    assert_temp_hidden(&env, temp, 2); /* .dot and shown.txt */
     conn_end(&up);
     hub_stop(&h);
     free(msg);
