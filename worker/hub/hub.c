@@ -28,6 +28,7 @@
 
 #define HUB_LISTENERS_MAX 16
 #define HUB_OUTBOX        (4 * SESSION_OUTBOX_MIN)
+#define HUB_RCVBUF        (4 << 20) /* bytes: a fan-out's acks, see hub_rcvbuf() */
 
 struct hub {
     uv_loop_t loop;
@@ -322,6 +323,29 @@ static void hub_figures_start(struct hub *h)
     uv_unref((uv_handle_t *)&h->figures);
 }
 
+/*
+ * A fan-out sends up to a whole outbox (HUB_OUTBOX forwards) before the
+ * loop reads again, and on loopback the followers' acks arrive while it
+ * sends: with the default receive buffer (208 KiB, ~270 datagrams as the
+ * kernel counts them) two thirds of a 999-follower fan-out's acks were
+ * dropped, and each came back as a retransmission half a second later
+ * (docs/BENCHMARKS.md, "Hub fan-out"). The kernel caps the size at
+ * net.core.rmem_max without privilege; what it gives is logged.
+ */
+static void hub_rcvbuf(int fd)
+{
+    int want = HUB_RCVBUF, got = 0;
+    socklen_t len = sizeof(got);
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want)) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0)
+        log_warn("hub: cannot size a socket's receive buffer: %s", strerror(errno));
+    else if (got < want) /* the kernel reports twice what it was asked for */
+        log_info("hub: receive buffer %d KiB, short of the %d KiB asked for (raise "
+                 "net.core.rmem_max for large fan-outs)",
+                 got / 2048, want / 1024);
+}
+
 /* Sets up the loop's handles. Returns 0 or a libuv error. */
 static int hub_init(struct hub *h)
 {
@@ -343,6 +367,7 @@ static int hub_init(struct hub *h)
          * would let another local user bind beside us: cleared again. */
         if (setsockopt(h->cfg->fds[i], SOL_SOCKET, SO_REUSEADDR, &(int){0}, sizeof(int)) < 0)
             return uv_translate_sys_error(errno);
+        hub_rcvbuf(h->cfg->fds[i]);
         if ((rc = uv_udp_recv_start(u, hub_alloc, hub_on_datagram)) < 0)
             return rc;
     }
