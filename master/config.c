@@ -278,8 +278,11 @@ static int cfg_listen_option(struct config *cfg, const char *arg)
     if (rc < 0 || port < 0)
         return cfg_bad_address("--listen: ", eq + 1, rc == 0);
     for (unsigned i = 0; i < cfg->nlisten; i++) {
+        /* UDP and TCP ports are apart: the hub may share its native
+         * listener's address, which is where its clients upload. */
         if (port != 0 && strcmp(cfg->listen[i].host, host) == 0 &&
-            addr_port_parse(cfg->listen[i].port) == port)
+            addr_port_parse(cfg->listen[i].port) == port &&
+            proto_datagram(cfg->listen[i].proto) == proto_datagram((enum proto)proto))
             return cfg_fail("--listen: %s is given twice", arg);
     }
     return cfg_add_listen(cfg, (enum proto)proto, host, port);

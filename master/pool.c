@@ -56,6 +56,9 @@ struct pool_kind_rules {
     const char *name;  /* "worker": logs, events */
     bool pool;         /* the serving pool (above) */
     enum sb_kind slot; /* what its scoreboard slot says it is */
+    /* Drain: on a graceful stop, SIGTERM only once the pool's workers are
+     * gone (the hub: an upload still being served needs its answers). */
+    bool stops_last;
     /* Runs in the child just forked for slot; never returns. A fork-mode
      * worker serves conn, accepted on listener from peer at accepted_ns. */
     void (*child)(struct pool *p, int slot, int conn, unsigned listener,
@@ -85,6 +88,7 @@ struct pool {
     struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
     int64_t *reported;       /* per slot: start of the transfer reported stuck */
     bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
+    bool *termed;            /* per slot: sent the graceful stop's SIGTERM */
     struct admin admin;
     const char *admin_path;
     gid_t admin_group;
@@ -112,7 +116,8 @@ struct pool {
     bool accepting; /* fork mode: polls started */
     bool all_full;  /* event mode: every worker at --worker-connections */
     bool stopping;
-    bool killed; /* a child had to be SIGKILLed */
+    bool graceful; /* stopping, and not (yet) told to stop now */
+    bool killed;   /* a child had to be SIGKILLed */
 };
 
 /* Sends an event with fields packed from fmt (json_pack), building it
@@ -200,8 +205,8 @@ static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener
 }
 
 static const struct pool_kind_rules pool_kinds[POOL_KINDS] = {
-    [POOL_WORKER] = {"worker", true, SB_KIND_WORKER, pool_child},
-    [POOL_HUB] = {"hub", false, SB_KIND_HUB, pool_hub_child},
+    [POOL_WORKER] = {"worker", true, SB_KIND_WORKER, false, pool_child},
+    [POOL_HUB] = {"hub", false, SB_KIND_HUB, true, pool_hub_child},
 };
 
 /* The pool's row: the workers. */
@@ -251,6 +256,7 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
     p->pids[slot] = pid;
     p->kinds[slot] = (uint8_t)kind;
     p->killing[slot] = false;
+    p->termed[slot] = false;
     p->children++;
     p->rows[kind].children++;
     pool_event(p, "worker_started", "{s:i,s:i,s:s}", "slot", slot, "pid", (int)pid, "kind",
@@ -264,6 +270,7 @@ static void pool_on_readable(uv_poll_t *h, int status, int events);
 static void pool_accept_stop(struct pool *p);
 static void pool_resize_check(struct pool *p);
 static void pool_roll_reaped(struct pool *p, int slot);
+static void pool_term(struct pool *p);
 
 static void pool_accept_start(struct pool *p)
 {
@@ -551,6 +558,7 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     sb_release(p->sb, slot, how);
     p->pids[slot] = 0;
     p->killing[slot] = false;
+    p->termed[slot] = false;
     p->children--;
     p->rows[p->kinds[slot]].children--;
     /* Guarded here, not in pool_event(): the arguments are new objects. */
@@ -595,6 +603,8 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping) {
             pool_event(p, "shutdown_progress", "{s:i}", "children_left", p->children);
+            if (p->graceful)
+                pool_term(p); /* the last kinds, once the workers are gone */
             continue;
         }
         if (retired)
@@ -623,6 +633,23 @@ static void pool_kill_all(struct pool *p, int sig)
         else if (p->pids[i] > 0)
             kill(p->pids[i], sig);
         p->killed |= sig == SIGKILL && p->killing[i];
+    }
+}
+
+/* A graceful stop's SIGTERM: to every child, but to the kinds that stop
+ * last only once no pool worker is left (pool_stop(), and each reap
+ * while stopping). */
+static void pool_term(struct pool *p)
+{
+    bool workers_gone = pool_workers(p)->children == 0;
+
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] <= 0 || p->termed[i])
+            continue;
+        if (pool_kinds[p->kinds[i]].stops_last && !workers_gone)
+            continue;
+        kill(p->pids[i], SIGTERM);
+        p->termed[i] = true;
     }
 }
 
@@ -994,6 +1021,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
 {
     if (p->stopping && graceful)
         return;
+    p->graceful = graceful;
     if (!p->stopping) {
         p->stopping = true;
         pool_resize_finish(p);
@@ -1011,7 +1039,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         /* Children finish the transfer in hand; one still reading its
          * request cuts it. The signal goes first, so that a worker woken by
          * the listeners' shutdown below already knows why. */
-        pool_kill_all(p, SIGTERM);
+        pool_term(p);
         uv_timer_start(&p->deadline, pool_on_deadline, (uint64_t)timeout_s * 1000, 0);
     } else {
         pool_kill_all(p, SIGKILL);
@@ -1169,10 +1197,11 @@ static bool pool_alloc(struct pool *p, uint32_t nslots)
     p->pids = calloc(nslots, sizeof(pid_t));
     p->retiring = calloc(nslots, sizeof(bool));
     p->killing = calloc(nslots, sizeof(bool));
+    p->termed = calloc(nslots, sizeof(bool));
     p->reported = calloc(nslots, sizeof(int64_t));
     p->kinds = calloc(nslots, sizeof(uint8_t));
-    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->reported != NULL &&
-           p->kinds != NULL;
+    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->termed != NULL &&
+           p->reported != NULL && p->kinds != NULL;
 }
 
 static void pool_free(struct pool *p)
@@ -1180,6 +1209,7 @@ static void pool_free(struct pool *p)
     free(p->pids);
     free(p->retiring);
     free(p->killing);
+    free(p->termed);
     free(p->reported);
     free(p->kinds);
 }

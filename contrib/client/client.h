@@ -23,6 +23,7 @@ enum {
 };
 
 #define CLIENT_PORT_LEN 8
+#define CLIENT_HUB_KEY  32 /* an Ed25519 public key: a hub's long-term key */
 
 /* One command line, parsed. */
 struct client_opts {
@@ -32,7 +33,12 @@ struct client_opts {
     uint64_t timeout_ms;       /* -t */
     uint64_t rate;             /* --rate, bytes per second; 0: unlimited */
     uint64_t hub_keepalive_ms; /* hub: --hub-keepalive */
-    const char *hub_wire;      /* hub: --hub-wire, "plain" */
+    const char *hub_wire;      /* hub: --hub-wire, "secure" or "plain" */
+    const char *known_hubs;    /* hub: --known-hubs FILE; NULL: the default */
+    bool has_hub_key;          /* hub: --hub-key, in hub_key */
+    uint8_t hub_key[CLIENT_HUB_KEY];
+    char files_port[CLIENT_PORT_LEN]; /* hub: --files-port; "": the hub's PORT */
+    const char *auto_fetch;           /* hub: --auto-fetch DIR; NULL: off */
     bool force, quiet, verbose, resume, many, json;
 };
 

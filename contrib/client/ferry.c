@@ -15,14 +15,17 @@
  * keeps it as NAME.part, to be resumed. This file is the command line; the
  * work is in fetch.c (downloads), list.c (ls), output.c (files), net.c
  * (sockets and pacing), progress.c (the bar), services.c (echo, upcase,
- * daytime), lottery.c and hub.c (with hubcli.c, the hub's state machine,
- * and hubcli_wire.c).
+ * daytime), lottery.c and hub.c (with hubcli.c, the hub's state machine;
+ * hubcli_wire.c, its wires; hubpin.c, the hub keys trusted; hubpass.c,
+ * the password prompt; hubfile.c, uploads and fetches).
  */
 #include "common/duration.h"
 #include "common/size.h"
 #include "contrib/client/client.h"
 #include "contrib/client/fetch.h"
 #include "contrib/client/hub.h"
+#include "contrib/client/hubpass.h"
+#include "contrib/client/hubpin.h"
 #include "contrib/client/list.h"
 #include "contrib/client/lottery.h"
 #include "contrib/client/output.h"
@@ -54,7 +57,17 @@ enum {
     CMD_ANY = (1 << 7) - 1,
 };
 /* long options without a letter */
-enum { OPT_RATE = 256, OPT_MANY, OPT_JSON, OPT_HUB_KEEPALIVE, OPT_HUB_WIRE };
+enum {
+    OPT_RATE = 256,
+    OPT_MANY,
+    OPT_JSON,
+    OPT_HUB_KEEPALIVE,
+    OPT_HUB_WIRE,
+    OPT_KNOWN_HUBS,
+    OPT_HUB_KEY,
+    OPT_FILES_PORT,
+    OPT_AUTO_FETCH,
+};
 
 /* One table for getopt_long(), --help and the check that an option
  * belongs to the command. */
@@ -74,8 +87,12 @@ static const struct cli_option {
     {"json", OPT_JSON, NULL, "print the listing as one JSON array", "off", CMD_LS},
     {"hub-keepalive", OPT_HUB_KEEPALIVE, "S", "logged in and idle, a keepalive every S", "20s",
      CMD_HUB},
-    /* TODO(issue 10): secure, the default, once the secure wire is built. */
-    {"hub-wire", OPT_HUB_WIRE, "WIRE", "plain (secure is still to come)", "plain", CMD_HUB},
+    {"hub-wire", OPT_HUB_WIRE, "WIRE", "secure or plain, as the hub's", "secure", CMD_HUB},
+    {"known-hubs", OPT_KNOWN_HUBS, "FILE", "the hub keys pinned", "~/.config/ferry/known_hubs",
+     CMD_HUB},
+    {"hub-key", OPT_HUB_KEY, "HEX", "trust only this hub key, pin none", "off", CMD_HUB},
+    {"files-port", OPT_FILES_PORT, "PORT", "ferryd's native port, for files", "PORT", CMD_HUB},
+    {"auto-fetch", OPT_AUTO_FETCH, "DIR", "fetch each file announced into DIR", "off", CMD_HUB},
     {"verbose", 'v', NULL, "trace the protocol exchange on stderr", "off", CMD_ANY},
     /* The hub's client has its own clock: retransmission, then a verdict. */
     {"timeout", 't', "DURATION", "connect and I/O timeout, e.g. 30, 500ms, 2m", "30s",
@@ -173,17 +190,26 @@ static const char usage_lottery[] =
 
 static const char usage_hub[] =
     "\nhub is the client of the publish/subscribe hub at HOST and PORT (UDP; ferryd\n"
-    "--listen hub= --hub-wire plain). Lines on stdin, one a line: login#ID&PASSWORD,\n"
-    "subscribe#ID, unsubscribe#ID, post#TEXT, retrieve#N, logout#, state# (prints\n"
-    "the state), and the course's test hooks reset#, junk# and spurious#. stdout\n"
-    "gets the course's lines (login_ack#successful, <alice>some text, ...;\n"
-    "docs/HUB.md lists them), line-buffered in a pipe. Each line is handled once the\n"
-    "one before has its answer, so a script may pipe many:\n"
-    "  printf 'login#bob&pw\\nsubscribe#alice\\nretrieve#10\\n' | ferry hub ::1 12345\n"
-    "A request is sent again at 0.5, 1.5, 3.5, ... s; after 8 sends without an answer\n"
-    "ferry prints error#hub_unreachable. A line that is no command is refused on\n"
-    "stderr, not sent. At the end of stdin ferry finishes what is in flight, then\n"
-    "exits (it does not log out: the session ends at the hub's timeout).\n";
+    "--listen hub=). Lines on stdin, one a line: login#ID (the password is asked for\n"
+    "on the terminal, without echo, or read from the next line when stdin is not a\n"
+    "terminal) or login#ID&PASSWORD (which lands in the shell's history),\n"
+    "subscribe#ID, unsubscribe#ID, post#TEXT, postfile#PATH (uploads the file to\n"
+    "the hub's ferryd, which announces it to the followers), retrieve#N, logout#,\n"
+    "state# (prints the state), and the course's test hooks reset#, junk# and\n"
+    "spurious#. stdout gets the course's lines (login_ack#successful, <alice>some\n"
+    "text, ...; docs/HUB.md lists them), line-buffered in a pipe. Each line is\n"
+    "handled once the one before has its answer, so a script may pipe many:\n"
+    "  printf 'login#bob\\nbob-pw\\nsubscribe#alice\\nretrieve#10\\n' | ferry hub ::1 12345\n"
+    "The secure wire, the default, signs the login (the password never leaves) and\n"
+    "seals every datagram; the hub's key is pinned in known_hubs the first time, and\n"
+    "a hub that shows another key later is refused (error#hub_key_mismatch). With\n"
+    "--auto-fetch DIR each file announced (<alice>file NAME SIZE SHA256) is fetched\n"
+    "into DIR, kept only if its SHA-256 matches: file#fetched NAME, or\n"
+    "error#fetch_failed NAME and why on stderr. A request is sent again at 0.5,\n"
+    "1.5, 3.5, ... s; after 8 sends without an answer ferry prints\n"
+    "error#hub_unreachable. A line that is no command is refused on stderr, not\n"
+    "sent. At the end of stdin ferry finishes what is in flight, then exits (it\n"
+    "does not log out: the session ends at the hub's timeout).\n";
 
 static const char usage_host[] =
     "\nHOST is a host name (every address it has is tried, in order) or an IPv4 or\n"
@@ -481,15 +507,34 @@ static int parse_keepalive(const char *arg, struct client_opts *o)
     return 0;
 }
 
-/* --hub-wire: plain; secure is refused until it is built. */
+/* --hub-wire: secure or plain, as ferryd's. */
 static int parse_wire(const char *arg, struct client_opts *o)
 {
-    if (strcmp(arg, "secure") == 0)
-        return usage_error("--hub-wire secure is not built yet (issue 10): use --hub-wire plain "
-                           "against a hub on the plain wire");
-    if (strcmp(arg, "plain") != 0)
-        return usage_error("--hub-wire '%s': the wires are plain and secure", arg);
-    o->hub_wire = "plain";
+    if (strcmp(arg, "secure") != 0 && strcmp(arg, "plain") != 0)
+        return usage_error("--hub-wire '%s': the wires are secure and plain", arg);
+    o->hub_wire = strcmp(arg, "secure") == 0 ? "secure" : "plain";
+    return 0;
+}
+
+/* --hub-key: the hub's key as it logs it, "ed25519:HEX" or the HEX. */
+static int parse_hub_key(const char *arg, struct client_opts *o)
+{
+    if (hubpin_parse(arg, o->hub_key) < 0)
+        return usage_error("--hub-key '%s' is not a hub key: 64 hex digits, as the hub logs it "
+                           "('hub: key ed25519:HEX')",
+                           arg);
+    o->has_hub_key = true;
+    return 0;
+}
+
+/* --files-port: a port number. */
+static int parse_files_port(const char *arg, struct client_opts *o)
+{
+    int port = addr_port_parse(arg);
+
+    if (port <= 0 || port > UINT16_MAX)
+        return usage_error("--files-port must be a number from 1 to 65535, got '%s'", arg);
+    snprintf(o->files_port, sizeof(o->files_port), "%u", (unsigned)(uint16_t)port);
     return 0;
 }
 
@@ -534,6 +579,16 @@ static int apply_option(int c, struct cmdline *cl, struct operands *ops)
         return parse_keepalive(optarg, o);
     case OPT_HUB_WIRE:
         return parse_wire(optarg, o);
+    case OPT_KNOWN_HUBS:
+        o->known_hubs = optarg;
+        return 0;
+    case OPT_HUB_KEY:
+        return parse_hub_key(optarg, o);
+    case OPT_FILES_PORT:
+        return parse_files_port(optarg, o);
+    case OPT_AUTO_FETCH:
+        o->auto_fetch = optarg;
+        return 0;
     case 'v':
         o->verbose = true;
         return 0;
@@ -645,6 +700,24 @@ static int parse_max_size(const char *max, struct client_opts *o)
     return 0;
 }
 
+/* The hub's options that go together, or do not: --hub-key and
+ * --known-hubs are the secure wire's, and one excludes the other;
+ * --auto-fetch wants a directory. */
+static int check_hub_options(const struct client_opts *o)
+{
+    struct stat st;
+
+    if (strcmp(o->hub_wire, "plain") == 0 && (o->has_hub_key || o->known_hubs != NULL))
+        return usage_error("--%s: the plain wire has no hub key to check",
+                           o->has_hub_key ? "hub-key" : "known-hubs");
+    if (o->has_hub_key && o->known_hubs != NULL)
+        return usage_error("--hub-key and --known-hubs: give one (with --hub-key the file is "
+                           "neither read nor written)");
+    if (o->auto_fetch != NULL && (stat(o->auto_fetch, &st) < 0 || !S_ISDIR(st.st_mode)))
+        return usage_error("--auto-fetch '%s' is not a directory", o->auto_fetch);
+    return 0;
+}
+
 /* Refuses an option the command does not take, and -o for --many that is
  * not a directory (every file would land on one path). */
 static int check_options(const struct cmdline *cl)
@@ -657,7 +730,7 @@ static int check_options(const struct cmdline *cl)
                                cl->cmd->name);
     if (cl->o.many && cl->o.output != NULL && (stat(cl->o.output, &st) < 0 || !S_ISDIR(st.st_mode)))
         return usage_error("with --many, -o must name a directory ('%s' is not one)", cl->o.output);
-    return 0;
+    return cl->cmd->bit == CMD_HUB ? check_hub_options(&cl->o) : 0;
 }
 
 /* The operands of the command in cl->cmd. Returns 0 or -1. */
@@ -693,7 +766,7 @@ static int parse_args(int argc, char **argv, struct cmdline *cl, struct operands
     memset(cl, 0, sizeof(*cl));
     cl->o.timeout_ms = TIMEOUT_DEFAULT;
     cl->o.hub_keepalive_ms = HUB_KEEPALIVE_DEFAULT;
-    cl->o.hub_wire = "plain"; /* TODO(issue 10): "secure", once it is built */
+    cl->o.hub_wire = "secure"; /* as ferryd's */
     if ((rc = parse_options(argc, argv, cl, ops)) != 0)
         return rc;
     command_list(CMD_ANY, true, names, sizeof(names));
@@ -798,6 +871,7 @@ static void on_fatal_signal(int sig)
                   : sig == SIGTERM ? "terminated"
                                    : "hung up",
                   prog_line_open());
+    hubpass_on_signal(); /* a password prompt's echo back on */
     signal(sig, SIG_DFL);
     raise(sig);
 }

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ void fetch_init(struct fetch_session *s, const struct client_opts *o)
     s->o = o;
     s->mode = prog_mode_for_stderr(o->quiet, o->many);
     s->legacy = false;
+    s->sha256 = NULL;
 }
 
 /* Encodes and sends x's request for name. Returns EX_OK or an exit code. */
@@ -63,9 +65,7 @@ static int fetch_send(const struct fetch_session *s, const char *name, const str
     return EX_OK;
 }
 
-/* Reads and decodes the FILE_RESPONSE. Returns EX_OK with *resp (of any
- * status), or an exit code. */
-static int fetch_answer(int fd, bool verbose, struct wire_response *resp, struct client_err *e)
+int fetch_response(int fd, bool verbose, struct wire_response *resp, struct client_err *e)
 {
     uint8_t ans[WIRE_RESPONSE_LEN];
     ssize_t n = net_read_full(fd, ans, sizeof(ans));
@@ -165,7 +165,7 @@ static int fetch_exchange(const struct fetch_session *s, const char *name, struc
         return EX_CONNECT;
     rc = fetch_send(s, name, x, e);
     if (rc == EX_OK)
-        rc = fetch_answer(x->fd, s->o->verbose, &resp, e);
+        rc = fetch_response(x->fd, s->o->verbose, &resp, e);
     if (rc == EX_OK)
         rc = fetch_judge(s, x, &resp, e);
     if (rc != EX_OK) {
@@ -208,20 +208,41 @@ static int fetch_truncated(const struct fetch_xfer *x, uint64_t done, int err, s
                                      : "");
 }
 
-/* Receives the content, from x->offset to x->size, into out. Returns
- * EX_OK or an exit code. */
+/* With s->sha256: whether the content hashed into st is what was
+ * announced. Returns EX_OK or EX_TRANSFER with e set. */
+static int fetch_digest(const struct fetch_session *s, crypto_hash_sha256_state *st,
+                        struct client_err *e)
+{
+    uint8_t got[crypto_hash_sha256_BYTES];
+    char hex[2 * sizeof(got) + 1], want[sizeof(hex)];
+
+    crypto_hash_sha256_final(st, got);
+    if (sodium_memcmp(got, s->sha256, sizeof(got)) == 0)
+        return EX_OK;
+    return client_fail(e, EX_TRANSFER, "its SHA-256 is %s, not the %s announced; not kept",
+                       sodium_bin2hex(hex, sizeof(hex), got, sizeof(got)),
+                       sodium_bin2hex(want, sizeof(want), s->sha256, sizeof(got)));
+}
+
+/* Receives the content, from x->offset to x->size, into out (with
+ * s->sha256, checking its digest: from offset 0 only). Returns EX_OK or
+ * an exit code. */
 static int fetch_content(const struct fetch_session *s, const char *name,
                          const struct fetch_xfer *x, struct output *out, struct client_err *e)
 {
     struct progress pg;
     struct net_rate rate;
+    crypto_hash_sha256_state st;
     uint64_t done = x->offset;
-    char *buf = malloc(FETCH_BUF);
+    char *buf;
     int64_t t0 = clock_now_ns();
     int rc = EX_OK;
 
-    if (buf == NULL)
+    if (s->sha256 != NULL && x->offset != 0)
+        return client_fail(e, EX_USAGE, "a digest is checked over the whole file, not a resume");
+    if ((buf = malloc(FETCH_BUF)) == NULL)
         return client_fail(e, EX_LOCAL, "out of memory");
+    crypto_hash_sha256_init(&st);
     net_rate_init(&rate, s->o->rate);
     prog_start(&pg, s->mode, name, x->size, x->offset);
     while (done < x->size && rc == EX_OK) {
@@ -229,6 +250,8 @@ static int fetch_content(const struct fetch_session *s, const char *name,
         ssize_t n = net_recv(x->fd, buf, want, &rate);
 
         if (n > 0) {
+            if (s->sha256 != NULL)
+                crypto_hash_sha256_update(&st, (const uint8_t *)buf, (unsigned long long)n);
             if (net_write_all(out->fd, buf, (size_t)n) < 0)
                 rc = client_fail(e, EX_LOCAL, "writing %s: %s", out_label(out), strerror(errno));
             done += (uint64_t)n;
@@ -238,6 +261,8 @@ static int fetch_content(const struct fetch_session *s, const char *name,
         }
     }
     free(buf);
+    if (rc == EX_OK && s->sha256 != NULL)
+        rc = fetch_digest(s, &st, e);
     prog_finish(&pg, done, rc == EX_OK);
     if (s->o->verbose && rc == EX_OK)
         fprintf(stderr, "< content: %llu bytes in %.3f s\n", (unsigned long long)(done - x->offset),

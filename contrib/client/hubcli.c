@@ -16,10 +16,25 @@
  *   which is why both print the same line.
  * - Anything for another token (a session that ended) is ignored.
  * Forwards are acked every time they come and printed once.
+ *
+ * On the secure wire the wire (hubcli_wire.c) has authenticated every
+ * datagram before it comes here, and let through in clear only what the
+ * hub sends in clear; the machine adds the handshake's steps: the HELLO
+ * is sent until a CHALLENGE comes, the loop checks it and the hub's key
+ * (io.challenge), and the PROOF is sent until the login's answer. The
+ * hub answers a wrong PROOF once, with 0x81, and forgets the handshake:
+ * when that refusal is lost, the PROOF sent again is answered by nobody.
+ * So a PROOF unanswered after HUBCLI_PROOF_TRIES sends starts the
+ * handshake over (a new nonce, a new HELLO), at most HUBCLI_HANDSHAKES
+ * times, and the password waits in the request until the login's end.
  */
 #include "contrib/client/hubcli.h"
 
+#include "common/name.h"
+#include "common/wire.h"
+
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +43,9 @@
 #define HUBCLI_SEEN 256 /* forwards remembered, to print each once */
 #define HUBCLI_RETRIEVE_MAX                                                                        \
     256 /* distinct lines one retrieve collects (the hub sends 100 at most) */
-#define HUBCLI_OUT_MAX (4 * HUBWIRE_PAYLOAD_MAX + 64) /* every byte may become \xNN */
+#define HUBCLI_OUT_MAX     (4 * HUBWIRE_PAYLOAD_MAX + 64) /* every byte may become \xNN */
+#define HUBCLI_PROOF_TRIES 3 /* PROOFs unanswered (3.5 s) before the handshake starts over */
+#define HUBCLI_HANDSHAKES  3 /* handshakes a login makes at most */
 
 /* What is in flight: a request, or a test hook sent until the session
  * ends. */
@@ -85,9 +102,14 @@ struct hubcli_req {
     uint32_t token;        /* the session it went with (0: none) */
     uint32_t msg_id;
     uint8_t len;
-    uint8_t payload[HUBWIRE_PAYLOAD_MAX];
-    unsigned tries; /* sends so far */
-    int64_t due;    /* the next send, or the verdict after the last */
+    uint8_t payload[HUBWIRE_PAYLOAD_MAX]; /* a login: "id&password", or the HELLO, or the PROOF */
+    /* A login on the secure wire: */
+    bool proof;                          /* the CHALLENGE came: the PROOF is what is sent */
+    unsigned handshakes;                 /* begun so far */
+    uint8_t secret_len;                  /* the password, for each CHALLENGE */
+    uint8_t secret[HUBWIRE_PAYLOAD_MAX]; /* wiped at the login's end */
+    unsigned tries;                      /* sends so far */
+    int64_t due;                         /* the next send, or the verdict after the last */
     /* A retrieve: */
     unsigned asked; /* n */
     bool ended;     /* its 0xC1 came */
@@ -191,17 +213,23 @@ static int64_t hubcli_backoff(unsigned tries)
     return wait < HUBCLI_CAP_NS ? wait : HUBCLI_CAP_NS;
 }
 
+/* Whether logins are the secure wire's handshake. */
+static bool hubcli_secure(const struct hubcli *c)
+{
+    return c->io.hello != NULL;
+}
+
 /*
- * Sends the login in flight, the first time and every time again. The
- * one place a login leaves: the secure wire's login is a handshake of
- * several datagrams (a challenge, then a proof of the password), and it
- * will take its steps from here and from hubcli_login_answer().
+ * Sends the login in flight, the first time and every time again: the
+ * one place a login leaves. Plain: "id&password". Secure: the HELLO until
+ * the CHALLENGE comes, then the PROOF (which the wire seals anew each
+ * time, under a new sequence number).
  */
 static void hubcli_login_send(struct hubcli *c, int64_t now)
 {
     struct hubcli_req *r = &c->req;
 
-    hubcli_send(c, HUB_LOGIN, 0, r->msg_id, r->payload, r->len, now);
+    hubcli_send(c, r->proof ? HUB_LOGIN_PROOF : HUB_LOGIN, 0, r->msg_id, r->payload, r->len, now);
 }
 
 /* Sends what is in flight (again) and sets when it is due next. */
@@ -217,44 +245,124 @@ static void hubcli_req_send(struct hubcli *c, int64_t now)
     r->due = now + hubcli_backoff(r->tries);
 }
 
-/* Puts kind in flight with the payload given and sends it. A request
- * takes the session's next sequence number, a login a fresh nonce, a
- * test hook 0 (a number no request uses, so that the hook's 0xB0 is
- * seen as outside the state machine). Returns 0, or -errno when no nonce
- * could be drawn (nothing sent). */
-static int hubcli_start(struct hubcli *c, enum hubcli_kind kind, const void *payload, size_t len,
-                        int64_t now)
+/* Nothing in flight any more; a login's password is wiped. */
+static void hubcli_finish(struct hubcli *c)
+{
+    sodium_memzero(&c->req, sizeof(c->req));
+    c->ngot = 0;
+}
+
+/* Makes kind the request in flight, with msg_id, nothing sent yet. */
+static void hubcli_req_init(struct hubcli *c, enum hubcli_kind kind, uint32_t msg_id)
 {
     struct hubcli_req *r = &c->req;
-    uint32_t id = 0;
-    int rc;
 
-    if (kind == REQ_LOGIN) {
-        do {
-            if ((rc = c->p.rnd(&id)) < 0)
-                return rc;
-        } while (id == 0); /* 0 is a course client's nonce */
-    } else if (kind < REQ_JUNK) {
-        id = ++c->seq;
-    }
-    memset(r, 0, sizeof(*r));
+    hubcli_finish(c);
     r->kind = kind;
     r->token = c->token;
-    r->msg_id = id;
+    r->msg_id = msg_id;
+    r->expect = -1;
+}
+
+/* Puts kind, a request or a test hook, in flight with the payload given
+ * and sends it. A request takes the session's next sequence number, a
+ * test hook 0 (a number no request uses, so that the hook's 0xB0 is seen
+ * as outside the state machine). */
+static void hubcli_start(struct hubcli *c, enum hubcli_kind kind, const void *payload, size_t len,
+                         int64_t now)
+{
+    struct hubcli_req *r = &c->req;
+
+    hubcli_req_init(c, kind, kind < REQ_JUNK ? ++c->seq : 0);
     r->len = (uint8_t)len;
     if (len > 0)
         memcpy(r->payload, payload, len);
-    r->expect = -1;
-    c->ngot = 0;
+    hubcli_req_send(c, now);
+}
+
+/* A fresh login nonce: random, never 0 (a course client's). 0 or -errno. */
+static int hubcli_nonce(struct hubcli *c, uint32_t *nonce)
+{
+    int rc;
+
+    do {
+        if ((rc = c->p.rnd(nonce)) < 0)
+            return rc;
+    } while (*nonce == 0);
+    return 0;
+}
+
+/* The secure login's next handshake, under the nonce in c->req: its
+ * HELLO becomes what is sent. Returns 0 or -errno. */
+static int hubcli_hello(struct hubcli *c)
+{
+    struct hubcli_req *r = &c->req;
+    int rc = c->io.hello(c->io.ctx, c->user, r->msg_id, r->payload);
+
+    if (rc < 0 || rc > HUBWIRE_PAYLOAD_MAX)
+        return rc < 0 ? rc : -EMSGSIZE;
+    r->len = (uint8_t)rc;
+    r->handshakes++;
+    return 0;
+}
+
+/* Puts a login in flight and sends it; arg is "id&password", the id
+ * idlen bytes, in c->user already. Plain: the line as it is. Secure: a
+ * HELLO; the password waits in the request until the login's end (a
+ * handshake may have to start over). Returns 0, or -errno (nothing
+ * sent). */
+static int hubcli_login_start(struct hubcli *c, const char *arg, size_t len, size_t idlen,
+                              int64_t now)
+{
+    struct hubcli_req *r = &c->req;
+    uint32_t nonce;
+    int rc;
+
+    if ((rc = hubcli_nonce(c, &nonce)) < 0)
+        return rc;
+    hubcli_req_init(c, REQ_LOGIN, nonce);
+    if (!hubcli_secure(c)) {
+        r->len = (uint8_t)len;
+        memcpy(r->payload, arg, len);
+    } else if ((rc = hubcli_hello(c)) < 0) {
+        hubcli_finish(c);
+        return rc;
+    } else {
+        r->secret_len = (uint8_t)(len - idlen - 1);
+        memcpy(r->secret, arg + idlen + 1, r->secret_len);
+    }
     hubcli_req_send(c, now);
     return 0;
 }
 
-/* Nothing in flight any more; a login's password is wiped. */
-static void hubcli_finish(struct hubcli *c)
+/* A secure login's PROOF went unanswered: a new handshake, as the first
+ * (the password is still there). Returns false when there is none to
+ * make: the login has made its handshakes, or none can be begun. */
+static bool hubcli_login_again(struct hubcli *c, int64_t now)
 {
-    memset(&c->req, 0, sizeof(c->req));
-    c->ngot = 0;
+    struct hubcli_req *r = &c->req;
+    uint32_t nonce, old = r->msg_id;
+
+    if (!r->proof || r->tries < HUBCLI_PROOF_TRIES || r->handshakes >= HUBCLI_HANDSHAKES ||
+        hubcli_nonce(c, &nonce) < 0)
+        return false;
+    r->msg_id = nonce;
+    if (hubcli_hello(c) < 0) {
+        r->msg_id = old;
+        return false;
+    }
+    r->proof = false;
+    r->tries = 0;
+    hubcli_req_send(c, now);
+    return true;
+}
+
+/* The login in flight is over: the wire is told, the password wiped. */
+static void hubcli_login_over(struct hubcli *c, bool ok)
+{
+    if (c->io.login_end != NULL)
+        c->io.login_end(c->io.ctx, ok);
+    hubcli_finish(c);
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -306,11 +414,13 @@ static void hubcli_give_up(struct hubcli *c, int64_t now)
     if (c->token != 0)
         hubcli_send(c, HUB_RESET, c->token, 0, NULL, 0, now);
     c->token = 0;
+    if (c->req.kind == REQ_LOGIN)
+        hubcli_login_over(c, false);
     hubcli_finish(c);
     if (c->eof && c->qlen > 0) {
         c->given_up += c->qlen;
         c->qlen = 0;
-        memset(c->q, 0, HUBCLI_QUEUE_MAX * sizeof(*c->q)); /* passwords too */
+        sodium_memzero(c->q, HUBCLI_QUEUE_MAX * sizeof(*c->q)); /* passwords too */
     }
 }
 
@@ -327,10 +437,96 @@ static bool hubcli_seen_before(struct hubcli *c, uint32_t msg_id)
     return false;
 }
 
+/* The value of hex digit h, or -1. */
+static int hubcli_hexval(uint8_t h)
+{
+    if (h >= '0' && h <= '9')
+        return h - '0';
+    if (h >= 'a' && h <= 'f')
+        return h - 'a' + 10;
+    return h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+}
+
+/* What a file notification announces: "<alice>NAME SIZE SHA256HEX". */
+struct hubcli_note {
+    const uint8_t *name; /* into the payload */
+    size_t name_len;
+    uint64_t size;
+    uint8_t sha256[32];
+};
+
+/* Reads a notification's payload from its end (a name may hold spaces).
+ * Returns true when it has that form. */
+static bool hubcli_note_parse(const uint8_t *p, size_t len, struct hubcli_note *n)
+{
+    const uint8_t *gt = memchr(p, '>', len), *end = p + len, *hex, *digits;
+
+    /* Long enough before any pointer is taken back from the end. */
+    if (len < 1 || p[0] != '<' || gt == NULL || end - gt < 1 + 1 + 1 + 1 + 1 + 64)
+        return false;
+    hex = end - 64;
+    if (hex[-1] != ' ')
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = hubcli_hexval(hex[2 * i]), lo = hubcli_hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return false;
+        n->sha256[i] = (uint8_t)(hi << 4 | lo);
+    }
+    for (digits = hex - 1; digits > gt + 1 && digits[-1] >= '0' && digits[-1] <= '9'; digits--)
+        ;
+    if (digits == hex - 1 || hex - 1 - digits > 19 || digits[-1] != ' ' || digits - 1 == gt + 1)
+        return false;
+    n->size = 0;
+    for (const uint8_t *d = digits; d < hex - 1; d++)
+        n->size = n->size * 10 + (uint64_t)(*d - '0');
+    n->name = gt + 1;
+    n->name_len = (size_t)(digits - 1 - n->name);
+    return true;
+}
+
+/* Whether len bytes at name are a name the hub takes for a file: a plain
+ * file name (name.h), at most WIRE_PUT_NAME_MAX bytes, not hidden. */
+static bool hubcli_file_name_ok(const void *name, size_t len)
+{
+    return len <= WIRE_PUT_NAME_MAX && name_valid(name, len) && ((const char *)name)[0] != '.';
+}
+
+/* --auto-fetch: downloads what notification m announces, once (the
+ * caller sees each msg_id once), and says how it went: "file#fetched
+ * NAME" or "error#fetch_failed NAME", the reason on stderr. */
+static void hubcli_autofetch(struct hubcli *c, const struct hubwire_msg *m)
+{
+    char line[HUBCLI_OUT_MAX], name[WIRE_PUT_NAME_MAX + 1], why[HUBCLI_WHY_MAX] = "";
+    struct hubcli_note n;
+    bool ok = false;
+
+    if (!hubcli_note_parse(m->payload, m->len, &n)) {
+        hubcli_print(c, hubcli_text("error#fetch_failed ", m->payload, m->len, line));
+        hubcli_warnf(c, "hub: a file notification that is not <ID>NAME SIZE SHA256: not fetched");
+        return;
+    }
+    hubcli_text("", n.name, n.name_len, line);
+    if (!hubcli_file_name_ok(n.name, n.name_len)) {
+        snprintf(why, sizeof(why), "hub: '%.100s': not a plain file name; not fetched", line);
+    } else {
+        memcpy(name, n.name, n.name_len);
+        name[n.name_len] = '\0';
+        ok = c->io.fetch(c->io.ctx, name, n.size, n.sha256, why) == 0;
+    }
+    hubcli_print(
+        c, hubcli_text(ok ? "file#fetched " : "error#fetch_failed ", n.name, n.name_len, line));
+    if (why[0] != '\0')
+        c->io.warn(c->io.ctx, why);
+}
+
 /* A forward, or a file notification: acked every time it comes (the hub
  * sends it until it hears an ack), printed the first time. A notification
  * ("<alice>NAME SIZE SHA256") prints as the forward a course session gets
- * for it: "<alice>file NAME SIZE SHA256". TODO(issue 10): --auto-fetch. */
+ * for it: "<alice>file NAME SIZE SHA256"; with --auto-fetch the file is
+ * downloaded then, after the ack, so that the hub need not send it
+ * again meanwhile. */
 static void hubcli_forward(struct hubcli *c, const struct hubwire_msg *m, int64_t now)
 {
     char line[HUBCLI_OUT_MAX];
@@ -350,6 +546,8 @@ static void hubcli_forward(struct hubcli *c, const struct hubwire_msg *m, int64_
     }
     hubcli_escape(line, at, m->payload + skip, m->len - skip);
     hubcli_print(c, line);
+    if (m->op == HUB_FILE_NOTE && c->io.fetch != NULL)
+        hubcli_autofetch(c, m);
 }
 
 static int hubcli_newest_first(const void *a, const void *b)
@@ -413,13 +611,45 @@ static void hubcli_retrieve_end(struct hubcli *c, const struct hubwire_msg *m)
     hubcli_retrieve_done(c);
 }
 
-/* The login's answer. Returns false for an ok without a token (no
- * session to keep: not an answer). */
+/* The secure login's CHALLENGE, with the password kept for it: the
+ * loop checks it and the hub's key, and makes the PROOF, which is sent
+ * from now on (a back-off of its own) instead of the HELLO; a key that
+ * is not the pinned one ends the login, no PROOF sent. Returns false
+ * for one to drop (forged or malformed: the HELLO goes on). */
+static bool hubcli_challenge(struct hubcli *c, const struct hubwire_msg *m, int64_t now)
+{
+    struct hubcli_req *r = &c->req;
+    char why[HUBCLI_WHY_MAX] = "";
+    uint8_t proof[HUBWIRE_PAYLOAD_MAX];
+    int n;
+
+    if (r->proof)
+        return true; /* a late copy: the PROOF is on its way */
+    n = c->io.challenge(c->io.ctx, m, r->secret, r->secret_len, proof, why);
+    if (why[0] != '\0')
+        c->io.warn(c->io.ctx, why);
+    if (n == -EBADMSG)
+        return false;
+    if (n < 0 || n > HUBWIRE_PAYLOAD_MAX) {
+        hubcli_print(c, n == -EKEYREJECTED ? "error#hub_key_mismatch" : "login_ack#failed");
+        hubcli_login_over(c, false);
+        return true;
+    }
+    memcpy(r->payload, proof, (size_t)n);
+    r->len = (uint8_t)n;
+    r->proof = true;
+    r->tries = 0;
+    hubcli_req_send(c, now);
+    return true;
+}
+
+/* The login's answer. Returns false for one that is none: an ok without
+ * a token (no session to keep), or, secure, before the PROOF. */
 static bool hubcli_login_answer(struct hubcli *c, const struct hubwire_msg *m, int64_t now)
 {
     bool ok = m->op == HUB_LOGIN_OK;
 
-    if (ok && m->token == 0)
+    if (ok && (m->token == 0 || (hubcli_secure(c) && !c->req.proof)))
         return false;
     if (ok) {
         c->token = m->token;
@@ -427,8 +657,13 @@ static bool hubcli_login_answer(struct hubcli *c, const struct hubwire_msg *m, i
         c->seq = 0;
         c->last_sent = now; /* the keepalives count from here */
     }
+    /* A secure hub answers any HELLO with a CHALLENGE (an unknown id
+     * too): a refusal before one is a HELLO it could not read. */
+    if (!ok && hubcli_secure(c) && !c->req.proof)
+        hubcli_warnf(c, "hub: the hub refused the HELLO: is it on the plain wire (ferry hub "
+                        "--hub-wire plain)?");
     hubcli_print(c, ok ? hubcli_kinds[REQ_LOGIN].ok_line : hubcli_kinds[REQ_LOGIN].failed_line);
-    hubcli_finish(c);
+    hubcli_login_over(c, ok);
     return true;
 }
 
@@ -464,6 +699,8 @@ static bool hubcli_answer(struct hubcli *c, const struct hubwire_msg *m, int64_t
 
     if (r->kind == REQ_NONE || r->kind >= REQ_JUNK) /* a hook's answer is the session's end */
         return false;
+    if (r->kind == REQ_LOGIN && m->msg_id == r->msg_id && m->op == HUB_LOGIN_CHALLENGE)
+        return hubcli_secure(c) && hubcli_challenge(c, m, now);
     if (r->kind == REQ_LOGIN)
         return (m->op == HUB_LOGIN_OK || m->op == HUB_LOGIN_FAILED) && m->msg_id == r->msg_id &&
                hubcli_login_answer(c, m, now);
@@ -521,7 +758,7 @@ static bool hubcli_need_session(struct hubcli *c, const char *cmd)
 static void hubcli_request(struct hubcli *c, enum hubcli_kind kind, const char *arg, size_t len,
                            int64_t now)
 {
-    hubcli_start(c, kind, arg, len, now); /* draws no nonce: cannot fail */
+    hubcli_start(c, kind, arg, len, now);
 }
 
 static bool hubcli_check_id(struct hubcli *c, const char *cmd, const char *id, size_t len)
@@ -537,7 +774,16 @@ static void cmd_login(struct hubcli *c, const char *arg, size_t len, int64_t now
 {
     const char *amp = memchr(arg, '&', len);
     size_t idlen = amp ? (size_t)(amp - arg) : len;
+    int rc;
 
+    /* Secure, the loop joins "login#ID" and the password it reads
+     * (prompt, or the next line): alone, there was none to read. */
+    if (amp == NULL && hubcli_secure(c)) {
+        hubcli_warnf(c,
+                     "hub: login#%.*s: no password (none at the prompt, or stdin ended); not sent",
+                     (int)(len > 40 ? 40 : len), arg);
+        return;
+    }
     if (amp == NULL) {
         hubcli_warnf(c, "hub: login# wants ID&PASSWORD; not sent");
         return;
@@ -555,8 +801,9 @@ static void cmd_login(struct hubcli *c, const char *arg, size_t len, int64_t now
     }
     memcpy(c->user, arg, idlen);
     c->user[idlen] = '\0';
-    if (hubcli_start(c, REQ_LOGIN, arg, len, now) < 0)
-        hubcli_warnf(c, "hub: login#: cannot draw a random nonce; not sent");
+    if ((rc = hubcli_login_start(c, arg, len, idlen, now)) < 0)
+        hubcli_warnf(c, "hub: login#: cannot start a login (a random nonce, a key): %s; not sent",
+                     strerror(-rc));
 }
 
 static void cmd_subscribe(struct hubcli *c, const char *arg, size_t len, int64_t now)
@@ -583,11 +830,59 @@ static void cmd_post(struct hubcli *c, const char *arg, size_t len, int64_t now)
     hubcli_request(c, REQ_POST, arg, len, now);
 }
 
+/* The basename of postfile#'s path: the name the file takes at the hub,
+ * if the hub takes it. Returns it (into path), or NULL, said on stderr. */
+static const char *hubcli_upload_name(struct hubcli *c, const char *path)
+{
+    const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+    size_t len = strlen(name);
+
+    if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        hubcli_warnf(c, "hub: postfile#%.200s: not a file's path; not sent", path);
+    else if (len > WIRE_PUT_NAME_MAX)
+        hubcli_warnf(c,
+                     "hub: postfile#: the name '%.40s...' is %zu bytes, over the hub's %d; "
+                     "not sent",
+                     name, len, WIRE_PUT_NAME_MAX);
+    else if (name[0] == '.')
+        hubcli_warnf(c,
+                     "hub: postfile#: the name '%s' starts with '.' (the hub takes no hidden "
+                     "names); not sent",
+                     name);
+    else if (!name_valid(name, len))
+        hubcli_warnf(c, "hub: postfile#: the name of '%.200s' is not printable ASCII; not sent",
+                     path);
+    else
+        return name;
+    return NULL;
+}
+
+/* Uploads a file (a native PUT) with the session's token; the hub then
+ * announces it to the followers. The loop does the transfer, while the
+ * machine waits: nothing is in flight, so nothing of the machine's is
+ * late meanwhile (datagrams that come wait in the socket). */
 static void cmd_postfile(struct hubcli *c, const char *arg, size_t len, int64_t now)
 {
-    (void)arg, (void)len, (void)now;
-    hubcli_warnf(c, "hub: postfile# is not supported yet (file announcements are still to "
-                    "come, issue 10); not sent");
+    char path[HUBCLI_LINE_MAX + 1], why[HUBCLI_WHY_MAX] = "";
+    const char *name;
+    int rc;
+
+    (void)now;
+    if (len == 0 || memchr(arg, '\0', len) != NULL) {
+        hubcli_warnf(c, "hub: postfile# wants the path of a file (postfile#notes.txt); not sent");
+        return;
+    }
+    if (!hubcli_need_session(c, "postfile"))
+        return;
+    memcpy(path, arg, len);
+    path[len] = '\0';
+    if ((name = hubcli_upload_name(c, path)) == NULL)
+        return;
+    rc = c->io.upload(c->io.ctx, path, name, c->token, why);
+    if (rc != HUBCLI_UP_REFUSED)
+        hubcli_print(c, rc == HUBCLI_UP_OK ? "postfile_ack#successful" : "postfile_ack#failed");
+    if (why[0] != '\0')
+        c->io.warn(c->io.ctx, why);
 }
 
 static void cmd_retrieve(struct hubcli *c, const char *arg, size_t len, int64_t now)
@@ -699,7 +994,8 @@ static void hubcli_run(struct hubcli *c, const char *line, size_t len, int64_t n
     }
     hubcli_warnf(c,
                  "hub: '%.*s' is not a command (login#ID&PASSWORD, subscribe#ID, unsubscribe#ID, "
-                 "post#TEXT, retrieve#N, logout#, state#, reset#, junk#, spurious#); not sent",
+                 "post#TEXT, postfile#PATH, retrieve#N, logout#, state#, reset#, junk#, "
+                 "spurious#); not sent",
                  (int)(len > 40 ? 40 : len), line);
 }
 
@@ -713,6 +1009,7 @@ static void hubcli_pump(struct hubcli *c, int64_t now)
         c->qhead = (c->qhead + 1) % HUBCLI_QUEUE_MAX;
         c->qlen--;
         hubcli_run(c, l->text, l->len, now);
+        sodium_memzero(l->text, sizeof(l->text)); /* a login's password, say */
     }
 }
 
@@ -742,7 +1039,7 @@ void hubcli_free(struct hubcli *c)
         return;
     hubcli_finish(c);
     if (c->q != NULL) /* queued lines may hold passwords too */
-        memset(c->q, 0, HUBCLI_QUEUE_MAX * sizeof(*c->q));
+        sodium_memzero(c->q, HUBCLI_QUEUE_MAX * sizeof(*c->q));
     free(c->q);
     free(c->got);
     free(c);
@@ -776,16 +1073,26 @@ void hubcli_input(struct hubcli *c, const struct hubwire_msg *m, int64_t now)
     hubcli_pump(c, now);
 }
 
+/* What is in flight is due: sent again, begun again (a secure login's
+ * handshake), or given up. */
+static void hubcli_due(struct hubcli *c, int64_t now)
+{
+    struct hubcli_req *r = &c->req;
+
+    if (r->kind == REQ_LOGIN && hubcli_login_again(c, now))
+        return; /* a new handshake: its HELLO is sent */
+    if (r->tries >= HUBCLI_TRIES)
+        hubcli_give_up(c, now);
+    else
+        hubcli_req_send(c, now);
+}
+
 void hubcli_tick(struct hubcli *c, int64_t now)
 {
     struct hubcli_req *r = &c->req;
 
-    if (r->kind != REQ_NONE && r->due <= now) {
-        if (r->tries >= HUBCLI_TRIES)
-            hubcli_give_up(c, now);
-        else
-            hubcli_req_send(c, now);
-    }
+    if (r->kind != REQ_NONE && r->due <= now)
+        hubcli_due(c, now);
     /* Also while a request is in flight: its back-off leaves gaps up to
      * 4 s, longer than a short session timeout. */
     if (c->token != 0 && now - c->last_sent >= c->p.keepalive_ns)

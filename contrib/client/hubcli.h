@@ -4,7 +4,9 @@
  * never prints by itself; the loop (hub.c) feeds it the user's lines,
  * the decoded datagrams and the monotonic time, and it answers through
  * struct hubcli_io: datagrams to send (decoded: the wire, hubcli_wire.h,
- * encodes them), lines for stdout, complaints for stderr.
+ * encodes them), lines for stdout, complaints for stderr, and the few
+ * things only the loop can do (the secure wire's handshake steps, an
+ * upload, a download).
  *
  * States: OFFLINE, LOGIN_SENT, ONLINE, and one X_SENT per request while
  * it awaits its answer. One request is in flight at a time; lines that
@@ -14,7 +16,9 @@
  * session's sequence number (1, 2, ...; a login carries a random nonce);
  * it is sent again at 0.5, 1.5, 3.5, 7.5, 11.5, 15.5 and 19.5 s, and
  * after 8 sends without an answer (23.5 s) the hub is declared
- * unreachable.
+ * unreachable. On the secure wire a login is two steps, each with that
+ * back-off: the HELLO until the hub's CHALLENGE, then the PROOF until its
+ * answer.
  */
 #ifndef FERRY_CLIENT_HUBCLI_H
 #define FERRY_CLIENT_HUBCLI_H
@@ -30,6 +34,7 @@
 #define HUBCLI_FIRST_NS  500000000LL
 #define HUBCLI_CAP_NS    4000000000LL
 #define HUBCLI_TRIES     8
+#define HUBCLI_WHY_MAX   2048 /* a message the loop leaves for stderr */
 
 enum hubcli_state {
     HUBCLI_OFFLINE,
@@ -42,8 +47,16 @@ enum hubcli_state {
     HUBCLI_LOGOUT_SENT,
 };
 
+/* What an upload (postfile#) came to. */
+enum hubcli_upload {
+    HUBCLI_UP_OK,      /* stored, and announced to the followers */
+    HUBCLI_UP_FAILED,  /* the server refused it, or the transfer failed */
+    HUBCLI_UP_REFUSED, /* not sent: the path is no regular file we can read */
+};
+
 /* What the machine asks of its loop. Nothing given is kept after a call
- * returns. */
+ * returns. A call that may leave a message for stderr gets why (room:
+ * HUBCLI_WHY_MAX bytes, "" on entry); the machine says it. */
 struct hubcli_io {
     void *ctx;
     /* Sends one datagram, m decoded, plaintext. A failure is the loop's to
@@ -55,6 +68,33 @@ struct hubcli_io {
     /* One complaint for stderr (a line refused, a message outside the
      * state machine), without "ferry: " or a newline. */
     void (*warn)(void *ctx, const char *msg);
+
+    /* The secure wire's login (docs/HUB.md, "Login: three datagrams");
+     * all three NULL on the plain wire, whose login is one datagram.
+     * hello: a fresh handshake for id under nonce; writes the HELLO's
+     * payload and returns its length, or -errno. challenge: the hub's
+     * CHALLENGE m (in clear, its msg_id the nonce) and the password;
+     * checks the hub's signature and its key against the pin, and writes
+     * the PROOF's payload; returns its length, or -EBADMSG for a
+     * challenge to drop (forged or malformed: the HELLO goes on),
+     * -EKEYREJECTED when the hub's key is not the pinned one (no PROOF
+     * leaves), or another -errno (the login fails). login_end: the login
+     * is over, ok or not. */
+    int (*hello)(void *ctx, const char *id, uint32_t nonce, uint8_t *payload);
+    int (*challenge)(void *ctx, const struct hubwire_msg *m, const void *password, size_t len,
+                     uint8_t *proof, char *why);
+    void (*login_end)(void *ctx, bool ok);
+
+    /* postfile#: uploads the file at path, under name (its basename,
+     * checked already), for the session token. Returns an enum
+     * hubcli_upload. It may take a while: the machine waits. */
+    int (*upload)(void *ctx, const char *path, const char *name, uint32_t token, char *why);
+
+    /* --auto-fetch: downloads the file a notification announced and
+     * checks its SHA-256. Returns 0, or -1 (nothing kept). NULL: a
+     * notification is only printed. It may take a while: the machine
+     * waits. */
+    int (*fetch)(void *ctx, const char *name, uint64_t size, const uint8_t sha256[32], char *why);
 };
 
 struct hubcli_params {

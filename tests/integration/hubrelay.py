@@ -19,6 +19,18 @@ From a test (a thread of its own, ended by stop() or after lifetime s):
     with Relay(("127.0.0.1", hub_port), drop=0.2, dup=0.2, reorder=0.2) as relay:
         ... clients send to relay.addr ...
 
+drop_run=N bounds the drops in a row of each flow to N: a client's
+retransmission (8 sends) then always gets through, so that a test fails for
+a bug, never for eight drops in a row (0.36^8 per request at 20 % each way:
+a few runs in a hundred of a suite with hundreds of requests).
+
+With record=True it keeps every datagram it took, in order, with its
+direction and client (relay.wait_for() waits for one that matches);
+relay.replay() sends one of them again, as its sender did, so that a test
+can replay a sealed datagram. relay.hold("down") keeps a direction's
+datagrams back until relay.release("down"), so that a test can act
+between a datagram's arrival and its delivery without a race.
+
 From a shell:
 
     python3 hubrelay.py --upstream 127.0.0.1:12345 --drop 0.2 --dup 0.2 --reorder 0.2
@@ -50,7 +62,8 @@ class Relay:
     down={"drop": 0, ...} overrides rates for the hub-to-client direction."""
 
     def __init__(self, upstream, drop=0.0, dup=0.0, reorder=0.0, delay=0.0, seed=None,
-                 lifetime=120.0, listen=("127.0.0.1", 0), down=None, log=sys.stderr):
+                 lifetime=120.0, listen=("127.0.0.1", 0), down=None, log=sys.stderr,
+                 record=False, drop_run=None):
         if seed is None:
             env = os.environ.get("HUBRELAY_SEED")
             seed = int(env) if env else random.SystemRandom().randrange(1 << 32)
@@ -59,6 +72,8 @@ class Relay:
         self.lifetime = lifetime
         rates = {"drop": drop, "dup": dup, "reorder": reorder, "delay": delay}
         self.rates = {"up": dict(rates), "down": {**rates, **(down or {})}}
+        self.drop_run = drop_run
+        self._runs = {}  # (client, direction) -> drops in a row
         self.stats = {d: dict.fromkeys(("in", "dropped", "duplicated", "reordered"), 0)
                       for d in DIRECTIONS}
         self.sock = socket.socket(_family(listen[0]), socket.SOCK_DGRAM)
@@ -76,12 +91,17 @@ class Relay:
         self._sel.register(self._wake_r, selectors.EVENT_READ)
         self._stop = False
         self._thread = None
+        self.record = record
+        self.recorded = []  # (direction, client, data), in arrival order
+        self._cond = threading.Condition()  # guards recorded and held
+        self._held = {d: None for d in DIRECTIONS}  # a list while held: (send, data)
         print(f"hubrelay: seed {seed} (HUBRELAY_SEED={seed} draws the same); "
               f"{self.describe()}", file=log)
 
     def describe(self):
+        run = f"; at most {self.drop_run} drops in a row" if self.drop_run is not None else ""
         return "; ".join(f"{d}: " + ", ".join(f"{k} {v:g}" for k, v in self.rates[d].items())
-                         for d in DIRECTIONS)
+                         for d in DIRECTIONS) + run
 
     # -- running
 
@@ -105,6 +125,52 @@ class Relay:
             self._sel.unregister(key.fileobj)
             key.fileobj.close()
         self._wake_w.close()
+
+    # -- for tests: recording, replaying, holding back
+
+    def wait_for(self, match, timeout=10.0, start=0):
+        """The index of the first recorded datagram from start on for which
+        match(direction, client, data) holds, waiting (bounded) for it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = start
+            while True:
+                while i < len(self.recorded):
+                    if match(*self.recorded[i]):
+                        return i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"hubrelay: no such datagram within {timeout} s")
+                self._cond.wait(left)
+
+    def mark(self):
+        """The index the next recorded datagram will have."""
+        with self._cond:
+            return len(self.recorded)
+
+    def replay(self, index):
+        """Sends recorded datagram index again, as it went: up through its
+        client's upstream socket (the hub sees the client's address), down
+        to the client."""
+        direction, client, data = self.recorded[index]
+        if direction == "up":
+            self._flows[client][0].send(data)
+        else:
+            self.sock.sendto(data, client)
+
+    def hold(self, direction):
+        """Keeps direction's datagrams back (after their impairment) until release()."""
+        with self._cond:
+            if self._held[direction] is None:
+                self._held[direction] = []
+
+    def release(self, direction):
+        """Sends what hold() kept back, in order, and stops holding."""
+        with self._cond:
+            held, self._held[direction] = self._held[direction] or [], None
+        for send, data in held:
+            self._send(send, data)
 
     def __enter__(self):
         return self.start()
@@ -156,7 +222,9 @@ class Relay:
             except OSError:
                 continue  # an ICMP error for an earlier send to a client gone
             up, rngs = self._flow(client[:2])
-            self._impair("up", rngs["up"], data, lambda d, s=up: s.send(d))
+            self._note("up", client[:2], data)
+            self._impair("up", rngs["up"], data, self._sender("up", lambda d, s=up: s.send(d)),
+                         (client[:2], "up"))
 
     def _from_hub(self, up):
         client = self._clients[up]
@@ -170,15 +238,38 @@ class Relay:
                     continue
                 return
             rng = self._flows[client][1]["down"]
-            self._impair("down", rng, data, lambda d, c=client: self.sock.sendto(d, c))
+            self._note("down", client, data)
+            self._impair("down", rng, data,
+                         self._sender("down", lambda d, c=client: self.sock.sendto(d, c)),
+                         (client, "down"))
 
-    def _impair(self, direction, rng, data, send):
+    def _note(self, direction, client, data):
+        if self.record:
+            with self._cond:
+                self.recorded.append((direction, client, data))
+                self._cond.notify_all()
+
+    def _sender(self, direction, send):
+        """send, or, while direction is held, a keeper of what it would send."""
+        def held_or_sent(data):
+            with self._cond:
+                if self._held[direction] is not None:
+                    self._held[direction].append((send, data))
+                    return
+            send(data)
+        return held_or_sent
+
+    def _impair(self, direction, rng, data, send, flow):
         """Drops, duplicates, delays or holds back one datagram."""
         r, st = self.rates[direction], self.stats[direction]
         st["in"] += 1
-        if rng.random() < r["drop"]:
+        drop = rng.random() < r["drop"]
+        run = self._runs.get(flow, 0) + 1 if drop else 0
+        if drop and (self.drop_run is None or run <= self.drop_run):
+            self._runs[flow] = run
             st["dropped"] += 1
             return
+        self._runs[flow] = 0
         copies = 1
         if rng.random() < r["dup"]:
             st["duplicated"] += 1
@@ -221,10 +312,12 @@ def main():
     for name in ("drop", "dup", "reorder"):
         p.add_argument(f"--{name}", type=float, default=0.0, help="probability per datagram")
     p.add_argument("--delay", type=float, default=0.0, help="seconds added to every datagram")
+    p.add_argument("--drop-run", type=int, help="at most this many drops in a row per flow")
     p.add_argument("--seed", type=int, help="[HUBRELAY_SEED, else random]")
     p.add_argument("--lifetime", type=float, default=3600.0, help="seconds, then exit [3600]")
     a = p.parse_args()
-    relay = Relay(a.upstream, a.drop, a.dup, a.reorder, a.delay, a.seed, a.lifetime, a.listen)
+    relay = Relay(a.upstream, a.drop, a.dup, a.reorder, a.delay, a.seed, a.lifetime, a.listen,
+                  drop_run=a.drop_run)
     host, port = relay.addr
     print(f"hubrelay: listening on {'[%s]' % host if ':' in host else host}:{port}",
           file=sys.stderr, flush=True)

@@ -535,6 +535,30 @@ class Hub(FerryTest):
         self.assertFalse(os.path.exists(os.path.join(self.root, "cut.bin")))
         self.assertEqual(put(srv, ta, "next.bin", b"after"), (OK, 5))
 
+    def test_a_graceful_stop_lets_an_upload_finish(self):
+        """SIGTERM while a PUT's content is still coming: the worker
+        finishes it, and the hub, stopped only once the workers are gone,
+        still answers it (OK, the file in place); then ferryd exits 0."""
+        srv = self.start(hubs=("127.0.0.1",))
+        a = self.client()
+        ta = a.login("alice", "alice-pw")
+        data = os.urandom(50000)
+        s = srv.connect()
+        self.addCleanup(s.close)
+        s.sendall(struct.pack(">BBHQI", 1, 0x08, 8, len(data), ta) + b"late.bin" + data[:1000])
+        wait_until(lambda: any(n.startswith(".ferry-put-") for n in os.listdir(self.root)),
+                   what="the upload under way")
+        mark = srv.mark()
+        os.kill(srv.pid, signal.SIGTERM)
+        srv.wait_log(r"stopping gracefully", start=mark)
+        s.sendall(data[1000:])
+        self.assertEqual(parse_response(recv_exact(s, 11))[2:], (OK, len(data)))
+        with open(os.path.join(self.root, "late.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(srv.proc.wait(timeout=30), 0)
+        log = srv.log()
+        self.assertLess(log.rindex("worker exited"), log.index("hub exited"), log)
+
     def test_configuration_refusals(self):
         r = subprocess.run([FERRYD, "--listen", "native=127.0.0.1:0", "--hub-db", "x", self.root],
                            capture_output=True, text=True, timeout=10)

@@ -1,32 +1,51 @@
-"""`ferry hub`, the hub's client, against the real ferryd on the plain wire,
-as the course grades it: three clients in pipes (a publisher, a subscriber
-and a bystander), each fed lines on stdin and read line by line on stdout.
+"""`ferry hub`, the hub's client, against the real ferryd, as the course
+grades it: three clients in pipes (a publisher, a subscriber and a
+bystander), each fed lines on stdin and read line by line on stdout.
 Login and must-login-first; logout and its errors; subscribe and post (no
 feed before, the feed after); unsubscribe and post; retrieve 1 and 20 in
 order across publishers; a reset caused by the client (reset#) and by the
 server (junk#, spurious#); the session timeout; a script that pipes more
-lines than the client queues. Then every case again through hubrelay.py
-at 20 % drop, duplication and reordering both ways, with the same exact
-outputs. Last, bad datagrams against the hub over raw UDP.
+lines than the client queues. Each case runs on both wires: the secure
+one, the default (ferryd without --hub-wire, the password on the line
+after login#ID), and the plain one; and every case again through
+hubrelay.py at 20 % drop, duplication and reordering both ways, with the
+same exact outputs. Then what only the secure wire has: the hub's key
+pinned on first use and a wrong one refused before the proof, the
+password from the next line of a pipe and at a terminal's prompt (a
+pty), without echo, a replayed sealed datagram
+dropped (and counted by the hub); files on both wires: postfile# and
+--auto-fetch end to end, a name taken by another user, a digest that
+does not match. Last, bad datagrams against the hub over raw UDP.
+
+The lossy cases run side by side (SideBySide, at most PARALLEL at once,
+each with its own ferryd, relay and clients): they wait on back-off
+timers, not on the CPU, and one after the other they would take most of
+two minutes.
 
 No sleep synchronises anything: every read of a client's stdout waits on
 the pipe (select) with a deadline, and every wait on ferryd on its log.
 state# is the barrier of a script: it is answered in its turn, after the
-answer to every line before it."""
+answer to every line before it. Nothing is written under $HOME: every
+client is given --known-hubs (or --hub-key, or XDG_CONFIG_HOME) inside the
+test's directory."""
 
+import concurrent.futures
+import hashlib
 import itertools
 import os
+import pty
 import random
 import re
 import select
 import socket
 import struct
 import subprocess
+import termios
 import threading
 import time
 import unittest
 
-from ferrytest import FERRY, FerryTest
+from ferrytest import FERRY, FerryTest, wait_until
 from hubrelay import Relay
 from test_hub import Client as RawClient, admin, have_ipv6, hub_port
 
@@ -34,10 +53,23 @@ USERS = ("alice", "bob", "carol")
 # A line comes within this, or ferry has given up on the hub (23.5 s), or
 # something is wrong.
 LINE_TIMEOUT = 25.0
-LOSS = {"drop": 0.2, "dup": 0.2, "reorder": 0.2}
+# drop_run: never more than 3 drops in a row, so that a case fails for a bug and
+# never for 8 drops in a row of one request (hubrelay.py).
+LOSS = {"drop": 0.2, "dup": 0.2, "reorder": 0.2, "drop_run": 3}
+PARALLEL = 10  # lossy cases at once
 
 KEEPALIVE, RETRIEVE, POST, KEEPALIVE_ACK, POST_ACK, RETRIEVE_END, MUST_LOGIN = (
     0x0E, 0x40, 0x30, 0x8E, 0xB0, 0xC1, 0xF0)
+SUBSCRIBE_OK, FILE_NOTE = 0x90, 0xB2
+PIN_NOTE = re.compile(r"^\S+ is new: its key ed25519:[0-9a-f]{64} is pinned now in ")
+ENVELOPE = 24  # a sealed datagram's u64 seq and tag, after the payload
+NO_KEY = "00" * 32  # a --hub-key no hub has: the unreachable client never reads known_hubs
+
+
+def sealed(data, op=None):
+    """Whether data is a sealed datagram (of opcode op)."""
+    return (len(data) == 12 + data[3] + ENVELOPE and data[:2] == b"FR"
+            and (op is None or data[2] == op))
 
 DB_NUMBERS = itertools.count()
 
@@ -50,7 +82,8 @@ UNREACHABLE = {}
 def setUpModule():
     hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     hole.bind(("127.0.0.1", 0))  # takes datagrams, answers none
-    proc = subprocess.Popen([FERRY, "hub", "127.0.0.1", str(hole.getsockname()[1])],
+    proc = subprocess.Popen([FERRY, "hub", "--hub-key", NO_KEY, "127.0.0.1",
+                             str(hole.getsockname()[1])],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     proc.stdin.write(b"login#alice&alice-pw\nsubscribe#bob\n")
@@ -73,12 +106,12 @@ def tearDownModule():
 class HubClient:
     """One `ferry hub` in pipes: lines in, lines out, reads bounded."""
 
-    def __init__(self, test, target, *opts, name="client"):
+    def __init__(self, test, target, *opts, name="client", env=None):
         host, port = target
         self.test, self.name = test, name
         self.proc = subprocess.Popen([FERRY, "hub", *opts, host, str(port)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         self.out = b""
         self.err = []
         self.cond = threading.Condition()
@@ -138,9 +171,11 @@ class HubClient:
                 break
         self.test.assertEqual(got, list(lines[:len(got)]), f"{self.name}: stderr {self.err}")
 
-    def warnings(self):
-        """What ferry said on stderr, "ferry: hub: " taken off (after finish())."""
-        return [line.removeprefix("ferry: hub: ") for line in self.err]
+    def warnings(self, pins=False):
+        """What ferry said on stderr, "ferry: hub: " taken off (after
+        finish()); the note of a hub key pinned on first use only with pins."""
+        lines = [line.removeprefix("ferry: hub: ") for line in self.err]
+        return [line for line in lines if pins or not PIN_NOTE.match(line)]
 
     def finish(self):
         """Ends stdin and checks that ferry exits 0 with nothing more to say."""
@@ -162,41 +197,63 @@ class HubClient:
 
 
 class HubClientCase(FerryTest):
-    """A ferryd with a plain-wire hub (test hooks on) and the three users;
+    """A ferryd with a hub on WIRE (test hooks on) and the three users;
     RELAY, when set, puts hubrelay.py with these rates between the clients
-    and the hub."""
+    and the hub. The secure wire is ferryd's default: no --hub-wire."""
     RELAY = None
+    WIRE = "secure"
 
-    def start(self, *args, v6=False, retrieve=False):
+    def start(self, *args, v6=False, retrieve=False, record=False):
         if v6 and not have_ipv6():
             self.skipTest("no IPv6 on this host")
         hubs = ["127.0.0.1", *(["[::1]"] if v6 else [])]
         db = os.path.join(self.tmp, f"hub-{next(DB_NUMBERS)}.db")
-        self.srv = self.serve("event", ("--workers", "1", "--hub-db", db, "--hub-wire", "plain",
+        wire = ("--hub-wire", "plain") if self.WIRE == "plain" else ()
+        self.srv = self.serve("event", ("--workers", "1", "--hub-db", db, *wire,
                                         "--hub-test-hooks", *args),
                               listen=["native=127.0.0.1:0", *(f"hub={h}:0" for h in hubs)])
         self.port = hub_port(self.srv, "127.0.0.1")
         self.port6 = hub_port(self.srv, "[::1]") if v6 else None
+        self.files_port = next(p for proto, _, p in self.srv.listeners if proto == "native")
+        self.known_hubs = os.path.join(self.tmp, "known_hubs")
         self.srv.wait_log(r"hub started: pid \d+ slot \d+")
+        self.hub_key = (self.srv.wait_log(r"hub: key ed25519:[0-9a-f]{64}").split("ed25519:")[1][:64]
+                        if self.WIRE == "secure" else None)
         for user in USERS:
             r = admin(self.srv.admin, cmd="hub-useradd", id=user, password=f"{user}-pw")
             self.assertTrue(r["ok"], r)
         self.target = ("127.0.0.1", self.port)
         self.relay = None
-        if self.RELAY is not None:
+        if self.RELAY is not None or record:
             down = self.retrieve_down() if retrieve else None
-            self.relay = Relay(self.target, **self.RELAY, down=down, lifetime=120).start()
+            self.relay = Relay(self.target, **(self.RELAY or {}), down=down, lifetime=120,
+                               record=record).start()
             self.addCleanup(self.relay.stop)
             self.target = self.relay.addr
         return self.srv
 
-    def client(self, name, *opts, v6=False):
-        return HubClient(self, ("::1", self.port6) if v6 else self.target, *opts, name=name)
+    def wire_opts(self):
+        """The client's options for this hub's wire and files."""
+        wire = (["--hub-wire", "plain"] if self.WIRE == "plain"
+                else ["--known-hubs", self.known_hubs])
+        return [*wire, "--files-port", str(self.files_port)]
+
+    def client(self, name, *opts, v6=False, env=None):
+        return HubClient(self, ("::1", self.port6) if v6 else self.target, *self.wire_opts(),
+                         *opts, name=name, env=env)
+
+    def login_lines(self, user, password=None):
+        """A login's lines: the secure wire's password on the next line
+        (as a script gives it), the plain wire's on the login's."""
+        password = password or f"{user}-pw"
+        if self.WIRE == "secure":
+            return [f"login#{user}", password]
+        return [f"login#{user}&{password}"]
 
     def login(self, *clients):
         """Logs each client in as its name, all at once."""
         for c in clients:
-            c.send(f"login#{c.name}&{c.name}-pw")
+            c.send(*self.login_lines(c.name))
         for c in clients:
             c.expect("login_ack#successful")
 
@@ -218,7 +275,11 @@ class HubClientCase(FerryTest):
         end from one that never was: until the hub's 0xC1 names its count
         (ferry hub waits for that many lines, asking again, once it does),
         the hub's answers are only duplicated here, not dropped or
-        reordered; the client's requests still are."""
+        reordered; the client's requests still are. A raw socket can ask
+        only on the plain wire; the secure wire's 0xC1 is the same code's,
+        and the plain wire's cases ask it."""
+        if self.WIRE == "secure":
+            return None
         c = RawClient(("127.0.0.1", self.port))
         self.addCleanup(c.close)
         c.login("carol", "carol-pw", nonce=0x7E57)
@@ -358,7 +419,9 @@ class Cases:
     def test_session_timeout(self):
         """A client that keeps quiet past --hub-session-timeout loses its
         session; one whose keepalives are shorter keeps it."""
-        self.start("--hub-session-timeout", "1")
+        # Ten keepalives per timeout: through the relay (at most 3 drops
+        # in a row, some held back to be reordered) on a busy machine.
+        self.start("--hub-session-timeout", "2")
         quiet = self.client("alice", "-v", "--hub-keepalive", "1h")
         chatty = self.client("bob", "-v", "--hub-keepalive", "200ms")
         self.login(quiet, chatty)
@@ -395,15 +458,37 @@ class Cases:
 
 
 class HubClientDirect(Cases, HubClientCase):
-    """The cases, the clients straight to the hub."""
+    """The cases on the secure wire, the clients straight to the hub."""
+
+
+class HubClientLossy(Cases, HubClientCase):
+    """The cases on the secure wire through hubrelay.py: 20 % of the
+    datagrams dropped, 20 % duplicated, 20 % held back so that later ones
+    pass them, both ways; the outputs stay exactly the same."""
+    RELAY = LOSS
+
+
+class HubClientPlainDirect(Cases, HubClientCase):
+    """The cases on the plain wire, the clients straight to the hub."""
+    WIRE = "plain"
 
     def test_usage(self):
         for args, message in (
-                (["--hub-wire", "secure", "::1", "1"], "ferry: --hub-wire secure is not built "
-                 "yet (issue 10): use --hub-wire plain against a hub on the plain wire"),
+                (["--hub-wire", "tls", "::1", "1"], "ferry: --hub-wire 'tls': the wires are "
+                 "secure and plain"),
                 (["--hub-keepalive", "0", "::1", "1"], "ferry: --hub-keepalive '0' is not a "
                  "positive duration (e.g. 20, 500ms, 1m)"),
                 (["-t", "5", "::1", "1"], "ferry: option '--timeout' does not apply to 'hub'"),
+                (["--hub-key", "abc", "::1", "1"], "ferry: --hub-key 'abc' is not a hub key: 64 "
+                 "hex digits, as the hub logs it ('hub: key ed25519:HEX')"),
+                (["--hub-key", NO_KEY, "--known-hubs", "f", "::1", "1"], "ferry: --hub-key and "
+                 "--known-hubs: give one (with --hub-key the file is neither read nor written)"),
+                (["--hub-wire", "plain", "--hub-key", NO_KEY, "::1", "1"], "ferry: --hub-key: "
+                 "the plain wire has no hub key to check"),
+                (["--files-port", "0", "::1", "1"], "ferry: --files-port must be a number from 1 "
+                 "to 65535, got '0'"),
+                (["--auto-fetch", "/no/such/dir", "::1", "1"], "ferry: --auto-fetch "
+                 "'/no/such/dir' is not a directory"),
                 (["h"], "ferry: expected HOST PORT, got 1 argument")):
             with self.subTest(args=args):
                 r = subprocess.run([FERRY, "hub", *args], capture_output=True, text=True,
@@ -421,30 +506,277 @@ class HubClientDirect(Cases, HubClientCase):
         a = self.client("alice")
         a.send("hello", "login#alice", "login#bad id&x", "subscribe#", "retrieve#ten",
                "logout#now", "postfile#/etc/hosts", "post#" + "x" * 256, "junk#", "state#",
-               "login#alice&alice-pw", "login#alice&alice-pw", "post#" + "y" * 201, "state#")
+               "login#alice&alice-pw", "login#alice&alice-pw", "post#" + "y" * 201,
+               "postfile#", "postfile#" + self.tmp, "postfile#dir/.env",
+               "postfile#" + "n" * 101, "postfile#/no/such/file", "state#")
         a.expect("OFFLINE", "login_ack#successful", "error#post longer than 200 bytes",
                  "ONLINE")
         self.finish(a)
         self.assertEqual(a.warnings(), [
             "'hello' is not a command (login#ID&PASSWORD, subscribe#ID, unsubscribe#ID, "
-            "post#TEXT, retrieve#N, logout#, state#, reset#, junk#, spurious#); not sent",
+            "post#TEXT, postfile#PATH, retrieve#N, logout#, state#, reset#, junk#, spurious#); "
+            "not sent",
             "login# wants ID&PASSWORD; not sent",
             "login#: 'bad id' is not a user id ([A-Za-z0-9_], 1 to 32); not sent",
             "subscribe#: '' is not a user id ([A-Za-z0-9_], 1 to 32); not sent",
             "retrieve# wants a count (retrieve#10); not sent",
             "logout# takes nothing after the '#'; not sent",
-            "postfile# is not supported yet (file announcements are still to come, issue 10)"
-            "; not sent",
+            "postfile#: no session (login# first); not sent",
             "post#: a post is at most 200 bytes, this one 256; not sent",
             "junk#: no session (login# first); not sent",
-            "login#: logged in as alice already (logout# first); not sent"])
+            "login#: logged in as alice already (logout# first); not sent",
+            "postfile# wants the path of a file (postfile#notes.txt); not sent",
+            f"postfile#: {self.tmp} is not a regular file; not sent",
+            "postfile#: the name '.env' starts with '.' (the hub takes no hidden names); not sent",
+            "postfile#: the name '" + "n" * 40 + "...' is 101 bytes, over the hub's 100; not sent",
+            "postfile#: cannot open /no/such/file: No such file or directory; not sent"])
 
 
-class HubClientLossy(Cases, HubClientCase):
-    """The cases again through hubrelay.py: 20 % of the datagrams dropped,
-    20 % duplicated, 20 % held back so that later ones pass them, both
-    ways; the outputs stay exactly the same."""
+class HubClientPlainLossy(Cases, HubClientCase):
+    """The cases on the plain wire through hubrelay.py, as above."""
+    WIRE = "plain"
     RELAY = LOSS
+
+
+class HubSecure(HubClientCase):
+    """What only the secure wire has, the clients straight to the hub."""
+
+    def hub_figures(self, **want):
+        """status's hub object once its figures read want (the hub
+        publishes them as its loop goes to wait: polled, bounded)."""
+        return wait_until(lambda: (h := self.srv.admin_json("status")["hub"]) and all(
+            h[k] == v for k, v in want.items()) and h, what=f"the hub's figures {want}")
+
+    def test_a_wrong_pinned_key_is_refused_before_the_proof(self):
+        """known_hubs pins another key for this hub, or --hub-key names
+        another: error#hub_key_mismatch, stderr names the file and both
+        keys, no PROOF leaves, the hub has no session; the right key
+        given with --hub-key logs in and leaves known_hubs alone."""
+        self.start()
+        wrong = "5a" * 32
+        with open(self.known_hubs, "w") as f:
+            f.write(f"# pinned by hand\n127.0.0.1:{self.port} {wrong}\n")
+        a = self.client("alice", "-v")
+        a.send(*self.login_lines("alice"), "state#")
+        a.expect("error#hub_key_mismatch", "OFFLINE")
+        b = HubClient(self, self.target, "-v", "--hub-key", wrong, name="bob")
+        b.send(*self.login_lines("bob"), "state#")
+        b.expect("error#hub_key_mismatch", "OFFLINE")
+        self.finish(a, b)
+        self.assertIn(f"127.0.0.1:{self.port} shows key ed25519:{self.hub_key}, but "
+                      f"{self.known_hubs} pins ed25519:{wrong} for it: refused, the password's "
+                      "proof not sent. Someone may be in the middle; if the hub's key did "
+                      f"change, remove its line from {self.known_hubs}", a.warnings())
+        self.assertIn(f"127.0.0.1:{self.port} shows key ed25519:{self.hub_key}, not the "
+                      f"one given with --hub-key (ed25519:{wrong}): refused, the password's "
+                      "proof not sent", b.warnings())
+        for c in (a, b):
+            self.assertFalse([l for l in c.err if l.startswith("> LOGIN_PROOF")], c.err)
+        self.assertEqual(self.hub_figures(sessions_online=0)["sessions_online"], 0)
+        self.assertNotRegex(self.srv.log(), r"session of (alice|bob)")
+        with open(self.known_hubs) as f:
+            self.assertEqual(f.read(), f"# pinned by hand\n127.0.0.1:{self.port} {wrong}\n")
+        c = HubClient(self, self.target, "--hub-key", "ed25519:" + self.hub_key, name="carol")
+        c.send(*self.login_lines("carol"))
+        c.expect("login_ack#successful")
+        self.finish(c)
+        self.assertEqual(c.warnings(), [])
+        self.hub_figures(sessions_online=1)
+
+    def test_first_use_pins_the_key(self):
+        """The first login pins the hub's key (one line on stderr names
+        it) in a file made 0600 in a directory made 0700; the next login
+        finds it there and says nothing. Without --known-hubs the file is
+        $XDG_CONFIG_HOME/ferry/known_hubs."""
+        self.start()
+        xdg = os.path.join(self.tmp, "xdg")
+        env = {**os.environ, "XDG_CONFIG_HOME": xdg}
+        a = HubClient(self, self.target, name="alice", env=env)
+        a.send(*self.login_lines("alice"))
+        a.expect("login_ack#successful")
+        self.finish(a)
+        path = os.path.join(xdg, "ferry", "known_hubs")
+        self.assertEqual(a.warnings(pins=True), [f"127.0.0.1:{self.port} is new: its key "
+                                        f"ed25519:{self.hub_key} is pinned now in {path}"])
+        with open(path) as f:
+            self.assertEqual(f.read(), f"127.0.0.1:{self.port} {self.hub_key}\n")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(os.path.dirname(path)).st_mode & 0o777, 0o700)
+        b = HubClient(self, self.target, name="bob", env=env)
+        b.send(*self.login_lines("bob"))
+        b.expect("login_ack#successful")
+        self.finish(b)
+        self.assertEqual(b.warnings(), [])
+        with open(path) as f:
+            self.assertEqual(f.read(), f"127.0.0.1:{self.port} {self.hub_key}\n")
+
+    def test_the_password_from_the_next_line_of_a_pipe(self):
+        """login#ID takes the next line as its password, never as a
+        command, and -v never shows it; a login#ID at the end of stdin
+        has none, and is refused."""
+        self.start()
+        a = self.client("alice", "-v")
+        a.send("login#alice", "not-alices-pw", "state#", "login#alice", "alice-pw\r", "state#",
+               "logout#")
+        a.expect("login_ack#failed", "OFFLINE", "login_ack#successful", "ONLINE",
+                 "logout_ack#successful")
+        a.proc.stdin.write(b"login#alice")  # and no password after it: stdin ends
+        a.finish()
+        self.assertEqual([w for w in a.warnings(pins=True) if not w.startswith(("<", ">", "*"))],
+                         [f"127.0.0.1:{self.port} is new: its key ed25519:{self.hub_key} "
+                          f"is pinned now in {self.known_hubs}",
+                          "login#alice: no password (none at the prompt, or stdin ended); "
+                          "not sent"])
+        self.assertFalse([l for l in a.err if "alice-pw" in l or "alices-pw" in l], a.err)
+
+    def test_the_password_at_a_terminal_prompt(self):
+        """On a terminal, login#ID prompts on stderr and reads the password
+        from /dev/tty with the echo off; the echo is back after."""
+        self.start()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: ferry on the pty, its controlling terminal
+            try:
+                os.execv(FERRY, [FERRY, "hub", *self.wire_opts(), "127.0.0.1", str(self.port)])
+            finally:
+                os._exit(127)
+        self.addCleanup(self.reap, pid, fd)
+        os.write(fd, b"login#alice\n")
+        self.read_tty(fd, b"ferry: password for alice at 127.0.0.1:%d: " % self.port)
+        os.write(fd, b"alice-pw\n")
+        seen = self.read_tty(fd, b"login_ack#successful\r\n")
+        self.assertNotIn(b"alice-pw", seen)
+        self.assertTrue(termios.tcgetattr(fd)[3] & termios.ECHO)
+        os.write(fd, b"state#\n")
+        self.read_tty(fd, b"ONLINE\r\n")
+
+    def read_tty(self, fd, want):
+        """What the terminal shows up to and with want (bounded)."""
+        seen, deadline = b"", time.monotonic() + LINE_TIMEOUT
+        while want not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fail(f"the terminal never showed {want!r}: {seen!r}")
+            if select.select([fd], [], [], left)[0]:
+                seen += os.read(fd, 4096)
+        return seen
+
+    @staticmethod
+    def reap(pid, fd):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+    def test_a_replayed_sealed_datagram_is_dropped(self):
+        """The relay records alice's sealed post and sends it to the hub
+        again from her address: the hub drops it unanswered and counts it
+        rejected, and the post is stored once. A sealed answer sent to the
+        client again is dropped too (-v says why), and printed once."""
+        self.start(record=True)
+        a, b = self.client("alice", "-v"), self.client("bob")
+        self.login(a, b)
+        b.send("subscribe#alice")
+        b.expect("subscribe_ack#successful")
+        a.send("post#once")
+        a.expect("post_ack#successful")
+        b.expect("<alice>once")
+        post = self.relay.wait_for(lambda d, _, data: d == "up" and sealed(data, POST))
+        ack = self.relay.wait_for(lambda d, _, data: d == "down" and sealed(data, POST_ACK))
+        before = self.hub_figures()["rejected"]
+        mark = self.relay.mark()
+        self.relay.replay(post)
+        self.hub_figures(rejected=before + 1)
+        self.relay.replay(ack)
+        a.wait_err(r"^< \d+ bytes dropped: replayed")
+        a.send("subscribe#carol", "state#")
+        a.expect("subscribe_ack#successful", "ONLINE")
+        # Nothing came down for the replayed post: the next datagram from
+        # the hub to alice is the subscribe's ack.
+        first = self.relay.wait_for(lambda d, c, data: d == "down" and c == self.relay.recorded[
+            post][1], start=mark)
+        self.assertEqual(self.relay.recorded[first][2][2], SUBSCRIBE_OK)
+        b.send("retrieve#5", "state#")
+        b.expect("<alice>once", "ONLINE")
+        self.finish(a, b)
+        self.assertEqual(self.hub_figures()["rejected"], before + 1)
+
+
+class Files:
+    """postfile# and --auto-fetch, end to end, on either wire."""
+
+    def test_postfile_and_auto_fetch(self):
+        """alice uploads a file; bob, who follows her with --auto-fetch,
+        sees its notification and finds it in his directory, byte for
+        byte; bob may not post a file under alice's name."""
+        self.start()
+        inbox = os.path.join(self.tmp, "inbox")
+        os.mkdir(inbox)
+        data = os.urandom(300000)
+        path = os.path.join(self.tmp, "report.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        digest = hashlib.sha256(data).hexdigest()
+        a, b = self.client("alice"), self.client("bob", "--auto-fetch", inbox)
+        self.login(a, b)
+        b.send("subscribe#alice")
+        b.expect("subscribe_ack#successful")
+        a.send(f"postfile#{path}")
+        a.expect("postfile_ack#successful")
+        b.expect(f"<alice>file report.bin {len(data)} {digest}", "file#fetched report.bin")
+        with open(os.path.join(inbox, "report.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(self.root, "report.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.listdir(inbox), ["report.bin"])
+        b.send(f"postfile#{path}", "state#")
+        b.expect("postfile_ack#failed", "ONLINE")
+        self.finish(a, b)
+        self.assertIn(f"postfile#{path}: refused: ACCESS_DENIED (the name is taken by a file "
+                      "another user uploaded)", b.warnings())
+
+    def test_a_digest_that_does_not_match_keeps_nothing(self):
+        """The file changes on the server between its announcement and
+        bob's download (the relay holds the notification back meanwhile):
+        error#fetch_failed, the reason on stderr, nothing in the
+        directory."""
+        self.start(record=True)
+        inbox = os.path.join(self.tmp, "inbox")
+        os.mkdir(inbox)
+        path = os.path.join(self.tmp, "notes.txt")
+        with open(path, "wb") as f:
+            f.write(b"version one\n")
+        a = HubClient(self, ("127.0.0.1", self.port), *self.wire_opts(), name="alice")
+        b = self.client("bob", "--auto-fetch", inbox)
+        self.login(a, b)
+        b.send("subscribe#alice")
+        b.expect("subscribe_ack#successful")
+        self.relay.hold("down")
+        a.send(f"postfile#{path}")
+        a.expect("postfile_ack#successful")
+        # The header is in clear on both wires: the opcode tells the notification.
+        self.relay.wait_for(lambda d, _, data: d == "down" and data[2] == FILE_NOTE)
+        with open(os.path.join(self.root, "notes.txt.new"), "wb") as f:
+            f.write(b"version two\n")  # the same size, another digest
+        os.replace(os.path.join(self.root, "notes.txt.new"), os.path.join(self.root, "notes.txt"))
+        self.relay.release("down")
+        digest, got = (hashlib.sha256(v).hexdigest() for v in (b"version one\n",
+                                                                  b"version two\n"))
+        b.expect(f"<alice>file notes.txt 12 {digest}", "error#fetch_failed notes.txt")
+        self.finish(a, b)
+        self.assertEqual(os.listdir(inbox), [])
+        self.assertIn(f"fetching notes.txt: its SHA-256 is {got}, not the {digest} "
+                      "announced; not kept", b.warnings())
+
+
+class HubFilesSecure(Files, HubClientCase):
+    """postfile# and --auto-fetch on the secure wire (the upload's MAC)."""
+
+
+class HubFilesPlain(Files, HubClientCase):
+    """postfile# and --auto-fetch on the plain wire."""
+    WIRE = "plain"
 
 
 class HubBadDatagrams(HubClientCase):
@@ -453,6 +785,7 @@ class HubBadDatagrams(HubClientCase):
     without waiting: the hub takes one socket's datagrams in order, so
     when the answer to a keepalive sent after them is the next datagram,
     none of them was answered."""
+    WIRE = "plain"
 
     def raw(self):
         c = RawClient(("127.0.0.1", self.port))
@@ -532,6 +865,70 @@ class HubUnreachable(unittest.TestCase):
         self.assertEqual(len(sent), 8)  # and never the subscribe
         self.assertEqual(len(set(sent)), 1, sent)  # the same login, nonce and all
         self.assertEqual(sent[0][2], 0x10)
+
+
+class _Outcome(unittest.TestResult):
+    """One test's outcome on its own thread, kept as the calls to make
+    on the real result afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def addSuccess(self, test):
+        self.calls.append(("addSuccess", ()))
+
+    def addFailure(self, test, err):
+        self.calls.append(("addFailure", (err,)))
+
+    def addError(self, test, err):
+        self.calls.append(("addError", (err,)))
+
+    def addSkip(self, test, reason):
+        self.calls.append(("addSkip", (reason,)))
+
+    def addExpectedFailure(self, test, err):
+        self.calls.append(("addExpectedFailure", (err,)))
+
+    def addUnexpectedSuccess(self, test):
+        self.calls.append(("addUnexpectedSuccess", ()))
+
+    def addSubTest(self, test, subtest, err):
+        self.calls.append(("addSubTest", (subtest, err)))
+
+
+class SideBySide(unittest.TestSuite):
+    """Runs its tests at once, PARALLEL at a time, each on a thread of its
+    own, then reports them to the result in order."""
+
+    def run(self, result, debug=False):
+        tests = list(self)
+        outcomes = [_Outcome() for _ in tests]
+        with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+            for done in [pool.submit(t, o) for t, o in zip(tests, outcomes)]:
+                done.result()
+        for test, outcome in zip(tests, outcomes):
+            result.startTest(test)
+            for name, args in outcome.calls:
+                getattr(result, name)(test, *args)
+            result.stopTest(test)
+        return result
+
+
+def _flat(suite):
+    for t in suite:
+        yield from (_flat(t) if isinstance(t, unittest.TestSuite) else (t,))
+
+
+def load_tests(loader, tests, pattern):
+    """The module's tests in order, but the lossy cases side by side, and
+    HubUnreachable last (its hub has been silent since setUpModule)."""
+    lossy = (HubClientLossy, HubClientPlainLossy)
+    every = list(_flat(tests))
+    suite = unittest.TestSuite(t for t in every if not isinstance(t, (*lossy, HubUnreachable)))
+    suite.addTest(SideBySide(t for t in every if isinstance(t, lossy)))
+    suite.addTests(t for t in every if isinstance(t, HubUnreachable))
+    return suite
 
 
 if __name__ == "__main__":

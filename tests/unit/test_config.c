@@ -136,6 +136,15 @@ static void test_listen(void **state)
     assert_int_equal(parse(&c, "--listen", "[::1]:80", "d", NULL), -EINVAL);   /* no PROTO */
     assert_int_equal(parse(&c, "--listen", "http=[::1]:80", "::1", "0", "d", NULL), -EINVAL);
     assert_int_equal(parse(&c, "--listen", "http=[::1]:99999", "d", NULL), -EINVAL);
+    /* One address twice: refused for two TCP listeners, allowed for the
+     * hub (UDP) beside the native listener its clients upload to. */
+    assert_int_equal(parse(&c, "--listen", "native=127.0.0.1:5000", "--listen",
+                           "http=127.0.0.1:5000", "d", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&c, "--listen", "native=127.0.0.1:5000", "--listen",
+                           "hub=127.0.0.1:5000", "--hub-db", "h.db", "d", NULL),
+                     0);
+    assert_int_equal(c.nlisten, 2);
 }
 
 /* The HTTP options: defaults, durations, redirects and their checks. */

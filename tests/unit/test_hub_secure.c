@@ -357,10 +357,14 @@ static void test_authenticated_datagram_moves_the_session(void **state)
                      5003);
 }
 
+/* A wrong password: the refusal is sealed under the handshake's keys (a
+ * refusal in clear would be anyone's to forge), and the handshake is
+ * over: the right password after it gets the same refusal, unchecked. */
 static void test_wrong_password_fails_and_ends_the_handshake(void **state)
 {
     struct env *e = *state;
-    uint8_t d[HUBWIRE_MAX];
+    uint8_t d[HUBWIRE_MAX], plain[HUBWIRE_PAYLOAD_MAX];
+    struct hubwire_msg m;
     struct cli c;
     size_t n;
 
@@ -369,11 +373,14 @@ static void test_wrong_password_fails_and_ends_the_handshake(void **state)
     n = cli_proof(&c, "wrong", d);
     feed(e, d, n, 5004, T0);
     assert_int_equal(e->nsent, 1);
-    assert_int_equal(plain_op(e, 0), HUB_LOGIN_FAILED);
+    assert_int_equal(cli_open(e, &c, 0, &m, plain), HUB_LOGIN_FAILED);
+    assert_int_equal(m.msg_id, 0x77);
     assert_int_equal(secure_counters(e->sec)->refused, 1);
     assert_int_equal(session_counters(e->t)->online, 0);
     feed(e, d, cli_proof(&c, "pa", d), 5004, T0); /* too late: a new HELLO is needed */
-    assert_int_equal(e->nsent, 0);
+    assert_int_equal(e->nsent, 1);
+    assert_int_equal(cli_open(e, &c, 0, &m, plain), HUB_LOGIN_FAILED);
+    assert_int_equal(secure_counters(e->sec)->refused, 1);
     assert_int_equal(session_counters(e->t)->online, 0);
 }
 
@@ -382,7 +389,8 @@ static void test_wrong_password_fails_and_ends_the_handshake(void **state)
 static void test_unknown_id_is_not_told_apart(void **state)
 {
     struct env *e = *state;
-    uint8_t d[HUBWIRE_MAX], salt1[HUBSEC_SALT];
+    uint8_t d[HUBWIRE_MAX], salt1[HUBSEC_SALT], plain[HUBWIRE_PAYLOAD_MAX];
+    struct hubwire_msg m;
     struct cli c;
 
     cli_hello(e, &c, "zed", 1, 5005);
@@ -395,7 +403,7 @@ static void test_unknown_id_is_not_told_apart(void **state)
     cli_challenge(e, &c);
     assert_memory_not_equal(salt1, c.ch.salt, HUBSEC_SALT);
     feed(e, d, cli_proof(&c, "pa", d), 5005, T0);
-    assert_int_equal(plain_op(e, 0), HUB_LOGIN_FAILED);
+    assert_int_equal(cli_open(e, &c, 0, &m, plain), HUB_LOGIN_FAILED); /* sealed */
 }
 
 /* A HELLO again gets the same challenge; a PROOF again (its ack lost)
@@ -487,6 +495,15 @@ static void test_logout_ack_again_sealed(void **state)
     assert_int_equal(cli_open(e, &c, 0, &m, plain), HUB_LOGOUT_ACK);
     feed(e, d, cli_request(&c, HUB_LOGOUT, 1, "", d), 5009, T0);
     assert_int_equal(cli_open(e, &c, 0, &m, plain), HUB_LOGOUT_ACK);
+    /* In clear, with the lingering token, from anywhere: no answer (it
+     * would be a sealed datagram three times the size: a reflector). */
+    m = (struct hubwire_msg){.op = HUB_LOGOUT, .token = c.token, .msg_id = 1};
+    feed(e, d, hubwire_encode(d, &m), 6666, T0);
+    assert_int_equal(e->nsent, 0);
+    m.op = HUB_SUBSCRIBE;
+    feed(e, d, hubwire_encode(d, &m), 6666, T0);
+    assert_int_equal(e->nsent, 0);
+    assert_int_equal(secure_counters(e->sec)->unsealed, 2);
     tick(e, T0 + S(30)); /* the linger is over */
     feed(e, d, cli_request(&c, HUB_LOGOUT, 1, "", d), 5009, T0 + S(30));
     assert_int_equal(plain_op(e, 0), HUB_MUST_LOGIN);

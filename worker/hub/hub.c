@@ -219,7 +219,7 @@ static void hub_on_datagram(uv_udp_t *udp, ssize_t n, const uv_buf_t *buf,
     struct session_addr addr;
     struct hubwire_msg m;
 
-    if (n <= 0 || from == NULL) /* nothing, or an error the next read reports */
+    if (n < 0 || from == NULL) /* an error the next read reports, or nothing at all */
         return;
     if ((flags & UV_UDP_PARTIAL) || hubwire_parse((const uint8_t *)buf->base, (size_t)n, &m) < 0) {
         session_count_rejected(h->sessions);

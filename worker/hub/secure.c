@@ -16,6 +16,8 @@ struct secure_pending {
     struct session_addr from;
     uint32_t nonce;
     uint32_t token; /* the session it made; 0: none yet */
+    bool opened;    /* a PROOF opened under its keys: its refusal goes sealed */
+    bool refused;   /* that PROOF's signature was wrong: the handshake is over */
     bool known;     /* the id is an account: pk is its key */
     struct hubsec_hello hello;
     uint8_t pk[HUBSEC_PK];
@@ -300,11 +302,14 @@ static void secure_proof(struct secure *s, struct session_table *t, const struct
         session_count_rejected(t);
         return;
     }
+    p->opened = true;
     /* An id that is no account is checked against the hub's own key, so
-     * that it costs what a real one does, and fails. */
-    if (hubsec_verify_client(sig, p->th, p->known ? p->pk : s->hub_pk) < 0) {
-        s->c.refused++;
-        sodium_memzero(p, sizeof(*p));
+     * that it costs what a real one does, and fails. A refused handshake
+     * answers every later PROOF with its refusal again, unchecked: one
+     * guess per HELLO. */
+    if (p->refused || hubsec_verify_client(sig, p->th, p->known ? p->pk : s->hub_pk) < 0) {
+        s->c.refused += !p->refused;
+        p->refused = true;
         secure_emit(out, from, HUB_LOGIN_FAILED, m->msg_id, NULL, 0);
         return;
     }
@@ -324,14 +329,18 @@ static void secure_proof(struct secure *s, struct session_table *t, const struct
 
 /* ------------------------------------------------------------ datagrams */
 
-/* A datagram the sessions may see unauthenticated: one for no live
- * session (they answer must-login-first, or ack a logout again), never
- * one for a live session. */
+/* A datagram the sessions may see unauthenticated: one whose token has
+ * no record at all (they answer must-login-first, 12 bytes, no longer
+ * than what came). Never one for a session that has keys, live or
+ * logged out and lingering: its answers would go sealed, three times the
+ * size, to whatever source the datagram claims. */
 static enum secure_verdict secure_unauthenticated(struct secure *s, struct session_table *t,
                                                   const struct hubwire_msg *m,
                                                   struct hubwire_msg *plain)
 {
-    if (session_state(t, m->token) != SESSION_OFFLINE) {
+    const struct secure_keys *e = secure_find(s, m->token);
+
+    if ((e != NULL && !e->dying) || session_state(t, m->token) != SESSION_OFFLINE) {
         s->c.unsealed++;
         session_count_rejected(t);
         return SECURE_DONE;
@@ -378,12 +387,31 @@ enum secure_verdict secure_input(struct secure *s, struct session_table *t,
     return SECURE_PASS;
 }
 
+/* The handshake a login refusal answers, when its PROOF was opened: the
+ * refusal is sealed under its keys, so that nobody on the path can fail
+ * a login by forging one. */
+static struct secure_pending *secure_refusal(struct secure *s, const struct session_out *o)
+{
+    for (uint32_t i = 0; o->op == HUB_LOGIN_FAILED && o->token == 0 && i < SECURE_PENDING_MAX;
+         i++) {
+        struct secure_pending *p = &s->pend[i];
+
+        if (p->id != 0 && p->opened && p->nonce == o->msg_id &&
+            session_addr_equal(&p->from, &o->to))
+            return p;
+    }
+    return NULL;
+}
+
 size_t secure_seal(struct secure *s, const struct session_out *o, uint8_t *buf)
 {
     struct secure_keys *e = secure_find(s, o->token);
+    struct secure_pending *p;
     struct hubwire_msg m;
 
     session_out_msg(o, &m);
+    if (e == NULL && (p = secure_refusal(s, o)) != NULL)
+        return hubsec_seal(&p->keys, HUBSEC_TO_CLIENT, &m, buf);
     if (e == NULL)
         return hubwire_encode(buf, &m);
     return hubsec_seal(&e->k, HUBSEC_TO_CLIENT, &m, buf);
