@@ -290,6 +290,8 @@ static void fmt_status_totals(FILE *out, json_t *t, unsigned width)
     if (json_is_integer(json_object_get(t, "kills"))) /* if this ferryd has it */
         fmt_wrap_putf(&w, "  ", "%lld kills", (long long)fmt_int(t, "kills"));
     fmt_wrap_putf(&w, "  ", "%lld respawns", (long long)fmt_int(t, "respawns"));
+    if (json_is_integer(json_object_get(t, "denied"))) /* if this ferryd has it */
+        fmt_wrap_putf(&w, "  ", "%lld denied", (long long)fmt_int(t, "denied"));
     fmt_wrap_end(&w);
     /* Every outcome, zeros too: four figures that hold still in top. */
     fmt_wrap_begin(&w, out, width, "outcomes", FMT_LABEL_W);

@@ -324,6 +324,21 @@ bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now)
     return false;
 }
 
+void sb_count_denied(struct scoreboard *sb, bool master, unsigned listener)
+{
+    _Atomic uint64_t *row = master ? sb->denied.master : sb->denied.workers;
+
+    atomic_fetch_add_explicit(&row[listener % PROTO_LISTENERS_MAX], 1, memory_order_relaxed);
+}
+
+void sb_read_denied(const struct scoreboard *sb, uint64_t *workers, uint64_t *master)
+{
+    for (int i = 0; i < PROTO_LISTENERS_MAX; i++) {
+        workers[i] = atomic_load_explicit(&sb->denied.workers[i], memory_order_relaxed);
+        master[i] = atomic_load_explicit(&sb->denied.master[i], memory_order_relaxed);
+    }
+}
+
 static const char *const sb_kind_names[SB_KIND_COUNT] = {
     [SB_KIND_WORKER] = "worker",
     [SB_KIND_HUB] = "hub",

@@ -33,6 +33,16 @@
  * reaped the one before), and by the master only when it reaps that
  * process, folding the counters into the reaped totals and zeroing it.
  *
+ * Connections denied by --allow/--deny are counted per listener in one
+ * more block beside the slots, by atomic adds, not in the slots' rows: a
+ * row's field would cost 128 bytes a slot (16 listeners; 960 -> 1088,
+ * +13%) for a figure most pools never move (the block costs 256 bytes
+ * once: the header, 2688 bytes, is 2944), and the master, which never
+ * writes a live slot, must count the denials on its own listeners
+ * (metrics) too. An add is lock-free and makes no system call; a process
+ * killed beside it leaves nothing half-written, so the block needs no
+ * sequence lock and nothing is folded on reap.
+ *
  * Size: records for max-children x conns_per_slot connections are mapped,
  * but shared anonymous memory costs a page only once touched, and a worker
  * reuses a freed record before it takes one never used (the lowest): only
@@ -219,6 +229,12 @@ struct sb_quiet {
     uint8_t key[16];    /* the address, as IPv6 */
 };
 
+/* Connections denied by --allow/--deny, pool-wide (sb_count_denied). */
+struct sb_denied {
+    _Atomic uint64_t workers[PROTO_LISTENERS_MAX]; /* by the workers' listener index */
+    _Atomic uint64_t master[PROTO_LISTENERS_MAX];  /* by the master's own (metrics) index */
+};
+
 struct scoreboard {
     uint32_t nslots;
     uint32_t conns_per_slot;
@@ -227,6 +243,7 @@ struct scoreboard {
     struct sb_pool pool;
     struct sb_totals reaped;
     struct sb_quiet quiet[SB_QUIET_SLOTS];
+    struct sb_denied denied;
     struct sb_hub_live hub;
     struct sb_slot slots[];
 };
@@ -292,6 +309,15 @@ unsigned sb_count_peer(const struct scoreboard *sb, const struct sockaddr *peer)
  * best effort: a race or a hash collision may cost one line more or one
  * less; it bounds a flood, it does not count. */
 bool sb_quiet(struct scoreboard *sb, const struct sockaddr *peer, int64_t now);
+
+/* A connection accepted on listener was denied by --allow/--deny: one
+ * atomic add, by whichever process accepted it. master: the listener is
+ * one of the master's own (metrics), indexed among those. */
+void sb_count_denied(struct scoreboard *sb, bool master, unsigned listener);
+
+/* Reads the denied counts: workers[] and master[], PROTO_LISTENERS_MAX
+ * each. */
+void sb_read_denied(const struct scoreboard *sb, uint64_t *workers, uint64_t *master);
 
 /* Returns the kind's name ("worker", "hub"), or "unknown". */
 const char *sb_kind_name(unsigned kind);

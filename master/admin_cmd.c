@@ -62,12 +62,25 @@ static json_t *admin_counters(const struct sb_counters *c)
     return o;
 }
 
-/* One listener: what it is, and its row of counters. */
-static json_t *admin_listener(const struct listeners *ls, size_t i, const struct sb_row *row)
+/* One listener: what it is, its row of counters and its denials. */
+static json_t *admin_listener(const struct listeners *ls, size_t i, const struct sb_row *row,
+                              uint64_t denied)
 {
-    return json_pack("{s:s,s:s,s:I,s:I,s:o}", "protocol", proto_name(ls->proto[i]), "address",
+    return json_pack("{s:s,s:s,s:I,s:I,s:o,s:I}", "protocol", proto_name(ls->proto[i]), "address",
                      ls->names[i], "connections", (json_int_t)row->connections, "bytes",
-                     (json_int_t)row->bytes, "requests", admin_outcomes(row->requests));
+                     (json_int_t)row->bytes, "requests", admin_outcomes(row->requests), "denied",
+                     (json_int_t)denied);
+}
+
+/* Connections --allow/--deny refused, on every listener (the master's own
+ * too). */
+static json_int_t admin_denied(const struct snapshot *s)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < PROTO_LISTENERS_MAX; i++)
+        n += s->denied[i] + s->denied_master[i];
+    return (json_int_t)n;
 }
 
 json_t *admin_time(int64_t unix_s)
@@ -212,7 +225,8 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
     json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
     for (size_t i = 0; i < a->ls->n && state != ADMIN_STOPPING; i++) /* closed once stopping */
-        json_array_append_new(lis, admin_listener(a->ls, i, &s->totals.c.listener[i]));
+        json_array_append_new(lis,
+                              admin_listener(a->ls, i, &s->totals.c.listener[i], s->denied[i]));
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
@@ -235,6 +249,7 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(tot, "crashes", json_integer((json_int_t)s->totals.crashes));
     json_object_set_new(tot, "kills", json_integer((json_int_t)s->totals.kills));
     json_object_set_new(tot, "respawns", json_integer((json_int_t)s->pool.respawns));
+    json_object_set_new(tot, "denied", json_integer(admin_denied(s)));
     json_object_set_new(resp, "totals", tot);
     json_object_set_new(resp, "throughput", admin_throughput(a));
     json_object_set_new(resp, "saturation", admin_saturation(a));

@@ -25,6 +25,8 @@ enum cfg_type {
     CFG_FLAG,     /* a bool, set by the option's presence */
     CFG_LISTEN,   /* PROTO=ADDR:PORT, repeatable */
     CFG_REDIRECT, /* /from=/to, repeatable */
+    CFG_ALLOW,    /* CIDR, repeatable, in order with CFG_DENY */
+    CFG_DENY,
     CFG_MODE,
     CFG_LEVEL,
     CFG_HELP,
@@ -75,6 +77,12 @@ static const struct cfg_option cfg_options[] = {
     {"max-conn-per-ip", CFG_UINT, CFG_AT(max_conn_per_ip), 0, 1000000, "N", "0",
      "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503, a "
      "service closes (0: no limit)"},
+    {"allow", CFG_ALLOW, 0, 0, 0, "CIDR", NULL,
+     "let clients from CIDR (10.0.0.0/8, 2001:db8::/32, ::1, all) connect; repeatable, the "
+     "first --allow or --deny that matches decides, no match allows"},
+    {"deny", CFG_DENY, 0, 0, 0, "CIDR", NULL,
+     "refuse clients from CIDR: native and the services closed (reset) unread, HTTP 403; "
+     "repeatable, as --allow"},
     {"stall-timeout", CFG_SECONDS, CFG_AT(stall_timeout), 0, 86400, "SECONDS", "120",
      "a transfer without progress for this long is stuck: event mode closes it (and kills a "
      "worker whose loop stops turning), the other modes kill its worker (0: never)"},
@@ -130,7 +138,7 @@ static const char *const cfg_modes[] = {"iterative", "fork", "prefork", "event"}
 
 struct conn_env cfg_conn_env(const struct config *cfg)
 {
-    return (struct conn_env){
+    struct conn_env env = {
         .chunk = cfg->chunk_size,
         .io_timeout_ms = (int)cfg->io_timeout * 1000,
         .request_timeout_ms = (int)cfg->request_timeout * 1000,
@@ -143,6 +151,10 @@ struct conn_env cfg_conn_env(const struct config *cfg)
         .hub_fd = -1, /* the caller's, when a hub runs (master/pool.c) */
         .hub_max_upload = cfg->hub_max_upload,
     };
+
+    for (int i = 0; i < PROTO_LISTENERS_MAX; i++) /* listeners have no rules of their own yet */
+        env.acl[i] = cfg->acl.n > 0 ? &cfg->acl : NULL;
+    return env;
 }
 
 const char *cfg_mode_name(enum pool_mode mode)
@@ -311,6 +323,28 @@ static int cfg_redirect_option(struct config *cfg, const char *arg)
     return 0;
 }
 
+/* --allow CIDR, --deny CIDR: one more rule, in command-line order. */
+static int cfg_acl_option(struct config *cfg, const char *name, bool allow, const char *arg)
+{
+    struct acl_rule r;
+    int rc = acl_parse(&r, allow, arg);
+
+    if (rc == -ERANGE)
+        return cfg_fail("--%s %s: the prefix is beyond /%d", name, arg,
+                        r.family == AF_INET ? 32 : 128);
+    if (rc == -EDOM) /* refused, not masked: acl.h says why */
+        return cfg_fail("--%s %s: bits are set beyond the prefix: write the network, %s, or "
+                        "the host alone, %.*s",
+                        name, arg, strchr(r.text, ' ') + 1, (int)strcspn(arg, "/"), arg);
+    if (rc < 0)
+        return cfg_fail("--%s: '%s' is not an address or network (10.0.0.0/8, 192.0.2.7, "
+                        "2001:db8::/32, ::1, all)",
+                        name, arg);
+    if (acl_add(&cfg->acl, &r) < 0)
+        return cfg_fail("--%s: out of memory", name);
+    return 0;
+}
+
 /* Applies one option. Returns 0, 1 (help/version printed) or -EINVAL. */
 static int cfg_apply(const struct cfg_option *o, const char *arg, struct config *cfg)
 {
@@ -329,6 +363,9 @@ static int cfg_apply(const struct cfg_option *o, const char *arg, struct config 
         return cfg_listen_option(cfg, arg);
     case CFG_REDIRECT:
         return cfg_redirect_option(cfg, arg);
+    case CFG_ALLOW:
+    case CFG_DENY:
+        return cfg_acl_option(cfg, o->name, o->type == CFG_ALLOW, arg);
     case CFG_MODE:
         for (int m = MODE_ITERATIVE; m <= MODE_EVENT; m++) {
             if (strcmp(arg, cfg_modes[m]) == 0) {
@@ -454,6 +491,22 @@ static int cfg_check_hub(struct config *cfg)
     return 0;
 }
 
+/* Rules that cannot do what they say: one after "all" never matches, and
+ * the hub's datagrams are not subject to any (README). Said, not refused. */
+static void cfg_check_acl(const struct config *cfg)
+{
+    long dead = acl_unreachable(&cfg->acl);
+
+    if (dead >= 0)
+        fprintf(stderr,
+                "ferryd: warning: '%s' comes after '%s': the first rule that matches decides, "
+                "so it never matches\n",
+                cfg->acl.rules[dead].text, cfg->acl.rules[dead - 1].text);
+    if (cfg->acl.n > 0 && cfg_listens(cfg, PROTO_HUB))
+        fprintf(stderr, "ferryd: warning: --allow/--deny do not apply to the hub (UDP): its "
+                        "login is its gate\n");
+}
+
 static int cfg_check(struct config *cfg, bool workers_set)
 {
     cfg->http.header_timeout_ms = (int)cfg->header_timeout * 1000;
@@ -481,6 +534,7 @@ static int cfg_check(struct config *cfg, bool workers_set)
                         "records; lower one of them",
                         cfg->max_children, cfg->worker_connections, CFG_RECORDS_MAX);
     cfg_check_stall(cfg);
+    cfg_check_acl(cfg);
     return cfg_check_hub(cfg);
 }
 
@@ -531,7 +585,13 @@ static int cfg_operands(int n, char **v, struct config *cfg)
     return cfg_add_listen(cfg, PROTO_NATIVE, host, port);
 }
 
-int cfg_parse(int argc, char **argv, struct config *cfg)
+void cfg_free(struct config *cfg)
+{
+    acl_free(&cfg->acl);
+}
+
+/* cfg_parse() without the freeing on failure. */
+static int cfg_parse_argv(int argc, char **argv, struct config *cfg)
 {
     struct option longopts[CFG_NOPTIONS + 1];
     bool workers_set = false;
@@ -562,4 +622,13 @@ int cfg_parse(int argc, char **argv, struct config *cfg)
     if ((rc = cfg_operands(argc - optind, argv + optind, cfg)) < 0)
         return rc;
     return cfg_check(cfg, workers_set);
+}
+
+int cfg_parse(int argc, char **argv, struct config *cfg)
+{
+    int rc = cfg_parse_argv(argc, argv, cfg);
+
+    if (rc != 0)
+        cfg_free(cfg);
+    return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
 
+#include "common/acl.h"
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -39,6 +40,7 @@ struct config {
     unsigned sndbuf;          /* SO_SNDBUF; 0: the kernel's autotuning */
     unsigned min_rate;        /* bytes/s; 0: off */
     unsigned max_conn_per_ip; /* 0: off */
+    struct acl acl;           /* --allow/--deny, in command-line order (owned: cfg_free) */
     unsigned echo_max_bytes;  /* echo, upcase: bytes echoed per connection */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
@@ -67,9 +69,13 @@ struct config {
 
 /*
  * Fills cfg from argv (options anywhere on the line). Returns 0 to run, 1 when --help or --version
- * was printed (exit 0), or -EINVAL after printing the problem (exit 2).
+ * was printed (exit 0), or -EINVAL after printing the problem (exit 2). Only after 0 does cfg
+ * hold anything to free (cfg_free).
  */
 int cfg_parse(int argc, char **argv, struct config *cfg);
+
+/* Frees what cfg_parse() allocated (the --allow/--deny rules). */
+void cfg_free(struct config *cfg);
 
 /* What cfg says of how every connection is served (chunk, timeouts,
  * limits, HTTP): the conn_env a serving process starts from; the caller

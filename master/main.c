@@ -278,20 +278,23 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     if (cfg.log_file != NULL && (rc = log_open_file(cfg.log_file)) < 0) {
         fprintf(stderr, "ferryd: cannot open the log file %s: %s\n", cfg.log_file, strerror(-rc));
-        return 1;
+        goto out;
     }
-    if (admin_group_of(cfg.admin_group, &admin_group) < 0)
-        return 2;
+    if (admin_group_of(cfg.admin_group, &admin_group) < 0) {
+        rc = 2;
+        goto out;
+    }
     if (cfg.access_log != NULL && (rc = access_open(cfg.access_log)) < 0) {
         fprintf(stderr, "ferryd: cannot open the access log %s: %s\n", cfg.access_log,
                 strerror(-rc));
-        return 1;
+        goto out;
     }
     dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg.directory,
                 strerror(errno));
-        return 1;
+        rc = -1;
+        goto out;
     }
     if ((rc = open_listeners(&cfg, &ls)) < 0)
         goto out;
@@ -329,6 +332,8 @@ out:
     lsn_close_web(&ls);
     lsn_close_hub(&ls);
     sb_destroy(sb);
-    close(dirfd);
+    if (dirfd >= 0)
+        close(dirfd);
+    cfg_free(&cfg);
     return rc < 0 ? 1 : rc;
 }

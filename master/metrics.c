@@ -147,11 +147,36 @@ static void metrics_rows(FILE *out, const struct sb_counters *c, const struct li
     }
 }
 
+/* Connections --allow/--deny refused, on every TCP listener: the workers'
+ * and the master's own (metrics). */
+static void metrics_denied(FILE *out, const struct snapshot *s, const struct listeners *ls)
+{
+    static const char name[] = "ferry_denied_connections_total";
+
+    if (ls == NULL || ls->n + ls->nweb == 0)
+        return;
+    metrics_family(out, name, "counter",
+                   "Connections refused by --allow/--deny: reset unread (native, services) or "
+                   "answered 403 (http, metrics).");
+    for (size_t i = 0; i < ls->n; i++) {
+        fprintf(out, "%s{", name);
+        metrics_listener_labels(out, ls, i);
+        fprintf(out, "} %" PRIu64 "\n", s->denied[i]);
+    }
+    for (size_t i = 0; i < ls->nweb; i++) {
+        fprintf(out, "%s{listener=\"", name);
+        metrics_escape(out, ls->web_names[i]);
+        fprintf(out, "\",protocol=\"%s\"} %" PRIu64 "\n", proto_name(PROTO_METRICS),
+                s->denied_master[i]);
+    }
+}
+
 static void metrics_totals(FILE *out, const struct snapshot *s, const struct listeners *ls)
 {
     const struct sb_totals *t = &s->totals;
 
     metrics_rows(out, &t->c, ls);
+    metrics_denied(out, s, ls);
     metrics_u64(out, "ferry_worker_exits_total", "counter",
                 "Worker processes reaped, whatever their end.", t->worker_exits);
     metrics_u64(out, "ferry_worker_crashes_total", "counter",

@@ -108,6 +108,7 @@ int snap_take(const struct scoreboard *sb, struct snapshot *s)
     s->pool = sb->pool;
     s->reaped = sb->reaped;
     s->totals = sb->reaped;
+    sb_read_denied(sb, s->denied, s->denied_master);
     if (sb_read_hub(sb, &s->hub) < 0)
         return -EAGAIN;
     sb_hub_add(&s->totals.hub, &s->hub);

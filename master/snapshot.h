@@ -46,6 +46,10 @@ struct snapshot {
     uint32_t nconns;      /* connections open, in conns[], by process */
     uint32_t conns_cap;
     struct snap_conn *conns; /* grows as needed */
+    /* Connections denied by --allow/--deny, by listener: the workers'
+     * (ls->names) and the master's own (ls->web_names). */
+    uint64_t denied[PROTO_LISTENERS_MAX];
+    uint64_t denied_master[PROTO_LISTENERS_MAX];
 };
 
 /* Allocates the arrays for a scoreboard of nslots with per_slot records

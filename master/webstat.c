@@ -5,9 +5,18 @@
  * pure, no I/O): one parser, one set of rules. The answers are the admin
  * socket's commands, run as they are: the same JSON and the same
  * exposition, so the two ways in never disagree.
+ *
+ * --allow/--deny apply here as on every listener the workers serve: the
+ * status page names clients and files, and a rule written to keep a
+ * network out should keep it out of that too. A denied client is counted
+ * and logged at accept, and answered 403 once its head is in (as every
+ * answer here: no unread request for close() to turn into a reset).
  */
 #include "master/webstat.h"
 
+#include "common/acl.h"
+#include "common/addr.h"
+#include "common/log.h"
 #include "master/admin_int.h"
 #include "worker/http_parse.h"
 
@@ -31,6 +40,7 @@ struct webstat_conn {
     char *out;   /* the response, head and body */
     int handles; /* still open: freed at 0 */
     bool done;   /* answered, or closing */
+    bool denied; /* by --allow/--deny: 403 whatever it asks */
 };
 
 static void webstat_on_listen(uv_poll_t *h, int status, int events);
@@ -217,6 +227,14 @@ static void webstat_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->in + c->len, (unsigned)(sizeof(c->in) - c->len));
 }
 
+/* A denied client's head is in (or is malformed, or too large): 403. */
+static void webstat_forbid(struct webstat_conn *c, enum http_parse_status rc)
+{
+    bool head = rc == HTTP_PARSE_DONE && c->p.req.method == HTTP_METHOD_HEAD;
+
+    webstat_send(c, 403, "text/plain", "forbidden\n", 10, head);
+}
+
 static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct webstat_conn *c = s->data;
@@ -231,7 +249,9 @@ static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     c->len += (size_t)nread;
     rc = http_parse(&c->p, c->in, c->len);
-    if (rc == HTTP_PARSE_DONE)
+    if (c->denied && (rc != HTTP_PARSE_MORE || c->len == sizeof(c->in)))
+        webstat_forbid(c, rc);
+    else if (rc == HTTP_PARSE_DONE)
         webstat_answer(c);
     else if (rc != HTTP_PARSE_MORE)
         webstat_send(c, (int)rc, "text/plain", "bad request\n", 12, false);
@@ -239,8 +259,25 @@ static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         webstat_send(c, 431, "text/plain", "head too large\n", 15, false);
 }
 
-/* Takes one accepted connection. */
-static void webstat_conn_open(struct webstat *w, int fd)
+/* True when --allow/--deny refuse peer on the master's listener i: then
+ * counted, and logged at most once a second per address (pool-wide, as
+ * the workers' refusals). */
+static bool webstat_denied(struct webstat *w, size_t i, const struct sockaddr *peer)
+{
+    const struct acl_rule *r = acl_denied_by(&w->a->cfg->acl, peer);
+    char addr[ADDR_STR_MAX];
+
+    if (r == NULL)
+        return false;
+    sb_count_denied(w->a->sb, true, (unsigned)i);
+    if (!sb_quiet(w->a->sb, peer, clock_now_ns()))
+        log_info("conn %s proto=metrics status=403 problem=\"denied: %s\" during=accept",
+                 addr_format(peer, addr), r->text);
+    return true;
+}
+
+/* Takes one connection accepted on listener i from peer. */
+static void webstat_conn_open(struct webstat *w, int fd, size_t i, const struct sockaddr *peer)
 {
     uv_loop_t *loop = w->polls[0].loop;
     struct webstat_conn *c = calloc(1, sizeof(*c));
@@ -250,6 +287,7 @@ static void webstat_conn_open(struct webstat *w, int fd)
         return;
     }
     c->w = w;
+    c->denied = webstat_denied(w, i, peer);
     c->next = w->conns;
     w->conns = c;
     if (++w->nconns == WEBSTAT_CONNS)
@@ -280,12 +318,15 @@ static void webstat_on_unpause(uv_timer_t *t)
 static void webstat_on_listen(uv_poll_t *h, int status, int events)
 {
     struct webstat *w = h->data;
-    int lfd = w->fds[h - w->polls];
+    size_t which = (size_t)(h - w->polls);
+    int lfd = w->fds[which];
 
     (void)status;
     (void)events;
     for (int i = 0; i < 16 && w->nconns < WEBSTAT_CONNS; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
             /* The listener stays readable: polling it now would spin. */
@@ -296,7 +337,7 @@ static void webstat_on_listen(uv_poll_t *h, int status, int events)
         }
         if (fd < 0)
             return; /* EAGAIN, or a connection gone already */
-        webstat_conn_open(w, fd);
+        webstat_conn_open(w, fd, which, (struct sockaddr *)&peer);
     }
 }
 

@@ -59,6 +59,7 @@ void conn_free(struct conn *c)
 enum conn_wait conn_trouble(struct conn *c, const char *problem, int err, bool server_fault)
 {
     c->problem = problem;
+    c->about = NULL; /* a denied client's 403 that failed is logged as the failure */
     c->err = err;
     c->server_fault = server_fault;
     return c->want = CONN_DONE;
@@ -73,6 +74,39 @@ static enum conn_wait conn_io_failed(struct conn *c, int err)
     if (err == ETIMEDOUT) /* the kernel gave up retransmitting */
         return conn_trouble(c, "client vanished", err, false);
     return conn_trouble(c, "I/O error", err, true); /* unexpected: worth a warning */
+}
+
+/*
+ * --allow/--deny, before a byte is read: a denied client is counted and
+ * gets its protocol's refusal (HTTP: 403, then a lingering close), or,
+ * where the protocol has none (native, the services), a reset. A reset
+ * rather than a FIN: the client learns it was refused (ECONNRESET, not an
+ * empty answer it could take for a server fault), the same way whether
+ * or not its request had arrived (closing with it unread resets anyway),
+ * and this side keeps no TIME_WAIT for a client it will not serve.
+ * Returns true when the connection is denied.
+ */
+static bool conn_deny(struct conn *c, int64_t now)
+{
+    const struct acl_rule *r =
+        acl_denied_by(c->env->acl[c->listener % PROTO_LISTENERS_MAX], &c->peer.sa);
+
+    if (r == NULL)
+        return false;
+    c->denied = true;
+    c->problem = "denied";
+    c->about = r->text;
+    c->phase = "accept";
+    c->cut_on_stop = false;
+    if (c->env->sb != NULL)
+        sb_count_denied(c->env->sb, false, c->listener);
+    if (c->h->denied != NULL) {
+        c->want = c->h->denied(c, now);
+    } else {
+        c->reset = true;
+        c->want = CONN_DONE;
+    }
+    return true;
 }
 
 void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_handler *h, int fd,
@@ -97,18 +131,20 @@ void conn_attach(struct conn *c, const struct conn_env *env, const struct conn_h
     c->cut_on_stop = true;
     c->requests = 0;
     memset(&c->req, 0, sizeof(c->req));
-    c->problem = NULL;
+    c->problem = c->about = NULL;
     c->phase = "request";
     c->err = 0;
     c->server_fault = false;
-    c->busy = false;
+    c->busy = c->denied = c->reset = false;
     c->disk_ok = false;
     sb_conn_begin(env->slot, c->rec, c->rec_k, listener, peer, now);
     if (conn_out_alloc(c) < 0) {
         conn_trouble(c, "out of memory", ENOMEM, true);
         return;
     }
-    c->want = h->start(c, now);
+    c->want = h->start(c, now); /* first: finish() relies on the state it sets */
+    if (conn_deny(c, now))
+        return;
     /* Counted after this connection is on the scoreboard: two accepted at
      * once from one address both see both, so the limit is never passed. */
     if (env->max_per_ip > 0 && env->sb != NULL) /* our record visible before we look */
@@ -618,6 +654,9 @@ void conn_close(struct conn *c, int64_t now)
     conn_report(c, now);
     if (c->linger && !c->draining) /* closed without its lingering turn (a cut) */
         conn_linger(c);
+    if (c->reset) /* close() now sends a reset and keeps no TIME_WAIT */
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &(struct linger){.l_onoff = 1, .l_linger = 0},
+                   sizeof(struct linger));
     sb_conn_end(c->env->slot, c->rec, now);
     close(c->fd);
     c->fd = -1;

@@ -19,6 +19,7 @@
 #ifndef FERRY_CONN_H
 #define FERRY_CONN_H
 
+#include "common/acl.h"
 #include "common/proto.h"
 #include "common/scoreboard.h"
 
@@ -60,6 +61,9 @@ struct conn_env {
     struct sb_slot *slot;    /* this process's scoreboard slot */
     struct sb_conn *recs;    /* and its connection records */
     const struct http_config *http;
+    /* Each listener's --allow/--deny rules (NULL: none), by index: the
+     * command line's for every listener until listeners have their own. */
+    const struct acl *acl[PROTO_LISTENERS_MAX];
     /* Native PUT (worker/put.c): this process's end of the socket to the
      * hub's process (common/hubipc.h; -1: no hub, and PUT is answered
      * BAD_REQUEST), the largest upload (--hub-max-upload), and how long
@@ -93,6 +97,10 @@ struct conn_handler {
     /* Just accepted, but over --max-conn-per-ip: queue the protocol's
      * "busy" answer and close. */
     enum conn_wait (*busy)(struct conn *c, int64_t now);
+    /* Just accepted, but denied by --allow/--deny: queue the protocol's
+     * refusal (HTTP's 403) and close. NULL: the connection is closed at
+     * once with a reset, not a byte read or sent (conn_attach). */
+    enum conn_wait (*denied)(struct conn *c, int64_t now);
     /* The connection closes: release what the state holds (may be NULL). */
     void (*finish)(struct conn *c);
 };
@@ -163,6 +171,8 @@ struct conn {
     uint64_t out_total; /* bytes sent on this connection */
     bool cut_on_stop;   /* waiting for a request: a stop ends the wait */
     bool busy;          /* refused at once: over --max-conn-per-ip */
+    bool denied;        /* refused at once: by --allow/--deny */
+    bool reset;         /* close with a reset (SO_LINGER 0), not a FIN */
     bool disk_ok;       /* the next chunk was read ahead: send it unprobed */
     int64_t disk_since; /* CONN_DISK since then */
     unsigned requests;  /* answered on this connection */
@@ -170,6 +180,7 @@ struct conn {
     struct conn_req req;
     /* Connection-level trouble, or NULL. */
     const char *problem;
+    const char *about; /* what it is about (the rule that denied), or NULL */
     const char *phase; /* when: "request", "response", "ready", "content" */
     int err;           /* errno behind problem, or 0 */
     bool server_fault; /* problem was ours, not the client's */

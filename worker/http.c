@@ -602,6 +602,14 @@ static enum conn_wait http_busy(struct conn *c, int64_t now)
     return http_answer_page(c, &r);
 }
 
+/* Denied by --allow/--deny: 403 before the request is read, then a
+ * lingering close (the request is likely arriving). */
+static enum conn_wait http_denied(struct conn *c, int64_t now)
+{
+    (void)now;
+    return http_fail(c, 403);
+}
+
 static void http_finish(struct conn *c)
 {
     struct http_state *st = c->state;
@@ -670,5 +678,6 @@ const struct conn_handler http_handler = {
     .sent = http_sent,
     .expired = http_expired,
     .busy = http_busy,
+    .denied = http_denied,
     .finish = http_finish,
 };

@@ -213,6 +213,10 @@ static void worker_log_conn(enum log_level level, const struct conn *c)
     if (c->problem != NULL) {
         text_str(&t, " problem=\"");
         text_str(&t, c->problem);
+        if (c->about != NULL) {
+            text_str(&t, ": ");
+            text_str(&t, c->about);
+        }
         if (c->err != 0) {
             text_str(&t, ": ");
             text_str(&t, strerror(c->err));
@@ -228,9 +232,10 @@ void worker_report(const struct conn *c, int64_t now)
     enum log_level level = c->server_fault ? LOG_WARN : LOG_INFO;
 
     access_write(c);
-    /* --max-conn-per-ip refusals: a line a second per address, pool-wide,
-     * so that a client hammering the server cannot flood the log. */
-    if (c->busy && c->env->sb != NULL && sb_quiet(c->env->sb, &c->peer.sa, now))
+    /* --max-conn-per-ip and --allow/--deny refusals: a line a second per
+     * address, pool-wide, so that a client hammering the server cannot
+     * flood the log. */
+    if ((c->busy || c->denied) && c->env->sb != NULL && sb_quiet(c->env->sb, &c->peer.sa, now))
         return;
     if (level <= log_get_level()) /* else nothing to format: the common case under load */
         worker_log_conn(level, c);

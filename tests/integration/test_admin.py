@@ -82,7 +82,8 @@ class Admin:
         self.assertEqual(st["listeners"], [
             {"protocol": "native", "address": f"127.0.0.1:{self.srv.port}", "connections": 4,
              "bytes": 18,
-             "requests": {"ok": 3, "redirect": 0, "client_error": 1, "server_error": 0}}])
+             "requests": {"ok": 3, "redirect": 0, "client_error": 1, "server_error": 0},
+             "denied": 0}])
         self.assertEqual(set(st["throughput"]), {"1s", "10s", "60s"})
         self.assertEqual(st["saturation"]["listen_queue"], 0)
         human = self.srv.ctl("status").stdout
@@ -378,7 +379,8 @@ class TwoListeners:
         s.close()
         row = lambda conns, nbytes, ok, client: {
             "protocol": "native", "connections": conns, "bytes": nbytes,
-            "requests": {"ok": ok, "redirect": 0, "client_error": client, "server_error": 0}}
+            "requests": {"ok": ok, "redirect": 0, "client_error": client, "server_error": 0},
+            "denied": 0}
         want = [dict(row(2, 12, 2, 0), address=self.addr[0]),
                 dict(row(2, 6, 1, 1), address=self.addr[1])]
         # A worker counts the bytes once the kernel took them: the client

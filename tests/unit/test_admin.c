@@ -315,22 +315,29 @@ static void test_figures_by_listener(void **state)
     sb_req_next(rb, SB_KEEPALIVE);
     sb_req_answer(sb, rb, SB_OUT_REDIRECT, "/b", 0, SB_SENDING);
     sb_req_next(rb, SB_KEEPALIVE);
+    /* Denials (--allow/--deny): two on the HTTP listener, one on the
+     * master's own (metrics), in the totals alone. */
+    sb_count_denied(f->sb, false, 1);
+    sb_count_denied(f->sb, false, 1);
+    sb_count_denied(f->sb, true, 0);
 
     r = ask(f, "{\"cmd\":\"status\"}");
     row = row_of(r, 0);
-    assert_string_equal(row, "{\"address\":\"127.0.0.1:4242\",\"bytes\":100,\"connections\":2,"
-                             "\"protocol\":\"native\",\"requests\":{\"client_error\":1,\"ok\":1,"
-                             "\"redirect\":0,\"server_error\":0}}");
+    assert_string_equal(row,
+                        "{\"address\":\"127.0.0.1:4242\",\"bytes\":100,\"connections\":2,"
+                        "\"denied\":0,\"protocol\":\"native\",\"requests\":{\"client_error\":1,"
+                        "\"ok\":1,\"redirect\":0,\"server_error\":0}}");
     free(row);
     row = row_of(r, 1);
     assert_string_equal(row, "{\"address\":\"[::1]:8080\",\"bytes\":7,\"connections\":1,"
-                             "\"protocol\":\"http\",\"requests\":{\"client_error\":0,\"ok\":1,"
-                             "\"redirect\":1,\"server_error\":0}}");
+                             "\"denied\":2,\"protocol\":\"http\",\"requests\":{\"client_error\":0,"
+                             "\"ok\":1,\"redirect\":1,\"server_error\":0}}");
     free(row);
     t = json_object_get(r, "totals");
     assert_int_equal(json_integer_value(json_object_get(t, "connections")), 3);
     assert_int_equal(json_integer_value(json_object_get(t, "requests")), 4);
     assert_int_equal(json_integer_value(json_object_get(t, "bytes")), 107);
+    assert_int_equal(json_integer_value(json_object_get(t, "denied")), 3);
     row = json_dumps(json_object_get(t, "outcomes"), JSON_COMPACT);
     assert_string_equal(row, "{\"ok\":2,\"redirect\":1,\"client_error\":1,\"server_error\":0}");
     free(row);

@@ -217,6 +217,44 @@ static void test_serve_hidden(void **state)
     assert_int_equal(parse(&c, "--serve-hidden=yes", "::1", "0", "d", NULL), -EINVAL);
 }
 
+/* --allow/--deny: one list in command-line order, interleaved as given,
+ * reaching every listener's conn_env; a malformed rule, a prefix too
+ * long and host bits beyond the prefix are usage errors, and a failed
+ * parse frees what it had built (ASan: no leak). */
+static void test_allow_deny(void **state)
+{
+    struct config c;
+    struct conn_env env;
+
+    (void)state;
+    assert_int_equal(parse(&c, "::1", "0", "d", NULL), 0);
+    assert_int_equal(c.acl.n, 0);
+    assert_null(cfg_conn_env(&c).acl[0]);
+    cfg_free(&c);
+    assert_int_equal(parse(&c, "--deny", "127.0.0.1", "::1", "0", "--allow", "127.0.0.0/8",
+                           "--deny", "::1", "d", "--allow", "all", NULL),
+                     0);
+    assert_int_equal(c.acl.n, 4);
+    assert_string_equal(c.acl.rules[0].text, "deny 127.0.0.1");
+    assert_string_equal(c.acl.rules[1].text, "allow 127.0.0.0/8");
+    assert_string_equal(c.acl.rules[2].text, "deny ::1");
+    assert_string_equal(c.acl.rules[3].text, "allow all");
+    env = cfg_conn_env(&c);
+    for (int i = 0; i < PROTO_LISTENERS_MAX; i++)
+        assert_ptr_equal(env.acl[i], &c.acl);
+    cfg_free(&c);
+    assert_int_equal(c.acl.n, 0);
+    assert_int_equal(
+        parse(&c, "--deny", "10.0.0.0/8", "--deny", "10.0.0.0/33", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--allow", "192.168.1.10/16", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(
+        parse(&c, "--allow", "10.0.0.0/8", "--deny", "example.org", "::1", "0", "d", NULL),
+        -EINVAL);
+    assert_int_equal(parse(&c, "--deny", "::1", "::1", "0", "d", "--mode", "threads", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&c, "--deny", NULL), -EINVAL);
+}
+
 static void test_mode_names(void **state)
 {
     (void)state;
@@ -237,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_http_options),
         cmocka_unit_test(test_serve_hidden),
+        cmocka_unit_test(test_allow_deny),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1248,9 +1248,10 @@ static void test_status_text(void **state)
     r = json_loads(status_json, 0, NULL);
     json_object_set_new(json_object_get(r, "limits"), "stall_timeout_s", json_integer(120));
     json_object_set_new(json_object_get(r, "totals"), "kills", json_integer(2));
+    json_object_set_new(json_object_get(r, "totals"), "denied", json_integer(3));
     t = render(fmt_status, CUT_WIDE, r);
     assert_non_null(strstr(t, "shutdown-timeout 30s  stall-timeout 120s  chunk 64.0 KiB\n"));
-    assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns\n"));
+    assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns  3 denied\n"));
     free(t);
     /* Stopping: the listeners are closed, and the report says so. */
     json_object_set_new(r, "listeners", json_array());

@@ -8,6 +8,7 @@
 #include "worker/http.h"
 #include "worker/native.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -414,6 +415,67 @@ static void test_http_pipelined(void **state)
     conn_free(&c);
 }
 
+/* Accepts a connection of h from peer (a dotted quad) with env, as
+ * conn_open() does before its first read; the caller closes it. */
+static void accept_from(struct conn *c, const struct conn_env *env, const struct conn_handler *h,
+                        const char *peer)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+
+    assert_int_equal(inet_pton(AF_INET, peer, &sin.sin_addr), 1);
+    assert_int_equal(conn_init(c, CONN_STATE_MAX), 0);
+    c->rec = &env->recs[0];
+    c->rec_k = 0;
+    conn_attach(c, env, h, -1, 0, (struct sockaddr *)&sin, NOW);
+}
+
+/* --allow/--deny, decided at accept: a denied native client is done with
+ * nothing queued and nothing read, to be reset; an HTTP one has its 403
+ * queued, then a lingering close; an allowed one starts as ever. Each
+ * denial is counted on the listener's row of the pool-wide block. */
+static void test_denied_at_accept(void **state)
+{
+    struct conn_env env = env_of();
+    struct acl acl = {0};
+    struct acl_rule r;
+    uint64_t workers[PROTO_LISTENERS_MAX], master[PROTO_LISTENERS_MAX];
+    struct conn c;
+
+    (void)state;
+    assert_int_equal(acl_parse(&r, false, "127.0.0.0/8"), 0);
+    assert_int_equal(acl_add(&acl, &r), 0);
+    env.acl[0] = &acl;
+    env.sb = sb;
+    accept_from(&c, &env, &native_handler, "127.0.0.9");
+    assert_int_equal(c.want, CONN_DONE);
+    assert_true(c.denied && c.reset);
+    assert_int_equal(c.out_len, 0);
+    assert_null(c.in);
+    assert_string_equal(c.problem, "denied");
+    assert_string_equal(c.about, "deny 127.0.0.0/8");
+    conn_close(&c, NOW);
+    conn_free(&c);
+    accept_from(&c, &env, &http_handler, "127.0.0.9");
+    assert_int_equal(c.want, CONN_WRITE);
+    assert_true(c.denied && c.linger && !c.reset);
+    c.out[c.out_len] = '\0';
+    assert_memory_equal(c.out, "HTTP/1.1 403 Forbidden\r\n", 24);
+    assert_non_null(strstr((char *)c.out, "\r\nConnection: close\r\n"));
+    assert_null(c.in);
+    conn_close(&c, NOW);
+    conn_free(&c);
+    sb_read_denied(sb, workers, master);
+    assert_int_equal(workers[0], 2);
+    assert_int_equal(master[0], 0);
+    accept_from(&c, &env, &native_handler, "10.0.0.1");
+    assert_int_equal(c.want, CONN_READ);
+    assert_false(c.denied || c.reset);
+    assert_null(c.problem);
+    conn_close(&c, NOW);
+    conn_free(&c);
+    acl_free(&acl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_http_get),
         cmocka_unit_test(test_http_answers),
         cmocka_unit_test(test_http_pipelined),
+        cmocka_unit_test(test_denied_at_accept),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -236,7 +236,18 @@ static void test_rows_per_listener(void **state)
     connection(sb, b, 0, NS / 1000, SB_OUT_OK);
     connection(sb, b, 0, NS / 1000, SB_OUT_SERVER_ERROR);
     sb_release(sb, b, SB_EXIT_CLEAN); /* its row stays in the totals */
+    /* Denials (--allow/--deny): the workers' listeners and the master's. */
+    ls.nweb = 1;
+    strcpy(ls.web_names[0], "127.0.0.1:9100");
+    sb_count_denied(sb, false, 1);
+    sb_count_denied(sb, false, 1);
+    sb_count_denied(sb, true, 0);
     t = render(sb, &cfg, &ls);
+    assert_non_null(strstr(t, "# TYPE ferry_denied_connections_total counter\n"
+                              "ferry_denied_connections_total{" NATIVE "} 0\n"
+                              "ferry_denied_connections_total{" HTTP "} 2\n"
+                              "ferry_denied_connections_total{listener=\"127.0.0.1:9100\","
+                              "protocol=\"metrics\"} 1\n"));
     assert_int_equal(sample(t, "ferry_connections_total{" NATIVE "}"), 2);
     assert_int_equal(sample(t, "ferry_connections_total{" HTTP "}"), 1);
     assert_int_equal(sample(t, "ferry_responses_total{" HTTP ",outcome=\"ok\"}"), 2);
@@ -258,6 +269,7 @@ static void test_rows_per_listener(void **state)
     assert_null(strstr(t, "ferry_connections_total"));
     assert_null(strstr(t, "ferry_responses_total"));
     assert_null(strstr(t, "ferry_sent_bytes_total"));
+    assert_null(strstr(t, "ferry_denied_connections_total"));
     assert_well_formed(t);
     free(t);
     sb_destroy(sb);
