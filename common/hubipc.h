@@ -35,7 +35,15 @@
 #define HUBIPC_MAC        32 /* hubsec_upload_mac() */
 #define HUBIPC_TIMEOUT_MS 2000
 
-enum hubipc_op { HUBIPC_AUTH = 1, HUBIPC_VERIFY = 2, HUBIPC_ANNOUNCE = 3 };
+enum hubipc_op {
+    HUBIPC_AUTH = 1,
+    HUBIPC_VERIFY = 2,
+    HUBIPC_ANNOUNCE = 3,
+    /* From the master, not a worker: the account name (in name) was
+     * removed or its password changed; its live session ends. Sent with
+     * hubipc_tell(), unanswered. */
+    HUBIPC_KICK = 4,
+};
 
 struct hubipc_req {
     uint8_t op;
@@ -44,6 +52,7 @@ struct hubipc_req {
     char name[HUBIPC_NAME_MAX + 1];
     uint8_t sha256[HUBIPC_SHA256]; /* VERIFY, ANNOUNCE */
     uint8_t mac[HUBIPC_MAC];       /* VERIFY */
+    uint64_t dev, ino;             /* ANNOUNCE: the file as placed */
 };
 
 /* What a reply says: the native status to answer with (enum
@@ -53,6 +62,9 @@ struct hubipc_rep {
     bool secure;      /* AUTH: the session is on the secure wire: a MAC follows the content */
     bool may_replace; /* AUTH: a file of that name exists as this publisher's upload */
     char publisher[HUBWIRE_ID_MAX + 1];
+    /* AUTH, with may_replace: the file that upload placed. Another file
+     * there now (an operator's) is not the publisher's to replace. */
+    uint64_t dev, ino;
 };
 
 /* Worker side. Opens a conversation through the shared socket: returns
@@ -63,6 +75,10 @@ int hubipc_open(int shared);
  * at most. 0, or -errno (-ETIMEDOUT, -EPIPE when the hub went away,
  * -EBADMSG for a reply of the wrong size). */
 int hubipc_call(int fd, const struct hubipc_req *req, struct hubipc_rep *rep, int timeout_ms);
+
+/* Opens a conversation, sends req on it and closes it without waiting:
+ * for the master, whose loop must not wait on the hub. 0 or -errno. */
+int hubipc_tell(int shared, const struct hubipc_req *req);
 
 /* Hub side. Takes one conversation from the shared socket (non-blocking):
  * returns its descriptor, -EAGAIN when none waits, or -errno. */

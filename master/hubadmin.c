@@ -6,12 +6,16 @@
  */
 #include "master/hubadmin.h"
 
+#include "common/hubipc.h"
 #include "common/hubwire.h"
+#include "common/log.h"
+#include "master/listen.h"
 #include "worker/hub/hub.h"
 #include "worker/hub/store.h"
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Opens the hub's database, or fails resp. */
@@ -105,21 +109,44 @@ int hubadmin_useradd(struct admin *a, struct admin_conn *c, json_t *req, json_t 
     return hubadmin_write(a, req, resp, store_user_add);
 }
 
+/* Tells the hub that id's password changed or id is gone, so that a
+ * session opened with the old password does not outlive it. Best effort:
+ * a hub that is down has no sessions to end. */
+static void hubadmin_kick(struct admin *a, const json_t *resp)
+{
+    struct hubipc_req q = {.op = HUBIPC_KICK};
+    const char *id = json_string_value(json_object_get(resp, "id"));
+    int rc;
+
+    if (id == NULL || !a->ls->hub_ipc_open)
+        return;
+    snprintf(q.name, sizeof(q.name), "%s", id);
+    if ((rc = hubipc_tell(a->ls->hub_ipc[1], &q)) < 0)
+        log_warn("hub: cannot tell the hub to end %s's session: %s", id, strerror(-rc));
+}
+
 int hubadmin_passwd(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
+    int rc;
+
     (void)c;
-    return hubadmin_write(a, req, resp, store_user_set);
+    if ((rc = hubadmin_write(a, req, resp, store_user_set)) == 0)
+        hubadmin_kick(a, resp);
+    return rc;
 }
 
 int hubadmin_userdel(struct admin *a, struct admin_conn *c, json_t *req, json_t *resp)
 {
     const char *id, *password = NULL;
     struct store *s;
+    int rc;
 
     (void)c;
     if (hubadmin_args(req, false, &id, &password, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
         return -1;
-    return hubadmin_result(s, store_user_del(s, id), id, resp);
+    if ((rc = hubadmin_result(s, store_user_del(s, id), id, resp)) == 0)
+        hubadmin_kick(a, resp);
+    return rc;
 }
 
 static int hubadmin_add_id(const char *id, void *arg)

@@ -32,13 +32,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define POOL_ACCEPT_BATCH     64           /* accepts per wake-up before yielding */
-#define POOL_QUICK_DEATH_NS   1000000000LL /* a worker dying sooner is failing */
-#define POOL_BACKOFF_FIRST_MS 100
-#define POOL_BACKOFF_MAX_MS   10000
-#define POOL_SPAWN_BATCH      16  /* forks in one go when growing... */
-#define POOL_SPAWN_PAUSE_MS   10  /* ...then a pause: no fork storm */
-#define POOL_ACCEPT_PAUSE_MS  100 /* fork mode, out of descriptors: retry after */
+#define POOL_ACCEPT_BATCH    64  /* accepts per wake-up before yielding */
+#define POOL_SPAWN_BATCH     16  /* forks in one go when growing... */
+#define POOL_SPAWN_PAUSE_MS  10  /* ...then a pause: no fork storm */
+#define POOL_ACCEPT_PAUSE_MS 100 /* fork mode, out of descriptors: retry after */
 
 struct pool;
 
@@ -59,6 +56,11 @@ struct pool_kind_rules {
     /* Drain: on a graceful stop, SIGTERM only once the pool's workers are
      * gone (the hub: an upload still being served needs its answers). */
     bool stops_last;
+    /* Back-off: a child that dies within quick_death_ns of its start is
+     * failing; its replacement waits backoff_first_ms, doubling for each
+     * such death in a row, backoff_max_ms at most. */
+    int64_t quick_death_ns;
+    unsigned backoff_first_ms, backoff_max_ms;
     /* Runs in the child just forked for slot; never returns. A fork-mode
      * worker serves conn, accepted on listener from peer at accepted_ns. */
     void (*child)(struct pool *p, int slot, int conn, unsigned listener,
@@ -205,8 +207,22 @@ static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener
 }
 
 static const struct pool_kind_rules pool_kinds[POOL_KINDS] = {
-    [POOL_WORKER] = {"worker", true, SB_KIND_WORKER, false, pool_child},
-    [POOL_HUB] = {"hub", false, SB_KIND_HUB, true, pool_hub_child},
+    [POOL_WORKER] = {.name = "worker",
+                     .pool = true,
+                     .slot = SB_KIND_WORKER,
+                     .stops_last = false,
+                     .quick_death_ns = 1000000000LL,
+                     .backoff_first_ms = 100,
+                     .backoff_max_ms = 10000,
+                     .child = pool_child},
+    [POOL_HUB] = {.name = "hub",
+                  .pool = false,
+                  .slot = SB_KIND_HUB,
+                  .stops_last = true,
+                  .quick_death_ns = 1000000000LL,
+                  .backoff_first_ms = 100,
+                  .backoff_max_ms = 10000,
+                  .child = pool_hub_child},
 };
 
 /* The pool's row: the workers. */
@@ -432,16 +448,17 @@ static void pool_fill(struct pool *p, enum pool_kind kind)
  * off while they die young. */
 static void pool_plan_respawn(struct pool *p, enum pool_kind kind, int64_t lived_ns)
 {
+    const struct pool_kind_rules *rules = &pool_kinds[kind];
     struct pool_row *row = &p->rows[kind];
     uint64_t delay = 0;
 
-    if (lived_ns < POOL_QUICK_DEATH_NS) {
+    if (lived_ns < rules->quick_death_ns) {
         unsigned shift = row->quick_deaths < 16 ? row->quick_deaths : 16;
 
         row->quick_deaths++;
-        delay = (uint64_t)POOL_BACKOFF_FIRST_MS << shift;
-        if (delay > POOL_BACKOFF_MAX_MS)
-            delay = POOL_BACKOFF_MAX_MS;
+        delay = (uint64_t)rules->backoff_first_ms << shift;
+        if (delay > rules->backoff_max_ms)
+            delay = rules->backoff_max_ms;
         log_warn("%s died %.0f ms after start (%u in a row): next start in %llu ms",
                  pool_kinds[kind].name, (double)lived_ns / 1e6, row->quick_deaths,
                  (unsigned long long)delay);

@@ -114,12 +114,21 @@ static int put_ask(struct conn *c, struct put_state *st, uint8_t op, struct hubi
     return put_fault(c, "hub answered an unknown status", EBADMSG);
 }
 
-/* True when name exists in the directory, whatever it is. */
-static bool put_exists(int dirfd, const char *name)
+/* What holds name in the directory now: nothing (PUT_FREE), the very
+ * file this publisher's earlier upload placed (PUT_THEIRS: rep says it
+ * may replace, and the device and inode are the ones recorded), or
+ * anything else (PUT_TAKEN: another user's, or an operator's since). */
+enum put_holder { PUT_FREE, PUT_THEIRS, PUT_TAKEN };
+
+static enum put_holder put_holder(int dirfd, const char *name, const struct hubipc_rep *rep)
 {
     struct stat sb;
 
-    return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return PUT_FREE;
+    if (rep->may_replace && (uint64_t)sb.st_dev == rep->dev && (uint64_t)sb.st_ino == rep->ino)
+        return PUT_THEIRS;
+    return PUT_TAKEN;
 }
 
 /*
@@ -222,11 +231,19 @@ int put_start(struct conn *c, struct put_state *st, const struct wire_request *r
               rep.publisher, rep.secure ? "secure" : "plain",
               rep.may_replace ? ", may replace" : "");
     st->secure = rep.secure;
-    st->may_replace = rep.may_replace;
     /* Not this publisher's to replace: refused before the content, not
-     * after (the rename checks again: the name may come meanwhile). */
-    if (!st->may_replace && put_exists(c->env->dirfd, st->q.name))
+     * after. A name free now may not be replaced at the rename either
+     * (whatever takes it meanwhile is not the publisher's). */
+    switch (put_holder(c->env->dirfd, st->q.name, &rep)) {
+    case PUT_TAKEN:
         return put_end(c, st, WIRE_ACCESS_DENIED);
+    case PUT_THEIRS:
+        st->may_replace = true;
+        break;
+    case PUT_FREE:
+        st->may_replace = false;
+        break;
+    }
     if ((rc = put_create(c->env->dirfd, st)) < 0)
         return put_end(c, st, put_fault(c, "cannot create the temporary file", -rc));
     crypto_hash_sha256_init(&st->sha);
@@ -377,6 +394,8 @@ static int put_complete(struct conn *c, struct put_state *st)
     st->placed = rc == 0;
     if ((rc = put_sync_dir(dirfd)) < 0)
         return put_unplace(c, st, put_fault(c, "cannot sync the directory", -rc));
+    st->q.dev = (uint64_t)st->dev;
+    st->q.ino = (uint64_t)st->ino;
     if ((status = put_ask(c, st, HUBIPC_ANNOUNCE, &rep)) != WIRE_OK)
         return put_unplace(c, st, status);
     st->answer_size = st->q.size;

@@ -58,7 +58,11 @@ struct hub_run {
     char in[HUBCLI_LINE_MAX + 1]; /* stdin's bytes not yet taken as lines */
     uint8_t tx[HUBWIRE_MAX];
     uint8_t rx[HUBWIRE_MAX + 1]; /* one byte more: a longer datagram is seen as such */
+    char **fetched;              /* --auto-fetch: names this run put in the directory */
+    size_t nfetched;
 };
+
+#define HUB_FETCHED_MAX 4096 /* names remembered; an older one is then not replaced */
 
 static int hub_rnd(uint32_t *out)
 {
@@ -223,14 +227,40 @@ static int hub_upload(void *ctx, const char *path, const char *name, uint32_t to
 }
 
 /* --auto-fetch: the file announced, into the directory (hubfile.c). */
+static bool hub_fetched_before(const struct hub_run *r, const char *name)
+{
+    for (size_t i = 0; i < r->nfetched; i++)
+        if (strcmp(r->fetched[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers name as fetched by this run (best effort: forgetting one only
+ * means its next version is not fetched over it). */
+static void hub_fetched_add(struct hub_run *r, const char *name)
+{
+    char **v;
+
+    if (r->nfetched >= HUB_FETCHED_MAX || hub_fetched_before(r, name))
+        return;
+    if ((v = realloc(r->fetched, (r->nfetched + 1) * sizeof(*v))) == NULL)
+        return;
+    r->fetched = v;
+    if ((v[r->nfetched] = strdup(name)) != NULL)
+        r->nfetched++;
+}
+
 static int hub_fetch(void *ctx, const char *name, uint64_t size, const uint8_t sha256[32],
                      char *why)
 {
     struct hub_run *r = ctx;
     struct client_err e;
 
-    if (hubfile_fetch(&r->files, r->o->auto_fetch, name, size, sha256, &e) == EX_OK)
+    if (hubfile_fetch(&r->files, r->o->auto_fetch, name, size, sha256, hub_fetched_before(r, name),
+                      &e) == EX_OK) {
+        hub_fetched_add(r, name);
         return 0;
+    }
     snprintf(why, HUBCLI_WHY_MAX, "hub: fetching %s: %s", name, e.msg);
     return -1;
 }
@@ -589,6 +619,9 @@ int hub_session(const struct client_opts *o, struct client_err *e)
         close(r->sock);
     hubcli_free(r->cli);
     hubcli_wire_free(&r->wire);
+    for (size_t i = 0; i < r->nfetched; i++)
+        free(r->fetched[i]);
+    free(r->fetched);
     sodium_memzero(r, sizeof(*r)); /* stdin's buffer, a plain login's datagram */
     free(r);
     return rc;

@@ -184,13 +184,16 @@ const char *hubfile_put_status(unsigned status)
 }
 
 int hubfile_fetch(const struct client_opts *o, const char *dir, const char *name, uint64_t size,
-                  const uint8_t sha256[32], struct client_err *e)
+                  const uint8_t sha256[32], bool replace, struct client_err *e)
 {
     struct client_opts fo = *o;
     struct fetch_session s;
 
     fo.output = dir;
-    fo.force = true; /* an announcement of a name fetched before is its new version */
+    /* An announcement of a name fetched before is its new version; any
+     * other file of that name is the user's, and no follower may clobber
+     * it by announcing its name. */
+    fo.force = replace;
     fo.quiet = true;
     fo.resume = false;
     fo.many = false;

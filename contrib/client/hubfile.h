@@ -54,13 +54,15 @@ int hubfile_put(const struct hubfile_put *q, struct hubfile_src *src, unsigned *
 const char *hubfile_put_status(unsigned status);
 
 /*
- * Downloads name from o's host and port into dir, replacing a file of
- * that name, with the existing native GET code (a temporary file renamed
- * into place: never a half-written file); asks for at most size bytes
- * and keeps the file only when its SHA-256 is sha256. Returns EX_OK, or
- * an exit code with e set (nothing kept).
+ * Downloads name from o's host and port into dir with the existing native
+ * GET code (a temporary file renamed into place: never a half-written
+ * file); asks for at most size bytes and keeps the file only when its
+ * SHA-256 is sha256. A file of that name in dir is replaced only when
+ * replace says so (the caller fetched it before: a new version); else it
+ * is left alone and the fetch fails. Returns EX_OK, or an exit code with
+ * e set (nothing kept).
  */
 int hubfile_fetch(const struct client_opts *o, const char *dir, const char *name, uint64_t size,
-                  const uint8_t sha256[32], struct client_err *e);
+                  const uint8_t sha256[32], bool replace, struct client_err *e);
 
 #endif

@@ -159,6 +159,11 @@ class Relay:
         else:
             self.sock.sendto(data, client)
 
+    def inject(self, client, data):
+        """Sends data to the hub through client's upstream socket, as if
+        that client had sent it (a forgery from its address)."""
+        self._flows[client][0].send(data)
+
     def hold(self, direction):
         """Keeps direction's datagrams back (after their impairment) until release()."""
         with self._cond:

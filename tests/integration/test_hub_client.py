@@ -703,6 +703,37 @@ class HubSecure(HubClientCase):
         self.assertEqual(self.hub_figures()["rejected"], before + 1)
 
 
+    def test_forged_and_malformed_datagrams_are_dropped(self):
+        """From alice's own address, with her live token: a sealed post
+        with one bit changed, her sealed post's header changed, a
+        truncated one, an oversized one, and random bytes. The hub answers
+        none, counts each rejected, and alice's session goes on."""
+        self.start(record=True)
+        a = self.client("alice", "-v")
+        self.login(a)
+        a.send("post#genuine")
+        a.expect("post_ack#successful")
+        post = self.relay.wait_for(lambda d, _, data: d == "up" and sealed(data, POST))
+        _, client, data = self.relay.recorded[post]
+        bit = bytearray(data)
+        bit[12] ^= 1  # the ciphertext
+        head = bytearray(data)
+        head[2] = RETRIEVE  # the header is authenticated too
+        rng = random.Random(1)
+        bad = [bytes(bit), bytes(head), data[:7], data + bytes(300),
+               bytes(rng.randrange(256) for _ in range(64)), b""]
+        before = self.hub_figures()["rejected"]
+        mark = self.relay.mark()
+        for d in bad:
+            self.relay.inject(client, d)
+        self.hub_figures(rejected=before + len(bad))
+        a.send("subscribe#bob", "state#")
+        a.expect("subscribe_ack#successful", "ONLINE")
+        first = self.relay.wait_for(lambda d, c, _: d == "down" and c == client, start=mark)
+        self.assertEqual(self.relay.recorded[first][2][2], SUBSCRIBE_OK)
+        self.finish(a)
+
+
 class Files:
     """postfile# and --auto-fetch, end to end, on either wire."""
 
@@ -735,6 +766,35 @@ class Files:
         self.finish(a, b)
         self.assertIn(f"postfile#{path}: refused: ACCESS_DENIED (the name is taken by a file "
                       "another user uploaded)", b.warnings())
+
+    def test_auto_fetch_replaces_only_what_it_fetched(self):
+        """A file of the announced name already in bob's directory, which
+        this run did not fetch, is left alone (no follower may clobber a
+        file by announcing its name); a name it fetched before is
+        replaced by the new version."""
+        self.start()
+        inbox = os.path.join(self.tmp, "inbox")
+        os.mkdir(inbox)
+        with open(os.path.join(inbox, "mine.txt"), "wb") as f:
+            f.write(b"bob's own\n")
+        src = {n: os.path.join(self.tmp, n) for n in ("mine.txt", "news.txt")}
+        a, b = self.client("alice"), self.client("bob", "--auto-fetch", inbox)
+        self.login(a, b)
+        b.send("subscribe#alice")
+        b.expect("subscribe_ack#successful")
+        for n, body in (("mine.txt", b"alice's\n"), ("news.txt", b"one\n"), ("news.txt", b"two!\n")):
+            with open(src[n], "wb") as f:
+                f.write(body)
+            a.send(f"postfile#{src[n]}")
+            a.expect("postfile_ack#successful")
+            digest = hashlib.sha256(body).hexdigest()
+            outcome = "error#fetch_failed" if n == "mine.txt" else "file#fetched"
+            b.expect(f"<alice>file {n} {len(body)} {digest}", f"{outcome} {n}")
+        with open(os.path.join(inbox, "mine.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"bob's own\n")
+        with open(os.path.join(inbox, "news.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"two!\n")
+        self.finish(a, b)
 
     def test_a_digest_that_does_not_match_keeps_nothing(self):
         """The file changes on the server between its announcement and

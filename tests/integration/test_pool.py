@@ -357,7 +357,10 @@ class Pool(FerryTest):
         self.assertEqual(title(srv.pid),
                          (f"ferryd: master 127.0.0.1:{srv.port} {self.root}", "ferryd: master"))
         kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
-        slots = {w["pid"]: w["slot"] for w in srv.admin_json("workers")["workers"]}
+        # The scoreboard and /proc agree once both workers have started
+        # (on a loaded machine a worker may still be starting).
+        slots = wait_until(lambda: (s := {w["pid"]: w["slot"] for w in srv.admin_json(
+            "workers")["workers"]}) and set(s) == set(kids) and s, what="both workers listed")
         for kid in kids:
             self.assertEqual(title(kid), (f"ferryd: worker {slots[kid]}", "ferryd: worker"))
         # The title took the argument area: what was parsed from it survived.

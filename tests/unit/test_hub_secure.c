@@ -528,6 +528,13 @@ static void test_upload_mac(void **state)
     assert_int_equal(secure_upload_check(e->sec, c.token + 1, "a.txt", 5, sha, mac), -EACCES);
     hubsec_upload_mac(mac, c.k.rx, "a.txt", 5, sha); /* the other direction's key */
     assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 5, sha, mac), -EACCES);
+    /* Once stored, the same upload again is a replay; another one is not. */
+    hubsec_upload_mac(mac, c.k.tx, "a.txt", 5, sha);
+    assert_int_equal(secure_upload_taken(e->sec, c.token, mac), 0);
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 5, sha, mac), -EALREADY);
+    hubsec_upload_mac(mac, c.k.tx, "a.txt", 6, sha);
+    assert_int_equal(secure_upload_check(e->sec, c.token, "a.txt", 6, sha, mac), 0);
+    assert_int_equal(secure_upload_taken(e->sec, c.token + 1, mac), -EACCES);
 }
 
 static int group_setup(void **state)

@@ -46,7 +46,8 @@ struct script {
     uint8_t status[4];
     bool silent[4]; /* no answer at all */
     bool secure, may_replace;
-    const char *race; /* created with "racer" when VERIFY comes: another writer */
+    const char *owned; /* may_replace: the file the publisher's upload placed, as it is now */
+    const char *race;  /* created with "racer" when VERIFY comes: another writer */
 };
 
 struct hub {
@@ -149,6 +150,12 @@ static void hub_converse(struct hub *h, int fd)
         rep.status = h->script.status[q.op];
         rep.secure = h->script.secure;
         rep.may_replace = h->script.may_replace;
+        if (h->script.owned != NULL) { /* what the hub recorded at its ANNOUNCE */
+            struct stat fs;
+
+            if (fstatat(dirfd_, h->script.owned, &fs, 0) == 0)
+                rep.dev = fs.st_dev, rep.ino = fs.st_ino;
+        }
         strcpy(rep.publisher, "alice");
         hubipc_reply(fd, &rep);
     }
@@ -520,14 +527,42 @@ static void test_put_replace(void **state)
     struct result r;
     struct hub h;
     char got[32];
+    struct stat placed;
 
     (void)state;
     s.may_replace = true;
+    s.owned = "mine.txt";
     write_file("mine.txt", "version one");
     upload(&s, true, "mine.txt", "v2", 2, NULL, 1, &r, &h);
     assert_status(&r, WIRE_OK, 2);
     assert_int_equal(read_file("mine.txt", got, sizeof(got)), 2);
     assert_string_equal(got, "v2");
+    assert_int_equal(temps(), 0);
+    /* The ANNOUNCE says which file it placed. */
+    assert_int_equal(fstatat(dirfd_, "mine.txt", &placed, 0), 0);
+    assert_int_equal(h.asked[2].op, HUBIPC_ANNOUNCE);
+    assert_int_equal(h.asked[2].ino, (uint64_t)placed.st_ino);
+    assert_int_equal(h.asked[2].dev, (uint64_t)placed.st_dev);
+}
+
+/* The publisher's earlier upload is no longer the file under that name
+ * (an operator put another there): not the publisher's to replace. */
+static void test_put_replace_not_a_file_it_placed(void **state)
+{
+    struct script s = all_ok();
+    struct result r;
+    struct hub h;
+    char got[32];
+
+    (void)state;
+    s.may_replace = true;
+    s.owned = "placed.txt"; /* the hub's record: another inode than mine.txt's */
+    write_file("placed.txt", "x");
+    write_file("mine.txt", "the operator's");
+    upload(&s, true, "mine.txt", "v2", 2, NULL, 1, &r, &h);
+    assert_status(&r, WIRE_ACCESS_DENIED, 0);
+    assert_int_equal(read_file("mine.txt", got, sizeof(got)), 14);
+    assert_string_equal(got, "the operator's");
     assert_int_equal(temps(), 0);
 }
 
@@ -973,6 +1008,7 @@ int main(void)
         T(test_put_access_denied),
         T(test_put_access_denied_at_rename),
         T(test_put_replace),
+        T(test_put_replace_not_a_file_it_placed),
         T(test_put_too_large),
         T(test_put_invalid_names),
         T(test_put_no_hub),

@@ -34,6 +34,8 @@ struct secure_keys {
     int32_t next;       /* hash chain, or the free list */
     int32_t next_dying;
     struct hubsec_keys k;
+    uint64_t *macs; /* the first 8 bytes of each upload MAC taken: no replay */
+    uint32_t nmacs, capmacs;
 };
 
 struct secure {
@@ -80,6 +82,9 @@ static void secure_drop(struct secure *s, struct secure_keys *e)
 {
     secure_unlink(s, e);
     hubsec_keys_wipe(&e->k);
+    free(e->macs);
+    e->macs = NULL;
+    e->nmacs = e->capmacs = 0;
     e->token = 0;
     e->dying = false;
     e->next = s->free_head;
@@ -111,6 +116,7 @@ static int secure_install(struct secure *s, uint32_t token, uint64_t handshake,
     }
     e->handshake = handshake;
     e->k = *k;
+    e->nmacs = 0; /* MACs under other keys can never match again */
     return 0;
 }
 
@@ -455,6 +461,8 @@ void secure_free(struct secure *s)
         return;
     if (s->pend != NULL)
         sodium_memzero(s->pend, SECURE_PENDING_MAX * sizeof(*s->pend));
+    for (uint32_t i = 0; s->keys != NULL && i < s->nkeys; i++)
+        free(s->keys[i].macs);
     if (s->keys != NULL)
         sodium_memzero(s->keys, s->nkeys * sizeof(*s->keys));
     sodium_memzero(s->hub_sk, sizeof(s->hub_sk));
@@ -465,16 +473,49 @@ void secure_free(struct secure *s)
     free(s);
 }
 
+static bool secure_mac_taken(const struct secure_keys *e, uint64_t tag)
+{
+    for (uint32_t i = 0; i < e->nmacs; i++)
+        if (e->macs[i] == tag)
+            return true;
+    return false;
+}
+
 int secure_upload_check(const struct secure *s, uint32_t token, const char *name, uint64_t size,
                         const uint8_t sha256[32], const uint8_t mac[32])
 {
     const struct secure_keys *e = secure_find(s, token);
     uint8_t want[32];
+    uint64_t tag;
 
     if (e == NULL || e->dying)
         return -EACCES;
     hubsec_upload_mac(want, e->k.rx, name, size, sha256);
-    return sodium_memcmp(want, mac, sizeof(want)) == 0 ? 0 : -EACCES;
+    if (sodium_memcmp(want, mac, sizeof(want)) != 0)
+        return -EACCES;
+    memcpy(&tag, mac, sizeof(tag));
+    return secure_mac_taken(e, tag) || e->nmacs >= SECURE_UPLOADS_MAX ? -EALREADY : 0;
+}
+
+int secure_upload_taken(struct secure *s, uint32_t token, const uint8_t mac[32])
+{
+    struct secure_keys *e = secure_find(s, token);
+    uint64_t tag;
+
+    if (e == NULL || e->dying)
+        return -EACCES;
+    if (e->nmacs == e->capmacs) {
+        uint32_t cap = e->capmacs == 0 ? 8 : 2 * e->capmacs;
+        uint64_t *v = realloc(e->macs, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -ENOMEM;
+        e->macs = v;
+        e->capmacs = cap;
+    }
+    memcpy(&tag, mac, sizeof(tag));
+    e->macs[e->nmacs++] = tag;
+    return 0;
 }
 
 void secure_hub_key(const struct secure *s, uint8_t pk[HUBSEC_PK])

@@ -93,10 +93,22 @@ void secure_released(struct secure *s, uint32_t token);
  * once the outbox is sent. */
 void secure_reap(struct secure *s);
 
-/* Checks the MAC of an upload by the session of token (hubsec_upload_mac()
- * under its client-to-hub key). 0, or -EACCES: wrong, or no such session. */
+#define SECURE_UPLOADS_MAX 4096 /* uploads one session may make */
+
+/*
+ * Checks the MAC of an upload by the session of token (hubsec_upload_mac()
+ * under its client-to-hub key). 0; -EACCES: wrong, or no such session;
+ * -EALREADY: a MAC this session's uploads have used (secure_upload_taken()).
+ * The MAC covers name, size and content but nothing fresh, so a PUT
+ * captured on the way (it travels in clear) would otherwise be replayed
+ * while the session lives: announced again, or an older content put back.
+ */
 int secure_upload_check(const struct secure *s, uint32_t token, const char *name, uint64_t size,
                         const uint8_t sha256[32], const uint8_t mac[32]);
+
+/* Records mac as used by an upload of the session of token, once it is
+ * stored. 0, -EACCES (no such session) or -ENOMEM. */
+int secure_upload_taken(struct secure *s, uint32_t token, const uint8_t mac[32]);
 
 const struct secure_counters *secure_counters(const struct secure *s);
 

@@ -824,6 +824,17 @@ int session_announce(struct session_table *t, const char *publisher, const char 
     return 0;
 }
 
+bool session_kick(struct session_table *t, const char *id, int64_t now, struct session_outbox *out,
+                  const char *why)
+{
+    struct session *s = session_by_id(t, id);
+
+    if (s == NULL || s->slot != SLOT_LIVE || out->n >= out->cap)
+        return false;
+    session_end(t, s, END_RESET, 0, now, out, why);
+    return true;
+}
+
 int session_login_proven(struct session_table *t, const char *id, uint32_t nonce,
                          const struct session_addr *from, int64_t now, struct session_outbox *out,
                          uint32_t *token)

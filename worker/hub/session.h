@@ -210,6 +210,12 @@ int session_announce(struct session_table *t, const char *publisher, const char 
                      uint64_t size, const char *sha256_hex, int64_t now, struct session_outbox *out,
                      uint32_t *msg_id);
 
+/* Ends id's live session with a reset (appended to out) and tells the
+ * ended hook why: its account was removed or its password changed.
+ * Returns whether there was one. */
+bool session_kick(struct session_table *t, const char *id, int64_t now, struct session_outbox *out,
+                  const char *why);
+
 /* Does what is due at now (retransmissions, timeouts, lost sessions) as
  * far as out has room, appending the datagrams to out. */
 void session_tick(struct session_table *t, int64_t now, struct session_outbox *out);

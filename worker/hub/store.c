@@ -41,7 +41,8 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS files("
     "  name TEXT PRIMARY KEY,"
     "  publisher TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  size INTEGER NOT NULL, sha256 BLOB NOT NULL, created INTEGER NOT NULL);"
+    "  size INTEGER NOT NULL, sha256 BLOB NOT NULL, created INTEGER NOT NULL,"
+    "  dev INTEGER NOT NULL, ino INTEGER NOT NULL);"
     /* The hub's own keys (store_secret()). */
     "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);";
 
@@ -378,9 +379,10 @@ int store_secret(struct store *s, const char *name, uint8_t *out, size_t len)
     return rc < 0 ? rc : store_secret_get(s, name, out, len);
 }
 
-int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_MAX + 1])
+int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_MAX + 1],
+                     uint64_t *dev, uint64_t *ino)
 {
-    sqlite3_stmt *st = store_sql(s, "SELECT publisher FROM files WHERE name = ?1");
+    sqlite3_stmt *st = store_sql(s, "SELECT publisher, dev, ino FROM files WHERE name = ?1");
     int rc;
 
     if (st == NULL)
@@ -389,6 +391,8 @@ int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) <= STORE_ID_MAX) {
         snprintf(publisher, STORE_ID_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        *dev = (uint64_t)sqlite3_column_int64(st, 1);
+        *ino = (uint64_t)sqlite3_column_int64(st, 2);
         rc = 0;
     } else {
         rc = rc == SQLITE_DONE ? -ENOENT : rc == SQLITE_ROW ? -EIO : store_errno(rc);
@@ -397,18 +401,19 @@ int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_
     return rc;
 }
 
-int store_file_put(struct store *s, const char *name, const char *publisher, uint64_t size,
-                   const uint8_t sha256[32], int64_t now)
+int store_file_put(struct store *s, const struct store_file *f, int64_t now)
 {
     sqlite3_stmt *st = store_sql(s, "INSERT OR REPLACE INTO files(name, publisher, size, sha256, "
-                                    "created) VALUES(?1, ?2, ?3, ?4, ?5)");
+                                    "created, dev, ino) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, publisher, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
-        sqlite3_bind_blob(st, 4, sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, f->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, f->publisher, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)f->size);
+        sqlite3_bind_blob(st, 4, f->sha256, 32, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, now);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)f->dev);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)f->ino);
     }
     return store_run(s, st, NULL);
 }

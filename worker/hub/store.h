@@ -60,12 +60,21 @@ int store_user_del(struct store *s, const char *id);
  * returns non-zero. Returns 0 or -errno. */
 int store_users(struct store *s, int (*fn)(const char *id, void *arg), void *arg);
 
+/* An uploaded file as recorded: whose, what, and which file it is in the
+ * served directory (device and inode as placed). */
+struct store_file {
+    const char *name, *publisher;
+    uint64_t size;
+    const uint8_t *sha256; /* 32 bytes */
+    uint64_t dev, ino;
+};
+
 /* Uploaded files (docs/HUB.md "Files"). file_owner: the publisher whose
- * upload name is, 0 or -ENOENT. file_put: records (or replaces) name as
- * publisher's upload of size bytes, committed. 0 or -errno. */
-int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_MAX + 1]);
-int store_file_put(struct store *s, const char *name, const char *publisher, uint64_t size,
-                   const uint8_t sha256[32], int64_t now);
+ * upload name is, with the device and inode it placed; 0 or -ENOENT.
+ * file_put: records (or replaces) f, committed. 0 or -errno. */
+int store_file_owner(struct store *s, const char *name, char publisher[STORE_ID_MAX + 1],
+                     uint64_t *dev, uint64_t *ino);
+int store_file_put(struct store *s, const struct store_file *f, int64_t now);
 
 /* The hub's secret named name, len bytes (at most 64) into out: made from
  * getrandom() and committed the first time it is asked for, the same

@@ -24,6 +24,7 @@ struct upload {
     enum hubipc_op next; /* the question it may ask now */
     struct hubipc_req auth;
     char publisher[STORE_ID_MAX + 1];
+    uint8_t mac[HUBIPC_MAC]; /* VERIFY's: taken at ANNOUNCE (secure wire) */
 };
 
 struct uploads {
@@ -73,7 +74,7 @@ static uint8_t upload_auth(struct upload *up, const struct hubipc_req *q, struct
     if (user == NULL)
         return WIRE_UNAUTHORIZED;
     snprintf(up->publisher, sizeof(up->publisher), "%s", user);
-    rc = store_file_owner(u->d.store, q->name, owner);
+    rc = store_file_owner(u->d.store, q->name, owner, &r->dev, &r->ino);
     if (rc < 0 && rc != -ENOENT)
         return WIRE_SERVER_ERROR;
     r->may_replace = rc == 0 && strcmp(owner, up->publisher) == 0;
@@ -102,6 +103,7 @@ static uint8_t upload_verify(struct upload *up, const struct hubipc_req *q)
     if (u->d.secure != NULL &&
         secure_upload_check(u->d.secure, q->token, q->name, q->size, q->sha256, q->mac) < 0)
         return WIRE_UNAUTHORIZED;
+    memcpy(up->mac, q->mac, sizeof(up->mac));
     return WIRE_OK;
 }
 
@@ -112,15 +114,24 @@ static uint8_t upload_announce(struct upload *up, const struct hubipc_req *q)
     char hex[2 * 32 + 1];
     uint32_t msg_id;
     int rc;
+    struct store_file f = {.name = q->name,
+                           .publisher = up->publisher,
+                           .size = q->size,
+                           .sha256 = q->sha256,
+                           .dev = q->dev,
+                           .ino = q->ino};
 
     if (!upload_same(up, q))
         return WIRE_UNAUTHORIZED;
-    if ((rc = store_file_put(u->d.store, q->name, up->publisher, q->size, q->sha256, time(NULL))) <
-        0) {
+    if ((rc = store_file_put(u->d.store, &f, time(NULL))) < 0) {
         log_warn("hub: cannot record the upload of %s by %s: %s", q->name, up->publisher,
                  rc == -EIO ? store_error(u->d.store) : strerror(-rc));
         return WIRE_SERVER_ERROR;
     }
+    /* Taken before it is announced: a replay of this PUT is refused even
+     * if the announcement below fails. */
+    if (u->d.secure != NULL && secure_upload_taken(u->d.secure, q->token, up->mac) < 0)
+        return WIRE_SERVER_ERROR;
     for (size_t i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", q->sha256[i]);
     rc = session_announce(u->d.sessions, up->publisher, q->name, q->size, hex, clock_now_ns(),
@@ -135,10 +146,26 @@ static uint8_t upload_announce(struct upload *up, const struct hubipc_req *q)
     return WIRE_OK;
 }
 
+/* KICK, from the master: the account's live session ends. */
+static void upload_kick(struct upload *up, const struct hubipc_req *q)
+{
+    struct uploads *u = up->u;
+
+    if (hubwire_id_valid(q->name, strlen(q->name)) &&
+        session_kick(u->d.sessions, q->name, clock_now_ns(), u->d.outbox,
+                     "its account was removed or its password changed"))
+        u->d.after(u->d.ctx);
+}
+
 /* Answers one question; false when the conversation is over. */
 static bool upload_answer(struct upload *up, const struct hubipc_req *q)
 {
     struct hubipc_rep r = {.status = WIRE_BAD_REQUEST};
+
+    if (q->op == HUBIPC_KICK && up->next == HUBIPC_AUTH) {
+        upload_kick(up, q); /* the master does not wait for an answer */
+        return false;
+    }
 
     if (q->op == up->next) {
         switch (q->op) {
