@@ -6,10 +6,13 @@
 # people do: wget and Chromium (with a font: headless pages render text);
 # tshark (with dumpcap), which runs the Wireshark dissector
 # contrib/wireshark/ferry.lua over captures; and ss (iproute2), which the
-# slow-receiver experiment samples sockets with.
+# slow-receiver experiment samples sockets with. --fuzz adds clang,
+# libFuzzer with the sanitizer runtimes (libclang-rt-dev, only a
+# Recommends of clang) and llvm-symbolizer, for fuzz/run.sh.
 set -e
 pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev libsqlite3-dev libsodium-dev python3 util-linux curl"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark iproute2"
+[ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-dev llvm"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=""

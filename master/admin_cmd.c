@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +30,15 @@ int admin_fail(json_t *resp, const char *code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     json_object_set_new(resp, "error", json_string(code));
-    json_object_set_new(resp, "message", json_string(msg));
+    /* json_string() takes valid UTF-8 only, and msg may quote a client's
+     * bytes or be cut inside a character: then those bytes become '?',
+     * so that every failure still carries its message (fuzz/fuzz_admin.c). */
+    if (json_object_set_new(resp, "message", json_string(msg)) < 0) {
+        for (char *p = msg; *p != '\0'; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        json_object_set_new(resp, "message", json_string(msg));
+    }
     return -1;
 }
 
@@ -522,7 +531,10 @@ static int admin_workers_arg(struct admin *a, json_t *req, unsigned *out, json_t
         n = strtoll(str, &end, 10);
         if (*end != '\0')
             return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
-        n += target;
+        /* strtoll() saturates: a sum past the range would overflow, and
+         * anything that far out is refused below all the same. */
+        if (n > -(long long)UINT_MAX && n < (long long)UINT_MAX)
+            n += target;
     } else {
         return admin_fail(resp, "bad_argument", "\"workers\" must be N, \"+N\" or \"-N\"");
     }
