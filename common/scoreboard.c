@@ -396,6 +396,13 @@ void sb_set_full(struct sb_slot *s, bool full)
     sb_write_end(s);
 }
 
+void sb_set_replace(struct sb_slot *s)
+{
+    sb_write_begin(s);
+    s->replace = true;
+    sb_write_end(s);
+}
+
 void sb_turn(struct sb_slot *s, int64_t now)
 {
     atomic_store_explicit(&s->turn_ns, now, memory_order_relaxed);

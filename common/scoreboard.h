@@ -160,9 +160,13 @@ struct sb_slot {
     _Atomic uint32_t seq; /* odd while being written */
     uint32_t generation;  /* bumped on every claim */
     pid_t pid;
-    uint8_t state;            /* enum sb_state */
-    bool full;                /* holds as many connections as it may: not accepting */
-    uint8_t kind;             /* enum sb_kind, set by sb_claim() (in what was padding) */
+    uint8_t state; /* enum sb_state */
+    bool full;     /* holds as many connections as it may: not accepting */
+    uint8_t kind;  /* enum sb_kind, set by sb_claim() (in what was padding) */
+    /* The worker reached --max-requests (plus its jitter) and asks the
+     * master to replace it; it goes on serving until told to leave (in the
+     * slot's last byte of padding: the slot stays 960 bytes). */
+    bool replace;
     uint32_t conns;           /* connection records in use */
     _Atomic uint32_t conn_hi; /* records below this index were used at some time */
     int64_t started_ns;
@@ -217,6 +221,7 @@ struct sb_pool {
     uint32_t target;       /* prefork pool size or fork-mode limit */
     uint64_t respawns;     /* workers started to replace one that died */
     uint64_t at_limit;     /* times the pool reached its limit */
+    uint64_t max_requests; /* workers retired for reaching --max-requests */
     int64_t at_limit_unix; /* when it last did, or 0 */
     int64_t started_unix;
     int64_t started_ns;
@@ -343,6 +348,8 @@ void sb_worker_start(struct sb_slot *s, pid_t pid);
 void sb_set_state(struct sb_slot *s, enum sb_state state);
 /* The worker holds as many connections as it may (or no longer does). */
 void sb_set_full(struct sb_slot *s, bool full);
+/* The worker reached --max-requests: it asks to be replaced (sb_slot). */
+void sb_set_replace(struct sb_slot *s);
 /* The event loop turned at now_ns (no lock: one atomic store). */
 void sb_turn(struct sb_slot *s, int64_t now_ns);
 /* A chunk had to be read from the disk before it was sent. */

@@ -258,6 +258,8 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(tot, "crashes", json_integer((json_int_t)s->totals.crashes));
     json_object_set_new(tot, "kills", json_integer((json_int_t)s->totals.kills));
     json_object_set_new(tot, "respawns", json_integer((json_int_t)s->pool.respawns));
+    json_object_set_new(tot, "retired_max_requests",
+                        json_integer((json_int_t)s->pool.max_requests));
     json_object_set_new(tot, "denied", json_integer(admin_denied(s)));
     json_object_set_new(resp, "totals", tot);
     json_object_set_new(resp, "throughput", admin_throughput(a));

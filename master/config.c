@@ -77,6 +77,11 @@ static const struct cfg_option cfg_options[] = {
     {"max-conn-per-ip", CFG_UINT, CFG_AT(max_conn_per_ip), 0, 1000000, "N", "0",
      "connections from one address, pool-wide, at most; over it: native BUSY, HTTP 503, a "
      "service closes (0: no limit)"},
+    {"max-requests", CFG_UINT, CFG_AT(max_requests), 0, 1000000000, "N", "0",
+     "prefork, event: a worker is replaced, without a gap in accepting, after N connections "
+     "(0: never)"},
+    {"max-requests-jitter", CFG_UINT, CFG_AT(max_requests_jitter), 0, 1000000000, "J", "0",
+     "with --max-requests: each worker's limit is N plus a random 0..J, drawn at its start"},
     {"allow", CFG_ALLOW, 0, 0, 0, "CIDR", NULL,
      "let clients from CIDR (10.0.0.0/8, 2001:db8::/32, ::1, all) connect; repeatable, the "
      "first --allow or --deny that matches decides, no match allows"},
@@ -437,6 +442,28 @@ static void cfg_check_stall(const struct config *cfg)
     }
 }
 
+/* --max-requests replaces pool workers: fork mode's children serve one
+ * connection each and iterative mode has no worker to replace, so there
+ * the option could only mislead. */
+static int cfg_check_max_requests(const struct config *cfg)
+{
+    if (cfg->max_requests_jitter > 0 && cfg->max_requests == 0)
+        return cfg_fail("--max-requests-jitter %u without --max-requests: nothing to jitter",
+                        cfg->max_requests_jitter);
+    if (cfg->max_requests == 0 || cfg->mode == MODE_PREFORK || cfg->mode == MODE_EVENT)
+        return 0;
+    return cfg_fail("--max-requests applies to prefork and event workers: %s",
+                    cfg->mode == MODE_FORK ? "fork mode's children serve one connection each"
+                                           : "iterative mode has no worker to replace");
+}
+
+uint64_t cfg_max_requests_limit(const struct config *cfg, uint32_t r)
+{
+    if (cfg->max_requests == 0)
+        return 0;
+    return (uint64_t)cfg->max_requests + r % ((uint64_t)cfg->max_requests_jitter + 1);
+}
+
 /* True when cfg has a listener for proto. */
 static bool cfg_listens(const struct config *cfg, enum proto proto)
 {
@@ -533,6 +560,8 @@ static int cfg_check(struct config *cfg, bool workers_set)
         return cfg_fail("--max-children %u x --worker-connections %u exceeds %u connection "
                         "records; lower one of them",
                         cfg->max_children, cfg->worker_connections, CFG_RECORDS_MAX);
+    if (cfg_check_max_requests(cfg) < 0)
+        return -EINVAL;
     cfg_check_stall(cfg);
     cfg_check_acl(cfg);
     return cfg_check_hub(cfg);

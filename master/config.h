@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum pool_mode { MODE_ITERATIVE, MODE_FORK, MODE_PREFORK, MODE_EVENT };
 
@@ -40,8 +41,11 @@ struct config {
     unsigned sndbuf;          /* SO_SNDBUF; 0: the kernel's autotuning */
     unsigned min_rate;        /* bytes/s; 0: off */
     unsigned max_conn_per_ip; /* 0: off */
-    struct acl acl;           /* --allow/--deny, in command-line order (owned: cfg_free) */
-    unsigned echo_max_bytes;  /* echo, upcase: bytes echoed per connection */
+    /* A pool worker asks to be replaced after this many connections plus
+     * its own random 0..jitter (0: never). */
+    unsigned max_requests, max_requests_jitter;
+    struct acl acl;          /* --allow/--deny, in command-line order (owned: cfg_free) */
+    unsigned echo_max_bytes; /* echo, upcase: bytes echoed per connection */
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */
@@ -86,6 +90,11 @@ struct conn_env cfg_conn_env(const struct config *cfg);
 /* The pool's size at most: --max-children less the slots other kinds of
  * process hold (the hub's). */
 unsigned cfg_max_workers(const struct config *cfg);
+
+/* A pool worker's --max-requests limit, in connections accepted: n plus
+ * r's share of the jitter (r: a random draw, taken once per worker), so
+ * that workers started together do not all leave together. 0: no limit. */
+uint64_t cfg_max_requests_limit(const struct config *cfg, uint32_t r);
 
 /* Returns the mode's name ("prefork"), or "unknown". */
 const char *cfg_mode_name(enum pool_mode mode);

@@ -11,6 +11,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "master/admin.h"
 #include "master/proc.h"
 #include "worker/access.h"
@@ -84,6 +85,7 @@ struct pool {
     size_t next_listener; /* fork mode: where the next accept starts */
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
+    uv_signal_t sig_replace;  /* WORKER_SIG_REPLACE: a worker reached --max-requests */
     uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
     uv_timer_t deadline, drain, watchdog, unpause;
     uv_timer_t sweep;        /* after a worker died: its upload's temporary file */
@@ -108,6 +110,10 @@ struct pool {
         int slot;         /* the old worker being retired, or -1 */
         int64_t t0;
     } roll;
+    struct {
+        int slot; /* --max-requests: the worker being replaced, or -1 */
+        uv_timer_t drain;
+    } recycle;
     struct {
         bool active;
         uint64_t token; /* the admin client waiting, or 0 */
@@ -159,8 +165,13 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
                   .rank = (unsigned)slot},
         .event = p->cfg->mode == MODE_EVENT,
     };
+    uint32_t draw = 0; /* rand_u32() failing leaves it 0: the limit without jitter */
     int rc = 0;
 
+    if (conn < 0 && p->cfg->max_requests > 0) {
+        (void)rand_u32(&draw);
+        wc.max_conns = cfg_max_requests_limit(p->cfg, draw);
+    }
     wc.serve.env.dirfd = p->dirfd;
     wc.serve.env.hub_fd = p->ls->hub_ipc_open ? p->ls->hub_ipc[1] : -1;
     wc.serve.env.sb = p->sb;
@@ -286,6 +297,9 @@ static void pool_on_readable(uv_poll_t *h, int status, int events);
 static void pool_accept_stop(struct pool *p);
 static void pool_resize_check(struct pool *p);
 static void pool_roll_reaped(struct pool *p, int slot);
+static void pool_recycled(struct pool *p, int slot, pid_t pid, bool killed);
+static void pool_recycle_reaped(struct pool *p);
+static void pool_recycle_check(struct pool *p);
 static void pool_term(struct pool *p);
 
 static void pool_accept_start(struct pool *p)
@@ -547,6 +561,22 @@ static void pool_on_sweep(uv_timer_t *t)
     pool_sweep(t->loop->data);
 }
 
+/* A worker replaced for --max-requests was reaped (before its slot is
+ * freed): says how many connections it served, and counts it. */
+static void pool_recycled(struct pool *p, int slot, pid_t pid, bool killed)
+{
+    struct sb_slot w;
+    unsigned long long served = sb_read(p->sb, slot, &w) == 0 ? w.c.connections : 0;
+
+    uv_timer_stop(&p->recycle.drain);
+    p->recycle.slot = -1;
+    p->sb->pool.max_requests++;
+    log_info("worker pid %ld slot %d served %llu connections: %s (--max-requests)", (long)pid, slot,
+             served, killed ? "killed after the shutdown timeout" : "replaced");
+    pool_event(p, "worker_replaced", "{s:i,s:i,s:I,s:s,s:b}", "slot", slot, "pid", (int)pid,
+               "connections", (json_int_t)served, "cause", "max_requests", "killed", killed);
+}
+
 /* Logs a reaped child and frees its slot, folding its counters. A worker
  * retired by a resize is no crash, even when the drain timeout killed it. */
 static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
@@ -554,7 +584,11 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
     enum sb_exit how = pool_exit_kind(p, slot, wstatus);
     bool retired = p->retiring[slot];
 
-    if (retired) {
+    if (retired && slot == p->recycle.slot) {
+        p->retiring[slot] = false;
+        p->nretiring--;
+        pool_recycled(p, slot, pid, how == SB_EXIT_KILLED);
+    } else if (retired) {
         bool killed = how == SB_EXIT_KILLED;
 
         p->retiring[slot] = false;
@@ -606,7 +640,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
     (void)signum;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
         int slot = pool_slot_of(p, pid);
-        bool retired, fork_worker;
+        bool retired, recycled, fork_worker;
         enum pool_kind kind;
         int64_t lived;
 
@@ -616,6 +650,7 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
          * behind the sequence lock everywhere, as a rule. */
         lived = sb_read(p->sb, slot, &w) == 0 ? clock_now_ns() - w.started_ns : 0;
         retired = p->retiring[slot];
+        recycled = retired && slot == p->recycle.slot;
         kind = (enum pool_kind)p->kinds[slot];
         pool_reaped(p, slot, pid, wstatus);
         if (p->stopping) {
@@ -626,6 +661,8 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         }
         if (retired)
             pool_roll_reaped(p, slot);
+        if (recycled)
+            pool_recycle_reaped(p);
         /* Fork mode's workers are per connection: never respawned, but
          * one leaving makes room to accept again. */
         fork_worker = p->cfg->mode == MODE_FORK && kind == POOL_WORKER;
@@ -679,6 +716,13 @@ static void pool_on_deadline(uv_timer_t *t)
     pool_kill_all(p, SIGKILL);
 }
 
+/* True while workers retired by a resize or a rolling restart are still
+ * running (one replaced for --max-requests is routine, not a drain). */
+static bool pool_draining(const struct pool *p)
+{
+    return p->nretiring > (p->recycle.slot >= 0 ? 1u : 0u);
+}
+
 /* Answers the resize under way (if any) with what it did. */
 static void pool_resize_finish(struct pool *p)
 {
@@ -700,7 +744,7 @@ static void pool_resize_finish(struct pool *p)
 /* Finishes the resize once the pool matches its target. */
 static void pool_resize_check(struct pool *p)
 {
-    if (!p->resize.active || p->nretiring > 0)
+    if (!p->resize.active || pool_draining(p))
         return;
     if (p->cfg->mode != MODE_FORK && pool_workers(p)->children < pool_workers(p)->target)
         return;
@@ -747,7 +791,7 @@ static void pool_on_drain(uv_timer_t *t)
     log_warn("resize: drain timeout of %u s passed: killing %u busy worker(s)", p->resize.drain_s,
              p->nretiring);
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->retiring[i])
+        if (p->retiring[i] && (int)i != p->recycle.slot) /* that one has its own timer */
             pool_kill(p, (int)i);
     }
 }
@@ -921,6 +965,7 @@ static void pool_on_watchdog(uv_timer_t *t)
         }
     }
     pool_full_check(p, all_full);
+    pool_recycle_check(p);
 }
 
 /* SIGTTIN / SIGTTOU: one worker more or less (gunicorn's convention). */
@@ -1000,6 +1045,75 @@ static void pool_roll_reaped(struct pool *p, int slot)
     pool_roll_next(p);
 }
 
+/* The worker replaced for --max-requests did not finish its transfers
+ * within --shutdown-timeout: it is killed, as a rolling restart's is. */
+static void pool_on_recycle_drain(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    if (p->recycle.slot < 0)
+        return;
+    log_warn("--max-requests: pid %ld still busy after the shutdown timeout of %u s: killing it",
+             (long)p->pids[p->recycle.slot], p->cfg->shutdown_timeout);
+    pool_kill(p, p->recycle.slot);
+}
+
+/* --max-requests: replaces the worker in slot the way a rolling restart
+ * does, its replacement started first, so that the pool never accepts
+ * with fewer workers; the old one stops accepting, finishes what it holds
+ * and leaves. */
+static void pool_recycle(struct pool *p, int slot)
+{
+    int rc;
+
+    if (p->children < p->cfg->max_children && (rc = pool_spawn(p, POOL_WORKER, -1, 0, NULL, 0)) < 0)
+        log_warn("--max-requests: cannot start a replacement first: %s; the old worker is "
+                 "replaced after it leaves",
+                 strerror(-rc));
+    p->recycle.slot = slot;
+    p->retiring[slot] = true;
+    p->nretiring++;
+    p->termed[slot] = true; /* a graceful stop meanwhile need not tell it again */
+    kill(p->pids[slot], SIGTERM);
+    uv_timer_start(&p->recycle.drain, pool_on_recycle_drain,
+                   (uint64_t)p->cfg->shutdown_timeout * 1000, 0);
+}
+
+/* Replaces the next worker whose slot asks for it (--max-requests), one at
+ * a time: on the worker's signal, after each such replacement, and on the
+ * watchdog's tick should a signal have been missed. A worker that a resize
+ * or a rolling restart retires already is left to it. */
+static void pool_recycle_check(struct pool *p)
+{
+    struct sb_slot w;
+
+    if (p->cfg->max_requests == 0 || p->stopping || p->recycle.slot >= 0)
+        return;
+    for (uint32_t i = 0; i < p->sb->nslots; i++) {
+        if (p->pids[i] <= 0 || p->retiring[i] || !pool_kinds[p->kinds[i]].pool)
+            continue;
+        if (sb_read(p->sb, (int)i, &w) == 0 && w.replace) {
+            pool_recycle(p, (int)i);
+            return;
+        }
+    }
+}
+
+/* The worker replaced for --max-requests was reaped: the pool back to its
+ * target if the replacement could not start first, then the next. */
+static void pool_recycle_reaped(struct pool *p)
+{
+    if (pool_workers(p)->children < pool_workers(p)->target)
+        pool_fill(p, POOL_WORKER);
+    pool_recycle_check(p);
+}
+
+static void pool_on_replace(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    pool_recycle_check(h->loop->data);
+}
+
 /* SIGHUP: replace every prefork worker, one at a time. */
 static void pool_on_hup(uv_signal_t *h, int signum)
 {
@@ -1048,6 +1162,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
         for (int k = 0; k < POOL_KINDS; k++)
             uv_timer_stop(&p->rows[k].respawn);
         uv_timer_stop(&p->unpause);
+        uv_timer_stop(&p->recycle.drain); /* the shutdown's deadline bounds it now */
     }
     pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
                timeout_s, "children", p->children, "cause", why);
@@ -1097,7 +1212,7 @@ static enum admin_state pool_admin_state(void *ctx)
 
     if (p->stopping)
         return ADMIN_STOPPING;
-    return p->nretiring > 0 || p->roll.active ? ADMIN_DRAINING : ADMIN_RUNNING;
+    return pool_draining(p) || p->roll.active ? ADMIN_DRAINING : ADMIN_RUNNING;
 }
 
 /* Reopens the master's log file and asks every worker to do the same
@@ -1174,21 +1289,24 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->watchdog);
     uv_timer_init(&p->loop, &p->unpause);
     uv_timer_init(&p->loop, &p->sweep);
+    uv_timer_init(&p->loop, &p->recycle.drain);
     if (p->ls->hub_ipc_open)
         pool_sweep(p); /* left by a previous run */
-    if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT)
+    if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT || p->cfg->max_requests > 0)
         uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
     uv_signal_init(&p->loop, &p->sig_usr1);
     uv_signal_init(&p->loop, &p->sig_hup);
+    uv_signal_init(&p->loop, &p->sig_replace);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
         (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
         (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttin, pool_on_ttinou, SIGTTIN)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0 ||
         (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0 ||
-        (rc = uv_signal_start(&p->sig_hup, pool_on_hup, SIGHUP)) < 0)
+        (rc = uv_signal_start(&p->sig_hup, pool_on_hup, SIGHUP)) < 0 ||
+        (rc = uv_signal_start(&p->sig_replace, pool_on_replace, WORKER_SIG_REPLACE)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
         for (size_t i = 0; i < p->ls->n; i++) {
@@ -1239,7 +1357,8 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
                      .ls = ls,
                      .dirfd = dirfd,
                      .admin_path = admin_path,
-                     .admin_group = admin_group};
+                     .admin_group = admin_group,
+                     .recycle.slot = -1};
     int rc = UV_ENOMEM;
 
     if (!pool_alloc(&p, sb->nslots) || (rc = uv_loop_init(&p.loop)) < 0) {

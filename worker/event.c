@@ -61,6 +61,8 @@ struct ev_worker {
     struct log_rl pause_rl;
     int64_t paused_until; /* accepting paused (out of descriptors) until then, or 0 */
     int beat_ms;          /* the longest wait: the loop stamps its turns (the watchdog) */
+    uint64_t accepted;    /* connections, for --max-requests */
+    bool relieved;        /* at that limit, and another worker accepts: no more accepting */
     bool listening;       /* the listeners are in ep */
     bool stopping;
 };
@@ -88,7 +90,7 @@ static void ev_listen(struct ev_worker *w, bool on)
 /* Whether the worker should watch the listeners now. */
 static bool ev_may_accept(const struct ev_worker *w)
 {
-    return !w->stopping && w->nfree > 0 && w->paused_until == 0;
+    return !w->stopping && !w->relieved && w->nfree > 0 && w->paused_until == 0;
 }
 
 static void ev_listen_update(struct ev_worker *w)
@@ -323,6 +325,7 @@ static int ev_accept(struct ev_worker *w)
 
             if (log_rl_end(&w->pause_rl, now, &secs, &failures))
                 log_info("accepting again after %.1f s paused (%u failed accepts)", secs, failures);
+            worker_count_conn(w->cfg, &w->accepted);
             ev_open(w, fd, which, (struct sockaddr *)&peer, now);
         } else if (fd == -EAGAIN) {
             return 0;
@@ -367,6 +370,29 @@ static void ev_cut_one(struct ev_conn *e, int64_t now)
         ev_next(e, conn_cut(&e->c, "stuck: closed by the watchdog", 0), now);
 }
 
+/*
+ * Leaving while the pool goes on (a rolling restart, a resize,
+ * --max-requests), the listeners just left the wait set: a connection that
+ * arrived since the last wait may have woken this worker alone
+ * (EPOLLEXCLUSIVE), and no other would hear of it until the next one came.
+ * What is pending is taken here, as far as the worker may hold, and served
+ * to its end. After a shutdown the listeners are shut: accept() fails.
+ */
+static void ev_drain(struct ev_worker *w)
+{
+    struct sockaddr_storage peer;
+    size_t which;
+    int fd;
+
+    w->ready.mask = (uint32_t)((1ULL << w->cfg->nlfds) - 1);
+    for (int i = 0; i < EV_ACCEPT_BATCH && w->nfree > 0; i++) {
+        fd = worker_accept(w->cfg, &w->ready, (struct sockaddr *)&peer, &which);
+        if (fd < 0)
+            return;
+        ev_open(w, fd, which, (struct sockaddr *)&peer, clock_now_ns());
+    }
+}
+
 /* Stops, once: no more accepting, and what waits for a request ends (an
  * idle keep-alive closes, a head still arriving is cut); the rest finishes. */
 static void ev_stop(struct ev_worker *w)
@@ -376,6 +402,7 @@ static void ev_stop(struct ev_worker *w)
     w->stopping = true;
     ev_listen_update(w);
     ev_each(w, ev_stop_one);
+    ev_drain(w);
 }
 
 /* The shutdown's end (standalone: a second signal, the deadline). */
@@ -453,6 +480,10 @@ static int ev_turn(struct ev_worker *w)
     ev_stop_check(w);
     if (n > 0)
         worker_mark_ready(w->cfg, &w->ready, evs, n);
+    if (!w->relieved && worker_relieved(w->cfg, w->accepted)) {
+        w->relieved = true;
+        ev_listen_update(w);
+    }
     if (w->paused_until != 0 && now >= w->paused_until) {
         w->paused_until = 0;
         ev_listen_update(w);

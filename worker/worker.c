@@ -30,7 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define WORKER_PAUSE_MS 100 /* after EMFILE and friends, before accepting again */
+#define WORKER_PAUSE_MS  100 /* after EMFILE and friends, before accepting again */
+#define WORKER_DRAIN_MAX 64  /* leaving: pending connections served, at most */
 
 static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_abort;
@@ -280,6 +281,34 @@ int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struc
     return err;
 }
 
+void worker_count_conn(const struct worker_config *cfg, uint64_t *n)
+{
+    if (cfg->max_conns == 0 || ++*n != cfg->max_conns)
+        return;
+    sb_set_replace(cfg->serve.env.slot);
+    log_info("worker pid %ld slot %u reached its limit of %llu connections (--max-requests): "
+             "asking to be replaced",
+             (long)getpid(), cfg->serve.rank, (unsigned long long)*n);
+    /* Children die with the master (proc.c): getppid() is it. */
+    kill(getppid(), WORKER_SIG_REPLACE);
+}
+
+bool worker_relieved(const struct worker_config *cfg, uint64_t n)
+{
+    const struct scoreboard *sb = cfg->serve.env.sb;
+    struct sb_slot w;
+
+    if (cfg->max_conns == 0 || n < cfg->max_conns || sb == NULL)
+        return false;
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        if (&sb->slots[i] == cfg->serve.env.slot || sb_read(sb, (int)i, &w) < 0)
+            continue;
+        if (w.kind == SB_KIND_WORKER && !w.replace && (w.state == SB_IDLE || w.state == SB_BUSY))
+            return true;
+    }
+    return false;
+}
+
 /* epoll said which listeners are readable: they may be tried again. */
 void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
                        const struct epoll_event *evs, int n)
@@ -398,6 +427,42 @@ static void worker_resume(struct log_rl *rl)
         log_info("accepting again after %.1f s paused (%u failed accepts)", secs, failures);
 }
 
+int worker_unlisten(const struct worker_config *cfg, int ep)
+{
+    for (size_t i = 0; i < cfg->nlfds; i++) {
+        if (epoll_ctl(ep, EPOLL_CTL_DEL, cfg->lfds[i], NULL) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
+/*
+ * Leaving while the pool goes on (a rolling restart, a resize, --max-requests):
+ * with EPOLLEXCLUSIVE, a connection that arrived since this worker last
+ * waited may have woken this worker alone, and nobody else would hear of
+ * it until the next one came. So the listeners leave the epoll set first
+ * (from then on every wake-up goes to a worker that stays), then what is
+ * already pending is served here, up to a batch. A shutdown has shut the
+ * listeners: accept() fails at once.
+ */
+static void worker_drain(const struct worker_config *cfg, int ep)
+{
+    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1)};
+    struct sockaddr_storage peer;
+    size_t which = 0;
+    int fd;
+
+    if (worker_unlisten(cfg, ep) < 0)
+        return;
+    for (int i = 0; i < WORKER_DRAIN_MAX && !worker_abort; i++) {
+        fd = worker_accept(cfg, &ready, (struct sockaddr *)&peer, &which);
+        if (fd < 0)
+            return;
+        worker_serve_one(&cfg->serve, cfg->protos[which], (unsigned)which, fd,
+                         (struct sockaddr *)&peer, clock_now_ns());
+    }
+}
+
 int worker_run(const struct worker_config *cfg)
 {
     struct log_rl pause = {.interval_ns = 0}; /* accept failing for want of resources */
@@ -405,6 +470,8 @@ int worker_run(const struct worker_config *cfg)
     struct epoll_event evs[8];
     struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1)};
     size_t which = 0;
+    uint64_t accepted = 0; /* --max-requests */
+    bool relieved = false; /* ...and another worker accepts: waiting for the stop */
     int ep, rc = 0;
 
     ep = worker_epoll(cfg);
@@ -418,10 +485,13 @@ int worker_run(const struct worker_config *cfg)
 
         if (worker_reopen) /* between connections: never mid-line */
             worker_reopen_log();
-        fd = worker_accept(cfg, &ready, (struct sockaddr *)&peer, &which);
+        if (!relieved && worker_relieved(cfg, accepted))
+            relieved = worker_unlisten(cfg, ep) == 0;
+        fd = relieved ? -EAGAIN : worker_accept(cfg, &ready, (struct sockaddr *)&peer, &which);
 
         if (fd >= 0) {
             worker_resume(&pause);
+            worker_count_conn(cfg, &accepted);
             worker_serve_one(&cfg->serve, cfg->protos[which], (unsigned)which, fd,
                              (struct sockaddr *)&peer, clock_now_ns());
             sb_set_state(cfg->serve.env.slot, SB_IDLE);
@@ -450,6 +520,8 @@ int worker_run(const struct worker_config *cfg)
             break;
         }
     }
+    if (rc == 0)
+        worker_drain(cfg, ep);
     sb_set_state(cfg->serve.env.slot, SB_EXITING);
     close(ep);
     return rc;

@@ -18,6 +18,14 @@
  * records carry a cut_ns (the watchdog found them stuck). */
 #define WORKER_SIG_CUT SIGWINCH
 
+/* A pool worker's word to the master: it flagged its slot to be replaced
+ * (--max-requests), so the master need not wait for its next scan.
+ * SIGURG: ignored by default, so one that comes while the master has no
+ * handler (starting, or closing its loop) is harmless; the master owns
+ * no socket that would raise it (no F_SETOWN). SIGUSR2 is kept for the
+ * binary upgrade. */
+#define WORKER_SIG_REPLACE SIGURG
+
 struct worker_config {
     const int *lfds;       /* non-blocking listening sockets */
     const uint8_t *protos; /* what each speaks (enum proto) */
@@ -26,6 +34,9 @@ struct worker_config {
     bool standalone;           /* no master above: handle shutdown itself */
     bool event;                /* an event worker (it answers WORKER_SIG_CUT) */
     unsigned shutdown_timeout; /* standalone: seconds before giving up */
+    /* --max-requests: connections to accept before asking to be replaced
+     * (its jitter drawn already); 0: never. */
+    uint64_t max_conns;
 };
 
 /*
@@ -95,9 +106,27 @@ int worker_epoll(const struct worker_config *cfg);
 int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struct sockaddr *peer,
                   size_t *which);
 
+/* Removes the listeners from the epoll set ep (worker_epoll()): the
+ * process is leaving, so that wake-ups go to the workers that stay.
+ * Returns 0 or -errno. */
+int worker_unlisten(const struct worker_config *cfg, int ep);
+
 /* epoll said which listeners are readable (evs): they may be tried again. */
 void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
                        const struct epoll_event *evs, int n);
+
+/* A connection was accepted: counts it (*n) against cfg->max_conns, and
+ * at the limit asks, once, to be replaced: the slot's flag, then
+ * WORKER_SIG_REPLACE to the master. The worker serves on meanwhile, so
+ * the pool never accepts with fewer workers; the master's SIGTERM ends it
+ * as a rolling restart does. */
+void worker_count_conn(const struct worker_config *cfg, uint64_t *n);
+
+/* True when the worker, having accepted n connections, is at its
+ * --max-requests limit and another pool worker is up to accept (read from
+ * the scoreboard): it may stop accepting at once, without a gap, while the
+ * master's stop is on its way. */
+bool worker_relieved(const struct worker_config *cfg, uint64_t n);
 
 /* Empties the wake eventfd (the flags are the truth). */
 void worker_wake_drain(void);

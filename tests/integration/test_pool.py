@@ -556,9 +556,75 @@ class Pool(FerryTest):
         srv.wait_log(r"<- READY \(0x03\)")
 
 
+class MaxRequests:
+    """--max-requests: a worker at its limit asks to be replaced and serves on
+    until its replacement runs, so that even a pool of one never stops
+    accepting."""
+    MODE = None
+    REACHED = r"worker pid (\d+) slot \d+ reached its limit of (\d+) connections"
+    SERVED = r"worker pid (\d+) slot \d+ served (\d+) connections: replaced \(--max-requests\)"
+
+    def replacements(self, srv):
+        """{pid: (limit, served)} of the workers replaced so far."""
+        log = srv.log()
+        limits = {int(p): int(n) for p, n in re.findall(self.REACHED, log)}
+        return {int(p): (limits.get(int(p)), int(n)) for p, n in re.findall(self.SERVED, log)}
+
+    def wait_replaced(self, srv, n):
+        return wait_until(lambda: len(self.replacements(srv)) >= n and self.replacements(srv),
+                          what=f"{n} replacements")
+
+    def test_replaced_after_n_connections_without_a_gap(self):
+        data = os.urandom(100_000)
+        self.put("f", data)
+        srv = self.serve(self.MODE, ("--workers", "1", "--max-requests", "5"))
+        for _ in range(20):  # raises on a refused or reset connection
+            self.assertEqual(hashlib.sha256(srv.fetch("f")).digest(),
+                             hashlib.sha256(data).digest())
+        done = self.wait_replaced(srv, 3)
+        for pid, (limit, served) in done.items():
+            self.assertEqual(limit, 5)
+            self.assertGreaterEqual(served, 5)  # never before its limit
+            self.assertNotIn(pid, children_of(srv.pid))
+        self.assertGreaterEqual(srv.admin_json("status")["totals"]["retired_max_requests"],
+                                len(done))
+        self.assertEqual(srv.stop(), 0)
+        self.assertRegex(srv.log(), r"stopped.*: 20 connections, 20 requests.* 0 crashes, 0 kills")
+
+    def test_a_continuous_client_is_never_refused(self):
+        self.put("hello.txt", b"hello\n")
+        srv = self.serve(self.MODE, ("--workers", "1", "--max-requests", "2"))
+        errors, deadline, fetched = [], time.monotonic() + 20, 0
+        while len(self.replacements(srv)) < 6 and time.monotonic() < deadline:
+            try:
+                self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+                fetched += 1
+            except (ConnectionRefusedError, ConnectionResetError) as e:
+                errors.append(e)
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(len(self.replacements(srv)), 6, f"{fetched} fetched")
+
+    def test_jitter_varies_the_limit_within_bounds(self):
+        self.put("hello.txt", b"hello\n")
+        srv = self.serve(self.MODE, ("--workers", "1", "--max-requests", "3",
+                                     "--max-requests-jitter", "5"))
+        for _ in range(400):
+            if len(self.replacements(srv)) >= 10:
+                break
+            self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        done = self.wait_replaced(srv, 10)
+        for pid, (limit, served) in done.items():
+            self.assertIn(limit, range(3, 9), pid)
+            # A connection or two that came while its replacement started
+            # is served too: no gap, so a worker may leave a little late.
+            self.assertGreaterEqual(served, limit, pid)
+        self.assertGreater(len({limit for limit, _ in done.values()}), 1, done)
+
+
 globals().update(per_mode(Parallel))
 globals().update(per_mode(Stopping))
-del Parallel, Stopping
+globals().update(per_mode(MaxRequests, ("prefork", "event")))
+del Parallel, Stopping, MaxRequests
 
 if __name__ == "__main__":
     unittest.main()

@@ -264,6 +264,58 @@ static void test_mode_names(void **state)
     assert_string_equal(cfg_mode_name((enum pool_mode) - 1), "unknown");
 }
 
+static void test_max_requests(void **state)
+{
+    struct config c;
+
+    (void)state;
+    assert_int_equal(parse(&c, "::1", "0", "d", NULL), 0);
+    assert_int_equal(c.max_requests, 0); /* off by default */
+    assert_int_equal(c.max_requests_jitter, 0);
+    assert_int_equal(parse(&c, "--mode", "prefork", "--max-requests", "5", "::1", "0", "d", NULL),
+                     0);
+    assert_int_equal(c.max_requests, 5);
+    assert_int_equal(
+        parse(&c, "--max-requests", "3", "--max-requests-jitter", "5", "::1", "0", "d", NULL),
+        0); /* event, the default mode */
+    assert_int_equal(c.max_requests_jitter, 5);
+    /* Fork mode's children serve one connection; iterative has no worker. */
+    assert_int_equal(parse(&c, "--mode", "fork", "--max-requests", "5", "::1", "0", "d", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&c, "--mode", "iterative", "--max-requests", "5", "::1", "0", "d", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&c, "--mode", "fork", "--max-requests", "0", "::1", "0", "d", NULL), 0);
+    assert_int_equal(parse(&c, "--max-requests-jitter", "5", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--max-requests", "-1", "::1", "0", "d", NULL), -EINVAL);
+    assert_int_equal(parse(&c, "--max-requests", "1000000001", "::1", "0", "d", NULL), -EINVAL);
+}
+
+static void test_max_requests_limit(void **state)
+{
+    struct config c = {0};
+
+    (void)state;
+    assert_int_equal(cfg_max_requests_limit(&c, 12345), 0); /* off */
+    c.max_requests = 5;
+    assert_int_equal(cfg_max_requests_limit(&c, 0), 5); /* no jitter: the limit itself */
+    assert_int_equal(cfg_max_requests_limit(&c, UINT32_MAX), 5);
+    c.max_requests = 3;
+    c.max_requests_jitter = 5; /* 3..8, both ends reached */
+    assert_int_equal(cfg_max_requests_limit(&c, 0), 3);
+    assert_int_equal(cfg_max_requests_limit(&c, 5), 8);
+    assert_int_equal(cfg_max_requests_limit(&c, 6), 3);
+    assert_int_equal(cfg_max_requests_limit(&c, UINT32_MAX), 3 + UINT32_MAX % 6);
+    for (uint32_t r = 0; r < 1000; r++) {
+        uint64_t n = cfg_max_requests_limit(&c, r * 2654435761u);
+
+        assert_true(n >= 3 && n <= 8);
+    }
+    c.max_requests = 1000000000; /* the largest of both: no overflow */
+    c.max_requests_jitter = 1000000000;
+    assert_true(cfg_max_requests_limit(&c, UINT32_MAX) ==
+                1000000000ULL + UINT32_MAX % 1000000001ULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +328,8 @@ int main(void)
         cmocka_unit_test(test_http_options),
         cmocka_unit_test(test_serve_hidden),
         cmocka_unit_test(test_allow_deny),
+        cmocka_unit_test(test_max_requests),
+        cmocka_unit_test(test_max_requests_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
