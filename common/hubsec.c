@@ -121,40 +121,47 @@ static size_t hubsec_signed(uint8_t *m, const char *label, size_t llen,
 
 #define HUBSEC_SIGNED_MAX (sizeof(hubsec_client_label) + HUBSEC_HASH)
 
+/* Signs, or checks, the label followed by the transcript. */
+static void hubsec_sign(uint8_t sig[HUBSEC_SIG], const char *label, size_t llen,
+                        const uint8_t th[HUBSEC_HASH], const uint8_t sk[HUBSEC_SK])
+{
+    uint8_t m[HUBSEC_SIGNED_MAX];
+    size_t n = hubsec_signed(m, label, llen, th);
+
+    crypto_sign_detached(sig, NULL, m, n, sk);
+}
+
+static int hubsec_verify(const uint8_t sig[HUBSEC_SIG], const char *label, size_t llen,
+                         const uint8_t th[HUBSEC_HASH], const uint8_t pk[HUBSEC_PK])
+{
+    uint8_t m[HUBSEC_SIGNED_MAX];
+    size_t n = hubsec_signed(m, label, llen, th);
+
+    return crypto_sign_verify_detached(sig, m, n, pk) == 0 ? 0 : -EACCES;
+}
+
 void hubsec_sign_hub(uint8_t sig[HUBSEC_SIG], const uint8_t th[HUBSEC_HASH],
                      const uint8_t sk[HUBSEC_SK])
 {
-    uint8_t m[HUBSEC_SIGNED_MAX];
-    size_t n = hubsec_signed(m, hubsec_hub_label, sizeof(hubsec_hub_label), th);
-
-    crypto_sign_detached(sig, NULL, m, n, sk);
+    hubsec_sign(sig, hubsec_hub_label, sizeof(hubsec_hub_label), th, sk);
 }
 
 int hubsec_verify_hub(const uint8_t sig[HUBSEC_SIG], const uint8_t th[HUBSEC_HASH],
                       const uint8_t pk[HUBSEC_PK])
 {
-    uint8_t m[HUBSEC_SIGNED_MAX];
-    size_t n = hubsec_signed(m, hubsec_hub_label, sizeof(hubsec_hub_label), th);
-
-    return crypto_sign_verify_detached(sig, m, n, pk) == 0 ? 0 : -EACCES;
+    return hubsec_verify(sig, hubsec_hub_label, sizeof(hubsec_hub_label), th, pk);
 }
 
 void hubsec_sign_client(uint8_t sig[HUBSEC_SIG], const uint8_t th[HUBSEC_HASH],
                         const uint8_t sk[HUBSEC_SK])
 {
-    uint8_t m[HUBSEC_SIGNED_MAX];
-    size_t n = hubsec_signed(m, hubsec_client_label, sizeof(hubsec_client_label), th);
-
-    crypto_sign_detached(sig, NULL, m, n, sk);
+    hubsec_sign(sig, hubsec_client_label, sizeof(hubsec_client_label), th, sk);
 }
 
 int hubsec_verify_client(const uint8_t sig[HUBSEC_SIG], const uint8_t th[HUBSEC_HASH],
                          const uint8_t pk[HUBSEC_PK])
 {
-    uint8_t m[HUBSEC_SIGNED_MAX];
-    size_t n = hubsec_signed(m, hubsec_client_label, sizeof(hubsec_client_label), th);
-
-    return crypto_sign_verify_detached(sig, m, n, pk) == 0 ? 0 : -EACCES;
+    return hubsec_verify(sig, hubsec_client_label, sizeof(hubsec_client_label), th, pk);
 }
 
 void hubsec_ephemeral(uint8_t pk[HUBSEC_PK], uint8_t sk[HUBSEC_KX_SK])

@@ -20,6 +20,7 @@
 #include "contrib/client/hub.h"
 
 #include "common/clock.h"
+#include "common/rand.h"
 #include "common/wire.h"
 #include "contrib/client/hubcli.h"
 #include "contrib/client/hubcli_wire.h"
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,11 +63,6 @@ struct hub_run {
 };
 
 #define HUB_FETCHED_MAX 4096 /* names remembered; an older one is then not replaced */
-
-static int hub_rnd(uint32_t *out)
-{
-    return getrandom(out, sizeof(*out), 0) == sizeof(*out) ? 0 : -EIO;
-}
 
 /* -v: a datagram's payload. Text as it is, a plain login's password
  * masked; the secure handshake's binary payloads by what they are. */
@@ -593,7 +588,7 @@ static struct hubcli_io hub_io(struct hub_run *r)
 int hub_session(const struct client_opts *o, struct client_err *e)
 {
     struct hub_run *r = calloc(1, sizeof(*r));
-    struct hubcli_params p = {.rnd = hub_rnd};
+    struct hubcli_params p = {.rnd = rand_u32};
     struct hubcli_io io;
     int rc;
 
