@@ -129,6 +129,13 @@ static const struct cfg_option cfg_options[] = {
      "the JSON admin socket (docs/ADMIN.md)"},
     {"admin-group", CFG_STRING, CFG_AT(admin_group), 0, 0, "GROUP", "none",
      "a group whose members may use the read-only admin commands"},
+    {"user", CFG_STRING, CFG_AT(user), 0, 0, "USER", "ferry, else nobody",
+     "started as root: the user the workers and the hub run as, once the master has bound "
+     "the listeners and opened the logs (root keeps root, with a warning)"},
+    {"group", CFG_STRING, CFG_AT(group), 0, 0, "GROUP", "the user's",
+     "started as root: the group the workers and the hub run as"},
+    {"no-seccomp", CFG_FLAG, CFG_AT(no_seccomp), 0, 0, NULL, "off",
+     "run the serving processes without the seccomp allow-list (docs/SECURITY.md)"},
     {"log-file", CFG_STRING, CFG_AT(log_file), 0, 0, "PATH", "stderr",
      "append logs to PATH; reopened on SIGUSR1 or reopen-logs"},
     {"log-level", CFG_LEVEL, CFG_AT(log_level), 0, 0, "LEVEL", "info",
