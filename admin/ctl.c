@@ -246,6 +246,67 @@ static void ctl_print_reopen(FILE *out, json_t *resp, unsigned width)
         fprintf(out, "%s\n", json_string_value(json_object_get(resp, "message")));
 }
 
+/* A reload's changes and warnings, one per line. */
+static void ctl_print_reload(FILE *out, json_t *resp, unsigned width)
+{
+    json_t *changes = json_object_get(resp, "changes"),
+           *warnings = json_object_get(resp, "warnings");
+    json_t *v;
+    size_t i;
+
+    (void)width;
+    fprintf(out, "reloaded%s%s: %zu change(s)%s\n",
+            json_is_string(json_object_get(resp, "file")) ? " " : "",
+            json_is_string(json_object_get(resp, "file"))
+                ? json_string_value(json_object_get(resp, "file"))
+                : "",
+            json_array_size(changes),
+            json_is_true(json_object_get(resp, "replacing_workers"))
+                ? "; replacing the workers one at a time (ferryctl events follows it)"
+                : "");
+    json_array_foreach(changes, i, v) fprintf(out, "  %s\n", json_string_value(v));
+    json_array_foreach(warnings, i, v) fprintf(out, "  warning: %s\n", json_string_value(v));
+}
+
+/* An upgrade's steps, one per line. */
+static void ctl_print_upgrade(FILE *out, json_t *resp, unsigned width)
+{
+    json_t *v;
+    size_t i;
+
+    (void)width;
+    json_array_foreach(json_object_get(resp, "steps"), i, v)
+        fprintf(out, "%s\n", json_string_value(v));
+    fprintf(out, "upgraded in %.3f s: pid %lld serves; pid %lld drains and exits\n",
+            json_real_value(json_object_get(resp, "time_s")),
+            (long long)json_integer_value(json_object_get(resp, "new_pid")),
+            (long long)json_integer_value(json_object_get(resp, "old_pid")));
+}
+
+/* The effective configuration, as a file ferryd -c reads back. */
+static void ctl_print_config(FILE *out, json_t *resp, unsigned width)
+{
+    const char *section = "";
+    json_t *e;
+    size_t i;
+
+    (void)width; /* a file's text: never cut */
+    fprintf(out, "; the effective configuration of the ferryd at this socket%s%s\n",
+            json_is_string(json_object_get(resp, "file")) ? ", read from " : "",
+            json_is_string(json_object_get(resp, "file"))
+                ? json_string_value(json_object_get(resp, "file"))
+                : "");
+    json_array_foreach(json_object_get(resp, "settings"), i, e)
+    {
+        const char *s = json_string_value(json_object_get(e, "section"));
+
+        if (s != NULL && strcmp(s, section) != 0)
+            fprintf(out, "\n[%s]\n", section = s);
+        fprintf(out, "%s = %s\n", json_string_value(json_object_get(e, "key")),
+                json_string_value(json_object_get(e, "value")));
+    }
+}
+
 static void ctl_print_metrics(FILE *out, json_t *resp, unsigned width)
 {
     (void)width; /* a format for machines: never cut */
@@ -325,6 +386,20 @@ static const struct ctl_cmd ctl_cmds[] = {
      .args = "",
      .help = "reopen the log file after rotation, in every process",
      .print = ctl_print_reopen},
+    {.name = "reload",
+     .args = "",
+     .help = "read the configuration again and apply it, as SIGHUP does, with the outcome",
+     .print = ctl_print_reload},
+    {.name = "config",
+     .args = "",
+     .help = "the effective configuration, as a file ferryd -c reads",
+     .print = ctl_print_config},
+    {.name = "upgrade",
+     .args = "",
+     .help = "start the ferryd binary found at the path this one was started from, hand it the "
+             "sockets, and let this one drain and exit (as SIGUSR2); each step is printed",
+     .print = ctl_print_upgrade,
+     .timeout_s = 3700}, /* the new binary has --upgrade-timeout (an hour at most) to serve */
     {.name = "hub",
      .args = "useradd|passwd|userdel ID, or users",
      .args_help = "the hub's accounts; a password from the terminal, or twice on stdin",

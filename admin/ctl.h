@@ -42,6 +42,7 @@ struct ctl_cmd {
     void (*print)(FILE *out, json_t *resp, unsigned width);
     bool stream; /* the answer is followed by events, one per line */
     bool live;   /* a refreshing view (top): ferryctl drives the requests */
+    unsigned timeout_s; /* how long its answer may take; 0: the default */
 };
 
 struct ctl_args {

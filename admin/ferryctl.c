@@ -30,7 +30,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define CTL_TIMEOUT_S  10
+#define CTL_TIMEOUT_S  10 /* an answer, unless the command says (upgrade) */
 #define CTL_ANSWER_MAX (16 << 20)
 
 /* ---- output -------------------------------------------------------- */
@@ -72,10 +72,12 @@ static unsigned ctl_out_width(const struct ctl_args *a, unsigned *rows)
 /* ---- the connection ------------------------------------------------ */
 
 /* Connects to path. Returns the fd, or -1 after saying why. */
+static unsigned ctl_timeout_s = CTL_TIMEOUT_S;
+
 static int ctl_connect(const char *path)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
+    struct timeval tv = {.tv_sec = ctl_timeout_s};
     int fd;
 
     if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -102,7 +104,7 @@ static void ctl_say_lost(const char *path, int err)
         fprintf(stderr, "ferryctl: %s: ferryd closed the connection%s\n", path,
                 err == 0 ? " without an answer" : "");
     else if (err == EAGAIN || err == EWOULDBLOCK)
-        fprintf(stderr, "ferryctl: %s: no answer in %d s\n", path, CTL_TIMEOUT_S);
+        fprintf(stderr, "ferryctl: %s: no answer in %u s\n", path, ctl_timeout_s);
     else
         fprintf(stderr, "ferryctl: %s: %s\n", path, strerror(err));
 }
@@ -389,7 +391,17 @@ static int ctl_report(const struct ctl_args *a, const char *line)
     if (rc != CTL_OK) {
         const char *code = json_string_value(json_object_get(resp, "error"));
         const char *msg = json_string_value(json_object_get(resp, "message"));
+        /* A refused reload's problems (as ferryd -t says them), a failed
+         * upgrade's steps: each on a line. */
+        static const char *const lists[] = {"problems", "steps"};
+        json_t *p;
+        size_t i;
+
         fprintf(stderr, "ferryctl: %s: %s\n", code ? code : "error", msg ? msg : "(no message)");
+        for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+            json_array_foreach(json_object_get(resp, lists[l]), i, p)
+                fprintf(stderr, "  %s\n", json_string_value(p));
+        }
     }
     json_decref(resp);
     return rc;
@@ -399,10 +411,13 @@ static int ctl_report(const struct ctl_args *a, const char *line)
  * code. */
 static int ctl_run(const struct ctl_args *a, const char *path)
 {
-    struct ctl_reader r = {.fd = ctl_connect(path), .path = path};
+    struct ctl_reader r = {.path = path};
     char *answer;
     int rc, out;
 
+    if (a->cmd->timeout_s > 0)
+        ctl_timeout_s = a->cmd->timeout_s;
+    r.fd = ctl_connect(path);
     if (r.fd < 0)
         return CTL_UNREACHABLE;
     if (a->cmd->live) {

@@ -181,30 +181,41 @@ void admin_event(struct admin *a, const char *name, json_t *fields)
     free(text);
 }
 
-void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r)
+void admin_answer(struct admin *a, uint64_t token, json_t *fields, const char *error,
+                  const char *message)
 {
     struct admin_conn *c;
     json_t *resp;
 
     for (c = a->conns; c != NULL && c->token != token; c = c->next)
         ;
-    if (token == 0 || c == NULL)
-        return; /* nobody waits, or the client left */
+    if (token == 0 || c == NULL) { /* nobody waits, or the client left */
+        json_decref(fields);
+        return;
+    }
     resp = c->pending;
     c->pending = NULL;
     c->token = 0;
-    json_object_set_new(resp, "ok", json_true());
-    json_object_set_new(resp, "from", json_integer(r->from));
-    json_object_set_new(resp, "to", json_integer(r->to));
-    json_object_set_new(resp, "started", json_integer(r->started));
-    json_object_set_new(resp, "retired", json_integer(r->retired));
-    json_object_set_new(resp, "killed", json_integer(r->killed));
-    json_object_set_new(resp, "time_s", json_real((double)llround(r->seconds * 1e3) / 1e3));
+    json_object_update(resp, fields);
+    json_decref(fields);
+    if (error != NULL)
+        admin_fail(resp, error, "%s", message);
+    else
+        json_object_set_new(resp, "ok", json_true());
     admin_send(c, resp);
     if (!c->in_lines && !c->closing) { /* requests that waited behind it */
         admin_lines(c);
         uv_read_start((uv_stream_t *)&c->pipe, admin_alloc, admin_read);
     }
+}
+
+void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r)
+{
+    admin_answer(a, token,
+                 json_pack("{s:i,s:i,s:i,s:i,s:i,s:f}", "from", r->from, "to", r->to, "started",
+                           r->started, "retired", r->retired, "killed", r->killed, "time_s",
+                           (double)llround(r->seconds * 1e3) / 1e3),
+                 NULL, NULL);
 }
 
 /* Answers one request line. */
@@ -357,7 +368,7 @@ static void admin_on_unpause(uv_timer_t *t)
 {
     struct admin *a = t->data;
 
-    if (a->listening)
+    if (a->listening && !a->released && !a->held)
         uv_poll_start(&a->server, UV_READABLE, admin_on_listen);
 }
 
@@ -584,7 +595,14 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
                const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                const struct admin_ops *ops, void *ops_ctx)
 {
-    int fd, rc;
+    return admin_open_fd(a, loop, path, -1, group, cfg, sb, ls, ops, ops_ctx);
+}
+
+int admin_open_fd(struct admin *a, uv_loop_t *loop, const char *path, int fd, gid_t group,
+                  const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                  const struct admin_ops *ops, void *ops_ctx)
+{
+    int rc;
 
     memset(a, 0, sizeof(*a));
     if (snprintf(a->path, sizeof(a->path), "%s", path) >= (int)sizeof(a->path))
@@ -594,7 +612,8 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
         rc = -ENOMEM;
         goto fail;
     }
-    fd = admin_listen_fd(path, group);
+    if (fd < 0) /* none handed down: bind the path */
+        fd = admin_listen_fd(path, group);
     if (fd < 0) {
         rc = fd;
         goto fail;
@@ -642,14 +661,40 @@ void admin_close(struct admin *a)
     webstat_stop(&a->web);
     while (a->conns != NULL)
         admin_conn_close(a->conns);
-    uv_close((uv_handle_t *)&a->server, NULL);
+    if (!a->released) {
+        uv_close((uv_handle_t *)&a->server, NULL);
+        close(a->fd); /* a poll handle does not own its descriptor */
+        a->fd = -1;
+        if (!a->keep_path)
+            unlink(a->path);
+    }
     uv_close((uv_handle_t *)&a->unpause, NULL);
     uv_close((uv_handle_t *)&a->sampler, NULL);
-    close(a->fd); /* a poll handle does not own its descriptor */
-    a->fd = -1;
-    unlink(a->path);
     snap_free(&a->snap);
     snap_history_free(&a->hist);
+}
+
+void admin_hold(struct admin *a, bool hold)
+{
+    if (!a->listening || a->released || a->held == hold)
+        return;
+    a->held = hold;
+    if (hold)
+        uv_poll_stop(&a->server);
+    else
+        uv_poll_start(&a->server, UV_READABLE, admin_on_listen);
+}
+
+void admin_release(struct admin *a)
+{
+    if (!a->listening || a->released)
+        return;
+    a->released = true;
+    webstat_stop(&a->web); /* the metrics listeners go with it (their fds: the caller's) */
+    uv_timer_stop(&a->unpause);
+    uv_close((uv_handle_t *)&a->server, NULL);
+    close(a->fd);
+    a->fd = -1;
 }
 
 /* ---- a loop of its own (iterative mode) -------------------------------- */

@@ -55,6 +55,15 @@ struct admin_ops {
      * waits), or -EBUSY (a resize is under way), -ESHUTDOWN (stopping),
      * -ENOTSUP (this mode cannot). NULL: resizing is not supported. */
     int (*resize)(void *ctx, unsigned workers, unsigned drain_s, uint64_t token);
+    /* Reads the configuration again and applies it (SIGHUP): what changed
+     * in *changes, why not in *problems. Returns 0, -EINVAL (invalid),
+     * -EPERM (a setting that cannot change live), -EBUSY, -ESHUTDOWN or
+     * -errno (could not open what it adds). NULL: this mode cannot. */
+    int (*reload)(void *ctx, struct cfg_report *changes, struct cfg_report *problems);
+    /* Starts a binary upgrade (master/upgrade.h); returns 0 and later
+     * calls admin_answer(token), or -EBUSY, -ESHUTDOWN or -errno (nothing
+     * started). NULL: this mode cannot. */
+    int (*upgrade)(void *ctx, uint64_t token);
 };
 
 /* What a finished resize did, for its answer. */
@@ -71,6 +80,9 @@ struct admin {
     uv_timer_t sampler, unpause;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     bool listening;
+    bool released;  /* the socket is another master's now (admin_release) */
+    bool held;      /* not accepting for now (admin_hold) */
+    bool keep_path; /* admin_close() leaves the path: another master uses it */
     const struct config *cfg;
     struct scoreboard *sb;
     const struct listeners *ls; /* for names and queue depths */
@@ -105,6 +117,21 @@ int admin_open(struct admin *a, uv_loop_t *loop, const char *path, gid_t group,
                const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                const struct admin_ops *ops, void *ops_ctx);
 
+/* admin_open() on fd, a listening socket at path handed down by the
+ * master this one replaces (master/upgrade.h); fd -1: as admin_open(). */
+int admin_open_fd(struct admin *a, uv_loop_t *loop, const char *path, int fd, gid_t group,
+                  const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                  const struct admin_ops *ops, void *ops_ctx);
+
+/* Stops (hold) or resumes accepting on the socket: a new master holds it
+ * until the one it replaces handed over, so that one master answers. */
+void admin_hold(struct admin *a, bool hold);
+
+/* A binary upgrade handed the socket over: stops accepting on it and on
+ * the metrics listeners, and closes this master's copy, leaving the path
+ * to the new master; the connections open are still answered. */
+void admin_release(struct admin *a);
+
 /* True when someone follows the events: callers skip building them
  * otherwise (fork mode would build two per connection for nobody). */
 bool admin_wants_events(const struct admin *a);
@@ -117,6 +144,12 @@ void admin_event(struct admin *a, const char *name, json_t *fields);
 
 /* Answers the resize that token names, if its client is still there. */
 void admin_resize_done(struct admin *a, uint64_t token, const struct admin_resize_result *r);
+
+/* Answers the request that token names, if its client is still there:
+ * with fields (taken; merged into the answer) and ok, or with the error
+ * code and message. */
+void admin_answer(struct admin *a, uint64_t token, json_t *fields, const char *error,
+                  const char *message);
 
 /* Explains an admin_open() error for a start-up message. */
 const char *admin_strerror(int rc);

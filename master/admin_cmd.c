@@ -5,6 +5,7 @@
  */
 #include "master/admin_int.h"
 #include "master/hubadmin.h"
+#include "master/opsadmin.h"
 
 #include "common/addr.h"
 #include "master/metrics.h"
@@ -233,9 +234,11 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(resp, "state", json_string(admin_state_names[state]));
     json_object_set_new(resp, "started", admin_time(s->pool.started_unix));
     json_object_set_new(resp, "uptime_s", admin_seconds(s->taken_ns - s->pool.started_ns));
-    for (size_t i = 0; i < a->ls->n && state != ADMIN_STOPPING; i++) /* closed once stopping */
-        json_array_append_new(lis,
-                              admin_listener(a->ls, i, &s->totals.c.listener[i], s->denied[i]));
+    for (size_t i = 0; i < a->ls->n && state != ADMIN_STOPPING; i++) { /* closed once stopping */
+        if (!lsn_removed(a->ls, i))
+            json_array_append_new(lis,
+                                  admin_listener(a->ls, i, &s->totals.c.listener[i], s->denied[i]));
+    }
     json_object_set_new(resp, "listeners", lis);
     json_object_set_new(lim, "workers", json_integer(s->pool.target));
     json_object_set_new(lim, "max_children", json_integer(a->cfg->max_children));
@@ -610,6 +613,9 @@ static const struct admin_cmd admin_cmds[] = {
     {"subscribe", false, admin_cmd_subscribe, NULL},
     {"resize", true, admin_cmd_resize, NULL},
     {"reopen-logs", true, admin_cmd_reopen_logs, NULL},
+    {"reload", true, opsadmin_reload, NULL},
+    {"config", false, opsadmin_config, NULL},
+    {"upgrade", true, opsadmin_upgrade, NULL},
     {"shutdown", true, admin_cmd_shutdown, admin_after_shutdown_cmd},
     {"hub-users", false, hubadmin_users, NULL},
     {"hub-useradd", true, hubadmin_useradd, NULL},

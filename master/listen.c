@@ -100,7 +100,8 @@ static size_t lsn_count(const struct listeners *ls)
 /* Records a new listener in its protocol's group (the workers', the
  * master's own, the hub's); the first one's port is the one the others
  * of the name reuse. */
-static void lsn_add(struct listeners *ls, enum proto proto, int fd, unsigned *chosen)
+static void lsn_add(struct listeners *ls, enum proto proto, int fd, const char *key,
+                    unsigned *chosen)
 {
     enum proto_home home = proto_home(proto);
     size_t i;
@@ -111,15 +112,18 @@ static void lsn_add(struct listeners *ls, enum proto proto, int fd, unsigned *ch
     if (home == PROTO_HOME_MASTER) {
         i = ls->nweb++;
         ls->web_fds[i] = fd;
+        snprintf(ls->web_keys[i], LSN_KEY_MAX, "%s", key);
         name = ls->web_names[i];
     } else if (home == PROTO_HOME_HUB) {
         i = ls->nhub++;
         ls->hub_fds[i] = fd;
+        snprintf(ls->hub_keys[i], LSN_KEY_MAX, "%s", key);
         name = ls->hub_names[i];
     } else {
         i = ls->n++;
         ls->fds[i] = fd;
         ls->proto[i] = (uint8_t)proto;
+        snprintf(ls->keys[i], LSN_KEY_MAX, "%s", key);
         name = ls->names[i];
     }
     snprintf(name, ADDR_STR_MAX, "?");
@@ -136,6 +140,7 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
     size_t first = lsn_count(ls);
     unsigned chosen = 0;
     int rc = 0, fd;
+    char key[LSN_KEY_MAX];
 
     snprintf(where, wherelen, "%s=%s port %s", proto_name(proto), host, port);
     if (addr_resolve_type(host, port, true, proto_datagram(proto) ? SOCK_DGRAM : SOCK_STREAM,
@@ -159,7 +164,7 @@ int lsn_open(struct listeners *ls, enum proto proto, const char *host, const cha
             rc = fd;
             break;
         }
-        lsn_add(ls, proto, fd, &chosen);
+        lsn_add(ls, proto, fd, lsn_key(proto, host, port, key), &chosen);
     }
     freeaddrinfo(res);
     if (rc == 0 && lsn_count(ls) == first)
@@ -191,6 +196,78 @@ void lsn_shutdown(const int *fds, size_t n)
         if (fds[i] >= 0)
             shutdown(fds[i], SHUT_RDWR);
     }
+}
+
+int lsn_adopt(struct listeners *ls, enum proto proto, int fd, const char *key)
+{
+    unsigned chosen;
+
+    if (lsn_count(ls) == LSN_MAX)
+        return -EMFILE;
+    lsn_add(ls, proto, fd, key, &chosen);
+    return 0;
+}
+
+size_t lsn_all(const struct listeners *ls, int *fds, const char **keys, size_t max)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < ls->n && k < max; i++) {
+        if (ls->fds[i] >= 0) {
+            fds[k] = ls->fds[i];
+            keys[k++] = ls->keys[i];
+        }
+    }
+    for (size_t i = 0; i < ls->nweb && k < max; i++) {
+        if (ls->web_fds[i] >= 0) {
+            fds[k] = ls->web_fds[i];
+            keys[k++] = ls->web_keys[i];
+        }
+    }
+    for (size_t i = 0; i < ls->nhub && k < max; i++) {
+        if (ls->hub_fds[i] >= 0) {
+            fds[k] = ls->hub_fds[i];
+            keys[k++] = ls->hub_keys[i];
+        }
+    }
+    return k;
+}
+
+const char *lsn_strerror(int rc)
+{
+    return rc == -EHOSTUNREACH ? "cannot resolve the address"
+           : rc == -EADDRINUSE ? "address already in use"
+           : rc == -EMFILE     ? "too many listeners (16 over ferryd's life)"
+                               : strerror(-rc);
+}
+
+const char *lsn_key(enum proto proto, const char *host, const char *port, char *buf)
+{
+    snprintf(buf, LSN_KEY_MAX, "%s=%s %s", proto_name(proto), host, port);
+    return buf;
+}
+
+bool lsn_has(const struct listeners *ls, const char *key)
+{
+    for (size_t i = 0; i < ls->n; i++) {
+        if (ls->fds[i] >= 0 && strcmp(ls->keys[i], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+void lsn_remove(struct listeners *ls, size_t i)
+{
+    if (ls->fds[i] >= 0) {
+        /* Shut for every process that holds it (the old workers, fork
+         * mode's children): a new client is refused at once rather than
+         * queued where nobody will accept it. */
+        shutdown(ls->fds[i], SHUT_RDWR);
+        close(ls->fds[i]);
+    }
+    ls->fds[i] = -1;
+    ls->names[i][0] = '\0';
+    ls->keys[i][0] = '\0';
 }
 
 void lsn_close(struct listeners *ls)

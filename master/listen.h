@@ -28,21 +28,31 @@ struct lsn_options {
     unsigned sndbuf;       /* SO_SNDBUF of every connection (0: the kernel's autotuning) */
 };
 
+/* What a listener was opened for: its protocol, host and port as the
+ * configuration gave them (a reload keeps a listener whose key it still
+ * names, port 0 included). */
+#define LSN_KEY_MAX (ADDR_HOST_MAX + 24)
+
 /* The listening sockets; names stay valid after lsn_close(), for reports.
- * A listener's index is its identity in the scoreboard's rows. */
+ * A listener's index is its identity in the scoreboard's rows: one that a
+ * reload removes leaves a hole (fd -1, name ""), never reused, so that its
+ * figures are never taken for another's. */
 struct listeners {
     int fds[LSN_MAX];                  /* -1 once closed */
     uint8_t proto[LSN_MAX];            /* enum proto */
-    char names[LSN_MAX][ADDR_STR_MAX]; /* "127.0.0.1:4242", "[::]:8080" */
+    char names[LSN_MAX][ADDR_STR_MAX]; /* "127.0.0.1:4242", "[::]:8080"; "": removed */
+    char keys[LSN_MAX][LSN_KEY_MAX];   /* what it was opened for (lsn_key()) */
     size_t n;
     /* The master's own (metrics): served by its admin loop, never handed
      * to a worker, and left open while the pool drains. */
     int web_fds[LSN_MAX];
     char web_names[LSN_MAX][ADDR_STR_MAX];
+    char web_keys[LSN_MAX][LSN_KEY_MAX];
     size_t nweb;
     /* The hub's (UDP): handed to the hub's process alone. */
     int hub_fds[LSN_MAX];
     char hub_names[LSN_MAX][ADDR_STR_MAX];
+    char hub_keys[LSN_MAX][LSN_KEY_MAX];
     size_t nhub;
     /* Between the workers and the hub, for uploads (common/hubipc.h): the
      * hub reads hub_ipc[0], every worker writes hub_ipc[1]. */
@@ -78,6 +88,36 @@ struct lsn_queue {
 /* Reads listener i's queue (TCP_INFO). Returns 0, or -EBADF once closed,
  * or -errno. */
 int lsn_queue(const struct listeners *ls, size_t i, struct lsn_queue *q);
+
+/* Says why lsn_open() failed with rc. */
+const char *lsn_strerror(int rc);
+
+/* The key of a listener for proto on host and port, into buf
+ * (LSN_KEY_MAX). */
+const char *lsn_key(enum proto proto, const char *host, const char *port, char *buf);
+
+/* True when a workers' listener is open for key. */
+bool lsn_has(const struct listeners *ls, const char *key);
+
+/* Adds fd, a listening socket for proto opened by another process (the
+ * master this one replaces) for key, as lsn_open() adds its own. Returns
+ * 0, or -EMFILE beyond LSN_MAX. */
+int lsn_adopt(struct listeners *ls, enum proto proto, int fd, const char *key);
+
+/* Every open listener of every group, for a hand-down: fds[i] is named
+ * keys[i]. Returns how many (at most max). */
+size_t lsn_all(const struct listeners *ls, int *fds, const char **keys, size_t max);
+
+/* Closes workers' listener i for good (a reload removed it): shut down
+ * for every process that holds it, and a hole. */
+void lsn_remove(struct listeners *ls, size_t i);
+
+/* True when a reload removed workers' listener i (its figures are no
+ * longer reported). */
+static inline bool lsn_removed(const struct listeners *ls, size_t i)
+{
+    return ls->names[i][0] == '\0';
+}
 
 /* Closes the workers' listeners (fds become -1; the names stay).
  * Idempotent. */

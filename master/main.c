@@ -6,18 +6,22 @@
  */
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/scoreboard.h"
 #include "master/admin.h"
 #include "master/config.h"
 #include "master/listen.h"
 #include "master/pool.h"
 #include "master/proc.h"
+#include "master/upgrade.h"
 #include "worker/access.h"
 #include "worker/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,7 +82,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         .lfds = ls->fds,
         .protos = ls->proto,
         .nlfds = ls->n,
-        .serve = {.env = cfg_conn_env(cfg), .lfds = ls->fds, .nlfds = ls->n},
+        .serve = {.env = cfg_conn_env(cfg, ls->proto, ls->n), .lfds = ls->fds, .nlfds = ls->n},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
     };
@@ -111,6 +115,7 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         return -1;
     }
     log_info("admin socket %s", admin_path);
+    notify_ready();
     rc = worker_run(&wc);
     admin_thread_stop(&at);
     return rc;
@@ -207,34 +212,49 @@ static bool dual_stack_listener(const struct config *cfg)
 /* Says why a listener could not be opened. */
 static void listen_failed(const struct config *cfg, const char *where, int rc)
 {
-    fprintf(stderr, "ferryd: cannot listen on %s: %s%s\n", where,
-            rc == -EHOSTUNREACH ? "cannot resolve the address"
-            : rc == -EADDRINUSE ? "address already in use"
-            : rc == -EMFILE     ? "too many listeners"
-                                : strerror(-rc),
+    fprintf(stderr, "ferryd: cannot listen on %s: %s%s\n", where, lsn_strerror(rc),
             rc == -EADDRINUSE && dual_stack_listener(cfg)
                 ? " (\"::\" serves IPv4 too: with 0.0.0.0 on the same port, add --ipv6-only)"
                 : "");
 }
 
-/* Opens the listeners cfg names. Returns 0, or -errno after saying why
- * (the listeners opened so far are then closed). */
-static int open_listeners(const struct config *cfg, struct listeners *ls)
+/* Adopts the sockets handed down for key (a binary upgrade: the master
+ * this one replaces opened them), taking them out of inh. Returns how many
+ * (0: none), or -EMFILE. */
+static int adopt_listeners(struct listeners *ls, enum proto proto, const char *key,
+                           struct upgrade_fd *inh, size_t ninh)
 {
-    struct lsn_options lo = {.backlog = cfg->backlog,
-                             .defer_accept = cfg->request_timeout,
-                             .ipv6_only = cfg->ipv6_only,
-                             .sndbuf = cfg->sndbuf};
-    char where[ADDR_HOST_MAX + 32];
+    int n = 0;
+
+    for (size_t i = 0; i < ninh; i++) {
+        if (inh[i].fd < 0 || strcmp(inh[i].name, key) != 0)
+            continue;
+        if (lsn_adopt(ls, proto, inh[i].fd, key) < 0)
+            return -EMFILE;
+        inh[i].fd = -1;
+        n++;
+    }
+    return n;
+}
+
+/* Opens the listeners cfg names, or adopts those handed down in inh.
+ * Returns 0, or -errno after saying why (the listeners opened so far are
+ * then closed). */
+static int open_listeners(const struct config *cfg, struct listeners *ls, struct upgrade_fd *inh,
+                          size_t ninh)
+{
+    char where[LSN_KEY_MAX + 32], key[LSN_KEY_MAX];
     int rc;
 
     for (unsigned i = 0; i < cfg->nlisten; i++) {
         const struct cfg_listen *l = &cfg->listen[i];
+        struct lsn_options lo = cfg_lsn_options(cfg, l->proto);
 
-        /* A silent connection waits in the kernel for as long as its
-         * first request may take. */
-        lo.defer_accept = l->proto == PROTO_HTTP ? cfg->header_timeout : cfg->request_timeout;
-        rc = lsn_open(ls, l->proto, l->host, l->port, &lo, where, sizeof(where));
+        rc = adopt_listeners(ls, l->proto, lsn_key(l->proto, l->host, l->port, key), inh, ninh);
+        if (rc == 0)
+            rc = lsn_open(ls, l->proto, l->host, l->port, &lo, where, sizeof(where));
+        else if (rc < 0)
+            snprintf(where, sizeof(where), "%s (handed down)", key);
 
         if (rc < 0) {
             listen_failed(cfg, where, rc);
@@ -261,26 +281,133 @@ static int open_listeners(const struct config *cfg, struct listeners *ls)
     return 0;
 }
 
+/* -t: every listener's address resolves (it is not bound: the server
+ * being checked may hold it). Returns 0 or -1 after saying which. */
+static int test_listeners(const struct config *cfg)
+{
+    int rc = 0;
+
+    for (unsigned i = 0; i < cfg->nlisten; i++) {
+        const struct cfg_listen *l = &cfg->listen[i];
+        struct addrinfo *res = NULL;
+
+        if (addr_resolve_type(l->host, l->port, true,
+                              proto_datagram(l->proto) ? SOCK_DGRAM : SOCK_STREAM, &res) != 0) {
+            fprintf(stderr, "ferryd: listen: %s=%s: cannot resolve the address\n",
+                    proto_name(l->proto), l->host);
+            rc = -1;
+        }
+        if (res != NULL)
+            freeaddrinfo(res);
+    }
+    return rc;
+}
+
+/* -t: what the configuration names must exist too (nginx -t opens its
+ * files): the directory, the admin group, the listeners' addresses.
+ * Returns the exit code. */
+static int test_config(const struct config *cfg)
+{
+    int fd = open(cfg->directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    gid_t gid;
+
+    if (fd < 0) {
+        fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg->directory,
+                strerror(errno));
+        return 1;
+    }
+    close(fd);
+    if (admin_group_of(cfg->admin_group, &gid) < 0 || test_listeners(cfg) < 0)
+        return 1;
+    printf("ferryd: the configuration%s%s is valid\n", cfg->config_file ? " in " : "",
+           cfg->config_file ? cfg->config_file : "");
+    return 0;
+}
+
+/* A binary upgrade: what the master this one replaces handed down
+ * (master/upgrade.h), taken before anything else reads the environment.
+ * Returns how many descriptors. */
+static size_t inherit(struct upgrade_fd *inh, int *channel)
+{
+    long n = upgrade_inherited(inh, UPGRADE_FDS_MAX, channel);
+
+    if (n < 0) {
+        fprintf(stderr, "ferryd: LISTEN_FDS/LISTEN_FDNAMES are malformed: ignored\n");
+        return 0;
+    }
+    return (size_t)n;
+}
+
+/* What was handed down fits the configuration's mode. */
+static void inherit_check(const struct config *cfg, size_t n)
+{
+    if (n > 0 && cfg->mode == MODE_ITERATIVE) {
+        fprintf(stderr, "ferryd: an upgrade cannot start iterative mode, which has no master to "
+                        "hand over to: restart instead\n");
+        exit(2);
+    }
+}
+
+/* What was handed down and is not a listener any more: the admin socket
+ * (returned, or -1), and listeners the configuration dropped, into
+ * dropped (the master before still accepts from them: they are shut down
+ * once this one took over). */
+static int inherited_rest(struct upgrade_fd *inh, size_t n, int *dropped, size_t *ndropped)
+{
+    int admin = -1;
+
+    *ndropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (inh[i].fd < 0)
+            continue;
+        if (strcmp(inh[i].name, UPGRADE_ADMIN_NAME) == 0 && admin < 0) {
+            admin = inh[i].fd;
+            continue;
+        }
+        log_info("upgrade: %s is no longer configured: shut once this master took over",
+                 inh[i].name);
+        dropped[(*ndropped)++] = inh[i].fd;
+    }
+    return admin;
+}
+
 int main(int argc, char **argv)
 {
+    static char log_path[PATH_MAX];
+    static struct upgrade_fd inh[UPGRADE_FDS_MAX];
+    static int dropped[UPGRADE_FDS_MAX];
     struct listeners ls = {.n = 0};
     struct scoreboard *sb = NULL;
     struct config cfg;
+    struct pool_start st = {.dirfd = -1, .admin_fd = -1, .upgrade_fd = -1};
     char admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    gid_t admin_group;
-    int dirfd = -1, rc;
+    size_t ninh;
+    int rc;
 
-    proc_block_signals();        /* until the handlers exist: proc.h */
+    proc_block_signals();      /* until the handlers exist: proc.h */
+    upgrade_exe_init(argv[0]); /* the path this binary was started from */
+    /* Before the environment is copied for the title: the variables it
+     * removes would leave copies nobody points to. */
+    ninh = inherit(inh, &st.upgrade_fd);
     proc_title_init(argc, argv); /* before anything keeps a pointer into argv */
     rc = cfg_parse(argc, argv, &cfg);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
+    if (rc != 0) /* -t says invalid with 1, as nginx -t does; otherwise a usage error */
+        return rc > 0 ? 0 : cfg.test_only ? 1 : 2;
+    if (cfg.test_only) {
+        rc = test_config(&cfg);
+        cfg_free(&cfg);
+        return rc;
+    }
+    inherit_check(&cfg, ninh);
     log_set_level(cfg.log_level);
-    if (cfg.log_file != NULL && (rc = log_open_file(cfg.log_file)) < 0) {
+    /* The logger keeps the path to reopen it by: a copy, since a reload
+     * replaces the configuration that holds the original. */
+    snprintf(log_path, sizeof(log_path), "%s", cfg.log_file ? cfg.log_file : "");
+    if (cfg.log_file != NULL && (rc = log_open_file(log_path)) < 0) {
         fprintf(stderr, "ferryd: cannot open the log file %s: %s\n", cfg.log_file, strerror(-rc));
         goto out;
     }
-    if (admin_group_of(cfg.admin_group, &admin_group) < 0) {
+    if (admin_group_of(cfg.admin_group, &st.admin_group) < 0) {
         rc = 2;
         goto out;
     }
@@ -289,15 +416,18 @@ int main(int argc, char **argv)
                 strerror(-rc));
         goto out;
     }
-    dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
+    st.dirfd = open(cfg.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st.dirfd < 0) {
         fprintf(stderr, "ferryd: cannot serve directory '%s': %s\n", cfg.directory,
                 strerror(errno));
         rc = -1;
         goto out;
     }
-    if ((rc = open_listeners(&cfg, &ls)) < 0)
+    if ((rc = open_listeners(&cfg, &ls, inh, ninh)) < 0)
         goto out;
+    st.admin_fd = inherited_rest(inh, ninh, dropped, &st.ndropped);
+    st.dropped = dropped;
+    st.admin_path = admin_path;
     rc = admin_path_of(&cfg, &ls, admin_path, sizeof(admin_path));
     if (rc < 0) {
         fprintf(stderr, "ferryd: admin socket path: %s\n", strerror(-rc));
@@ -319,9 +449,9 @@ int main(int argc, char **argv)
     sb->pool.started_unix = time(NULL);
     sb->pool.started_ns = clock_now_ns();
     if (cfg.mode == MODE_ITERATIVE)
-        rc = run_iterative(&cfg, sb, &ls, dirfd, admin_path, admin_group);
+        rc = run_iterative(&cfg, sb, &ls, st.dirfd, admin_path, st.admin_group);
     else
-        rc = pool_run(&cfg, sb, &ls, dirfd, admin_path, admin_group);
+        rc = pool_run(&cfg, sb, &ls, &st);
     /* Stopped: a stop signal arriving while this process tears down (the
      * handlers are gone) must not turn its exit code into a signal's. */
     proc_block_signals();
@@ -332,8 +462,8 @@ out:
     lsn_close_web(&ls);
     lsn_close_hub(&ls);
     sb_destroy(sb);
-    if (dirfd >= 0)
-        close(dirfd);
+    if (st.dirfd >= 0) /* the pool's last, after a reload changed it */
+        close(st.dirfd);
     cfg_free(&cfg);
     return rc < 0 ? 1 : rc;
 }

@@ -125,6 +125,8 @@ static void metrics_rows(FILE *out, const struct sb_counters *c, const struct li
         return;
     metrics_family(out, "ferry_connections_total", "counter", "Connections accepted.");
     for (size_t i = 0; i < n; i++) {
+        if (lsn_removed(ls, i))
+            continue;
         fprintf(out, "ferry_connections_total{");
         metrics_listener_labels(out, ls, i);
         fprintf(out, "} %" PRIu64 "\n", c->listener[i].connections);
@@ -132,6 +134,8 @@ static void metrics_rows(FILE *out, const struct sb_counters *c, const struct li
     metrics_family(out, "ferry_responses_total", "counter",
                    "Responses sent, by outcome (ok, redirect, client_error, server_error).");
     for (size_t i = 0; i < n; i++) {
+        if (lsn_removed(ls, i))
+            continue;
         for (unsigned o = 0; o < SB_OUT_COUNT; o++) {
             fprintf(out, "ferry_responses_total{");
             metrics_listener_labels(out, ls, i);
@@ -141,6 +145,8 @@ static void metrics_rows(FILE *out, const struct sb_counters *c, const struct li
     }
     metrics_family(out, "ferry_sent_bytes_total", "counter", "File content bytes sent.");
     for (size_t i = 0; i < n; i++) {
+        if (lsn_removed(ls, i))
+            continue;
         fprintf(out, "ferry_sent_bytes_total{");
         metrics_listener_labels(out, ls, i);
         fprintf(out, "} %" PRIu64 "\n", c->listener[i].bytes);
@@ -159,6 +165,8 @@ static void metrics_denied(FILE *out, const struct snapshot *s, const struct lis
                    "Connections refused by --allow/--deny: reset unread (native, services) or "
                    "answered 403 (http, metrics).");
     for (size_t i = 0; i < ls->n; i++) {
+        if (lsn_removed(ls, i))
+            continue;
         fprintf(out, "%s{", name);
         metrics_listener_labels(out, ls, i);
         fprintf(out, "} %" PRIu64 "\n", s->denied[i]);
@@ -326,7 +334,7 @@ static void metrics_listeners(FILE *out, const struct listeners *ls)
                        f == 0 ? "Connections waiting in the listener's accept queue."
                               : "The most connections the listener's accept queue may hold.");
         for (size_t i = 0; i < n; i++) {
-            if (!open[i])
+            if (!open[i]) /* closed: stopping, or removed by a reload */
                 continue;
             fprintf(out, "%s{", name);
             metrics_listener_labels(out, ls, i);

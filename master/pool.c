@@ -8,9 +8,12 @@
  * children against the limit means there are never more than the limit.
  */
 #include "master/pool.h"
+#include "master/pool_int.h"
+#include "master/poolup.h"
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/rand.h"
 #include "master/admin.h"
 #include "master/proc.h"
@@ -38,96 +41,8 @@
 #define POOL_SPAWN_PAUSE_MS  10  /* ...then a pause: no fork storm */
 #define POOL_ACCEPT_PAUSE_MS 100 /* fork mode, out of descriptors: retry after */
 
-struct pool;
-
-/*
- * The kinds of process the master runs, one row each, as nginx's process
- * table holds its cache manager beside the workers: how a kind starts,
- * whether it is the pool that --workers, resize, SIGTTIN/SIGTTOU and HUP's
- * rolling restart act on (and the watchdog and idle-first retirement read
- * connection records of), and its own count, target and crash back-off.
- * The pool's workers are the first row; the hub is the next (issue 10).
- */
-enum pool_kind { POOL_WORKER, POOL_HUB, POOL_KINDS };
-
-struct pool_kind_rules {
-    const char *name;  /* "worker": logs, events */
-    bool pool;         /* the serving pool (above) */
-    enum sb_kind slot; /* what its scoreboard slot says it is */
-    /* Drain: on a graceful stop, SIGTERM only once the pool's workers are
-     * gone (the hub: an upload still being served needs its answers). */
-    bool stops_last;
-    /* Back-off: a child that dies within quick_death_ns of its start is
-     * failing; its replacement waits backoff_first_ms, doubling for each
-     * such death in a row, backoff_max_ms at most. */
-    int64_t quick_death_ns;
-    unsigned backoff_first_ms, backoff_max_ms;
-    /* Runs in the child just forked for slot; never returns. A fork-mode
-     * worker serves conn, accepted on listener from peer at accepted_ns. */
-    void (*child)(struct pool *p, int slot, int conn, unsigned listener,
-                  const struct sockaddr_storage *peer, int64_t accepted_ns);
-};
-
-/* A row's state. */
-struct pool_row {
-    unsigned children;     /* of this kind, forked and not yet reaped */
-    unsigned target;       /* how many to keep running; fork mode's workers: the limit */
-    unsigned quick_deaths; /* consecutive children that died young: the back-off */
-    bool started;          /* the first ones are up: later spawns are respawns */
-    uv_timer_t respawn;
-};
-
-struct pool {
-    uv_loop_t loop;
-    const struct config *cfg;
-    struct scoreboard *sb;
-    struct listeners *ls;
-    size_t next_listener; /* fork mode: where the next accept starts */
-    int dirfd;
-    uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
-    uv_signal_t sig_replace;  /* WORKER_SIG_REPLACE: a worker reached --max-requests */
-    uv_poll_t polls[LSN_MAX]; /* fork mode: the listeners */
-    uv_timer_t deadline, drain, watchdog, unpause;
-    uv_timer_t sweep;        /* after a worker died: its upload's temporary file */
-    struct log_rl accept_rl; /* fork mode: accept failing for want of resources */
-    int64_t *reported;       /* per slot: start of the transfer reported stuck */
-    bool *killing;           /* per slot: SIGKILLed on purpose, not a crash */
-    bool *termed;            /* per slot: sent the graceful stop's SIGTERM */
-    struct admin admin;
-    const char *admin_path;
-    gid_t admin_group;
-    pid_t *pids;    /* per slot; 0 when the slot is free */
-    uint8_t *kinds; /* per slot: enum pool_kind of its child */
-    bool *retiring; /* per slot: asked to leave by a resize */
-    unsigned nretiring;
-    unsigned children;   /* of every kind, forked and not yet reaped */
-    unsigned deadline_s; /* of the shutdown under way */
-    struct pool_row rows[POOL_KINDS];
-    struct {
-        bool active;
-        pid_t *old;       /* the workers to replace, in turn */
-        unsigned n, next; /* how many; the next to replace */
-        int slot;         /* the old worker being retired, or -1 */
-        int64_t t0;
-    } roll;
-    struct {
-        int slot; /* --max-requests: the worker being replaced, or -1 */
-        uv_timer_t drain;
-    } recycle;
-    struct {
-        bool active;
-        uint64_t token; /* the admin client waiting, or 0 */
-        int64_t t0;
-        unsigned drain_s;
-        struct admin_resize_result r;
-    } resize;
-    bool accepting; /* fork mode: polls started */
-    bool all_full;  /* event mode: every worker at --worker-connections */
-    bool stopping;
-    bool graceful; /* stopping, and not (yet) told to stop now */
-    bool killed;   /* a child had to be SIGKILLed */
-};
-
+/* Sends an event with fields packed from fmt (json_pack), building it
+ * only when someone follows the events. */
 /* Sends an event with fields packed from fmt (json_pack), building it
  * only when someone follows the events. */
 static void pool_event(struct pool *p, const char *name, const char *fmt, ...)
@@ -159,7 +74,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
         .lfds = p->ls->fds,
         .protos = p->ls->proto,
         .nlfds = p->ls->n,
-        .serve = {.env = cfg_conn_env(p->cfg),
+        .serve = {.env = cfg_conn_env(p->cfg, p->ls->proto, p->ls->n),
                   .lfds = p->ls->fds,
                   .nlfds = p->ls->n,
                   .rank = (unsigned)slot},
@@ -266,8 +181,10 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
             keep[nkeep++] = access_fd();
         if (conn >= 0)
             keep[nkeep++] = conn;
-        for (size_t i = 0; i < p->ls->n; i++)
-            keep[nkeep++] = p->ls->fds[i];
+        for (size_t i = 0; i < p->ls->n; i++) {
+            if (p->ls->fds[i] >= 0) /* not one a reload removed */
+                keep[nkeep++] = p->ls->fds[i];
+        }
     }
     for (size_t i = 0; kind == POOL_HUB && i < p->ls->nhub; i++)
         keep[nkeep++] = p->ls->hub_fds[i];
@@ -281,6 +198,7 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
         return (int)pid;
     }
     p->pids[slot] = pid;
+    p->gen[slot] = p->generation;
     p->kinds[slot] = (uint8_t)kind;
     p->killing[slot] = false;
     p->termed[slot] = false;
@@ -301,13 +219,52 @@ static void pool_recycled(struct pool *p, int slot, pid_t pid, bool killed);
 static void pool_recycle_reaped(struct pool *p);
 static void pool_recycle_check(struct pool *p);
 static void pool_term(struct pool *p);
+static int pool_roll_start(struct pool *p, const char *why);
+
+/* Fork mode: watches listeners first.. for connections. Returns 0 or a
+ * libuv error. */
+static int pool_polls_open(struct pool *p, size_t first)
+{
+    int rc;
+
+    for (size_t i = first; i < p->ls->n && p->cfg->mode == MODE_FORK; i++) {
+        if (p->ls->fds[i] < 0 || p->polls[i] != NULL)
+            continue;
+        if ((p->polls[i] = malloc(sizeof(*p->polls[i]))) == NULL)
+            return UV_ENOMEM;
+        if ((rc = uv_poll_init_socket(&p->loop, p->polls[i], p->ls->fds[i])) < 0) {
+            free(p->polls[i]);
+            p->polls[i] = NULL;
+            return rc;
+        }
+        if (p->accepting && (rc = uv_poll_start(p->polls[i], UV_READABLE, pool_on_readable)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void pool_poll_free(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Fork mode: stops watching listener i, before its descriptor closes. */
+static void pool_poll_close(struct pool *p, size_t i)
+{
+    if (p->polls[i] == NULL)
+        return;
+    uv_close((uv_handle_t *)p->polls[i], pool_poll_free);
+    p->polls[i] = NULL;
+}
 
 static void pool_accept_start(struct pool *p)
 {
     if (p->accepting || p->stopping || p->cfg->mode != MODE_FORK)
         return;
-    for (size_t i = 0; i < p->ls->n; i++)
-        uv_poll_start(&p->polls[i], UV_READABLE, pool_on_readable);
+    for (size_t i = 0; i < p->ls->n; i++) {
+        if (p->polls[i] != NULL)
+            uv_poll_start(p->polls[i], UV_READABLE, pool_on_readable);
+    }
     p->accepting = true;
 }
 
@@ -315,8 +272,10 @@ static void pool_accept_stop(struct pool *p)
 {
     if (!p->accepting)
         return;
-    for (size_t i = 0; i < p->ls->n; i++)
-        uv_poll_stop(&p->polls[i]);
+    for (size_t i = 0; i < p->ls->n; i++) {
+        if (p->polls[i] != NULL)
+            uv_poll_stop(p->polls[i]);
+    }
     p->accepting = false;
 }
 
@@ -364,8 +323,11 @@ static int pool_accept_next(struct pool *p, unsigned *listener, struct sockaddr_
     for (size_t i = 0; i < p->ls->n; i++) {
         size_t k = (p->next_listener + i) % p->ls->n;
         socklen_t len = sizeof(*peer);
-        int fd =
-            accept4(p->ls->fds[k], (struct sockaddr *)peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd;
+
+        if (p->ls->fds[k] < 0) /* removed by a reload */
+            continue;
+        fd = accept4(p->ls->fds[k], (struct sockaddr *)peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd >= 0) {
             p->next_listener = k + 1;
@@ -493,6 +455,12 @@ static void pool_close_walk(uv_handle_t *h, void *arg)
 /* Every child is gone during shutdown: close the handles, ending the loop. */
 static void pool_finish(struct pool *p)
 {
+    for (size_t i = 0; i < p->ls->n; i++) /* with the callback that frees them */
+        pool_poll_close(p, i);
+    poolup_close(p);
+    /* The socket's path is another master's too while they share: it is
+     * left for the one that stays. */
+    p->admin.keep_path = p->shared;
     admin_close(&p->admin); /* its handles close with their own callbacks */
     uv_walk(&p->loop, pool_close_walk, NULL);
 }
@@ -644,8 +612,10 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         enum pool_kind kind;
         int64_t lived;
 
-        if (slot < 0)
+        if (slot < 0) { /* not a slot's: a binary upgrade's new master, maybe */
+            poolup_reaped(p, pid, wstatus);
             continue;
+        }
         /* Before the slot is freed; the child is gone, but reads stay
          * behind the sequence lock everywhere, as a rule. */
         lived = sb_read(p->sb, slot, &w) == 0 ? clock_now_ns() - w.started_ns : 0;
@@ -653,6 +623,8 @@ static void pool_on_sigchld(uv_signal_t *h, int signum)
         recycled = retired && slot == p->recycle.slot;
         kind = (enum pool_kind)p->kinds[slot];
         pool_reaped(p, slot, pid, wstatus);
+        if (kind == POOL_HUB)
+            poolup_hub_reaped(p);
         if (p->stopping) {
             pool_event(p, "shutdown_progress", "{s:i}", "children_left", p->children);
             if (p->graceful)
@@ -700,7 +672,8 @@ static void pool_term(struct pool *p)
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
         if (p->pids[i] <= 0 || p->termed[i])
             continue;
-        if (pool_kinds[p->kinds[i]].stops_last && !workers_gone)
+        /* Handed over, the hub goes at once: the new master's waits. */
+        if (pool_kinds[p->kinds[i]].stops_last && !workers_gone && !p->up.handed_over)
             continue;
         kill(p->pids[i], SIGTERM);
         p->termed[i] = true;
@@ -739,6 +712,12 @@ static void pool_resize_finish(struct pool *p)
                "started", r->started, "retired", r->retired, "killed", r->killed, "time_s",
                round(r->seconds * 1e3) / 1e3);
     admin_resize_done(&p->admin, p->resize.token, r);
+    if (p->roll_pending && !p->stopping) { /* a reload resized first */
+        p->roll_pending = false;
+        if (pool_roll_start(p, "reload") < 0)
+            log_error("reload: out of memory: the workers keep the old configuration until "
+                      "they are replaced");
+    }
 }
 
 /* Finishes the resize once the pool matches its target. */
@@ -805,7 +784,7 @@ static int pool_resize(void *ctx, unsigned to, unsigned drain_s, uint64_t token)
 
     if (p->stopping)
         return -ESHUTDOWN;
-    if (p->resize.active || p->roll.active)
+    if (p->resize.active || p->roll.active || poolup_busy(p))
         return -EBUSY;
     memset(&p->resize, 0, sizeof(p->resize));
     p->resize.active = true;
@@ -1114,33 +1093,228 @@ static void pool_on_replace(uv_signal_t *h, int signum)
     pool_recycle_check(h->loop->data);
 }
 
-/* SIGHUP: replace every prefork worker, one at a time. */
-static void pool_on_hup(uv_signal_t *h, int signum)
+/* Rolling restart: replaces, one at a time, every pool worker that runs
+ * an older configuration than the current one. Returns 0 or -ENOMEM. */
+static int pool_roll_start(struct pool *p, const char *why)
 {
-    struct pool *p = h->loop->data;
-
-    (void)signum;
-    if (p->cfg->mode == MODE_FORK) {
-        log_info("SIGHUP: fork mode starts a fresh child per connection: nothing to restart");
-        return;
-    }
-    if (p->stopping || p->resize.active || p->roll.active) {
-        log_warn("SIGHUP: %s: ignored",
-                 p->stopping ? "stopping" : "a resize or restart is under way");
-        return;
-    }
     p->roll.old = calloc(p->sb->nslots, sizeof(pid_t));
     if (p->roll.old == NULL)
-        return;
+        return -ENOMEM;
     for (uint32_t i = 0; i < p->sb->nslots; i++) {
-        if (p->pids[i] > 0 && !p->retiring[i] && pool_kinds[p->kinds[i]].pool)
+        if (p->pids[i] > 0 && !p->retiring[i] && pool_kinds[p->kinds[i]].pool &&
+            p->gen[i] != p->generation)
             p->roll.old[p->roll.n++] = p->pids[i];
     }
     p->roll.active = true;
     p->roll.t0 = clock_now_ns();
-    log_info("SIGHUP: rolling restart of %u worker(s)", p->roll.n);
+    log_info("%s: rolling restart of %u worker(s)", why, p->roll.n);
     pool_event(p, "restart_started", "{s:i}", "workers", p->roll.n);
     pool_roll_next(p);
+    return 0;
+}
+
+/* Logs a report's lines: errors as errors, "warning: " ones as warnings,
+ * the rest (changes) as information. */
+static void pool_log_report(const char *what, const struct cfg_report *r)
+{
+    const char *line = r->text;
+
+    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        int n = (int)(nl - line);
+
+        if (strncmp(line, "warning: ", 9) == 0)
+            log_warn("%s: %.*s", what, n - 9, line + 9);
+        else
+            log_msg(r->errors > 0 ? LOG_ERROR : LOG_INFO, "%s: %.*s", what, n, line);
+    }
+}
+
+/* Reload, first half: opens what next adds (the directory, listeners, the
+ * access log), everything that may fail, before anything changes. On
+ * failure closes what it opened and says why in *problems. Returns 0 or
+ * -errno. */
+static int pool_reload_open(struct pool *p, const struct config *next, int *dirfd,
+                            struct cfg_report *problems)
+{
+    size_t first = p->ls->n;
+    char key[LSN_KEY_MAX], where[ADDR_HOST_MAX + 32];
+    int rc = 0;
+
+    *dirfd = -1;
+    if (strcmp(next->directory, p->cfg->directory) != 0 &&
+        (*dirfd = open(next->directory, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        snprintf(problems->text, sizeof(problems->text), "cannot serve directory '%s': %s\n",
+                 next->directory, strerror(-rc));
+        goto fail;
+    }
+    for (unsigned i = 0; i < next->nlisten; i++) {
+        const struct cfg_listen *l = &next->listen[i];
+        struct lsn_options lo = cfg_lsn_options(next, l->proto);
+
+        if (proto_home(l->proto) != PROTO_HOME_WORKERS ||
+            lsn_has(p->ls, lsn_key(l->proto, l->host, l->port, key)))
+            continue;
+        if ((rc = lsn_open(p->ls, l->proto, l->host, l->port, &lo, where, sizeof(where))) < 0) {
+            snprintf(problems->text, sizeof(problems->text), "cannot listen on %s: %s\n", where,
+                     lsn_strerror(rc));
+            goto fail;
+        }
+    }
+    /* Last: access_open() replaces the log in place, so nothing may fail
+     * after it. */
+    if (next->access_log != NULL &&
+        (p->cfg->access_log == NULL || strcmp(next->access_log, p->cfg->access_log) != 0) &&
+        (rc = access_open(next->access_log)) < 0) {
+        snprintf(problems->text, sizeof(problems->text), "cannot open the access log %s: %s\n",
+                 next->access_log, strerror(-rc));
+        goto fail;
+    }
+    return 0;
+fail:
+    problems->len = strlen(problems->text);
+    problems->errors++;
+    for (size_t i = first; i < p->ls->n; i++)
+        lsn_remove(p->ls, i);
+    p->ls->n = first; /* never used: no hole */
+    if (*dirfd >= 0)
+        close(*dirfd);
+    return rc;
+}
+
+/* True when next has the workers' listener i of the running pool. */
+static bool pool_still_listens(const struct pool *p, const struct config *next, size_t i)
+{
+    char key[LSN_KEY_MAX];
+
+    for (unsigned k = 0; k < next->nlisten; k++) {
+        const struct cfg_listen *l = &next->listen[k];
+
+        if (strcmp(lsn_key(l->proto, l->host, l->port, key), p->ls->keys[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Reload, second half: nothing fails from here. The listeners next drops
+ * close (their queues drain into the old workers still holding them until
+ * they are replaced), next becomes the configuration, and the workers are
+ * resized and replaced one at a time. */
+static void pool_reload_commit(struct pool *p, struct config *next, int dirfd, size_t first_new)
+{
+    unsigned from = pool_workers(p)->target;
+
+    for (size_t i = 0; i < first_new; i++) {
+        if (p->ls->fds[i] >= 0 && !pool_still_listens(p, next, i)) {
+            pool_poll_close(p, i);
+            lsn_remove(p->ls, i);
+        }
+    }
+    for (size_t i = first_new; i < p->ls->n; i++)
+        log_info("listening on %s=%s", proto_name(p->ls->proto[i]), p->ls->names[i]);
+    if (pool_polls_open(p, first_new) < 0)
+        log_error("reload: fork mode cannot watch the new listeners: they wait until a restart");
+    if (dirfd >= 0) {
+        close(p->dirfd);
+        p->dirfd = dirfd;
+    }
+    if (next->access_log == NULL && p->cfg->access_log != NULL)
+        access_close(); /* dropped: the workers forked from now on log nothing */
+    cfg_free(p->cfg);
+    cfg_move(p->cfg, next);
+    log_set_level(p->cfg->log_level);
+    if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT || p->cfg->max_requests > 0)
+        uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
+    else
+        uv_timer_stop(&p->watchdog);
+    p->generation++;
+    if (p->cfg->workers != from)
+        pool_resize(p, p->cfg->workers, p->cfg->shutdown_timeout, 0);
+    if (p->cfg->mode == MODE_FORK) {
+        log_info("reload: fork mode starts a fresh child per connection: nothing to restart");
+        return;
+    }
+    if (p->resize.active)
+        p->roll_pending = true; /* after the resize: pool_resize_finish() */
+    else if (pool_roll_start(p, "reload") < 0)
+        log_error("reload: out of memory: the workers keep the old configuration until they "
+                  "are replaced");
+}
+
+/* pool_reload() once it may start. */
+static int pool_reload_apply(struct pool *p, struct cfg_report *changes,
+                             struct cfg_report *problems)
+{
+    static struct cfg_report warnings; /* the loop's thread alone */
+    struct config next;
+    size_t first_new = p->ls->n;
+    int dirfd, rc;
+
+    if ((rc = cfg_reload(p->cfg, &next, problems)) < 0) {
+        pool_log_report("reload refused, the configuration is invalid", problems);
+        return rc;
+    }
+    pool_log_report("reload", problems); /* warnings */
+    warnings = *problems;
+    memset(problems, 0, sizeof(*problems));
+    if (cfg_compare(p->cfg, &next, changes, problems) > 0) {
+        pool_log_report("reload refused", problems);
+        cfg_free(&next);
+        return -EPERM;
+    }
+    if ((rc = pool_reload_open(p, &next, &dirfd, problems)) < 0) {
+        pool_log_report("reload refused", problems);
+        cfg_free(&next);
+        return rc;
+    }
+    pool_log_report("reload", changes);
+    /* The answer carries the warnings after the changes, as "warning: "
+     * lines (logged above already). */
+    if (changes->len + warnings.len < sizeof(changes->text)) {
+        memcpy(changes->text + changes->len, warnings.text, warnings.len + 1);
+        changes->len += warnings.len;
+        changes->warnings = warnings.warnings;
+    }
+    pool_event(p, "reload", "{s:i}", "changes", changes->changes);
+    pool_reload_commit(p, &next, dirfd, first_new);
+    return 0;
+}
+
+/*
+ * Reads the configuration again (the file and the command line) and
+ * applies it: what changes is said in *changes, what stops it in
+ * *problems (nothing changed then). Returns 0; -EINVAL (the file is
+ * invalid), -EPERM (it changes what cannot change live), -EBUSY (a resize
+ * or restart is under way), -ESHUTDOWN, or -errno (a listener, the
+ * directory or the access log could not be opened). Logs either way.
+ */
+static int pool_reload(void *ctx, struct cfg_report *changes, struct cfg_report *problems)
+{
+    struct pool *p = ctx;
+    int rc;
+
+    memset(changes, 0, sizeof(*changes));
+    memset(problems, 0, sizeof(*problems));
+    if (p->stopping || p->resize.active || p->roll.active || p->roll_pending || poolup_busy(p)) {
+        log_warn("reload: %s: ignored",
+                 p->stopping ? "stopping" : "a resize, restart or upgrade is under way");
+        return p->stopping ? -ESHUTDOWN : -EBUSY;
+    }
+    log_info("reload: reading %s", p->cfg->config_file ? p->cfg->config_file : "the command line");
+    notify_reloading();
+    rc = pool_reload_apply(p, changes, problems);
+    notify_ready(); /* whatever the outcome: a refused reload leaves the old one running */
+    return rc;
+}
+
+/* SIGHUP: a reload (without a configuration file, the command line read
+ * again changes nothing: a rolling restart). */
+static void pool_on_hup(uv_signal_t *h, int signum)
+{
+    static struct cfg_report changes, problems; /* the loop's thread alone */
+
+    (void)signum;
+    pool_reload(h->loop->data, &changes, &problems);
 }
 
 /*
@@ -1155,6 +1329,10 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
     p->graceful = graceful;
     if (!p->stopping) {
         p->stopping = true;
+        poolup_stopping(p);         /* an upgrade under way is given up */
+        if (poolup_owns_service(p)) /* else the service goes on, in the other master */
+            notify_stopping();
+        p->roll_pending = false;
         pool_resize_finish(p);
         free(p->roll.old);
         memset(&p->roll, 0, sizeof(p->roll));
@@ -1181,16 +1359,15 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
      * Fork mode's poll handles close before lsn_close(): none may outlive
      * its descriptor.
      * The log line comes after: once it is written, clients are refused. */
-    lsn_shutdown(p->ls->fds, p->ls->n);
+    if (!p->shared) /* else they are another master's too: closed below, for this one */
+        lsn_shutdown(p->ls->fds, p->ls->n);
     if (graceful)
         log_info("%s: stopping gracefully; %u child(ren) to finish, deadline %u s", why,
                  p->children, timeout_s);
     else
         log_warn("%s: stopping now, killing %u child(ren)", why, p->children);
-    for (size_t i = 0; p->cfg->mode == MODE_FORK && i < p->ls->n; i++) {
-        if (!uv_is_closing((uv_handle_t *)&p->polls[i]))
-            uv_close((uv_handle_t *)&p->polls[i], NULL);
-    }
+    for (size_t i = 0; i < p->ls->n; i++)
+        pool_poll_close(p, i);
     lsn_close(p->ls);
     if (p->children == 0)
         pool_finish(p);
@@ -1243,6 +1420,17 @@ static void pool_on_usr1(uv_signal_t *h, int signum)
         log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-rc));
 }
 
+/* SIGUSR2: a binary upgrade, as nginx's (the outcome is logged). */
+static void pool_on_usr2(uv_signal_t *h, int signum)
+{
+    int rc = poolup_start(h->loop->data, 0);
+
+    (void)signum;
+    if (rc == -EBUSY || rc == -ESHUTDOWN)
+        log_warn("SIGUSR2: %s: ignored",
+                 rc == -EBUSY ? "an upgrade, reload, resize or restart is under way" : "stopping");
+}
+
 static unsigned pool_admin_target(void *ctx)
 {
     return pool_workers(ctx)->target;
@@ -1268,6 +1456,8 @@ static const struct admin_ops pool_admin_ops = {
     .reopen_logs = pool_reopen_logs,
     .target = pool_admin_target,
     .resize = pool_resize,
+    .reload = pool_reload,
+    .upgrade = poolup_start,
 };
 
 /* Sets up the handles on p->loop (initialised). Returns 0 or a libuv
@@ -1297,6 +1487,7 @@ static int pool_init(struct pool *p)
     uv_signal_init(&p->loop, &p->sig_ttin);
     uv_signal_init(&p->loop, &p->sig_ttou);
     uv_signal_init(&p->loop, &p->sig_usr1);
+    uv_signal_init(&p->loop, &p->sig_usr2);
     uv_signal_init(&p->loop, &p->sig_hup);
     uv_signal_init(&p->loop, &p->sig_replace);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
@@ -1305,24 +1496,26 @@ static int pool_init(struct pool *p)
         (rc = uv_signal_start(&p->sig_ttin, pool_on_ttinou, SIGTTIN)) < 0 ||
         (rc = uv_signal_start(&p->sig_ttou, pool_on_ttinou, SIGTTOU)) < 0 ||
         (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0 ||
+        (rc = uv_signal_start(&p->sig_usr2, pool_on_usr2, SIGUSR2)) < 0 ||
         (rc = uv_signal_start(&p->sig_hup, pool_on_hup, SIGHUP)) < 0 ||
         (rc = uv_signal_start(&p->sig_replace, pool_on_replace, WORKER_SIG_REPLACE)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
-        for (size_t i = 0; i < p->ls->n; i++) {
-            if ((rc = uv_poll_init_socket(&p->loop, &p->polls[i], p->ls->fds[i])) < 0 ||
-                (rc = uv_poll_start(&p->polls[i], UV_READABLE, pool_on_readable)) < 0)
-                return rc;
-        }
         p->accepting = true;
+        if ((rc = pool_polls_open(p, 0)) < 0)
+            return rc;
     }
     proc_unblock_signals(); /* the loop's handlers exist: a stop sent meanwhile acts now */
-    rc = admin_open(&p->admin, &p->loop, p->admin_path, p->admin_group, p->cfg, p->sb, p->ls,
-                    &pool_admin_ops, p);
+    rc = admin_open_fd(&p->admin, &p->loop, p->st->admin_path, p->st->admin_fd, p->st->admin_group,
+                       p->cfg, p->sb, p->ls, &pool_admin_ops, p);
+    if (rc < 0) {
+        log_error("cannot open the admin socket %s: %s", p->st->admin_path, admin_strerror(rc));
+        return rc;
+    }
+    log_info("admin socket %s%s", p->st->admin_path, p->st->admin_fd >= 0 ? " (handed down)" : "");
+    rc = poolup_init(p, p->st->upgrade_fd, p->st->dropped, p->st->ndropped);
     if (rc < 0)
-        log_error("cannot open the admin socket %s: %s", p->admin_path, admin_strerror(rc));
-    else
-        log_info("admin socket %s", p->admin_path);
+        log_error("upgrade: cannot watch the channel to the master before: %s", uv_strerror(rc));
     return rc;
 }
 
@@ -1335,8 +1528,9 @@ static bool pool_alloc(struct pool *p, uint32_t nslots)
     p->termed = calloc(nslots, sizeof(bool));
     p->reported = calloc(nslots, sizeof(int64_t));
     p->kinds = calloc(nslots, sizeof(uint8_t));
-    return p->pids != NULL && p->retiring != NULL && p->killing != NULL && p->termed != NULL &&
-           p->reported != NULL && p->kinds != NULL;
+    p->gen = calloc(nslots, sizeof(uint32_t));
+    return p->gen != NULL && p->pids != NULL && p->retiring != NULL && p->killing != NULL &&
+           p->termed != NULL && p->reported != NULL && p->kinds != NULL;
 }
 
 static void pool_free(struct pool *p)
@@ -1347,18 +1541,27 @@ static void pool_free(struct pool *p)
     free(p->termed);
     free(p->reported);
     free(p->kinds);
+    free(p->gen);
 }
 
-int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *ls, int dirfd,
-             const char *admin_path, gid_t admin_group)
+static const struct pool_hooks pool_hooks = {
+    .event = pool_event,
+    .workers = pool_workers,
+    .fill = pool_fill,
+    .stop = pool_stop,
+};
+
+int pool_run(struct config *cfg, struct scoreboard *sb, struct listeners *ls, struct pool_start *st)
 {
-    struct pool p = {.cfg = cfg,
-                     .sb = sb,
-                     .ls = ls,
-                     .dirfd = dirfd,
-                     .admin_path = admin_path,
-                     .admin_group = admin_group,
-                     .recycle.slot = -1};
+    struct pool p = {
+        .hooks = &pool_hooks,
+        .cfg = cfg,
+        .sb = sb,
+        .ls = ls,
+        .dirfd = st->dirfd,
+        .st = st,
+        .recycle.slot = -1,
+    };
     int rc = UV_ENOMEM;
 
     if (!pool_alloc(&p, sb->nslots) || (rc = uv_loop_init(&p.loop)) < 0) {
@@ -1376,11 +1579,18 @@ int pool_run(const struct config *cfg, struct scoreboard *sb, struct listeners *
     } else {
         if (cfg->mode != MODE_FORK) /* fork mode's workers come per connection */
             pool_fill(&p, POOL_WORKER);
-        pool_fill(&p, POOL_HUB);
+        if (!poolup_hub_waits(&p))
+            pool_fill(&p, POOL_HUB);
+        /* Every listener is bound and the pool started: connections are
+         * accepted or wait in the backlog. A binary upgrade's new master
+         * says so once it took over (master/poolup.c). */
+        if (!p.up.successor)
+            notify_ready();
     }
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     pool_free(&p);
+    st->dirfd = p.dirfd;
     if (rc < 0)
         return -1; /* never started: said why already */
     return p.killed ? 1 : 0;

@@ -264,7 +264,7 @@ static void webstat_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
  * the workers' refusals). */
 static bool webstat_denied(struct webstat *w, size_t i, const struct sockaddr *peer)
 {
-    const struct acl_rule *r = acl_denied_by(&w->a->cfg->acl, peer);
+    const struct acl_rule *r = acl_denied_by(cfg_acl_for(w->a->cfg, PROTO_METRICS), peer);
     char addr[ADDR_STR_MAX];
 
     if (r == NULL)

@@ -8,12 +8,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define ACCESS_LINE_MAX 2048
 
 static int access_out = -1;
+/* A copy: the configuration that named it may be replaced by a reload. */
+static char access_path_buf[PATH_MAX];
 static const char *access_path; /* NULL: stdout, never reopened */
 
 int access_open(const char *path)
@@ -21,10 +25,13 @@ int access_open(const char *path)
     int fd;
 
     if (strcmp(path, "-") == 0) {
+        access_close(); /* a file before (a reload): this process's copy goes */
         access_out = STDOUT_FILENO;
         access_path = NULL;
         return 0;
     }
+    if (strlen(path) >= sizeof(access_path_buf))
+        return -ENAMETOOLONG;
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return -errno;
@@ -40,8 +47,18 @@ int access_open(const char *path)
     } else {
         access_out = fd;
     }
-    access_path = path;
+    if (path != access_path_buf) /* reopening passes the copy itself */
+        snprintf(access_path_buf, sizeof(access_path_buf), "%s", path);
+    access_path = access_path_buf;
     return 0;
+}
+
+void access_close(void)
+{
+    if (access_out >= 0 && access_out != STDOUT_FILENO)
+        close(access_out);
+    access_out = -1;
+    access_path = NULL;
 }
 
 int access_reopen(void)

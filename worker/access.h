@@ -26,6 +26,10 @@ int access_open(const char *path);
  * there is no access log (or it is stdout), 1 when reopened, or -errno. */
 int access_reopen(void);
 
+/* Stops logging in this process (a reload dropped the access log); the
+ * children forked after it inherit none. */
+void access_close(void);
+
 /* The access log's descriptor, or -1: a process that closes descriptors
  * (a fork) keeps this one. */
 int access_fd(void);

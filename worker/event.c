@@ -78,6 +78,8 @@ static void ev_listen(struct ev_worker *w, bool on)
     if (on == w->listening)
         return;
     for (size_t i = 0; i < w->cfg->nlfds; i++) {
+        if (w->cfg->lfds[i] < 0) /* a listener a reload removed */
+            continue;
         ev.data.fd = w->cfg->lfds[i];
         /* EEXIST / ENOENT: already so; else the next change tries again */
         if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, w->cfg->lfds[i], &ev) < 0 &&

@@ -75,8 +75,10 @@ static void worker_on_usr1(int sig)
  */
 static void worker_stop_listening(void)
 {
-    for (size_t i = 0; i < worker_nlfds; i++)
-        shutdown(worker_lfds[i], SHUT_RDWR);
+    for (size_t i = 0; i < worker_nlfds; i++) {
+        if (worker_lfds[i] >= 0)
+            shutdown(worker_lfds[i], SHUT_RDWR);
+    }
 }
 
 /*
@@ -84,16 +86,17 @@ static void worker_stop_listening(void)
  * one stops the listeners and arms the shutdown deadline; the second one,
  * or the deadline (SIGALRM), sets worker_abort, which turns the next EINTR
  * into the end of the transfer; SIGALRM re-arms itself so a call that
- * slipped past the signal is interrupted again a second later. SIGUSR2 is
- * the admin socket's graceful stop: a first stop like SIGTERM, but never a
- * second one, however it races an operator's signal.
+ * slipped past the signal is interrupted again a second later.
+ * WORKER_SIG_ADMIN_STOP is the admin socket's graceful stop: a first stop
+ * like SIGTERM, but never a second one, however it races an operator's
+ * signal.
  */
 static void worker_on_signal(int sig)
 {
     int saved = errno;
     unsigned deadline = atomic_load(&worker_deadline);
 
-    if (sig == SIGUSR2 && worker_quit) {
+    if (sig == WORKER_SIG_ADMIN_STOP && worker_quit) {
         /* already stopping: nothing changes */
     } else if (sig == SIGALRM || (worker_quit && worker_standalone)) {
         worker_abort = 1;
@@ -130,7 +133,7 @@ int worker_signals_init(const struct worker_config *cfg)
     sigfillset(&sa.sa_mask);
     /* No SA_RESTART: blocking calls return EINTR and the loops decide. */
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-        sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0)
+        sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(WORKER_SIG_ADMIN_STOP, &sa, NULL) < 0)
         return -errno;
     sa.sa_handler = worker_on_usr1;
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
@@ -142,20 +145,23 @@ int worker_signals_init(const struct worker_config *cfg)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN); /* restarts are the master's business, not a hangup's */
+    /* An upgrade is the master's too (pkill -USR2 reaches workers); in
+     * iterative mode, which cannot upgrade, it is ignored (docs/UPGRADE.md). */
+    signal(SIGUSR2, SIG_IGN);
     return 0;
 }
 
 void worker_request_stop(bool graceful, int timeout_s)
 {
     /* A graceful stop while stopping changes nothing (a second SIGTERM
-     * would mean "now"; SIGUSR2 never does, even if a SIGTERM races it). */
+     * would mean "now"; this one never does, even if a SIGTERM races it). */
     if (graceful && worker_quit)
         return;
     if (graceful && timeout_s >= 0)
         atomic_store(&worker_deadline, (unsigned)timeout_s);
     /* Through the signal handler, so that a blocking call in the serving
      * thread is interrupted exactly as by an operator's signal. */
-    kill(getpid(), graceful ? SIGUSR2 : SIGALRM);
+    kill(getpid(), graceful ? WORKER_SIG_ADMIN_STOP : SIGALRM);
 }
 
 bool worker_stop_requested(void)
@@ -267,6 +273,10 @@ int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struc
 
         if (!(r->mask & (1u << k)))
             continue;
+        if (cfg->lfds[k] < 0) { /* a listener a reload removed */
+            r->mask &= ~(1u << k);
+            continue;
+        }
         fd = accept4(cfg->lfds[k], peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
             r->next = k + 1;
@@ -345,6 +355,8 @@ int worker_epoll(const struct worker_config *cfg)
     if (epoll_ctl(ep, EPOLL_CTL_ADD, worker_wake_fd, &ev) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->nlfds; i++) {
+        if (cfg->lfds[i] < 0) /* a listener a reload removed */
+            continue;
         ev.events = EPOLLIN | EPOLLEXCLUSIVE;
         ev.data.fd = cfg->lfds[i];
         if (epoll_ctl(ep, EPOLL_CTL_ADD, cfg->lfds[i], &ev) < 0)

@@ -8,6 +8,7 @@
 
 #include "worker/serve.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,11 @@
  * no socket that would raise it (no F_SETOWN). SIGUSR2 is kept for the
  * binary upgrade. */
 #define WORKER_SIG_REPLACE SIGURG
+/* The admin socket's graceful stop, in iterative mode: the admin thread
+ * signals the serving one, so that a blocking call is interrupted as by an
+ * operator's SIGTERM. A signal no operator sends (SIGUSR2 is the binary
+ * upgrade's, docs/UPGRADE.md). */
+#define WORKER_SIG_ADMIN_STOP (SIGRTMIN + 1)
 
 struct worker_config {
     const int *lfds;       /* non-blocking listening sockets */

@@ -136,7 +136,7 @@ class Server:
     wait_log() blocks on a condition variable until a line matches."""
 
     def __init__(self, directory, mode=None, args=(), address="127.0.0.1",
-                 preexec_fn=None, wrapper=(), admin=None, env=None, listen=None):
+                 preexec_fn=None, wrapper=(), admin=None, env=None, listen=None, config=None):
         # Each server's admin socket lives beside its directory unless the
         # test says otherwise (admin=False: ferryd's default path).
         self.admin = admin if admin is not None else os.path.join(
@@ -146,7 +146,12 @@ class Server:
         where = [a for spec in listen for a in ("--listen", spec)] if listen else [address, "0"]
         # mode=None: ferryd's default (event), as a user who names none gets.
         mode_args = ("--mode", mode) if mode else ()
-        self.cmd = [*wrapper, FERRYD, *mode_args, *admin_args, *args, *where, directory]
+        # config=PATH: "-c PATH", and the file names the listeners and the
+        # directory (args may still override them).
+        if config is not None:
+            self.cmd = [*wrapper, FERRYD, "-c", config, *mode_args, *admin_args, *args]
+        else:
+            self.cmd = [*wrapper, FERRYD, *mode_args, *admin_args, *args, *where, directory]
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
