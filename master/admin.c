@@ -602,6 +602,7 @@ int admin_open_fd(struct admin *a, uv_loop_t *loop, const char *path, int fd, gi
                   const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                   const struct admin_ops *ops, void *ops_ctx)
 {
+    bool handed_down = fd >= 0;
     int rc;
 
     memset(a, 0, sizeof(*a));
@@ -621,6 +622,9 @@ int admin_open_fd(struct admin *a, uv_loop_t *loop, const char *path, int fd, gi
     a->loop = loop;
     a->cfg = cfg;
     a->sb = sb;
+    /* A socket handed down is the path of the master before too: it is
+     * left in place unless this one is told it owns it (pool_finish). */
+    a->keep_path = handed_down;
     a->owner = geteuid();
     a->group = group;
     a->ops = ops;
@@ -629,7 +633,8 @@ int admin_open_fd(struct admin *a, uv_loop_t *loop, const char *path, int fd, gi
     a->accept_rl.interval_ns = LOG_RL_INTERVAL_NS;
     if ((rc = admin_start(a, loop, fd)) < 0) {
         close(fd);
-        unlink(path);
+        if (!handed_down)
+            unlink(path);
         goto fail; /* libuv's errors are -errno on Unix */
     }
     a->listening = true;

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -338,6 +339,28 @@ static size_t inherit(struct upgrade_fd *inh, int *channel)
     return (size_t)n;
 }
 
+/* An upgrade keeps the admin socket it was handed, at the path the master
+ * before bound it: a configuration naming another (or a default derived
+ * from another first listener) is refused, as a reload refuses it, rather
+ * than answering where nobody looks. Returns 0 or -1 after saying why. */
+static int admin_same_path(int fd, const char *path)
+{
+    struct sockaddr_un sun;
+    socklen_t len = sizeof(sun);
+
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&sun, &len) < 0 ||
+        len <= offsetof(struct sockaddr_un, sun_path))
+        return 0;
+    sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+    if (strcmp(sun.sun_path, path) == 0)
+        return 0;
+    fprintf(stderr,
+            "ferryd: admin-socket: %s -> %s cannot change across an upgrade (the socket is "
+            "handed down): restart ferryd to move it\n",
+            sun.sun_path, path);
+    return -1;
+}
+
 /* What was handed down fits the configuration's mode. */
 static void inherit_check(const struct config *cfg, size_t n)
 {
@@ -433,6 +456,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferryd: admin socket path: %s\n", strerror(-rc));
         goto out;
     }
+    if ((rc = admin_same_path(st.admin_fd, admin_path)) < 0)
+        goto out;
     sb = sb_create(cfg.max_children, cfg.mode == MODE_EVENT ? cfg.worker_connections : 1);
     if (sb == NULL) {
         fprintf(stderr, "ferryd: cannot create the scoreboard: %s\n", strerror(errno));

@@ -458,9 +458,10 @@ static void pool_finish(struct pool *p)
     for (size_t i = 0; i < p->ls->n; i++) /* with the callback that frees them */
         pool_poll_close(p, i);
     poolup_close(p);
-    /* The socket's path is another master's too while they share: it is
-     * left for the one that stays. */
-    p->admin.keep_path = p->shared;
+    /* The socket's path is another master's too while they share, or
+     * while this one, handed it, never took over: it is left for the one
+     * that stays. */
+    p->admin.keep_path = p->shared || (p->st->admin_fd >= 0 && !p->up.took_over);
     admin_close(&p->admin); /* its handles close with their own callbacks */
     uv_walk(&p->loop, pool_close_walk, NULL);
 }

@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 /* Logs a step and keeps it for the operator's answer. */
 static void poolup_step(struct pool *p, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -51,6 +50,17 @@ static json_t *poolup_steps(const struct poolup *u)
     return a;
 }
 
+/* Predecessor: a successor given up on is still there after its grace. */
+static void poolup_on_reap(uv_timer_t *t)
+{
+    struct pool *p = t->data;
+
+    if (p->up.given_up > 0) {
+        log_warn("upgrade: pid %ld, given up on, is still there: killing it", (long)p->up.given_up);
+        kill(p->up.given_up, SIGKILL);
+    }
+}
+
 /* Predecessor: the successor failed (or this master gave up on it); this
  * master serves on as before. The successor is told to stop. */
 static void poolup_failed(struct pool *p, const char *why)
@@ -64,8 +74,17 @@ static void poolup_failed(struct pool *p, const char *why)
                  json_pack("{s:i,s:o}", "new_pid", (int)pid, "steps", poolup_steps(u)),
                  "upgrade_failed", why);
     p->hooks->event(p, "upgrade_failed", "{s:i,s:s}", "pid", (int)pid, "reason", why);
-    upgrade_send(&u->down, "ABORT"); /* it stops, leaving the shared sockets alone */
+    /* It stops as gracefully as a SIGTERM would, leaving the shared
+     * sockets alone; one that cannot hear it (stopped, stuck) is killed
+     * after the grace a stop has. A signal now would be its second: a stop
+     * that cuts transfers. */
+    upgrade_send(&u->down, "ABORT");
     upgrade_close(&u->down);
+    if (pid > 0) {
+        u->given_up = pid;
+        uv_timer_start(&u->reap, poolup_on_reap, (uint64_t)p->cfg->shutdown_timeout * 1000 + 5000,
+                       0);
+    }
     u->predecessor = false;
     u->token = 0;
     p->shared = false;
@@ -120,6 +139,7 @@ static void poolup_took_over(struct pool *p, bool hub_free)
 
     if (u->successor) {
         u->successor = false;
+        u->took_over = true;
         p->shared = false;
         uv_timer_stop(&u->ready);
         admin_hold(&p->admin, false);
@@ -188,7 +208,6 @@ static void poolup_on_down(struct upgrade *c, enum upgrade_event ev, long arg)
     case UPGRADE_TIMEOUT:
         snprintf(why, sizeof(why), "pid %ld was not serving within %u s: stopped it", (long)c->pid,
                  p->cfg->upgrade_timeout);
-        kill(c->pid, SIGTERM); /* a graceful stop: it shuts no shared listener */
         poolup_failed(p, why);
         break;
     default: /* CLOSED: its death is judged when it is reaped */
@@ -225,6 +244,8 @@ int poolup_init(struct pool *p, int upgrade_fd, const int *dropped, size_t n)
 
     uv_timer_init(&p->loop, &u->ready);
     u->ready.data = p;
+    uv_timer_init(&p->loop, &u->reap);
+    u->reap.data = p;
     u->up = (struct upgrade){.fd = -1, .on_event = poolup_on_up, .data = p};
     u->down = (struct upgrade){.fd = -1, .on_event = poolup_on_down, .data = p};
     if (n > 0)
@@ -260,10 +281,8 @@ bool poolup_owns_service(const struct pool *p)
 
 void poolup_stopping(struct pool *p)
 {
-    if (p->up.predecessor) {
-        kill(p->up.down.pid, SIGTERM);
+    if (p->up.predecessor)
         poolup_failed(p, "this master was told to stop: the new one is stopped too");
-    }
 }
 
 int poolup_start(void *ctx, uint64_t token)
@@ -290,8 +309,8 @@ int poolup_start(void *ctx, uint64_t token)
     u->nsteps = 0;
     u->steps[0] = '\0';
     u->t0 = clock_now_ns();
-    pid = upgrade_start(&u->down, &p->loop, p->cfg->argv, fds, n + 1,
-                        p->cfg->upgrade_timeout * 1000);
+    pid =
+        upgrade_start(&u->down, &p->loop, p->cfg->argv, fds, n + 1, p->cfg->upgrade_timeout * 1000);
     if (pid < 0) {
         log_error("upgrade: cannot start %s: %s", upgrade_exe(), strerror(-pid));
         return pid;
@@ -310,10 +329,14 @@ void poolup_reaped(struct pool *p, pid_t pid, int wstatus)
     struct poolup *u = &p->up;
     char why[128];
 
+    if (pid > 0 && pid == u->given_up) { /* gone as told */
+        u->given_up = 0;
+        uv_timer_stop(&u->reap);
+    }
     if (pid != u->down.pid || pid <= 0)
         return;
     upgrade_flush(&u->down); /* "EXEC errno", said before it exited, says more */
-    if (!u->predecessor) { /* failed already, or handed over: its own master now */
+    if (!u->predecessor) {   /* failed already, or handed over: its own master now */
         u->down.pid = 0;
         return;
     }
@@ -324,6 +347,8 @@ void poolup_reaped(struct pool *p, pid_t pid, int wstatus)
         snprintf(why, sizeof(why), "pid %ld died of SIG%s before it was serving", (long)pid,
                  sigabbrev_np(WTERMSIG(wstatus)));
     poolup_failed(p, why);
+    u->given_up = 0; /* reaped already: nothing left to kill */
+    uv_timer_stop(&u->reap);
     u->down.pid = 0;
 }
 
@@ -339,6 +364,7 @@ void poolup_close(struct pool *p)
     upgrade_close(&u->up);
     upgrade_close(&u->down);
     uv_timer_stop(&u->ready);
+    uv_timer_stop(&u->reap);
     for (size_t i = 0; i < u->ndropped; i++) /* never taken over: close, not shut */
         close(u->dropped[i]);
     u->ndropped = 0;

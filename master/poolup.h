@@ -29,6 +29,11 @@ struct poolup {
     bool hub_wait;       /* successor: its hub waits for the predecessor's to go */
     bool hub_gone;       /* predecessor: HUB_GONE was said */
     bool aborted;        /* successor: the predecessor gave up on it (ABORT) */
+    bool took_over;      /* successor: it did (the admin socket's path is its own) */
+    /* Predecessor: a successor given up on (ABORT) that has not left
+     * after a grace of --shutdown-timeout is killed: it may be stopped. */
+    uv_timer_t reap;
+    pid_t given_up;
     /* Successor: listeners handed down that the configuration dropped,
      * kept open (and accepted from by the predecessor) until it took
      * over, then shut down for every process. */

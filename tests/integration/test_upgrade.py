@@ -163,7 +163,7 @@ class UpgradeMixin:
         self.assertIn("exited with status 3 before it was serving", r.stderr)
         self.assertIn(f"this master (pid {srv.pid}) serves on", r.stderr)
         # One that is not serving in time (--upgrade-timeout 2): stopped.
-        self.replace_exe(text="#!/bin/sh\nexec sleep 30\n")
+        self.replace_exe(text="#!/bin/sh\nexec sleep 5\n")  # deaf to ABORT: gone by itself
         r = srv.ctl("upgrade", timeout=90)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, r"pid \d+ was not serving within 2 s: stopped it")

@@ -271,8 +271,9 @@ static void hub_on_signal(uv_poll_t *p, int status, int events)
  * uv_signal_t: libuv's signal machinery is process-wide, set up by the
  * master's loop before the fork, and its descriptors do not survive the
  * fork's closing of every inherited descriptor. They stay blocked (the
- * master blocked them before forking); the others are let in, HUP
- * ignored (it restarts the pool's workers, not the hub). Returns 0 or a
+ * master blocked them before forking); the others are let in, HUP and
+ * USR2 ignored (a restart of the pool's workers, an upgrade of the
+ * master: neither is the hub's). Returns 0 or a
  * libuv error.
  */
 static int hub_signals(struct hub *h)
@@ -284,6 +285,7 @@ static int hub_signals(struct hub *h)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN); /* the master's binary upgrade (pkill -USR2 ferryd) */
     sigprocmask(SIG_SETMASK, &set, NULL);
     h->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (h->sigfd < 0)
