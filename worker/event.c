@@ -78,7 +78,7 @@ static void ev_listen(struct ev_worker *w, bool on)
     if (on == w->listening)
         return;
     for (size_t i = 0; i < w->cfg->nlfds; i++) {
-        if (w->cfg->lfds[i] < 0) /* a listener a reload removed */
+        if (w->cfg->lfds[i] < 0 || (w->ready.dead & (1u << i))) /* a reload removed it */
             continue;
         ev.data.fd = w->cfg->lfds[i];
         /* EEXIST / ENOENT: already so; else the next change tries again */
@@ -515,6 +515,7 @@ static int ev_init(struct ev_worker *w, const struct worker_config *cfg, uint32_
     w->beat_ms = beat_ms;
     w->ep = -1;
     w->ready.mask = (uint32_t)((1ULL << cfg->nlfds) - 1);
+    w->ready.ep = -1; /* until w->ep exists */
     w->held = calloc(max, sizeof(*w->held));
     w->free = calloc(max, sizeof(*w->free));
     if (w->held == NULL || w->free == NULL || dl_init(&w->heap, max) < 0)
@@ -523,7 +524,7 @@ static int ev_init(struct ev_worker *w, const struct worker_config *cfg, uint32_
         w->free[w->nfree++] = max - 1 - k;
     if ((rc = uv_loop_init(&w->loop)) < 0)
         return rc;
-    if ((w->ep = worker_epoll(cfg)) < 0)
+    if ((w->ep = w->ready.ep = worker_epoll(cfg)) < 0)
         return w->ep;
     w->listening = true; /* worker_epoll() added them */
     ev.data.fd = uv_backend_fd(&w->loop);

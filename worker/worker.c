@@ -257,10 +257,22 @@ void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned li
 
 _Static_assert(PROTO_LISTENERS_MAX <= 32, "the ready mask is 32 bits");
 
-/* Accepts from the next listener that may have a pending connection,
- * round-robin, so no listener starves another. Returns the fd
- * (non-blocking) with *which set, or -EAGAIN when none has one, or
- * another -errno. */
+/* Listener k was shut down: dropped. Returns -EINVAL when it was the
+ * last (the master stops: every listener is shut at once), else -EAGAIN
+ * (the others serve on: a reload removed it). */
+static int worker_listener_shut(const struct worker_config *cfg, struct worker_ready *r, size_t k)
+{
+    r->dead |= 1u << k;
+    r->mask &= ~(1u << k);
+    if (r->ep >= 0)
+        epoll_ctl(r->ep, EPOLL_CTL_DEL, cfg->lfds[k], NULL);
+    for (size_t i = 0; i < cfg->nlfds; i++) {
+        if (cfg->lfds[i] >= 0 && !(r->dead & (1u << i)))
+            return -EAGAIN;
+    }
+    return -EINVAL;
+}
+
 int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struct sockaddr *peer,
                   size_t *which)
 {
@@ -271,7 +283,7 @@ int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struc
         socklen_t len = sizeof(struct sockaddr_storage);
         int fd;
 
-        if (!(r->mask & (1u << k)))
+        if (!(r->mask & (1u << k)) || (r->dead & (1u << k)))
             continue;
         if (cfg->lfds[k] < 0) { /* a listener a reload removed */
             r->mask &= ~(1u << k);
@@ -285,6 +297,8 @@ int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struc
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             r->mask &= ~(1u << k);
+        else if (errno == EINVAL)
+            err = worker_listener_shut(cfg, r, k);
         else
             err = -errno;
     }
@@ -442,7 +456,8 @@ static void worker_resume(struct log_rl *rl)
 int worker_unlisten(const struct worker_config *cfg, int ep)
 {
     for (size_t i = 0; i < cfg->nlfds; i++) {
-        if (epoll_ctl(ep, EPOLL_CTL_DEL, cfg->lfds[i], NULL) < 0 && errno != ENOENT)
+        if (cfg->lfds[i] >= 0 && epoll_ctl(ep, EPOLL_CTL_DEL, cfg->lfds[i], NULL) < 0 &&
+            errno != ENOENT)
             return -errno;
     }
     return 0;
@@ -459,7 +474,7 @@ int worker_unlisten(const struct worker_config *cfg, int ep)
  */
 static void worker_drain(const struct worker_config *cfg, int ep)
 {
-    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1)};
+    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1), .ep = -1};
     struct sockaddr_storage peer;
     size_t which = 0;
     int fd;
@@ -480,7 +495,7 @@ int worker_run(const struct worker_config *cfg)
     struct log_rl pause = {.interval_ns = 0}; /* accept failing for want of resources */
     struct sockaddr_storage peer;
     struct epoll_event evs[8];
-    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1)};
+    struct worker_ready ready = {.mask = (uint32_t)((1ULL << cfg->nlfds) - 1), .ep = -1};
     size_t which = 0;
     uint64_t accepted = 0; /* --max-requests */
     bool relieved = false; /* ...and another worker accepts: waiting for the stop */
@@ -491,6 +506,7 @@ int worker_run(const struct worker_config *cfg)
         log_error("worker: epoll: %s", strerror(-ep));
         return 1;
     }
+    ready.ep = ep;
     sb_worker_start(cfg->serve.env.slot, getpid());
     while (!worker_quit) {
         int fd;

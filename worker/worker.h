@@ -98,6 +98,11 @@ void worker_serve_one(const struct serve_ctx *ctx, enum proto proto, unsigned li
 struct worker_ready {
     uint32_t mask; /* bit i: listener i may have a connection */
     size_t next;
+    /* Bit i: listener i was shut down (a reload removed it; accept() says
+     * EINVAL), and left the epoll set ep (-1: none), where a shut socket
+     * would be readable for ever. */
+    uint32_t dead;
+    int ep;
 };
 
 /* An epoll set of the wake eventfd and every listener, the listeners with
@@ -107,8 +112,9 @@ int worker_epoll(const struct worker_config *cfg);
 
 /* Accepts from the next listener that may have a pending connection,
  * round-robin, so no listener starves another. Returns the fd
- * (non-blocking) with *which set, or -EAGAIN when none has one, or
- * another -errno. */
+ * (non-blocking) with *which set, or -EAGAIN when none has one, -EINVAL
+ * once every listener was shut down (the master stops), or another
+ * -errno. A listener shut down while others are not is dropped. */
 int worker_accept(const struct worker_config *cfg, struct worker_ready *r, struct sockaddr *peer,
                   size_t *which);
 

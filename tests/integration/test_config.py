@@ -136,6 +136,11 @@ class ConfigTest(FerryTest):
         self.assertIn("log-level: info -> debug", r.stdout)
         self.assertIn("listen: + http=127.0.0.1:0", r.stdout)
         self.assertIn("[access http]: the rules changed", r.stdout)
+        # The download begun before the reload finishes intact (and lets
+        # its worker be replaced: the rolling restart waits for it).
+        rest = recv_exact(s, size - len(first))
+        s.close()
+        self.assertEqual(hashlib.sha256(first + rest).hexdigest(), self.sha)
         srv.wait_log(r"rolling restart done", start=mark)
         ports = [int(line.rsplit(":", 1)[1]) for line in srv.lines[mark:]
                  if line and "listening on http=127.0.0.1:" in line]
@@ -146,10 +151,6 @@ class ConfigTest(FerryTest):
         self.assertEqual(st, 403)
         self.assertEqual(hashlib.sha256(srv.fetch("hello.bin")).hexdigest(), self.sha)
         self.assertEqual(srv.admin_json("status")["limits"]["workers"], 3)
-        # The download begun before the reload finishes intact.
-        rest = recv_exact(s, size - len(first))
-        s.close()
-        self.assertEqual(hashlib.sha256(first + rest).hexdigest(), self.sha)
         # Removing the HTTP listeners: the native one stays, they close.
         self.write(self.base())
         mark = srv.mark()
@@ -165,6 +166,10 @@ class ConfigTest(FerryTest):
             except ConnectionRefusedError:
                 return True
         wait_until(refused, what="the removed listener refuses connections")
+        # A worker whose listener was shut drops it and serves the others:
+        # none takes the shut socket for the pool's stop and leaves.
+        self.assertNotIn("listening sockets shut down: leaving", srv.log())
+        self.assertEqual(len(srv.admin_json("workers")["workers"]), 2)
         self.assertEqual(srv.listeners[0][2], old_native)
         self.assertEqual(hashlib.sha256(srv.fetch("hello.bin")).hexdigest(), self.sha)
         # The debug level is gone again with the file's line.
