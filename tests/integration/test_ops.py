@@ -375,13 +375,10 @@ class ExampleConfigTest(unittest.TestCase):
 
     SECTIONS = ("listen", "redirect", "access")
     PROTOCOLS = ("native", "http", "echo", "upcase", "daytime", "lottery", "hub", "metrics")
-    # Added with the configuration file (the lead's branch): not in
-    # ferryd --help yet.
-    MORE = ("user", "group", "no-seccomp")
 
     def setUp(self):
         out = subprocess.run([FERRYD, "--help"], capture_output=True, text=True, timeout=30).stdout
-        self.options = set(re.findall(r"(?m)^  --([a-z][a-z0-9-]*)", out)) | set(self.MORE)
+        self.options = set(re.findall(r"(?m)^  --([a-z][a-z0-9-]*)", out))
         self.options -= {"listen", "allow", "deny", "redirect", "help", "version"}
         with open(EXAMPLE) as f:
             self.lines = f.read().splitlines()
@@ -422,13 +419,12 @@ class ExampleConfigTest(unittest.TestCase):
                 self.assertIn(key, ("allow", "deny"), where)
             if not commented:
                 seen.append((section, key, value))
-        for want in (("", "directory", "/srv/ferry"), ("", "user", "ferry"),
+        for want in (("", "directory", "/srv/ferry"),
                      ("listen", "native", "0.0.0.0:12345"), ("listen", "http", "[::]:8080")):
             self.assertIn(want, seen)
 
     def test_flags_are_yes_or_no(self):
-        flags = {"autoindex", "serve-hidden", "ipv6-only", "no-seccomp", "hub-allow-plain",
-                 "hub-test-hooks"}
+        flags = {"autoindex", "serve-hidden", "ipv6-only", "hub-allow-plain", "hub-test-hooks"}
         for n, section, key, value, _ in self.entries():
             if section == "" and key in flags:
                 self.assertIn(value, ("yes", "no"), f"line {n}")
