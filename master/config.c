@@ -1155,14 +1155,30 @@ int cfg_load(int argc, char **argv, struct config *cfg, struct cfg_report *rep)
     return rc;
 }
 
+void cfg_report_each(const struct cfg_report *r, cfg_line_fn fn, void *user)
+{
+    const char *line = r->text;
+
+    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        bool warning = strncmp(line, "warning: ", 9) == 0;
+        size_t skip = warning ? 9 : 0;
+
+        fn(user, line + skip, (size_t)(nl - line) - skip, warning);
+    }
+}
+
+static void cfg_print_line(void *user, const char *line, size_t len, bool warning)
+{
+    (void)user;
+    fprintf(stderr, "ferryd: %s%.*s\n", warning ? "warning: " : "", (int)len, line);
+}
+
 int cfg_parse(int argc, char **argv, struct config *cfg)
 {
     struct cfg_report rep;
     int rc = cfg_load(argc, argv, cfg, &rep);
-    const char *line = rep.text;
 
-    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
-        fprintf(stderr, "ferryd: %.*s\n", (int)(nl - line), line);
+    cfg_report_each(&rep, cfg_print_line, NULL);
     if (rc < 0 && rep.len >= sizeof(rep.text) - 1)
         fprintf(stderr, "ferryd: ... %u error(s) in all\n", rep.errors);
     if (rc < 0 && !cfg->test_only)

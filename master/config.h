@@ -109,6 +109,11 @@ struct cfg_report {
  */
 int cfg_load(int argc, char **argv, struct config *cfg, struct cfg_report *rep);
 
+/* Calls fn for each line of r, without its newline; warning says the
+ * line was a warning, its "warning: " left out of line. */
+typedef void (*cfg_line_fn)(void *user, const char *line, size_t len, bool warning);
+void cfg_report_each(const struct cfg_report *r, cfg_line_fn fn, void *user);
+
 /* cfg_load() for main(): the report goes to stderr, "ferryd: " first. */
 int cfg_parse(int argc, char **argv, struct config *cfg);
 

@@ -8,21 +8,27 @@
 #include <errno.h>
 #include <string.h>
 
+struct opsadmin_lines {
+    json_t *array;
+    bool warnings; /* the warnings, or the other lines */
+};
+
+static void opsadmin_line(void *user, const char *line, size_t len, bool warning)
+{
+    struct opsadmin_lines *l = user;
+
+    if (warning == l->warnings)
+        json_array_append_new(l->array, json_stringn(line, len));
+}
+
 /* A report's lines as a JSON array of strings ("warning: " dropped: the
  * key the array is under says what they are). */
 static json_t *opsadmin_lines(const struct cfg_report *r, bool warnings)
 {
-    json_t *a = json_array();
-    const char *line = r->text;
+    struct opsadmin_lines l = {.array = json_array(), .warnings = warnings};
 
-    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-        bool warning = strncmp(line, "warning: ", 9) == 0;
-        size_t skip = warning ? 9 : 0;
-
-        if (warning == warnings)
-            json_array_append_new(a, json_stringn(line + skip, (size_t)(nl - line) - skip));
-    }
-    return a;
+    cfg_report_each(r, opsadmin_line, &l);
+    return l.array;
 }
 
 /* The stable error code and message of a refused reload. */

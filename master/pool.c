@@ -1114,20 +1114,25 @@ static int pool_roll_start(struct pool *p, const char *why)
     return 0;
 }
 
+struct pool_report_log {
+    const char *what;
+    enum log_level level; /* of the lines that are no warnings */
+};
+
+static void pool_log_line(void *user, const char *line, size_t len, bool warning)
+{
+    const struct pool_report_log *l = user;
+
+    log_msg(warning ? LOG_WARN : l->level, "%s: %.*s", l->what, (int)len, line);
+}
+
 /* Logs a report's lines: errors as errors, "warning: " ones as warnings,
  * the rest (changes) as information. */
 static void pool_log_report(const char *what, const struct cfg_report *r)
 {
-    const char *line = r->text;
+    struct pool_report_log l = {.what = what, .level = r->errors > 0 ? LOG_ERROR : LOG_INFO};
 
-    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-        int n = (int)(nl - line);
-
-        if (strncmp(line, "warning: ", 9) == 0)
-            log_warn("%s: %.*s", what, n - 9, line + 9);
-        else
-            log_msg(r->errors > 0 ? LOG_ERROR : LOG_INFO, "%s: %.*s", what, n, line);
-    }
+    cfg_report_each(r, pool_log_line, &l);
 }
 
 /* Reload, first half: opens what next adds (the directory, listeners, the
