@@ -109,7 +109,7 @@ if(DPKG_SHLIBDEPS)
 else()
   message(WARNING "dpkg-shlibdeps not found: the .deb declares Debian 12's library packages by name")
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "adduser, libc6, libuv1 (>= 1.44), libjansson4, libsqlite3-0, libsodium23")
+    "adduser, libc6, libuv1 (>= 1.44), libjansson4, libsqlite3-0, libsodium23, libinih1, libseccomp2")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "tshark | wireshark")

@@ -41,7 +41,8 @@ struct scoreboard *sb_create(uint32_t nslots, uint32_t conns_per_slot)
         errno = EINVAL;
         return NULL;
     }
-    off = (off + 63) & ~(size_t)63; /* records on cache lines of their own */
+    off += (size_t)nslots * sizeof(int32_t); /* the violations (scoreboard.h) */
+    off = (off + 63) & ~(size_t)63;          /* records on cache lines of their own */
     len = off + (size_t)nslots * conns_per_slot * sizeof(struct sb_conn);
     sb = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sb == MAP_FAILED)
@@ -50,7 +51,16 @@ struct scoreboard *sb_create(uint32_t nslots, uint32_t conns_per_slot)
     sb->conns_per_slot = conns_per_slot;
     sb->map_len = len;
     sb->conn_off = off;
+    for (uint32_t i = 0; i < nslots; i++)
+        atomic_store(sb_violation(sb, (int)i), -1);
     return sb;
+}
+
+_Atomic int32_t *sb_violation(const struct scoreboard *sb, int slot)
+{
+    _Atomic int32_t *v = (_Atomic int32_t *)(void *)&sb->slots[sb->nslots];
+
+    return &v[slot];
 }
 
 struct sb_conn *sb_rec(const struct scoreboard *sb, int slot, uint32_t k)
@@ -97,6 +107,7 @@ int sb_claim(struct scoreboard *sb, enum sb_kind kind)
         s->generation++;
         s->state = SB_STARTING;
         s->kind = (uint8_t)kind;
+        atomic_store(sb_violation(sb, (int)i), -1);
         s->started_ns = s->changed_ns = clock_now_ns();
         s->started_unix = time(NULL);
         sb_write_end(s);

@@ -222,6 +222,7 @@ struct sb_pool {
     uint64_t respawns;     /* workers started to replace one that died */
     uint64_t at_limit;     /* times the pool reached its limit */
     uint64_t max_requests; /* workers retired for reaching --max-requests */
+    uint64_t violations;   /* children killed by the seccomp allow-list (SIGSYS) */
     int64_t at_limit_unix; /* when it last did, or 0 */
     int64_t started_unix;
     int64_t started_ns;
@@ -259,6 +260,11 @@ struct scoreboard *sb_create(uint32_t nslots, uint32_t conns_per_slot);
 
 /* The k-th connection record of slot. */
 struct sb_conn *sb_rec(const struct scoreboard *sb, int slot, uint32_t k);
+
+/* The system call that slot's process made outside its seccomp allow-list
+ * (its SIGSYS handler stores it: worker/sandbox.h), or -1 when none;
+ * reset to -1 by sb_claim(). */
+_Atomic int32_t *sb_violation(const struct scoreboard *sb, int slot);
 
 /* Unmaps it (in each process that no longer needs it). */
 void sb_destroy(struct scoreboard *sb);

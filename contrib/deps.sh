@@ -16,7 +16,7 @@
 # libFuzzer with the sanitizer runtimes (libclang-rt-dev, only a
 # Recommends of clang) and llvm-symbolizer, for fuzz/run.sh.
 set -e
-pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev libsqlite3-dev libsodium-dev libinih-dev python3 util-linux curl scdoc"
+pkgs="build-essential cmake pkg-config libuv1-dev libjansson-dev libcmocka-dev libsqlite3-dev libsodium-dev libinih-dev python3 util-linux curl libseccomp-dev scdoc"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs prometheus wget chromium fonts-liberation tshark iproute2"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs mandoc man-db systemd strace logrotate procps shellcheck adduser"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-dev llvm"

@@ -720,11 +720,10 @@ static void *admin_thread_main(void *arg)
     return NULL;
 }
 
-int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
-                       const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
-                       const struct admin_ops *ops, void *ops_ctx)
+int admin_thread_open(struct admin_thread *t, const char *path, gid_t group,
+                      const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                      const struct admin_ops *ops, void *ops_ctx)
 {
-    sigset_t all, old;
     int rc;
 
     if ((rc = uv_loop_init(&t->loop)) < 0)
@@ -737,17 +736,36 @@ int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
     }
     uv_async_init(&t->loop, &t->stop, admin_thread_on_stop);
     t->stop.data = t;
-    /* Signals belong to the serving thread: the new one starts with all blocked. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = -pthread_create(&t->tid, NULL, admin_thread_main, t);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
+int admin_thread_run(struct admin_thread *t, bool go)
+{
+    sigset_t all, old;
+    int rc = -ECANCELED;
+
+    if (go) {
+        /* Signals belong to the serving thread: the new one starts with all blocked. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = -pthread_create(&t->tid, NULL, admin_thread_main, t);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     if (rc < 0) {
         admin_thread_on_stop(&t->stop);
         uv_run(&t->loop, UV_RUN_DEFAULT);
         uv_loop_close(&t->loop);
     }
     return rc;
+}
+
+int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
+                       const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                       const struct admin_ops *ops, void *ops_ctx)
+{
+    int rc = admin_thread_open(t, path, group, cfg, sb, ls, ops, ops_ctx);
+
+    return rc < 0 ? rc : admin_thread_run(t, true);
 }
 
 void admin_thread_stop(struct admin_thread *t)

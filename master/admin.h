@@ -172,6 +172,16 @@ int admin_thread_start(struct admin_thread *t, const char *path, gid_t group,
                        const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
                        const struct admin_ops *ops, void *ops_ctx);
 
+/* admin_thread_start() in two steps, for a caller that confines itself
+ * between them (the thread then inherits the confinement: iterative mode,
+ * master/privdrop.h): admin_open() on a new loop (0 or -errno), then the
+ * thread. admin_thread_run() with go false, or failing, closes what the
+ * first step opened; it returns 0 or -errno (-ECANCELED: not go). */
+int admin_thread_open(struct admin_thread *t, const char *path, gid_t group,
+                      const struct config *cfg, struct scoreboard *sb, const struct listeners *ls,
+                      const struct admin_ops *ops, void *ops_ctx);
+int admin_thread_run(struct admin_thread *t, bool go);
+
 /* Closes the socket and joins the thread. */
 void admin_thread_stop(struct admin_thread *t);
 

@@ -63,7 +63,12 @@ struct config {
     enum log_level log_level;
     const char *admin_socket; /* NULL: derived from the port */
     const char *admin_group;  /* NULL: none */
-    const char *log_file;     /* NULL: stderr */
+    /* As root: who the serving processes become (NULL: the default,
+     * master/privdrop.h), and whether they run under the seccomp
+     * allow-list. */
+    const char *user, *group;
+    bool no_seccomp;
+    const char *log_file; /* NULL: stderr */
     struct cfg_listen listen[CFG_LISTEN_MAX];
     unsigned nlisten;
     bool ipv6_only; /* "::" serves IPv6 only */

@@ -12,6 +12,7 @@
 #include "master/config.h"
 #include "master/listen.h"
 #include "master/pool.h"
+#include "master/privdrop.h"
 #include "master/proc.h"
 #include "master/upgrade.h"
 #include "worker/access.h"
@@ -86,8 +87,10 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
         .serve = {.env = cfg_conn_env(cfg, ls->proto, ls->n), .lfds = ls->fds, .nlfds = ls->n},
         .standalone = true,
         .shutdown_timeout = cfg->shutdown_timeout,
+        .doorbell = -1,
     };
     int slot = sb_claim(sb, SB_KIND_WORKER), rc;
+    bool confined;
 
     if (slot < 0) { /* a scoreboard has at least one slot: cannot happen */
         log_error("scoreboard: %s", strerror(-slot));
@@ -110,11 +113,16 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     wc.serve.stop = worker_stop_flag();
     wc.serve.wake_fd = worker_wake_fd_get();
     wc.serve.abort = worker_abort_flag();
-    rc = admin_thread_start(&at, admin_path, admin_group, cfg, sb, ls, &iterative_admin_ops, NULL);
+    rc = admin_thread_open(&at, admin_path, admin_group, cfg, sb, ls, &iterative_admin_ops, NULL);
     if (rc < 0) {
         log_error("cannot open the admin socket %s: %s", admin_path, admin_strerror(rc));
         return -1;
     }
+    /* Its sockets bound, this process drops and confines itself before
+     * the admin thread starts, which inherits all of it. */
+    confined = privdrop_enter(SANDBOX_ITERATIVE, sb_violation(sb, slot)) == 0;
+    if (admin_thread_run(&at, confined) < 0)
+        return -1;
     log_info("admin socket %s", admin_path);
     notify_ready();
     rc = worker_run(&wc);
@@ -430,7 +438,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferryd: cannot open the log file %s: %s\n", cfg.log_file, strerror(-rc));
         goto out;
     }
-    if (admin_group_of(cfg.admin_group, &st.admin_group) < 0) {
+    if (admin_group_of(cfg.admin_group, &st.admin_group) < 0 || privdrop_init(&cfg) < 0) {
         rc = 2;
         goto out;
     }
@@ -469,6 +477,8 @@ int main(int argc, char **argv)
              cfg.mode == MODE_ITERATIVE ? 1 : cfg.workers, cfg.max_children);
     log_listeners(&ls);
     raise_nofile(&cfg);
+    if ((rc = privdrop_prepare(&cfg, st.dirfd, admin_path)) < 0)
+        goto out;
     if (cfg.mode != MODE_ITERATIVE)
         proc_set_title("master %s %s", ls.names[0], cfg.directory); /* which one, in ps */
     sb->pool.started_unix = time(NULL);

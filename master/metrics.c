@@ -197,6 +197,9 @@ static void metrics_totals(FILE *out, const struct snapshot *s, const struct lis
                 "Workers started to replace one that died.", s->pool.respawns);
     metrics_u64(out, "ferry_worker_retired_max_requests_total", "counter",
                 "Workers replaced for reaching --max-requests.", s->pool.max_requests);
+    metrics_u64(out, "ferry_policy_violations_total", "counter",
+                "Serving processes killed for a system call outside their seccomp allow-list.",
+                s->pool.violations);
     metrics_u64(out, "ferry_disk_waits_total", "counter",
                 "Event mode: chunks not in the page cache, read ahead off the loop before "
                 "being sent.",

@@ -16,6 +16,7 @@
 #include "common/notify.h"
 #include "common/rand.h"
 #include "master/admin.h"
+#include "master/privdrop.h"
 #include "master/proc.h"
 #include "worker/access.h"
 
@@ -26,6 +27,7 @@
 #include <inttypes.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -79,6 +81,7 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
                   .nlfds = p->ls->n,
                   .rank = (unsigned)slot},
         .event = p->cfg->mode == MODE_EVENT,
+        .doorbell = conn < 0 ? p->doorbell[1] : -1,
     };
     uint32_t draw = 0; /* rand_u32() failing leaves it 0: the limit without jitter */
     int rc = 0;
@@ -94,6 +97,8 @@ static void pool_child(struct pool *p, int slot, int conn, unsigned listener,
     wc.serve.env.recs = sb_rec(p->sb, slot, 0);
     wc.serve.env.report = worker_report;
     proc_set_title("worker %d", slot);
+    if (privdrop_enter(SANDBOX_WORKER, sb_violation(p->sb, slot)) < 0)
+        _exit(1);
     if (worker_signals_init(&wc) < 0)
         _exit(1);
     proc_unblock_signals(); /* a stop sent meanwhile is handled now */
@@ -128,6 +133,8 @@ static void pool_hub_child(struct pool *p, int slot, int conn, unsigned listener
 
     (void)conn, (void)listener, (void)peer, (void)accepted_ns;
     proc_set_title("hub");
+    if (privdrop_enter(SANDBOX_HUB, sb_violation(p->sb, slot)) < 0)
+        _exit(1);
     sb_worker_start(hc.slot, getpid());
     _exit(hub_run(&hc)); /* it unblocks the signals once it handles them */
 }
@@ -165,7 +172,7 @@ static struct pool_row *pool_workers(struct pool *p)
 static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned listener,
                       const struct sockaddr_storage *peer, int64_t accepted_ns)
 {
-    int keep[LSN_MAX + 4], slot;
+    int keep[LSN_MAX + 5], slot;
     size_t nkeep = 0;
     pid_t pid;
 
@@ -181,6 +188,8 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
             keep[nkeep++] = access_fd();
         if (conn >= 0)
             keep[nkeep++] = conn;
+        else /* a pool worker: its --max-requests limit rings it */
+            keep[nkeep++] = p->doorbell[1];
         for (size_t i = 0; i < p->ls->n; i++) {
             if (p->ls->fds[i] >= 0) /* not one a reload removed */
                 keep[nkeep++] = p->ls->fds[i];
@@ -552,6 +561,8 @@ static void pool_reaped(struct pool *p, int slot, pid_t pid, int wstatus)
 {
     enum sb_exit how = pool_exit_kind(p, slot, wstatus);
     bool retired = p->retiring[slot];
+
+    privdrop_reaped(p->sb, slot, pid, wstatus, pool_kinds[p->kinds[slot]].name);
 
     if (retired && slot == p->recycle.slot) {
         p->retiring[slot] = false;
@@ -1088,10 +1099,32 @@ static void pool_recycle_reaped(struct pool *p)
     pool_recycle_check(p);
 }
 
-static void pool_on_replace(uv_signal_t *h, int signum)
+/* A worker rang the doorbell: empty the pipe (one look serves every
+ * byte), then look for flagged slots. */
+static void pool_on_doorbell(uv_poll_t *h, int status, int events)
 {
-    (void)signum;
-    pool_recycle_check(h->loop->data);
+    struct pool *p = h->loop->data;
+    char buf[64];
+
+    (void)status, (void)events;
+    while (read(p->doorbell[0], buf, sizeof(buf)) > 0) {
+    }
+    log_debug("the doorbell rang: a worker reached --max-requests");
+    pool_recycle_check(p);
+}
+
+/* Makes the doorbell and watches it. Returns 0 or a libuv error. */
+static int pool_doorbell_open(struct pool *p)
+{
+    int rc;
+
+    if (pipe2(p->doorbell, O_CLOEXEC | O_NONBLOCK) < 0) {
+        p->doorbell[0] = p->doorbell[1] = -1;
+        return uv_translate_sys_error(errno);
+    }
+    if ((rc = uv_poll_init(&p->loop, &p->doorbell_poll, p->doorbell[0])) < 0)
+        return rc;
+    return uv_poll_start(&p->doorbell_poll, UV_READABLE, pool_on_doorbell);
 }
 
 /* Rolling restart: replaces, one at a time, every pool worker that runs
@@ -1152,6 +1185,13 @@ static int pool_reload_open(struct pool *p, const struct config *next, int *dirf
         rc = -errno;
         snprintf(problems->text, sizeof(problems->text), "cannot serve directory '%s': %s\n",
                  next->directory, strerror(-rc));
+        goto fail;
+    }
+    /* The workers' user must reach the directory before they are asked to. */
+    if ((rc = privdrop_reload_check(next, *dirfd >= 0 ? *dirfd : p->dirfd, problems)) < 0) {
+        if (problems->len == 0)
+            snprintf(problems->text, sizeof(problems->text),
+                     "cannot check what the workers may reach: %s\n", strerror(-rc));
         goto fail;
     }
     for (unsigned i = 0; i < next->nlisten; i++) {
@@ -1228,6 +1268,7 @@ static void pool_reload_commit(struct pool *p, struct config *next, int dirfd, s
         access_close(); /* dropped: the workers forked from now on log nothing */
     cfg_free(p->cfg);
     cfg_move(p->cfg, next);
+    privdrop_reload_commit(p->cfg, p->dirfd);
     log_set_level(p->cfg->log_level);
     if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT || p->cfg->max_requests > 0)
         uv_timer_start(&p->watchdog, pool_on_watchdog, 1000, 1000);
@@ -1407,6 +1448,7 @@ static int pool_reopen_logs(void *ctx)
 
     if (rc <= 0)
         return rc;
+    privdrop_logs_reopened(); /* theirs, before they reopen them */
     log_info("log file reopened");
     /* Fork mode's workers are short-lived: they open the new file as they
      * come. The other kinds live as long as the master. */
@@ -1495,7 +1537,6 @@ static int pool_init(struct pool *p)
     uv_signal_init(&p->loop, &p->sig_usr1);
     uv_signal_init(&p->loop, &p->sig_usr2);
     uv_signal_init(&p->loop, &p->sig_hup);
-    uv_signal_init(&p->loop, &p->sig_replace);
     if ((rc = uv_signal_start(&p->sig_term, pool_on_stop, SIGTERM)) < 0 ||
         (rc = uv_signal_start(&p->sig_int, pool_on_stop, SIGINT)) < 0 ||
         (rc = uv_signal_start(&p->sig_chld, pool_on_sigchld, SIGCHLD)) < 0 ||
@@ -1504,7 +1545,7 @@ static int pool_init(struct pool *p)
         (rc = uv_signal_start(&p->sig_usr1, pool_on_usr1, SIGUSR1)) < 0 ||
         (rc = uv_signal_start(&p->sig_usr2, pool_on_usr2, SIGUSR2)) < 0 ||
         (rc = uv_signal_start(&p->sig_hup, pool_on_hup, SIGHUP)) < 0 ||
-        (rc = uv_signal_start(&p->sig_replace, pool_on_replace, WORKER_SIG_REPLACE)) < 0)
+        (rc = pool_doorbell_open(p)) < 0)
         return rc;
     if (p->cfg->mode == MODE_FORK) {
         p->accepting = true;
@@ -1567,6 +1608,7 @@ int pool_run(struct config *cfg, struct scoreboard *sb, struct listeners *ls, st
         .dirfd = st->dirfd,
         .st = st,
         .recycle.slot = -1,
+        .doorbell = {-1, -1},
     };
     int rc = UV_ENOMEM;
 
@@ -1596,6 +1638,10 @@ int pool_run(struct config *cfg, struct scoreboard *sb, struct listeners *ls, st
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     pool_free(&p);
+    for (int i = 0; i < 2; i++) {
+        if (p.doorbell[i] >= 0)
+            close(p.doorbell[i]);
+    }
     st->dirfd = p.dirfd;
     if (rc < 0)
         return -1; /* never started: said why already */

@@ -62,8 +62,11 @@ struct pool {
     size_t next_listener; /* fork mode: where the next accept starts */
     int dirfd;
     uv_signal_t sig_term, sig_int, sig_chld, sig_ttin, sig_ttou, sig_usr1, sig_hup;
-    uv_signal_t sig_usr2;    /* a binary upgrade (master/poolup.h) */
-    uv_signal_t sig_replace; /* WORKER_SIG_REPLACE: a worker reached --max-requests */
+    uv_signal_t sig_usr2; /* a binary upgrade (master/poolup.h) */
+    /* The workers' doorbell, a pipe: a byte says one reached --max-requests
+     * (worker_count_conn()). [1] is theirs; -1 before it is made. */
+    int doorbell[2];
+    uv_poll_t doorbell_poll;
     /* Fork mode: the listeners, each handle its own allocation, freed once
      * closed (a reload closes one while the loop runs on). */
     uv_poll_t *polls[LSN_MAX];

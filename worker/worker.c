@@ -313,8 +313,10 @@ void worker_count_conn(const struct worker_config *cfg, uint64_t *n)
     log_info("worker pid %ld slot %u reached its limit of %llu connections (--max-requests): "
              "asking to be replaced",
              (long)getpid(), cfg->serve.rank, (unsigned long long)*n);
-    /* Children die with the master (proc.c): getppid() is it. */
-    kill(getppid(), WORKER_SIG_REPLACE);
+    /* A full pipe means the bell rang already: EAGAIN is as good. */
+    if (cfg->doorbell >= 0 && write(cfg->doorbell, "r", 1) < 0 && errno != EAGAIN)
+        log_warn("worker pid %ld: cannot ring the master's doorbell: %s", (long)getpid(),
+                 strerror(errno));
 }
 
 bool worker_relieved(const struct worker_config *cfg, uint64_t n)

@@ -19,13 +19,6 @@
  * records carry a cut_ns (the watchdog found them stuck). */
 #define WORKER_SIG_CUT SIGWINCH
 
-/* A pool worker's word to the master: it flagged its slot to be replaced
- * (--max-requests), so the master need not wait for its next scan.
- * SIGURG: ignored by default, so one that comes while the master has no
- * handler (starting, or closing its loop) is harmless; the master owns
- * no socket that would raise it (no F_SETOWN). SIGUSR2 is kept for the
- * binary upgrade. */
-#define WORKER_SIG_REPLACE SIGURG
 /* The admin socket's graceful stop, in iterative mode: the admin thread
  * signals the serving one, so that a blocking call is interrupted as by an
  * operator's SIGTERM. A signal no operator sends (SIGUSR2 is the binary
@@ -43,6 +36,10 @@ struct worker_config {
     /* --max-requests: connections to accept before asking to be replaced
      * (its jitter drawn already); 0: never. */
     uint64_t max_conns;
+    /* The master's doorbell (a pipe's write end, non-blocking; -1: none): a
+     * byte written says "look at the slots" (worker_count_conn()). Not a
+     * signal: a worker that dropped root may not signal its root master. */
+    int doorbell;
 };
 
 /*
@@ -128,8 +125,8 @@ void worker_mark_ready(const struct worker_config *cfg, struct worker_ready *r,
                        const struct epoll_event *evs, int n);
 
 /* A connection was accepted: counts it (*n) against cfg->max_conns, and
- * at the limit asks, once, to be replaced: the slot's flag, then
- * WORKER_SIG_REPLACE to the master. The worker serves on meanwhile, so
+ * at the limit asks, once, to be replaced: the slot's flag, then a byte
+ * on the master's doorbell. The worker serves on meanwhile, so
  * the pool never accepts with fewer workers; the master's SIGTERM ends it
  * as a rolling restart does. */
 void worker_count_conn(const struct worker_config *cfg, uint64_t *n);

@@ -30,6 +30,8 @@
 #define HF_MARK_RTO_NS 1000000LL     /* a mark is sent again each ms (a full queue drops it) */
 #define HF_MARK_TRIES  250
 #define HF_PASSWORD    "bench-password"
+/* Started as root, ferryd runs its hub and workers as this user. */
+#define HF_USER "nobody"
 
 enum hf_state { HF_IDLE, HF_HELLO, HF_PROOF, HF_ONLINE, HF_FAILED };
 

@@ -8,9 +8,11 @@
 #include "worker/hub/store.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -118,7 +120,38 @@ static void hf_ferryd_argv(const struct hf_ferryd *f, const char *ferryd, char *
                           paths[2],         paths[3]};
     for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
         argv[n++] = (char *)rest[i];
+    if (geteuid() == 0) { /* the serving processes' user: see hf_give() */
+        argv[n++] = "--user";
+        argv[n++] = HF_USER;
+    }
     argv[n] = NULL;
+}
+
+/* As root, ferryd's hub and workers run as HF_USER (docs/SECURITY.md):
+ * the bench's directory, its database and the served directory are given
+ * to that user, as an operator gives them the hub's directory. Returns 0
+ * or -errno. */
+static int hf_give(const char *dir)
+{
+    struct passwd *pw = geteuid() == 0 ? getpwnam(HF_USER) : NULL;
+    char path[600];
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    if (pw == NULL)
+        return geteuid() == 0 ? -ENOENT : 0;
+    if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || (d = opendir(dir)) == NULL)
+        return -errno;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lchown(path, pw->pw_uid, pw->pw_gid) < 0)
+            rc = -errno;
+    }
+    closedir(d);
+    return rc;
 }
 
 int hf_ferryd_start(struct hf_ferryd *f, const char *ferryd, const char *wrap, bool plain,
@@ -132,6 +165,8 @@ int hf_ferryd_start(struct hf_ferryd *f, const char *ferryd, const char *wrap, b
     hf_ferryd_argv(f, ferryd, wrap ? wbuf : NULL, plain, paths, argv, 64);
     if (mkdir(paths[3], 0700) < 0 && errno != EEXIST)
         return -errno;
+    if ((st = hf_give(f->dir)) < 0)
+        return st;
     if ((f->pid = fork()) < 0)
         return -errno;
     if (f->pid == 0) {

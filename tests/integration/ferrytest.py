@@ -6,10 +6,13 @@ Environment: FERRY_BIN (the build's bin/ directory), FERRY_KEEP_TMP=1 to
 keep each test's temporary directory for debugging."""
 
 import ctypes
+import grp
 import hashlib
 import itertools
 import os
+import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -87,6 +90,60 @@ def signal_pending(pid, sig):
     with open(f"/proc/{pid}/status") as f:
         masks = {k: int(v, 16) for k, v in (l.split(":\t") for l in f if l[:6] in ("SigPnd", "ShdPnd"))}
     return any(m & (1 << (sig - 1)) for m in masks.values())
+
+
+def serving_ids():
+    """(uid, gid) that a ferryd started here runs its serving processes as:
+    as root, the default rule (docs/SECURITY.md: 'ferry' where that user
+    exists, else nobody:nogroup); as anyone else, this process's."""
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    try:
+        pw = pwd.getpwnam("ferry")
+        return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        pw = pwd.getpwnam("nobody")
+    try:
+        return pw.pw_uid, grp.getgrnam("nogroup").gr_gid
+    except KeyError:
+        return pw.pw_uid, pw.pw_gid
+
+
+def proc_ids(pid):
+    """(uid, gid) of pid, from /proc: as root, ferryd's serving processes
+    run as a user of their own (docs/SECURITY.md)."""
+    with open(f"/proc/{pid}/status") as f:
+        ids = {k: int(v.split()[0]) for k, v in (l.split(":", 1) for l in f) if k in ("Uid", "Gid")}
+    return ids["Uid"], ids["Gid"]
+
+
+def prlimit(pid, res, limits=None):
+    """resource.prlimit() on pid, made as pid's own user when that is not
+    this process's: on another user's process it needs CAP_SYS_RESOURCE,
+    which root lacks in some containers."""
+    args = (pid, res) if limits is None else (pid, res, limits)
+    uid, gid = proc_ids(pid)
+    if uid == os.geteuid():
+        return resource.prlimit(*args)
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            soft, hard = resource.prlimit(*args)
+            os.write(wfd, f"{soft} {hard}".encode())
+            os._exit(0)
+        except BaseException as e:  # reported by the parent
+            os.write(wfd, repr(e).encode())
+            os._exit(1)
+    os.close(wfd)
+    with os.fdopen(rfd) as f:
+        out = f.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, f"prlimit as uid {uid}: {out}"
+    return tuple(int(v) for v in out.split())
 
 
 def wait_until(predicate, timeout=10.0, what="condition"):
@@ -303,6 +360,23 @@ class FerryTest(unittest.TestCase):
             # one from a child whose death the test did not notice.
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 self.assertNotIn(marker, srv.log())
+
+    def serving_dir(self, name):
+        """A new directory in self.tmp where the serving processes may make
+        files: given to their user, as an operator does for the hub's
+        database or, in iterative mode, the log files (docs/SECURITY.md)."""
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(path, *serving_ids())
+        return path
+
+    def hub_db(self, name="hub.db"):
+        """A path for a hub's database in a directory of the serving user's,
+        and the served directory theirs too: uploads land there."""
+        if os.geteuid() == 0:
+            os.chown(self.root, *serving_ids())
+        return os.path.join(self.serving_dir("hubdb"), name)
 
     def serve(self, mode=None, args=(), **kw):
         srv = Server(self.root, mode, args, **kw)

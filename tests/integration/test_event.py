@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FerryTest, READY, children_of, parse_response, recv_exact, request,
+from ferrytest import (FerryTest, READY, children_of, prlimit, parse_response, recv_exact, request,
                        wait_until)
 
 
@@ -363,7 +363,7 @@ class Limits(EventTest):
         srv = self.serve_event("--workers", "1")
         worker = wait_until(lambda: children_of(srv.pid), what="the worker")[0]
         mark = srv.mark()
-        resource.prlimit(worker, resource.RLIMIT_NOFILE, (64, 64))
+        prlimit(worker, resource.RLIMIT_NOFILE, (64, 64))
         idle = [self.keepalive(srv) for _ in range(40)]
         more = []
         for _ in range(60):  # kept alive: each holds a descriptor once accepted

@@ -148,7 +148,7 @@ class Hub(FerryTest):
         in raw datagrams (the secure wire's are in test_hub_client)."""
         if "[::1]" in hubs and not have_ipv6():
             self.skipTest("no IPv6 on this host")
-        self.db = os.path.join(self.tmp, f"hub-{next(DB_NUMBERS)}.db")  # one per server
+        self.db = self.hub_db(f"hub-{next(DB_NUMBERS)}.db")  # one per server
         srv = self.serve(mode, ("--workers", "1", "--hub-db", self.db, "--hub-wire", "plain",
                                 *args),
                          listen=["native=127.0.0.1:0", *(f"hub={h}:0" for h in hubs)])

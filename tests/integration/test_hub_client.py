@@ -207,7 +207,7 @@ class HubClientCase(FerryTest):
         if v6 and not have_ipv6():
             self.skipTest("no IPv6 on this host")
         hubs = ["127.0.0.1", *(["[::1]"] if v6 else [])]
-        db = os.path.join(self.tmp, f"hub-{next(DB_NUMBERS)}.db")
+        db = self.hub_db(f"hub-{next(DB_NUMBERS)}.db")
         wire = ("--hub-wire", "plain") if self.WIRE == "plain" else ()
         self.srv = self.serve("event", ("--workers", "1", "--hub-db", db, *wire,
                                         "--hub-test-hooks", *args),

@@ -236,10 +236,11 @@ class PackageTest(unittest.TestCase):
         self.assertIn("adduser", deps)
         self.assertIn(">= 1.44", deps["libuv1"])
         # Debian 12's packages of the libraries every build links.
-        for pkg in ("libc6", "libuv1", "libjansson4", "libsqlite3-0", "libsodium23"):
+        for pkg in ("libc6", "libuv1", "libjansson4", "libsqlite3-0", "libsodium23", "libinih1",
+                    "libseccomp2"):
             self.assertIn(pkg, deps)
-        # And whatever else the binaries need (libinih1, libseccomp2 once
-        # they link them): each library's package, found by dpkg -S.
+        # And whatever else the binaries need: each library's package,
+        # found by dpkg -S.
         for pkg, lib in needed_packages(os.path.join(BUILD, "bin", os.path.basename(b))
                                         for b in BINARIES).items():
             self.assertIn(pkg, deps, f"{lib} is {pkg}'s, missing from Depends")

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Inotify, children_of, ferry,
+from ferrytest import (FERRYCTL, FERRYD, READY, FerryTest, Inotify, children_of, ferry, prlimit,
                        parse_response, per_mode, recv_exact, request, sha256_file,
                        signal_pending, wait_until)
 
@@ -214,9 +214,9 @@ class Stopping:
         wait_until(lambda: not workers_accept or
                    all(w["state"] == "idle" for w in srv.admin_json("workers")["workers"]),
                    what="the worker idle")
-        soft, hard = resource.prlimit(acceptor, resource.RLIMIT_NOFILE)
+        soft, hard = prlimit(acceptor, resource.RLIMIT_NOFILE)
         mark = srv.mark()
-        resource.prlimit(acceptor, resource.RLIMIT_NOFILE, (lowest_free_fd(acceptor), hard))
+        prlimit(acceptor, resource.RLIMIT_NOFILE, (lowest_free_fd(acceptor), hard))
         waiting = srv.connect()
         waiting.sendall(request("hello.txt"))
         srv.wait_log(r"accept: Too many open files: accepting paused, retrying every 100 ms",
@@ -224,7 +224,7 @@ class Stopping:
         # Let several retries (every 100 ms) fail while the limit holds: the
         # log must stay at one line. A pause for the load, not a sync.
         time.sleep(0.5)
-        resource.prlimit(acceptor, resource.RLIMIT_NOFILE, (soft, hard))
+        prlimit(acceptor, resource.RLIMIT_NOFILE, (soft, hard))
         (_, _, status, size) = parse_response(recv_exact(waiting, 11))
         self.assertEqual((status, size), (0, 6))  # served once descriptors are free
         paused = [l for l in srv.log().splitlines()[mark:] if "accepting paused" in l]
@@ -305,15 +305,15 @@ class Pool(FerryTest):
                 return any(l.split()[5] == "03" and l.rstrip().endswith(srv.admin)
                            for l in f.readlines()[1:] if len(l.split()) >= 8)
         wait_until(lambda: not admin_connected(), what="the ping's connection closed")
-        soft, hard = resource.prlimit(srv.pid, resource.RLIMIT_NOFILE)
+        soft, hard = prlimit(srv.pid, resource.RLIMIT_NOFILE)
         mark = srv.mark()
-        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (lowest_free_fd(srv.pid), hard))
+        prlimit(srv.pid, resource.RLIMIT_NOFILE, (lowest_free_fd(srv.pid), hard))
         ctl = [subprocess.Popen([FERRYCTL, "-s", srv.admin, "ping"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE) for _ in range(3)]
         srv.wait_log(r"admin: cannot accept a connection: Too many open files: retrying every "
                      r"100 ms", start=mark)
         self.assertEqual([p.poll() for p in ctl], [None] * 3)  # waiting, not dropped
-        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        prlimit(srv.pid, resource.RLIMIT_NOFILE, (soft, hard))
         for p in ctl:
             out, err = p.communicate(timeout=20)
             self.assertEqual((p.returncode, out), (0, b"pong\n"), err)
@@ -590,6 +590,19 @@ class MaxRequests:
                                 len(done))
         self.assertEqual(srv.stop(), 0)
         self.assertRegex(srv.log(), r"stopped.*: 20 connections, 20 requests.* 0 crashes, 0 kills")
+
+    def test_the_worker_rings_the_master(self):
+        """The worker's word reaches the master at once, through the
+        doorbell pipe (as root, from a worker that is no longer root: no
+        signal could), not only through the master's scan a second later."""
+        self.put("hello.txt", b"hello\n")
+        srv = self.serve(self.MODE, ("--workers", "1", "--max-requests", "2", "--log-level",
+                                     "debug"))
+        for _ in range(2):
+            self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        srv.wait_log(self.REACHED)
+        srv.wait_log(r"debug: the doorbell rang: a worker reached --max-requests")
+        self.wait_replaced(srv, 1)
 
     def test_a_continuous_client_is_never_refused(self):
         self.put("hello.txt", b"hello\n")

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from ferrytest import (READY, REFUSE, STATUS, Inotify, children_of, per_mode, parse_response,
-                       recv_exact, request, wait_until)
+                       prlimit, recv_exact, request, wait_until)
 
 
 class Protocol:
@@ -148,10 +148,10 @@ class Protocol:
         # them (for accept) by setting the limit to the second free number.
         used = {int(fd) for fd in os.listdir(f"/proc/{server}/fd")}
         free = [n for n in range(max(used) + 3) if n not in used]
-        soft, hard = resource.prlimit(server, resource.RLIMIT_NOFILE)
-        resource.prlimit(server, resource.RLIMIT_NOFILE, (free[1], hard))
+        soft, hard = prlimit(server, resource.RLIMIT_NOFILE)
+        prlimit(server, resource.RLIMIT_NOFILE, (free[1], hard))
         self.assertEqual(self.status_of(request("hello.txt"))[2], STATUS["SERVER_ERROR"])
-        resource.prlimit(server, resource.RLIMIT_NOFILE, (soft, hard))
+        prlimit(server, resource.RLIMIT_NOFILE, (soft, hard))
         self.assert_still_serves()
 
     def test_garbage_and_truncated_headers(self):

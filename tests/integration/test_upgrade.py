@@ -242,7 +242,7 @@ class HubUpgradeTest(FerryTest):
         saved, ferrytest.FERRYD = ferrytest.FERRYD, exe
         try:
             srv = self.serve("event", args=("--workers", "1", "--hub-db",
-                                            os.path.join(self.tmp, "hub.db"), "--hub-wire",
+                                            self.hub_db(), "--hub-wire",
                                             "plain"),
                              listen=["native=127.0.0.1:0", "hub=127.0.0.1:0"])
         finally:

@@ -449,7 +449,7 @@ class WiresharkTest(FerryTest):
         """PUTs to the real ferryd with a hub on the plain wire: one stored
         (content, then OK, nothing after it: the plain wire), one with a
         token that is no session (UNAUTHORIZED before any content)."""
-        db = os.path.join(self.tmp, "hub.db")
+        db = self.hub_db()
         srv = self.serve(args=("--workers", "1", "--hub-db", db, "--hub-wire", "plain"),
                          listen=["native=127.0.0.1:0", "hub=127.0.0.1:0"])
         hub = HubClient(("127.0.0.1", hub_port(srv, "127.0.0.1")))

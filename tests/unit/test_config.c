@@ -498,11 +498,11 @@ static void test_file_settings(void **state)
                                         "min-rate = 2K/s\n"
                                         "log-level = debug\n"
                                         "access-log = /var/log/a;b\n"
-                                        "admin-group = adm\n"
+                                        "user = nobody\n"
                                         "autoindex = yes\n"
                                         "serve-hidden = TRUE\n"
                                         "ipv6-only = On\n"
-                                        "hub-allow-plain = 1\n"
+                                        "no-seccomp = 1\n"
                                         "hub-test-hooks = no\n"
                                         "directory = /srv/files\n"
                                         "\n"
@@ -531,11 +531,11 @@ static void test_file_settings(void **state)
     assert_int_equal(c.min_rate, 2048);
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_string_equal(c.access_log, "/var/log/a;b"); /* ';' without a blank before it */
-    assert_string_equal(c.admin_group, "adm");
+    assert_string_equal(c.user, "nobody");
     assert_true(c.http.autoindex);
     assert_true(c.serve_hidden);
     assert_true(c.ipv6_only);
-    assert_true(c.hub_allow_plain);
+    assert_true(c.no_seccomp);
     assert_false(c.hub_test_hooks);
     assert_string_equal(c.directory, "/srv/files");
     assert_int_equal(c.request_timeout, 10); /* a default */
@@ -1196,7 +1196,7 @@ static void test_dump_round_trip(void **state)
                                       "serve-hidden = on\n"
                                       "ipv6-only = true\n"
                                       "access-log = -\n"
-                                      "admin-group = adm\n"
+                                      "user = nobody\n"
                                       "log-level = debug\n"
                                       "keepalive-timeout = 0\n"
                                       "hub-db = /tmp/h.db\n"
@@ -1234,7 +1234,7 @@ static void test_dump_round_trip(void **state)
     assert_true(has_line(d1.text, "io-timeout = 120"));
     assert_true(has_line(d1.text, "min-rate = 2048"));
     assert_true(has_line(d1.text, "autoindex = yes"));
-    assert_true(has_line(d1.text, "hub-allow-plain = no"));
+    assert_true(has_line(d1.text, "no-seccomp = no"));
     assert_true(has_line(d1.text, "log-level = debug"));
     assert_true(has_line(d1.text, "keepalive-requests = 1")); /* no keep-alive */
     assert_true(has_line(d1.text, "directory = /srv/files"));
@@ -1396,17 +1396,17 @@ static void test_compare_scalars(void **state)
     assert_report(&changes, "access-log: /x.log -> (unset)");
     cfg_free(&b);
     assert_loaded(load(&b, &rep, "--workers", "2", "--max-children", "32", "--mode", "prefork",
-                       "--admin-group", "adm", "--log-file", "/tmp/ferry.log", "--hub-max-upload",
-                       "1M", "--hub-wire", "plain", "--backlog", "100", "--io-timeout", "5", "::1",
-                       "0", "d", NULL),
+                       "--user", "nobody", "--log-file", "/tmp/ferry.log", "--hub-max-upload", "1M",
+                       "--hub-wire", "plain", "--backlog", "100", "--io-timeout", "5", "::1", "0",
+                       "d", NULL),
                   &rep);
     assert_int_equal(compare(&a, &b, &changes, &refused), 7);
     assert_report(&refused, "max-children: 64 -> 32 cannot change while ferryd runs (the "
                             "scoreboard is sized by it): restart it");
     assert_report(&refused, "mode: event -> prefork cannot change while ferryd runs (the pool is "
                             "built for it): restart it");
-    assert_report(&refused, "admin-group: (unset) -> adm cannot change while ferryd runs (the "
-                            "admin socket is open): restart it");
+    assert_report(&refused, "user: (unset) -> nobody cannot change while ferryd runs (the master "
+                            "gave up the right to choose): restart it");
     assert_report(&refused, "log-file: (unset) -> /tmp/ferry.log cannot change while ferryd "
                             "runs (reopen-logs reopens the same path): restart it");
     assert_report(&refused, "hub-max-upload: 67108864 -> 1048576 cannot change while ferryd "
