@@ -148,7 +148,7 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
 {
     json_t *lim = json_object_get(r, "limits");
     struct fmt_wrap w;
-    char up[32], chunk[32];
+    char up[32], chunk[32], rate[32];
 
     fmt_wrap_begin(&w, out, width, "", 2);
     fmt_wrap_putf(&w, "  ", "ferryd %s", fmt_str(r, "version"));
@@ -173,6 +173,24 @@ static void fmt_status_head(FILE *out, json_t *r, unsigned width)
         fmt_wrap_putf(&w, "  ", "stall-timeout %llds", (long long)fmt_int(lim, "stall_timeout_s"));
     fmt_wrap_putf(&w, "  ", "chunk %s",
                   size_format((uint64_t)fmt_int(lim, "chunk_size"), chunk, sizeof(chunk)));
+    /* The per-client limits, if this ferryd has them; 0 turns each off. */
+    if (json_is_integer(json_object_get(lim, "min_rate_bps"))) {
+        if (fmt_int(lim, "min_rate_bps") > 0)
+            fmt_wrap_putf(&w, "  ", "min-rate %s/s",
+                          size_format((uint64_t)fmt_int(lim, "min_rate_bps"), rate, sizeof(rate)));
+        else
+            fmt_wrap_putf(&w, "  ", "min-rate off");
+    }
+    if (json_is_integer(json_object_get(lim, "max_conn_per_ip"))) {
+        if (fmt_int(lim, "max_conn_per_ip") > 0)
+            fmt_wrap_putf(&w, "  ", "max-conn-per-ip %lld",
+                          (long long)fmt_int(lim, "max_conn_per_ip"));
+        else
+            fmt_wrap_putf(&w, "  ", "max-conn-per-ip off");
+    }
+    if (json_is_integer(json_object_get(lim, "keepalive_timeout_s")))
+        fmt_wrap_putf(&w, "  ", "keepalive-timeout %llds",
+                      (long long)fmt_int(lim, "keepalive_timeout_s"));
     fmt_wrap_end(&w);
 }
 

@@ -248,6 +248,10 @@ static int admin_cmd_status(struct admin *a, struct admin_conn *c, json_t *req, 
     json_object_set_new(lim, "shutdown_timeout_s", json_integer(a->cfg->shutdown_timeout));
     json_object_set_new(lim, "stall_timeout_s", json_integer(a->cfg->stall_timeout));
     json_object_set_new(lim, "chunk_size", json_integer(a->cfg->chunk_size));
+    /* The per-client limits (0: off), every mode's. */
+    json_object_set_new(lim, "min_rate_bps", json_integer(a->cfg->min_rate));
+    json_object_set_new(lim, "max_conn_per_ip", json_integer(a->cfg->max_conn_per_ip));
+    json_object_set_new(lim, "keepalive_timeout_s", json_integer(a->cfg->keepalive_timeout));
     json_object_set_new(resp, "limits", lim);
     json_object_set_new(resp, "pool", admin_pool(s));
     if (a->ls->nhub > 0)

@@ -85,6 +85,31 @@ def children_of(pid):
     return kids
 
 
+def proc_state(pid):
+    """The state letter of pid in /proc (R, S, T...)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def on_worker(srv, pid, make, n):
+    """n results of make(), each a connection made and answered, all taken
+    by the event worker pid of srv: the other workers are stopped
+    meanwhile (SIGSTOP), and a connection wakes only a worker waiting on
+    the listener (EPOLLEXCLUSIVE), so pid takes each one. Left alone, an
+    idle pool hands connections made one after another all to the same
+    worker. make() must return only once its connection was answered."""
+    others = [p for p in children_of(srv.pid) if p != pid]
+    try:
+        for p in others:
+            os.kill(p, signal.SIGSTOP)
+        for p in others:  # the stop is asynchronous: /proc says when it took
+            wait_until(lambda: proc_state(p) == "T", what=f"worker {p} stopped")
+        return [make() for _ in range(n)]
+    finally:
+        for p in others:
+            os.kill(p, signal.SIGCONT)
+
+
 def signal_pending(pid, sig):
     """True while sig is pending for pid (a second one would merge into it)."""
     with open(f"/proc/{pid}/status") as f:

@@ -98,6 +98,39 @@ class Admin:
                                 r"SERVER_ERROR +SENT\n"
                                 rf"native +127\.0\.0\.1:{self.srv.port} +4 +3 +0 +1 +0 +18 B\n")
 
+    def test_status_reports_the_per_client_limits(self):
+        """status's limits carry --min-rate, --max-conn-per-ip and
+        --keepalive-timeout as configured, ferryctl status shows them, and
+        the per-address limit reported is the one enforced: one connection
+        past it gets BUSY, counted as a client error, not as denied."""
+        lim = self.srv.admin_json("status")["limits"]  # the defaults
+        self.assertEqual((lim["min_rate_bps"], lim["max_conn_per_ip"], lim["keepalive_timeout_s"]),
+                         (1024, 0, 5))
+        self.assertRegex(self.srv.ctl("status").stdout,
+                         r"min-rate 1\.0 KiB/s\s+max-conn-per-ip off\s+keepalive-timeout 5s\n")
+        srv = self.serve(self.MODE, ("--workers", "3", "--min-rate", "2048",
+                                     "--max-conn-per-ip", "2", "--keepalive-timeout", "300"))
+        lim = srv.admin_json("status")["limits"]
+        self.assertEqual((lim["min_rate_bps"], lim["max_conn_per_ip"], lim["keepalive_timeout_s"]),
+                         (2048, 2, 300))
+        r = srv.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout,
+                         r"min-rate 2\.0 KiB/s\s+max-conn-per-ip 2\s+keepalive-timeout 300s\n")
+        if self.MODE == "iterative":
+            return  # one connection at a time: a second is never open beside the first
+        held = [srv.stalled("big") for _ in range(2)]
+        for s in held:
+            self.addCleanup(s.close)
+        wait_until(lambda: srv.admin_json("status")["connections"]["open"] == 2,
+                   what="two connections from 127.0.0.1 held")
+        s, (_, _, status, size) = srv.ask("hello.txt")
+        self.assertEqual((status, size), (10, 0))  # BUSY: the third from one address
+        s.close()
+        st = srv.admin_json("status")
+        self.assertEqual(st["totals"]["outcomes"]["client_error"], 1)
+        self.assertEqual(st["totals"]["denied"], 0)
+
     def test_workers_show_a_live_transfer(self):
         s = self.srv.stalled()
         def sending():

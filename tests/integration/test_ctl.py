@@ -5,6 +5,7 @@ the command, --help and --version, a server that closes the connection
 (no death by SIGPIPE), a closed stdout, and socket discovery."""
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import FERRYCTL, FakeServer, FerryTest, wait_until
+from ferrytest import FERRYCTL, FakeServer, FerryTest, on_worker, wait_until
 
 # The longest valid name: 255 bytes of printable ASCII, recognisable at
 # both ends so that a middle cut shows.
@@ -514,6 +515,197 @@ class Connections(FerryTest):
         self.assertTrue(0 < shown < 4, lines[-2])
         head = max(i for i, l in enumerate(lines) if re.match(r"^ *(SLOT +)?PID ", l))
         self.assertEqual(len(lines) - 3 - head, shown)
+
+
+class SlowDownload:
+    """An HTTP download of a file, read by a thread at about rate bytes a
+    second (16 KiB at a time) until fast is set, then at full speed to
+    the end. received counts the body and head bytes read so far; cond
+    is notified on each read."""
+
+    def __init__(self, port, path, rate, cond, fast):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        self.sock.settimeout(30)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: ferry\r\nConnection: close\r\n\r\n"
+                          .encode())
+        self.buf = bytearray(self.sock.recv(4096))  # answered: under way
+        assert self.buf.startswith(b"HTTP/1.1 200 "), self.buf[:40]
+        self.port = self.sock.getsockname()[1]
+        self.rate, self.cond, self.fast = rate, cond, fast
+        self.received = len(self.buf)
+        self.error = None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self):
+        t0 = time.monotonic()
+        try:
+            while True:
+                if not self.fast.is_set():  # the pace: no more than rate bytes a second
+                    ahead = self.received / self.rate - (time.monotonic() - t0)
+                    if ahead > 0:
+                        self.fast.wait(ahead)
+                chunk = self.sock.recv(16 << 10 if not self.fast.is_set() else 1 << 20)
+                if not chunk:
+                    break
+                self.buf += chunk
+                with self.cond:
+                    self.received += len(chunk)
+                    self.cond.notify_all()
+        except OSError as e:
+            self.error = e
+        finally:
+            self.sock.close()
+
+    def body(self):
+        head, _, body = bytes(self.buf).partition(b"\r\n\r\n")
+        return head, body
+
+
+class ConnectionsUnderLoad(FerryTest):
+    """ferryctl connections against live transfers: six slow HTTP
+    downloads, three held by each of two event workers, and two idle
+    keep-alives, one on each. Rounds of reads show every transfer's bytes
+    advancing, the list's length agreeing with status, and each filter
+    giving its part of the whole list."""
+
+    ROUNDS = 3
+    RATE = 256 << 10  # bytes a second per download: 16 MiB lasts a minute
+
+    def setUp(self):
+        super().setUp()
+        self.data = os.urandom(16 << 20)
+        self.put("big", self.data)
+        self.put("small.txt", b"x" * 100)
+        self.srv = self.serve("event", ("--workers", "2", "--keepalive-timeout", "300"),
+                              listen=["http=127.0.0.1:0"])
+        self.port = self.srv.listeners[0][2]
+        wait_until(lambda: len(self.srv.admin_json("workers")["workers"]) == 2,
+                   what="two workers")
+        self.workers = sorted(self.srv.admin_json("workers")["workers"], key=lambda w: w["slot"])
+        self.cond, self.fast = threading.Condition(), threading.Event()
+        self.addCleanup(self.fast.set)  # whatever happens, the readers finish quickly
+        self.downloads, self.idle, self.where = [], [], {}
+        for w in self.workers:
+            pid = w["pid"]
+            got = on_worker(self.srv, pid, lambda: SlowDownload(
+                self.port, "/big", self.RATE, self.cond, self.fast), 3)
+            keep = on_worker(self.srv, pid, lambda: http_keepalive(self.port, "/small.txt"), 1)
+            self.downloads += got
+            self.idle += keep
+            for port in [d.port for d in got] + [s.getsockname()[1] for s in keep]:
+                self.where[port] = pid
+        for s in self.idle:
+            self.addCleanup(s.close)
+        for d in self.downloads:
+            d.thread.start()
+        self.sending = {d.port for d in self.downloads}
+        self.keepalive = {s.getsockname()[1] for s in self.idle}
+
+    def connections(self, *filters):
+        """ferryctl --json connections FILTERS: (rows by peer port, total)."""
+        answer = self.srv.admin_json("connections", *filters)
+        rows = {}
+        for c in answer["connections"]:
+            host, port = c["peer"].rsplit(":", 1)
+            self.assertEqual(host, "127.0.0.1")
+            self.assertNotIn(int(port), rows, "a connection listed twice")
+            rows[int(port)] = c
+        return rows, answer["total"]
+
+    def test_live_rows_advance_and_agree_with_status(self):
+        everyone = self.sending | self.keepalive
+        before = None
+        for _ in range(self.ROUNDS):
+            rows, total = self.connections()
+            # One answer, one snapshot: its rows are its total.
+            self.assertEqual((set(rows), total), (everyone, len(everyone)))
+            # status is another command, so another snapshot: nobody
+            # connects, leaves or finishes meanwhile (the downloads
+            # last a minute at their pace, the keep-alives five minutes),
+            # the two must agree exactly, and a second list taken
+            # after status shows the same connections.
+            st = self.srv.admin_json("status")["connections"]
+            self.assertEqual(st, {"open": 8, "reading": 0, "waiting": 0, "keepalive": 2,
+                                  "sending": 6, "closing": 0})
+            self.assertEqual(st["open"], len(rows))
+            self.assertEqual(set(self.connections()[0]), everyone)
+            # The same in ferryctl's own words.
+            text = self.srv.ctl("connections").stdout.splitlines()
+            self.assertEqual(text[-1], "8 connections shown of 8 open")
+            self.assertEqual(len(text), 1 + 8 + 1, "\n".join(text))
+            self.assertIn("connections 8 open  reading 0  waiting 0  keepalive 2  sending 6  "
+                          "closing 0", self.srv.ctl("status").stdout.splitlines())
+            for port, c in rows.items():
+                self.assertEqual(c["pid"], self.where[port])
+                if port in self.sending:
+                    self.assertEqual((c["state"], c["target"], c["size"]),
+                                     ("sending", "/big", len(self.data)))
+                    self.assertLess(c["sent"], c["size"])
+                else:
+                    self.assertEqual((c["state"], c["target"], c["sent"]),
+                                     ("keepalive", "/small.txt", 100))
+            self.check_filters(rows)
+            # Progress: each transfer's count went up since the last
+            # round. The server counts what it handed to the kernel,
+            # at least what its client has read: once every client has
+            # read past the count seen now, the next count is larger.
+            if before is not None:
+                for port in self.sending:
+                    self.assertGreater(rows[port]["sent"], before[port]["sent"],
+                                       f"the download from port {port} did not advance")
+            before = rows
+            with self.cond:
+                self.assertTrue(self.cond.wait_for(
+                    lambda: all(d.received > rows[d.port]["sent"] + (64 << 10)
+                                for d in self.downloads), timeout=15),
+                    "a download stalled: " + repr(
+                        {d.port: (d.received, rows[d.port]["sent"]) for d in self.downloads}))
+        self.fast.set()
+        for d in self.downloads:
+            d.thread.join(30)
+            self.assertFalse(d.thread.is_alive(), "a download unfinished after 30 s")
+            self.assertIsNone(d.error)
+            head, body = d.body()
+            self.assertEqual(hashlib.sha256(body).digest(), hashlib.sha256(self.data).digest())
+        # Finished: only the keep-alives are left, in status and the list.
+        wait_until(lambda: self.srv.admin_json("status")["connections"]["open"] == 2,
+                   what="the downloads' connections closed")
+        self.assertEqual(set(self.connections()[0]), self.keepalive)
+
+    def check_filters(self, rows):
+        """Each filter's answer is the part of the whole list (rows) that
+        passes it; the live figures move between the two answers, so the
+        connections are compared, not the rows' bytes."""
+        union = set()
+        for w in self.workers:
+            by_pid, total = self.connections("--pid", w["pid"])
+            by_slot, _ = self.connections("--slot", w["slot"])
+            mine = {p for p, c in rows.items() if c["pid"] == w["pid"]}
+            self.assertEqual(set(by_pid), mine)
+            self.assertEqual(set(by_slot), mine)
+            self.assertEqual(mine, {p for p, pid in self.where.items() if pid == w["pid"]})
+            self.assertEqual(total, len(rows), "total counts every connection, filtered or not")
+            self.assertFalse(union & mine, "a connection in two workers")
+            union |= mine
+            for c in by_pid.values():
+                self.assertEqual((c["pid"], c["slot"]), (w["pid"], w["slot"]))
+        self.assertEqual(union, set(rows))
+        for state, want in (("sending", self.sending), ("keepalive", self.keepalive),
+                            ("reading", set()), ("closing", set())):
+            got, _ = self.connections("--state", state)
+            self.assertEqual(set(got), want, state)
+            self.assertEqual({p for p, c in rows.items() if c["state"] == state}, want)
+        for port in sorted(rows)[:3]:
+            got, _ = self.connections("--peer", f"127.0.0.1:{port}")
+            self.assertEqual(set(got), {port})
+        self.assertEqual(set(self.connections("--peer", "127.0.0.1")[0]), set(rows))
+        self.assertEqual(self.connections("--peer", "::1")[0], {})
+        # Filters together: one worker's downloads.
+        w = self.workers[1]
+        got, _ = self.connections("--pid", w["pid"], "--state", "sending")
+        self.assertEqual(set(got), {p for p in self.sending if self.where[p] == w["pid"]})
 
 
 STATUS = {"ok": True, "schema": 1, "version": "0.1.0", "pid": 1, "mode": "prefork",

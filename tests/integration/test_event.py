@@ -9,6 +9,7 @@ import json
 import os
 import re
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -16,8 +17,8 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FerryTest, READY, children_of, prlimit, parse_response, recv_exact, request,
-                       wait_until)
+from ferrytest import (FerryTest, READY, children_of, on_worker, parse_response, prlimit,
+                       recv_exact, request, wait_until)
 
 
 def raise_nofile(n):
@@ -206,9 +207,10 @@ class SlowClients(EventTest):
 class KillAndDrain(EventTest):
 
     def test_kill9_of_a_worker_with_500_connections(self):
-        """SIGKILL of the worker holding 500 downloads: each client sees a
-        short read of the right bytes, never wrong ones, and a replacement
-        serves within a second."""
+        """SIGKILL of the worker holding 500 downloads: a new client is
+        served whole by the replacement within a second of the kill, before
+        the 500 are read; each of them sees a short read of the right
+        bytes, never wrong ones."""
         data = os.urandom(1 << 20)
         self.put("f", data)
         raise_nofile(700)
@@ -223,11 +225,27 @@ class KillAndDrain(EventTest):
             socks.append(s)
         wait_until(lambda: srv.admin_json("status")["connections"]["sending"] == 500,
                    timeout=30, what="500 downloads held")
+        want = hashlib.sha256(data).digest()
+        # The old worker's end is waited for on its pidfd (readable once it
+        # has exited): a connection made before that could still be taken
+        # by it, and cut.
+        pidfd = os.pidfd_open(old)
+        self.addCleanup(os.close, pidfd)
         t0 = time.monotonic()
         os.kill(old, signal.SIGKILL)
-        new = wait_until(lambda: [p for p in children_of(srv.pid) if p != old], timeout=5,
-                         what="a replacement")[0]
-        self.assertLess(time.monotonic() - t0, 1.0, "replaced within a second")
+        self.assertTrue(select.select([pidfd], [], [], 5)[0], "the killed worker lingers")
+        # A new client, before the 500 are read: served whole, by the
+        # replacement, within a second of the kill.
+        c = socket.create_connection(srv.http, timeout=5)
+        c.sendall(http_get("/f"))
+        status, body = read_response(c)
+        served = time.monotonic() - t0
+        c.close()
+        self.assertEqual((status, hashlib.sha256(body).digest()), (200, want))
+        self.assertLess(served, 1.0, f"a new client served {served:.3f} s after the kill")
+        new = [p for p in children_of(srv.pid) if p != old]
+        self.assertEqual(len(new), 1, "one replacement")
+        new = new[0]
         short = 0
         for s in socks:
             s.settimeout(10)
@@ -246,89 +264,143 @@ class KillAndDrain(EventTest):
         c.sendall(http_get("/f"))
         self.assertEqual(read_response(c), (200, data))
         c.close()
-        self.assertNotEqual(new, old)
+        self.assertEqual(children_of(srv.pid), [new])
 
     def owners(self, srv, socks):
         """The worker pid holding each of socks (by the client's port)."""
         by_peer = {c["peer"]: c["pid"] for c in srv.admin_json("connections")["connections"]}
         return [by_peer[f"127.0.0.1:{s.getsockname()[1]}"] for s in socks]
 
-    def drain_scenario(self, srv, trigger, retired):
-        """20 idle keep-alives and one transfer in flight; trigger() asks
-        workers to leave, retired(pids before) says which: their idle
-        connections close at once, the others' stay and serve, and the
-        transfer finishes whole."""
-        data = os.urandom(16 << 20)
-        self.put("big", data)
-        idle = [self.keepalive(srv) for _ in range(20)]
+    def start_transfer(self, srv):
+        """A download of /big whose client reads nothing yet (a 4 KiB
+        receive window): the transfer stays in progress until read.
+        Returns (socket, the first bytes)."""
         t = socket.socket()
         t.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         t.connect(srv.http)
         t.sendall(http_get("/big"))
         t.settimeout(30)
-        head = t.recv(4096)
-        wait_until(lambda: srv.admin_json("status")["connections"]["sending"] == 1,
-                   what="the transfer under way")
-        owner = self.owners(srv, idle)
-        before = set(children_of(srv.pid))
-        t0 = time.monotonic()
-        trigger()
-        result = {}
+        self.addCleanup(t.close)
+        return t, t.recv(4096)
 
-        def finish():  # the transfer goes on meanwhile, read at full speed
-            buf = bytearray(head)
-            while chunk := t.recv(1 << 16):
-                buf += chunk
-            result["body"] = split_response(bytes(buf))
-        reader = threading.Thread(target=finish, daemon=True)
-        reader.start()
-        gone = retired(before)
-        self.assertTrue(gone, "no worker retired")
-        for s, pid in zip(idle, owner):
-            if pid in gone:
-                self.assert_eof(s, 3, f"an idle keep-alive of retired worker {pid}")
-            else:  # a worker that stays keeps its clients
-                s.sendall(http_get("/small", keep=True))
-                self.assertEqual(read_response(s)[0], 200)
-        self.assertLess(time.monotonic() - t0, 10)
-        reader.join(30)
-        t.close()
-        status, _, body = result["body"]
-        self.assertEqual((status, hashlib.sha256(body).digest()),
-                         (200, hashlib.sha256(data).digest()))
+    def drain_setup(self, srv, idle_a, idle_b):
+        """Workers A (the lower slot: a rolling restart's first) and B:
+        idle_a idle keep-alives and a 16 MiB transfer in progress on A,
+        idle_b idle keep-alives on B. Returns (A, B, {pid: keep-alives},
+        (transfer socket, its first bytes), the file's bytes)."""
+        data = os.urandom(16 << 20)
+        self.put("big", data)
+        self.put("small", b"s" * 100)
+        wait_until(lambda: len(self.workers(srv)) == 2, what="two workers")
+        a, b = (w["pid"] for w in sorted(self.workers(srv), key=lambda w: w["slot"]))
+        idle = {a: on_worker(srv, a, lambda: self.keepalive(srv), idle_a),
+                b: on_worker(srv, b, lambda: self.keepalive(srv), idle_b)}
+        t = on_worker(srv, a, lambda: self.start_transfer(srv), 1)[0]
+        self.assertEqual(self.owners(srv, [*idle[a], *idle[b], t[0]]),
+                         [a] * idle_a + [b] * idle_b + [a])
+        wait_until(lambda: srv.admin_json("status")["connections"] ==
+                   {"open": idle_a + idle_b + 1, "reading": 0, "waiting": 0,
+                    "keepalive": idle_a + idle_b, "sending": 1, "closing": 0},
+                   what="the keep-alives idle and the transfer under way")
+        return a, b, idle, t, data
 
-    def gone(self, srv, before, count):
-        """Waits until count of the workers in before have left; returns them."""
-        return wait_until(lambda: (lambda g: g if len(g) >= count else None)(
-            before - set(children_of(srv.pid))), timeout=20, what=f"{count} worker(s) gone")
+    def assert_eof_by(self, socks, deadline, t0, what):
+        """Each of socks sees its end (EOF or a reset) before deadline."""
+        for s in socks:
+            try:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                while s.recv(65536):
+                    pass
+            except (socket.timeout, TimeoutError):
+                self.fail(f"{what}: still open {time.monotonic() - t0:.2f} s after the trigger")
+            except ConnectionResetError:
+                pass
+
+    def assert_served(self, socks, what):
+        """Each of socks, a keep-alive still open, answers a request."""
+        for s in socks:
+            s.sendall(http_get("/small", keep=True))
+            self.assertEqual(read_response(s), (200, b"s" * 100), what)
+
+    def assert_in_progress(self, srv, t, size):
+        """The transfer of t is still being sent: not finished, not cut."""
+        rows = srv.admin_json("connections", "--peer",
+                              f"127.0.0.1:{t[0].getsockname()[1]}")["connections"]
+        self.assertEqual([(c["state"], c["size"]) for c in rows], [("sending", size)])
+        self.assertLess(rows[0]["sent"], size)
+
+    def finish_transfer(self, t, data):
+        """Reads the rest of t at full speed: the whole file, right."""
+        s, head = t
+        buf = bytearray(head)
+        while chunk := s.recv(1 << 20):
+            buf += chunk
+        status, _, body = split_response(bytes(buf))
+        self.assertEqual((status, len(body), hashlib.sha256(body).digest()),
+                         (200, len(data), hashlib.sha256(data).digest()))
+
+    # The drains: with --keepalive-timeout 300, an idle keep-alive that
+    # closes within DRAIN_AT_ONCE of the trigger was closed by the drain,
+    # not by its timeout; the transfer, unread meanwhile, is then checked
+    # to be still under way, and read whole afterwards.
+    DRAIN_AT_ONCE = 2.0
 
     def test_sigterm_closes_idle_keepalives_and_finishes_transfers(self):
-        self.put("small", b"s" * 100)
-        srv = self.serve_event("--workers", "2")
-        self.drain_scenario(srv, lambda: srv.proc.send_signal(signal.SIGTERM),
-                            lambda before: self.gone(srv, before, 2))
+        """SIGTERM tells every worker at once: every idle keep-alive closes
+        at once, A's transfer goes on and finishes whole, ferryd exits 0."""
+        srv = self.serve_event("--workers", "2", "--keepalive-timeout", "300")
+        a, b, idle, t, data = self.drain_setup(srv, 4, 4)
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assert_eof_by(idle[a] + idle[b], t0 + self.DRAIN_AT_ONCE, t0,
+                           "an idle keep-alive after SIGTERM")
+        self.assert_in_progress(srv, t, len(data))
+        self.finish_transfer(t, data)
         self.assertEqual(srv.stop(), 0)
 
     def test_hup_rolling_restart_drains_each_worker(self):
-        self.put("small", b"s" * 100)
-        srv = self.serve_event("--workers", "2")
-        wait_until(lambda: len(children_of(srv.pid)) == 2, what="two workers")
-        self.drain_scenario(srv, lambda: srv.proc.send_signal(signal.SIGHUP),
-                            lambda before: self.gone(srv, before, 2))
+        """HUP replaces one worker at a time, A first: A's idle keep-alives
+        close at once while its transfer goes on, and B's still serve;
+        once A has finished and left, B's turn closes B's at once too."""
+        srv = self.serve_event("--workers", "2", "--keepalive-timeout", "300")
+        a, b, idle, t, data = self.drain_setup(srv, 4, 4)
+        a_fd, b_fd = os.pidfd_open(a), os.pidfd_open(b)  # readable once the process exits
+        self.addCleanup(os.close, a_fd)
+        self.addCleanup(os.close, b_fd)
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assert_eof_by(idle[a], t0 + self.DRAIN_AT_ONCE, t0, "an idle keep-alive of A")
+        self.assert_served(idle[b], "B is not told before A has left")
+        self.assert_in_progress(srv, t, len(data))
+        self.assertEqual(select.select([a_fd], [], [], 0)[0], [], "A left before its transfer")
+        self.finish_transfer(t, data)
+        self.assertTrue(select.select([a_fd], [], [], 10)[0], "A still there after its transfer")
+        t1 = time.monotonic()
+        self.assert_eof_by(idle[b], t1 + self.DRAIN_AT_ONCE, t1, "an idle keep-alive of B")
+        self.assertTrue(select.select([b_fd], [], [], 10)[0], "B still there with nothing to do")
         srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced")
         self.assertEqual(len(children_of(srv.pid)), 2)
+        self.assertFalse({a, b} & set(children_of(srv.pid)))
         self.keepalive(srv).close()  # the new workers serve
 
     def test_resize_down_drains_the_retired_worker(self):
-        self.put("small", b"s" * 100)
-        srv = self.serve_event("--workers", "2")
-        wait_until(lambda: len(children_of(srv.pid)) == 2, what="two workers")
-
-        def resize():
-            r = srv.ctl("resize", "1", "--no-wait")
-            self.assertEqual(r.returncode, 0, r.stderr)
-        self.drain_scenario(srv, resize, lambda before: self.gone(srv, before, 1))
-        self.assertEqual(len(children_of(srv.pid)), 1)
+        """resize 2 -> 1 retires the worker holding fewer connections, A
+        (4 against B's 6): A's idle keep-alives close at once while its
+        transfer goes on; B's are untouched, before and after A leaves."""
+        srv = self.serve_event("--workers", "2", "--keepalive-timeout", "300")
+        a, b, idle, t, data = self.drain_setup(srv, 3, 6)
+        a_fd = os.pidfd_open(a)
+        self.addCleanup(os.close, a_fd)
+        t0 = time.monotonic()
+        r = srv.ctl("resize", "1", "--no-wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_eof_by(idle[a], t0 + self.DRAIN_AT_ONCE, t0, "an idle keep-alive of A")
+        self.assert_served(idle[b], "a keep-alive of the worker that stays")
+        self.assert_in_progress(srv, t, len(data))
+        self.finish_transfer(t, data)
+        self.assertTrue(select.select([a_fd], [], [], 10)[0], "A still there after its transfer")
+        self.assertEqual(children_of(srv.pid), [b])
+        self.assert_served(idle[b], "a keep-alive of the worker that stays")
 
 
 class Limits(EventTest):

@@ -614,6 +614,17 @@ static void test_status_and_workers_in_event_mode(void **state)
     free(text);
     assert_int_equal(int_of(json_object_get(r, "limits"), "worker_connections"), 4);
     o = json_object_get(r, "pool");
+    json_decref(r);
+    /* The per-client limits, as configured (0: off). */
+    f->cfg.min_rate = 2048;
+    f->cfg.max_conn_per_ip = 7;
+    f->cfg.keepalive_timeout = 300;
+    r = ask(f, "{\"cmd\":\"status\"}");
+    o = json_object_get(r, "limits");
+    assert_int_equal(int_of(o, "min_rate_bps"), 2048);
+    assert_int_equal(int_of(o, "max_conn_per_ip"), 7);
+    assert_int_equal(int_of(o, "keepalive_timeout_s"), 300);
+    o = json_object_get(r, "pool");
     assert_int_equal(int_of(o, "processes"), 3);
     assert_int_equal(int_of(o, "busy"), 1);
     assert_int_equal(int_of(o, "keepalive"), 1);

@@ -1253,6 +1253,19 @@ static void test_status_text(void **state)
     assert_non_null(strstr(t, "shutdown-timeout 30s  stall-timeout 120s  chunk 64.0 KiB\n"));
     assert_non_null(strstr(t, "0 crashes  2 kills  0 respawns  3 denied\n"));
     free(t);
+    /* The per-client limits, after the chunk; 0 is off. */
+    json_object_set_new(json_object_get(r, "limits"), "min_rate_bps", json_integer(2048));
+    json_object_set_new(json_object_get(r, "limits"), "max_conn_per_ip", json_integer(7));
+    json_object_set_new(json_object_get(r, "limits"), "keepalive_timeout_s", json_integer(300));
+    t = render(fmt_status, CUT_WIDE, r);
+    assert_non_null(strstr(t, "  chunk 64.0 KiB  min-rate 2.0 KiB/s  max-conn-per-ip 7  "
+                              "keepalive-timeout 300s\n"));
+    free(t);
+    json_object_set_new(json_object_get(r, "limits"), "min_rate_bps", json_integer(0));
+    json_object_set_new(json_object_get(r, "limits"), "max_conn_per_ip", json_integer(0));
+    t = render(fmt_status, CUT_WIDE, r);
+    assert_non_null(strstr(t, "  min-rate off  max-conn-per-ip off  keepalive-timeout 300s\n"));
+    free(t);
     /* Stopping: the listeners are closed, and the report says so. */
     json_object_set_new(r, "listeners", json_array());
     t = render(fmt_status, CUT_WIDE, r);
