@@ -9,6 +9,8 @@
 #
 # Env: DURATION=5 (seconds per run) REPEATS=3 (median of) WORKERS=2
 #      (prefork pool) CORPUS=/tmp/benchdata SHARED_BENCH=../shared/bench
+#      FERRYD_ARGS="..." (more ferryd options for every start, e.g.
+#      "--user root --no-seccomp" to measure what the sandbox costs)
 # Cases: 4 KiB at 1/8/32 connections (one file per connection), 256 MiB at
 # 1/4 connections; idle PSS (/proc/PID/smaps_rollup) of master + children.
 # Only loopback; every server started here is stopped by pid.
@@ -63,8 +65,9 @@ blocking_gbs() {  # STREAMS FILE
 ADMIN=$(mktemp -u /tmp/ferry-bench-XXXXXX.sock)
 start_ferryd() {  # MODE [extra ferryd options]
   local mode=$1; shift
+  # shellcheck disable=SC2086 # FERRYD_ARGS: words on purpose
   "$BUILD/bin/ferryd" --mode "$mode" --workers "$WORKERS" --log-level warn --admin-socket "$ADMIN" \
-    "$@" --listen native=127.0.0.1:$PORT --listen http=127.0.0.1:$HPORT "$CORPUS" &
+    ${FERRYD_ARGS:-} "$@" --listen native=127.0.0.1:$PORT --listen http=127.0.0.1:$HPORT "$CORPUS" &
   FERRYD=$!
   for _ in $(seq 100); do "$BENCH" -n 1 127.0.0.1 $PORT 4K > /dev/null 2>&1 && return 0; sleep 0.05; done
   echo "ferryd did not come up"; exit 1
@@ -72,7 +75,7 @@ start_ferryd() {  # MODE [extra ferryd options]
 stop_ferryd() { kill -TERM "$FERRYD"; wait "$FERRYD" || true; }
 trap '[ -n "${FERRYD:-}" ] && kill -TERM "$FERRYD" 2> /dev/null || true' EXIT
 
-echo "# $(date -Iseconds) on $(nproc) cores, $(uname -r); DURATION=$DUR REPEATS=$REP WORKERS=$WORKERS"
+echo "# $(date -Iseconds) on $(nproc) cores, $(uname -r); DURATION=$DUR REPEATS=$REP WORKERS=$WORKERS FERRYD_ARGS=\"${FERRYD_ARGS:-}\""
 echo
 echo "| mode | case | conns | req/s | MB/s | GB/s | p99 ms | errors |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"

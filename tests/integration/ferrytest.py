@@ -18,6 +18,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -226,7 +227,12 @@ class Server:
         admin_args = ("--admin-socket", self.admin) if admin is not False else ()
         # listen=["http=[::1]:0", ...] replaces the positional ADDRESS PORT.
         where = [a for spec in listen for a in ("--listen", spec)] if listen else [address, "0"]
-        # mode=None: ferryd's default (event), as a user who names none gets.
+        # mode=None: ferryd's default (event), as a user who names none gets;
+        # FERRY_MODE runs those in another mode (tests/CMakeLists.txt), where
+        # neither a configuration file nor the arguments choose one.
+        chosen = None
+        if mode is None and config is None and "--mode" not in args:
+            mode = chosen = os.environ.get("FERRY_MODE") or None
         mode_args = ("--mode", mode) if mode else ()
         # config=PATH: "-c PATH", and the file names the listeners and the
         # directory (args may still override them).
@@ -243,6 +249,8 @@ class Server:
         self.wait_log(r"admin socket |listening on", timeout=10)
         self.pid = self.proc.pid
         self.wait_log(r"admin socket ", timeout=10)  # ready for ferryctl too
+        if chosen is not None:  # the run FERRY_MODE asked for is that mode's
+            self.wait_log(rf"starting: mode {chosen},", timeout=1)
         # Every listener, in order: (protocol, host, port); the first is
         # the default for connect().
         self.listeners = [(m.group(1), m.group(2).strip("[]"), int(m.group(3)))
@@ -376,6 +384,13 @@ class FerryTest(unittest.TestCase):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def tearDown(self):
+        # A failed test shows the end of each ferryd's log: in CI it is all
+        # there is to read afterwards.
+        result = getattr(self._outcome, "result", None)
+        if any(t is self for t, _ in getattr(result, "failures", []) + getattr(result, "errors", [])):
+            for srv in self.servers:
+                tail = "\n".join(srv.log().splitlines()[-60:])
+                sys.stderr.write(f"\n--- ferryd pid {srv.proc.pid}, its last log lines:\n{tail}\n")
         for srv in self.servers:
             srv.kill()
             for kid in children_of(srv.pid):

@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import (FERRYCTL, FERRYD, READY, STATUS, FerryTest, Server, children_of,
+from ferrytest import (FERRYCTL, FERRYD, READY, STATUS, FerryTest, Server, children_of, on_worker,
                        parse_response, per_mode, recv_exact, request, sha256_file, signal_pending,
                        wait_until)
 
@@ -467,7 +467,7 @@ globals().update(per_mode(TwoListeners))
 del Admin
 
 
-class Resize(FerryTest):
+class ResizeFixture:
 
     def setUp(self):
         super().setUp()
@@ -477,8 +477,22 @@ class Resize(FerryTest):
     def workers(self, srv):
         return len(srv.admin_json("workers")["workers"])
 
+
+class Resize(ResizeFixture):
+    """A pool's resize, in both pool modes (MODE)."""
+    MODE = None
+
+    def stalled_on_each(self, srv, **kw):
+        """A stalled transfer held by each of the two workers. An event
+        worker takes many connections, and an idle pool hands them all to
+        one: each is placed on its worker (on_worker)."""
+        if self.MODE != "event":
+            return [srv.stalled(**kw), srv.stalled(**kw)]
+        pids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
+        return [on_worker(srv, pid, lambda: srv.stalled(**kw), 1)[0] for pid in pids]
+
     def test_grow_and_shrink_match_when_the_command_returns(self):
-        srv = self.serve("prefork", ("--workers", "2"))
+        srv = self.serve(self.MODE, ("--workers", "2"))
         r = srv.ctl("resize", "+2")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("resized 2 -> 4", r.stdout)
@@ -495,7 +509,7 @@ class Resize(FerryTest):
     def test_resize_under_load_loses_nothing(self):
         data = os.urandom(8 << 20)
         self.put("data", data)
-        srv = self.serve("prefork", ("--workers", "4"))
+        srv = self.serve(self.MODE, ("--workers", "4"))
         out = os.path.join(self.tmp, "out")
         os.mkdir(out)
         procs = [subprocess.Popen([os.path.join(os.path.dirname(FERRYD), "ferry"), "get", "-q",
@@ -511,8 +525,8 @@ class Resize(FerryTest):
             self.assertEqual(sha256_file(os.path.join(out, f"f{i}")), digest)
 
     def test_drain_timeout_kills_a_stalled_transfer(self):
-        srv = self.serve("prefork", ("--workers", "2"))
-        held = [srv.stalled(), srv.stalled()]
+        srv = self.serve(self.MODE, ("--workers", "2"))
+        held = self.stalled_on_each(srv)
         wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
         t0 = time.monotonic()
         r = srv.admin_json("resize", "1", "--drain-timeout", "1")
@@ -526,8 +540,8 @@ class Resize(FerryTest):
             s.close()
 
     def test_draining_state_and_busy(self):
-        srv = self.serve("prefork", ("--workers", "2"))
-        held = [srv.stalled(small_window=False), srv.stalled(small_window=False)]
+        srv = self.serve(self.MODE, ("--workers", "2"))
+        held = self.stalled_on_each(srv, small_window=False)
         wait_until(lambda: srv.admin_json("status")["pool"].get("sending") == 2)
         r = srv.ctl("resize", "1", "--no-wait")
         self.assertIn("resizing 2 -> 1 (not waiting)", r.stdout)
@@ -543,7 +557,7 @@ class Resize(FerryTest):
         self.assertEqual(self.workers(srv), 1)
 
     def test_answers_stay_in_order_behind_a_resize(self):
-        srv = self.serve("prefork", ("--workers", "1"))
+        srv = self.serve(self.MODE, ("--workers", "1"))
         s, f = admin_conn(srv.admin)
         f.write(b'{"cmd":"resize","workers":3}\n{"cmd":"ping"}\n')
         f.flush()
@@ -553,7 +567,7 @@ class Resize(FerryTest):
         s.close()
 
     def test_range_and_types(self):
-        srv = self.serve("prefork", ("--workers", "2", "--max-children", "8"))
+        srv = self.serve(self.MODE, ("--workers", "2", "--max-children", "8"))
         s, f = admin_conn(srv.admin)
         for workers, code in ((0, "out_of_range"), (9, "out_of_range"), ("-2", "out_of_range"),
                               ("+7", "out_of_range"), ("two", "bad_argument"), (2.5, "bad_argument"),
@@ -563,6 +577,22 @@ class Resize(FerryTest):
                 self.assertEqual((r["ok"], r["error"]), (False, code))
         self.assertEqual(ask(f, {"cmd": "resize", "workers": 8})["to"], 8)
         s.close()
+
+    def test_ttin_and_ttou(self):
+        srv = self.serve(self.MODE, ("--workers", "2"))
+        os.kill(srv.pid, signal.SIGTTIN)
+        wait_until(lambda: len(children_of(srv.pid)) == 3, what="3 workers after SIGTTIN")
+        os.kill(srv.pid, signal.SIGTTOU)
+        srv.wait_log(r"resize 3 -> 2 done")
+        self.assertEqual(len(children_of(srv.pid)), 2)
+        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 2)
+
+
+globals().update(per_mode(Resize, ("prefork", "event")))
+
+
+class ResizeOtherModes(ResizeFixture, FerryTest):
+    """Where there is no pool of workers to resize."""
 
     def test_fork_mode_changes_the_limit(self):
         srv = self.serve("fork", ("--workers", "4"))
@@ -585,15 +615,6 @@ class Resize(FerryTest):
         r = srv.ctl("resize", "2")
         self.assertEqual(r.returncode, 1)
         self.assertIn("unsupported: iterative mode has no pool to resize", r.stderr)
-
-    def test_ttin_and_ttou(self):
-        srv = self.serve("prefork", ("--workers", "2"))
-        os.kill(srv.pid, signal.SIGTTIN)
-        wait_until(lambda: len(children_of(srv.pid)) == 3, what="3 workers after SIGTTIN")
-        os.kill(srv.pid, signal.SIGTTOU)
-        srv.wait_log(r"resize 3 -> 2 done")
-        self.assertEqual(len(children_of(srv.pid)), 2)
-        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 2)
 
 
 class Events(FerryTest):
@@ -753,7 +774,10 @@ globals().update(per_mode(LogRotation))
 del LogRotation
 
 
-class RollingRestart(FerryTest):
+class RollingRestart:
+    """SIGHUP's rolling restart, in both pool modes (MODE)."""
+    MODE = None
+
 
     def setUp(self):
         super().setUp()
@@ -762,7 +786,7 @@ class RollingRestart(FerryTest):
         self.put("big", self.data)
 
     def test_sighup_replaces_every_worker_without_refusing_anyone(self):
-        srv = self.serve("prefork", ("--workers", "2"))
+        srv = self.serve(self.MODE, ("--workers", "2"))
         old = sorted(wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid)))
         events, f = admin_conn(srv.admin)
         ask(f, {"cmd": "subscribe"})
@@ -786,6 +810,17 @@ class RollingRestart(FerryTest):
         st = srv.admin_json("status")
         self.assertEqual((st["state"], st["totals"]["crashes"]), ("running", 0))
         events.close()
+
+
+globals().update(per_mode(RollingRestart, ("prefork", "event")))
+
+
+class HupElsewhere(FerryTest):
+    """SIGHUP where there is no pool to restart, and to a worker."""
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
 
     def test_sighup_elsewhere(self):
         fork = self.serve("fork", ("--workers", "2"))

@@ -253,22 +253,6 @@ class Pool(FerryTest):
     def half_sent(self, srv, n):
         return Stopping_prefork.half_sent(self, srv, n)
 
-    def test_hup_does_not_wait_for_a_half_sent_request(self):
-        srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
-        idle = srv.connect()  # says nothing: stays in the kernel (deferred accept)
-        self.addCleanup(idle.close)
-        half = self.half_sent(srv, 1)
-        old = set(children_of(srv.pid))
-        mark = srv.mark()
-        srv.proc.send_signal(signal.SIGHUP)
-        line = srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced in (\d+\.\d+) s",
-                            start=mark, timeout=20)
-        self.assertLess(float(re.search(r"in (\d+\.\d+) s", line).group(1)), 3.0)
-        self.assertFalse(old & set(children_of(srv.pid)))
-        half[0].settimeout(5)
-        self.assertIn(half[0].recv(10), (b"",))
-        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
-
     def test_resize_down_does_not_wait_for_half_sent_requests(self):
         srv = self.serve("prefork", ("--workers", "2", "--request-timeout", "60"))
         idle = srv.connect()  # says nothing: stays in the kernel (deferred accept)
@@ -346,26 +330,6 @@ class Pool(FerryTest):
         self.assertEqual(watch.opens(), 2)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=10), 0)
-
-    def test_process_titles(self):
-        srv = self.serve("prefork", ("--workers", "2"))
-        def title(pid):
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read().split(b"\0")[0].decode()
-            with open(f"/proc/{pid}/comm") as f:
-                return cmdline, f.read().strip()
-        self.assertEqual(title(srv.pid),
-                         (f"ferryd: master 127.0.0.1:{srv.port} {self.root}", "ferryd: master"))
-        kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
-        # The scoreboard and /proc agree once both workers have started
-        # (on a loaded machine a worker may still be starting).
-        slots = wait_until(lambda: (s := {w["pid"]: w["slot"] for w in srv.admin_json(
-            "workers")["workers"]}) and set(s) == set(kids) and s, what="both workers listed")
-        for kid in kids:
-            self.assertEqual(title(kid), (f"ferryd: worker {slots[kid]}", "ferryd: worker"))
-        # The title took the argument area: what was parsed from it survived.
-        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
-        self.assertEqual(srv.admin_json("status")["mode"], "prefork")
 
     def test_journal_lines_have_a_priority_and_no_timestamp(self):
         # Under systemd, stderr is the journal's stream and $JOURNAL_STREAM
@@ -447,41 +411,6 @@ class Pool(FerryTest):
         second.settimeout(10)
         self.assertEqual(recv_exact(second, 11)[2], 0)
 
-    def test_prefork_replaces_a_killed_worker(self):
-        srv = self.serve("prefork", ("--workers", "2"))
-        kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
-        mark = srv.mark()
-        os.kill(kids[0], signal.SIGKILL)
-        srv.wait_log(rf"worker exited: pid {kids[0]} slot \d+ killed by signal 9", start=mark)
-        line = srv.wait_log(r"worker started: pid (\d+)", start=mark, timeout=2)
-        new = int(re.search(r"pid (\d+)", line).group(1))
-        self.assertNotIn(new, kids)
-        self.assertEqual(sorted(children_of(srv.pid)), sorted([kids[1], new]))
-        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
-        self.assertEqual(srv.stop(), 0)
-        self.assertIn("1 crashes", srv.log())
-
-    def test_prefork_backs_off_when_workers_keep_dying(self):
-        srv = self.serve("prefork", ("--workers", "1"))
-        mark = 0
-        for attempt in range(3):
-            line = srv.wait_log(r"worker started: pid (\d+)", start=mark)
-            mark = srv.lines.index(line) + 1
-            os.kill(int(re.search(r"pid (\d+)", line).group(1)), signal.SIGKILL)
-        srv.wait_log(r"died \d+ ms after start \(3 in a row\): next start in 400 ms", start=0)
-        self.assertIn("(1 in a row): next start in 100 ms", srv.log())
-        self.assertIn("(2 in a row): next start in 200 ms", srv.log())
-        srv.wait_log(r"worker started", start=mark)  # it does come back
-        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
-
-    def test_children_die_with_the_master(self):
-        srv = self.serve("prefork", ("--workers", "3"))
-        kids = wait_until(lambda: len(children_of(srv.pid)) == 3 and children_of(srv.pid))
-        srv.kill()  # SIGKILL: no chance to clean up
-        wait_until(lambda: not any(os.path.exists(f"/proc/{k}") and
-                                   open(f"/proc/{k}/stat").read().split(") ")[1][0] != "Z"
-                                   for k in kids), what="orphaned workers to die")
-
     def test_fork_children_die_with_the_master(self):
         srv = self.serve("fork", ("--workers", "4"))
         held = self.hold(srv)
@@ -554,6 +483,91 @@ class Pool(FerryTest):
         srv.wait_log(r"<- FILE_REQUEST version=1 type=0x01 name_len=9")
         srv.wait_log(r"-> FILE_RESPONSE version=1 type=0x02 status=OK\(0\) size=6")
         srv.wait_log(r"<- READY \(0x03\)")
+
+
+class PoolWorkers:
+    """What a pool of workers does in both pool modes (MODE): a restart
+    that does not wait for a half-sent request, titles, replacement of a
+    killed worker and its back-off, children dying with the master."""
+    MODE = None
+
+    def setUp(self):
+        super().setUp()
+        self.put("hello.txt", b"hello\n")
+
+    def half_sent(self, srv, n):
+        return Stopping_prefork.half_sent(self, srv, n)
+
+    def test_hup_does_not_wait_for_a_half_sent_request(self):
+        srv = self.serve(self.MODE, ("--workers", "2", "--request-timeout", "60"))
+        idle = srv.connect()  # says nothing: stays in the kernel (deferred accept)
+        self.addCleanup(idle.close)
+        half = self.half_sent(srv, 1)
+        old = set(children_of(srv.pid))
+        mark = srv.mark()
+        srv.proc.send_signal(signal.SIGHUP)
+        line = srv.wait_log(r"rolling restart done: 2 worker\(s\) replaced in (\d+\.\d+) s",
+                            start=mark, timeout=20)
+        self.assertLess(float(re.search(r"in (\d+\.\d+) s", line).group(1)), 3.0)
+        self.assertFalse(old & set(children_of(srv.pid)))
+        half[0].settimeout(5)
+        self.assertIn(half[0].recv(10), (b"",))
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+
+    def test_process_titles(self):
+        srv = self.serve(self.MODE, ("--workers", "2"))
+        def title(pid):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")[0].decode()
+            with open(f"/proc/{pid}/comm") as f:
+                return cmdline, f.read().strip()
+        self.assertEqual(title(srv.pid),
+                         (f"ferryd: master 127.0.0.1:{srv.port} {self.root}", "ferryd: master"))
+        kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
+        # The scoreboard and /proc agree once both workers have started
+        # (on a loaded machine a worker may still be starting).
+        slots = wait_until(lambda: (s := {w["pid"]: w["slot"] for w in srv.admin_json(
+            "workers")["workers"]}) and set(s) == set(kids) and s, what="both workers listed")
+        for kid in kids:
+            self.assertEqual(title(kid), (f"ferryd: worker {slots[kid]}", "ferryd: worker"))
+        # The title took the argument area: what was parsed from it survived.
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        self.assertEqual(srv.admin_json("status")["mode"], self.MODE)
+
+    def test_replaces_a_killed_worker(self):
+        srv = self.serve(self.MODE, ("--workers", "2"))
+        kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
+        mark = srv.mark()
+        os.kill(kids[0], signal.SIGKILL)
+        srv.wait_log(rf"worker exited: pid {kids[0]} slot \d+ killed by signal 9", start=mark)
+        line = srv.wait_log(r"worker started: pid (\d+)", start=mark, timeout=2)
+        new = int(re.search(r"pid (\d+)", line).group(1))
+        self.assertNotIn(new, kids)
+        self.assertEqual(sorted(children_of(srv.pid)), sorted([kids[1], new]))
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+        self.assertEqual(srv.stop(), 0)
+        self.assertIn("1 crashes", srv.log())
+
+    def test_backs_off_when_workers_keep_dying(self):
+        srv = self.serve(self.MODE, ("--workers", "1"))
+        mark = 0
+        for attempt in range(3):
+            line = srv.wait_log(r"worker started: pid (\d+)", start=mark)
+            mark = srv.lines.index(line) + 1
+            os.kill(int(re.search(r"pid (\d+)", line).group(1)), signal.SIGKILL)
+        srv.wait_log(r"died \d+ ms after start \(3 in a row\): next start in 400 ms", start=0)
+        self.assertIn("(1 in a row): next start in 100 ms", srv.log())
+        self.assertIn("(2 in a row): next start in 200 ms", srv.log())
+        srv.wait_log(r"worker started", start=mark)  # it does come back
+        self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
+
+    def test_children_die_with_the_master(self):
+        srv = self.serve(self.MODE, ("--workers", "3"))
+        kids = wait_until(lambda: len(children_of(srv.pid)) == 3 and children_of(srv.pid))
+        srv.kill()  # SIGKILL: no chance to clean up
+        wait_until(lambda: not any(os.path.exists(f"/proc/{k}") and
+                                   open(f"/proc/{k}/stat").read().split(") ")[1][0] != "Z"
+                                   for k in kids), what="orphaned workers to die")
 
 
 class MaxRequests:
@@ -636,8 +650,9 @@ class MaxRequests:
 
 globals().update(per_mode(Parallel))
 globals().update(per_mode(Stopping))
+globals().update(per_mode(PoolWorkers, ("prefork", "event")))
 globals().update(per_mode(MaxRequests, ("prefork", "event")))
-del Parallel, Stopping, MaxRequests
+del Parallel, Stopping, PoolWorkers, MaxRequests
 
 if __name__ == "__main__":
     unittest.main()
