@@ -411,14 +411,71 @@ static void privdrop_log_sandbox(const struct config *cfg, const struct sandbox_
                  st->calls[SANDBOX_WORKER], st->calls[SANDBOX_HUB], st->calls[SANDBOX_ITERATIVE]);
 }
 
+/* What a resolution in a child sends back. */
+struct privdrop_answer {
+    int rc;
+    struct privdrop_user who;
+    char err[256];
+};
+
+/* Reads all of len bytes from fd. Returns 0 or -1. */
+static int privdrop_read_all(int fd, void *buf, size_t len)
+{
+    for (size_t got = 0; got < len;) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* privdrop_resolve() in a short-lived child: the name service modules it
+ * loads (libnss_systemd and the like, about 150 KiB) never enter the
+ * master, which lives for months and whose pages every child shares.
+ * Where the child cannot be made, here. */
+static void privdrop_resolve_apart(const struct config *cfg, struct privdrop_answer *a)
+{
+    int pipefd[2], wstatus;
+    bool ok;
+    pid_t pid;
+
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        goto here;
+    if ((pid = fork()) < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        goto here;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        a->rc = privdrop_resolve(cfg->user, cfg->group, geteuid(), getegid(), &a->who, a->err,
+                                 sizeof(a->err));
+        _exit(write(pipefd[1], a, sizeof(*a)) == (ssize_t)sizeof(*a) ? 0 : 1);
+    }
+    close(pipefd[1]);
+    ok = privdrop_read_all(pipefd[0], a, sizeof(*a)) == 0;
+    close(pipefd[0]);
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    if (ok)
+        return;
+here:
+    a->rc = privdrop_resolve(cfg->user, cfg->group, geteuid(), getegid(), &a->who, a->err,
+                             sizeof(a->err));
+}
+
 int privdrop_init(const struct config *cfg)
 {
-    char err[256];
-    int rc = privdrop_resolve(cfg->user, cfg->group, geteuid(), getegid(), &privdrop_who, err,
-                              sizeof(err));
+    struct privdrop_answer a = {.rc = -EIO};
 
-    if (rc < 0) {
-        fprintf(stderr, "ferryd: %s\n", err);
+    privdrop_resolve_apart(cfg, &a);
+    privdrop_who = a.who;
+    if (a.rc < 0) {
+        fprintf(stderr, "ferryd: %s\n", a.err);
         return -EINVAL;
     }
     privdrop_cfg = cfg;
