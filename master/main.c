@@ -121,8 +121,11 @@ static int run_iterative(const struct config *cfg, struct scoreboard *sb, struct
     /* Its sockets bound, this process drops and confines itself before
      * the admin thread starts, which inherits all of it. */
     confined = privdrop_enter(SANDBOX_ITERATIVE, sb_violation(sb, slot)) == 0;
-    if (admin_thread_run(&at, confined) < 0)
+    if ((rc = admin_thread_run(&at, confined)) < 0) {
+        if (confined) /* else privdrop_enter() said why */
+            log_error("cannot start the admin socket's thread: %s", strerror(-rc));
         return -1;
+    }
     log_info("admin socket %s", admin_path);
     notify_ready();
     rc = worker_run(&wc);
@@ -326,7 +329,8 @@ static int test_config(const struct config *cfg)
         return 1;
     }
     close(fd);
-    if (admin_group_of(cfg->admin_group, &gid) < 0 || test_listeners(cfg) < 0)
+    if (admin_group_of(cfg->admin_group, &gid) < 0 || privdrop_init(cfg) < 0 ||
+        test_listeners(cfg) < 0)
         return 1;
     printf("ferryd: the configuration%s%s is valid\n", cfg->config_file ? " in " : "",
            cfg->config_file ? cfg->config_file : "");

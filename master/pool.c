@@ -188,7 +188,7 @@ static int pool_spawn(struct pool *p, enum pool_kind kind, int conn, unsigned li
             keep[nkeep++] = access_fd();
         if (conn >= 0)
             keep[nkeep++] = conn;
-        else /* a pool worker: its --max-requests limit rings it */
+        else if (p->doorbell[1] >= 0) /* a pool worker: its --max-requests limit rings it */
             keep[nkeep++] = p->doorbell[1];
         for (size_t i = 0; i < p->ls->n; i++) {
             if (p->ls->fds[i] >= 0) /* not one a reload removed */
@@ -1113,18 +1113,23 @@ static void pool_on_doorbell(uv_poll_t *h, int status, int events)
     pool_recycle_check(p);
 }
 
-/* Makes the doorbell and watches it. Returns 0 or a libuv error. */
+/* Makes the doorbell and watches it (a pool's: fork mode's children
+ * live for one connection). Returns 0 or a libuv error, logged. */
 static int pool_doorbell_open(struct pool *p)
 {
     int rc;
 
+    if (p->cfg->mode == MODE_FORK)
+        return 0;
     if (pipe2(p->doorbell, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rc = uv_translate_sys_error(errno);
         p->doorbell[0] = p->doorbell[1] = -1;
-        return uv_translate_sys_error(errno);
+    } else if ((rc = uv_poll_init(&p->loop, &p->doorbell_poll, p->doorbell[0])) == 0) {
+        rc = uv_poll_start(&p->doorbell_poll, UV_READABLE, pool_on_doorbell);
     }
-    if ((rc = uv_poll_init(&p->loop, &p->doorbell_poll, p->doorbell[0])) < 0)
-        return rc;
-    return uv_poll_start(&p->doorbell_poll, UV_READABLE, pool_on_doorbell);
+    if (rc < 0)
+        log_error("cannot make the workers' doorbell: %s", uv_strerror(rc));
+    return rc;
 }
 
 /* Rolling restart: replaces, one at a time, every pool worker that runs

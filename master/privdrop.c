@@ -131,6 +131,13 @@ int privdrop_resolve(const char *user, const char *group, uid_t euid, gid_t egid
         return 0;
     }
     out->change = out->uid != 0;
+    if (out->change && out->gid == 0) { /* setgid(0) would not fail: root's group is a way back */
+        snprintf(err, errlen,
+                 "%s %s: the serving processes may not run in group 0 (root): name another "
+                 "with --group",
+                 group != NULL ? "--group" : "--user", group != NULL ? group : out->user);
+        return -EPERM;
+    }
     out->groups[0] = out->gid;
     out->ngroups = 1;
     if (out->change && pw.pw_name != NULL) {
@@ -300,9 +307,11 @@ static void privdrop_own_log(int fd, const char *path)
                  path, privdrop_who.user);
         return;
     }
-    if (fchown(fd, privdrop_who.uid, (gid_t)-1) < 0 ||
-        ((fst.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR) &&
-         fchmod(fd, (fst.st_mode & 07777) | S_IRUSR | S_IWUSR) < 0))
+    /* The mode first: once the file is the user's, a master without
+     * CAP_FOWNER may no longer change it. */
+    if (((fst.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR) &&
+         fchmod(fd, (fst.st_mode & 07777) | S_IRUSR | S_IWUSR) < 0) ||
+        fchown(fd, privdrop_who.uid, (gid_t)-1) < 0)
         log_warn("cannot hand %s to %s: %s: the workers cannot reopen it after a rotation", path,
                  privdrop_who.user, strerror(errno));
 }
@@ -340,24 +349,37 @@ static void privdrop_make_db(const char *path)
     close(fd);
 }
 
-/* Reduces the master's capabilities, and its bounding set, to
- * privdrop_master_caps. Returns 0 or -errno. */
-static int privdrop_master_reduce(void)
+/* Drops from the bounding set what keep lacks. Returns 0, or -errno of
+ * the first drop refused (without CAP_SETPCAP: the rest are tried). */
+static int privdrop_bounding(uint64_t keep)
 {
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-    struct __user_cap_data_struct d[2];
-    uint64_t keep = 0, permitted;
+    int rc = 0;
 
-    for (size_t i = 0; i < sizeof(privdrop_master_caps) / sizeof(privdrop_master_caps[0]); i++)
-        keep |= 1ULL << privdrop_master_caps[i];
     for (int cap = 0;; cap++) {
         int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 
         if (in < 0) /* past the kernel's last capability */
             break;
-        if (in == 1 && !(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-            return -errno;
+        if (in == 1 && !(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+            rc == 0)
+            rc = -errno;
     }
+    return rc;
+}
+
+/* Reduces the master's capabilities, and its bounding set, to
+ * privdrop_master_caps. The sets it holds are reduced whatever the
+ * bounding set allowed. Returns 0 or the first -errno. */
+static int privdrop_master_reduce(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    uint64_t keep = 0, permitted;
+    int rc;
+
+    for (size_t i = 0; i < sizeof(privdrop_master_caps) / sizeof(privdrop_master_caps[0]); i++)
+        keep |= 1ULL << privdrop_master_caps[i];
+    rc = privdrop_bounding(keep);
     (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before 4.3 */
     if (syscall(SYS_capget, &h, d) < 0)
         return -errno;
@@ -368,7 +390,7 @@ static int privdrop_master_reduce(void)
     d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
     if (syscall(SYS_capset, &h, d) < 0)
         return -errno;
-    return 0;
+    return rc;
 }
 
 /* Says who serves, and warns for root. */
@@ -547,8 +569,10 @@ int privdrop_enter(enum sandbox_role role, _Atomic int32_t *violation)
      * credentials change: armed again, then the master checked alive, as
      * after the fork. */
     if (privdrop_who.change && role != SANDBOX_ITERATIVE &&
-        (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != privdrop_master))
+        (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != privdrop_master)) {
+        log_error("the master is gone, or its death cannot be followed: not serving");
         return -1;
+    }
     if (sandbox_enter(role, violation) < 0)
         return -1;
     sandbox_test_hook(role);
@@ -583,10 +607,11 @@ int privdrop_reload_check(const struct config *next, int dirfd, struct cfg_repor
 
 void privdrop_reload_commit(const struct config *cfg, int dirfd)
 {
-    struct sandbox_plan plan = privdrop_plan(cfg, dirfd);
+    struct sandbox_plan plan;
 
     if (privdrop_cfg == NULL)
         return;
+    plan = privdrop_plan(cfg, dirfd);
     sandbox_replan(&plan);
     privdrop_own_logs(); /* a new access log: theirs to reopen */
 }

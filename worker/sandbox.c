@@ -105,6 +105,9 @@ static const char *const sandbox_common[] = {
     "read", "write", "close", "openat", "newfstatat", "fcntl", "dup2", "pipe2", "epoll_create1",
     "epoll_ctl", "epoll_wait", "eventfd2", "brk", "munmap", "rt_sigaction", "rt_sigprocmask",
     "rt_sigreturn", "getpid", "getrandom", "futex", "exit_group",
+    /* raise() and abort(): glibc's pthread_kill() asks its thread id
+     * first (the tgkill that follows is checked below) */
+    "gettid",
     /* other architectures' names */
     "fstat", "dup3", "epoll_pwait",
     /* glibc's realloc() of a large block; the scoreboard's reader backing
@@ -136,6 +139,9 @@ static const char *const sandbox_worker[] = {
 static const char *const sandbox_hub[] = {
     "recvmsg", "sendmsg", "recvfrom", "sendto", "setsockopt", "getsockopt", "getpeername",
     "signalfd4", "pread64", "pwrite64", "fdatasync", "ftruncate", "unlink", "access", "geteuid",
+    /* SQLite, when geteuid() says root (--user root): its -wal and -shm
+     * files get the database's owner */
+    "fchown",
     /* other architectures' names */
     "unlinkat", "faccessat",
 };

@@ -16,8 +16,9 @@
  *              tree's openat2() resolution alone (worker/tree.h).
  *   seccomp    an allow-list of system calls per role, built from what
  *              the processes were seen to call (docs/SECURITY.md), a few
- *              of them with their arguments checked (kill only the
- *              master, clone only a thread, no executable mapping). Any
+ *              of them with their arguments checked (kill only in
+ *              iterative mode, to itself; clone only a thread; no
+ *              executable mapping). Any
  *              other call raises SIGSYS: its handler stores the call's
  *              number in the process's scoreboard entry (sb_violation())
  *              and the process dies of SIGSYS; the master names the call

@@ -92,6 +92,17 @@ class ConfigTest(FerryTest):
         self.write(self.base("", "  native = 127.0.0.1:0\n  http = 127.0.0.1:0\n"))
         self.assertEqual(self.check().returncode, 0)
 
+    def test_check_names_the_user_and_group(self):
+        """-t resolves user and group as a start would: a typo is said now,
+        not at the next restart."""
+        for key, what in (("user = no-such-user-ferrytest\n", "no such user"),
+                          ("group = no-such-group-ferrytest\n", "no such group")):
+            with self.subTest(key=key):
+                self.write(self.base(key))
+                r = self.check()
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(what, r.stderr)
+
     def test_serve_from_file_and_command_line_overrides(self):
         self.write(self.base("[redirect]\n/old = /hello.bin\n",
                              "native = 127.0.0.1:0\nhttp = 127.0.0.1:0\n"))

@@ -82,9 +82,9 @@ static void test_named_user_and_group(void **state)
     assert_false(who.by_default);
     assert_int_equal(who.uid, nobody.uid);
     assert_int_equal(who.gid, nobody.gid); /* the user's primary group */
-    assert_int_equal(privdrop_resolve("nobody", root_group, 0, 0, &who, err, sizeof(err)), 0);
-    assert_int_equal(who.gid, 0);
-    assert_string_equal(who.group, root_group);
+    /* Group 0 is a way back to root's files: refused, and said why. */
+    assert_int_equal(privdrop_resolve("nobody", root_group, 0, 0, &who, err, sizeof(err)), -EPERM);
+    assert_non_null(strstr(err, "may not run in group 0"));
 }
 
 static void test_root_kept(void **state)

@@ -143,6 +143,25 @@ static void test_allowed_then_killed(void **state)
     assert_int_equal(atomic_load(violation), __NR_execve);
 }
 
+/* abort() (an assertion, malloc finding its heap corrupt) must end the
+ * process as SIGABRT, not as a policy violation on the way there. */
+static int aborts(void)
+{
+    abort();
+}
+
+static void test_abort_is_no_violation(void **state)
+{
+    int w;
+
+    (void)state;
+    skip_without_seccomp();
+    w = in_sandbox(aborts);
+    assert_true(WIFSIGNALED(w));
+    assert_int_equal(WTERMSIG(w), SIGABRT);
+    assert_int_equal(atomic_load(violation), -1);
+}
+
 /* kill(): iterative mode's process may signal the master (itself, there;
  * the test process here) alone; a pool worker signals nobody, not even its
  * master (--max-requests rings a pipe instead). */
@@ -330,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_then_killed),
+        cmocka_unit_test(test_abort_is_no_violation),
         cmocka_unit_test(test_kill_master_only),
         cmocka_unit_test(test_arguments_checked),
         cmocka_unit_test(test_clone3_enosys),
