@@ -21,6 +21,20 @@ from ferrytest import (FerryTest, READY, children_of, on_worker, parse_response,
                        recv_exact, request, wait_until)
 
 
+def assert_ends(test, socks, deadline, t0, what):
+    """Each of socks sees its end (EOF or a reset) before deadline (a
+    time.monotonic() value); t0: when what should end them began."""
+    for s in socks:
+        try:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            while s.recv(65536):
+                pass
+        except (socket.timeout, TimeoutError):
+            test.fail(f"{what}: still open {time.monotonic() - t0:.2f} s after the trigger")
+        except ConnectionResetError:
+            pass
+
+
 def raise_nofile(n):
     """This test process may hold n descriptors (the hard limit allows)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -79,14 +93,8 @@ class EventTest(FerryTest):
         return s
 
     def assert_eof(self, s, within, what):
-        s.settimeout(within)
-        try:
-            while s.recv(65536):
-                pass
-        except (socket.timeout, TimeoutError):
-            self.fail(f"{what}: still open after {within} s")
-        except ConnectionResetError:
-            pass
+        t0 = time.monotonic()
+        assert_ends(self, [s], t0 + within, t0, what)
 
     def workers(self, srv):
         return srv.admin_json("workers")["workers"]
@@ -305,16 +313,7 @@ class KillAndDrain(EventTest):
         return a, b, idle, t, data
 
     def assert_eof_by(self, socks, deadline, t0, what):
-        """Each of socks sees its end (EOF or a reset) before deadline."""
-        for s in socks:
-            try:
-                s.settimeout(max(0.01, deadline - time.monotonic()))
-                while s.recv(65536):
-                    pass
-            except (socket.timeout, TimeoutError):
-                self.fail(f"{what}: still open {time.monotonic() - t0:.2f} s after the trigger")
-            except ConnectionResetError:
-                pass
+        assert_ends(self, socks, deadline, t0, what)
 
     def assert_served(self, socks, what):
         """Each of socks, a keep-alive still open, answers a request."""

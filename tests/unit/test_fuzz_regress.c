@@ -188,6 +188,31 @@ static void test_admin_unknown_command_message_cut_utf8(void **state)
     json_decref(r);
 }
 
+/* fuzz_admin's own list of commands had fallen behind the dispatch table
+ * (no reload, config, upgrade) and took "reload" for unknown. The daemon
+ * was right: without a reload operation (as in these stubs) it is
+ * unsupported. The harness now asks the table. */
+static void test_admin_reload_without_operation(void **state)
+{
+    static const char line[] = "{\"cmd\":\"reload\"}";
+    json_t *r = ask(*state, line, sizeof(line) - 1);
+
+    assert_failure(r, "unsupported");
+    json_decref(r);
+}
+
+/* Command names are matched as C strings, which is sound only because
+ * "\u0000" never parses (no JSON_ALLOW_NUL): "ping\u0000x" must not run
+ * ping. */
+static void test_admin_command_name_with_nul(void **state)
+{
+    static const char line[] = "{\"cmd\":\"ping\\u0000x\"}";
+    json_t *r = ask(*state, line, sizeof(line) - 1);
+
+    assert_failure(r, "bad_json");
+    json_decref(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +220,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_bad_json_message_cut_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_unknown_command_message_cut_utf8, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_admin_reload_without_operation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_command_name_with_nul, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,13 @@ static int in_sandbox_as(enum sandbox_role role, int (*body)(void))
     return wstatus;
 }
 
+/* The child's body returned 0: it exited 0, not killed. */
+static void assert_exited_ok(int w)
+{
+    assert_true(WIFEXITED(w));
+    assert_int_equal(WEXITSTATUS(w), 0);
+}
+
 /* in_sandbox_as() a pool worker. */
 static int in_sandbox(int (*body)(void))
 {
@@ -134,8 +141,7 @@ static void test_allowed_then_killed(void **state)
     (void)state;
     skip_without_seccomp();
     w = in_sandbox(allowed_calls);
-    assert_true(WIFEXITED(w));
-    assert_int_equal(WEXITSTATUS(w), 0);
+    assert_exited_ok(w);
     assert_int_equal(atomic_load(violation), -1);
     w = in_sandbox(calls_execve);
     assert_true(WIFSIGNALED(w));
@@ -190,8 +196,7 @@ static void test_kill_master_only(void **state)
     (void)state;
     skip_without_seccomp();
     w = in_sandbox_as(SANDBOX_ITERATIVE, kills_master);
-    assert_true(WIFEXITED(w));
-    assert_int_equal(WEXITSTATUS(w), 0);
+    assert_exited_ok(w);
     assert_killed_by(in_sandbox_as(SANDBOX_ITERATIVE, kills_init), __NR_kill);
     assert_killed_by(in_sandbox(kills_master), __NR_kill);
     assert_killed_by(in_sandbox(kills_init), __NR_kill);
@@ -260,8 +265,7 @@ static void test_clone3_enosys(void **state)
     (void)state;
     skip_without_seccomp();
     w = in_sandbox(clone3_enosys);
-    assert_true(WIFEXITED(w));
-    assert_int_equal(WEXITSTATUS(w), 0);
+    assert_exited_ok(w);
 }
 
 /* Beneath the served directory: read, not write (no uploads); outside it:
@@ -292,8 +296,7 @@ static void test_landlock(void **state)
     if (status.landlock_abi == 0)
         skip();
     w = in_sandbox(landlock_body);
-    assert_true(WIFEXITED(w));
-    assert_int_equal(WEXITSTATUS(w), 0);
+    assert_exited_ok(w);
 }
 
 /* The hook's open goes around the served tree and is refused. */
@@ -322,8 +325,7 @@ static void test_hook(void **state)
     if (status.landlock_abi == 0)
         skip();
     w = in_sandbox(hook_body);
-    assert_true(WIFEXITED(w));
-    assert_int_equal(WEXITSTATUS(w), 0);
+    assert_exited_ok(w);
 }
 
 static void test_names_and_rights(void **state)
