@@ -1332,6 +1332,12 @@ static int pool_reload_apply(struct pool *p, struct cfg_report *changes,
     return 0;
 }
 
+/* True while a reload would be refused as busy (not for stopping). */
+static bool pool_reload_busy(const struct pool *p)
+{
+    return p->resize.active || p->roll.active || p->roll_pending || poolup_busy(p);
+}
+
 /*
  * Reads the configuration again (the file and the command line) and
  * applies it: what changes is said in *changes, what stops it in
@@ -1347,7 +1353,7 @@ static int pool_reload(void *ctx, struct cfg_report *changes, struct cfg_report 
 
     memset(changes, 0, sizeof(*changes));
     memset(problems, 0, sizeof(*problems));
-    if (p->stopping || p->resize.active || p->roll.active || p->roll_pending || poolup_busy(p)) {
+    if (p->stopping || pool_reload_busy(p)) {
         log_warn("reload: %s: ignored",
                  p->stopping ? "stopping" : "a resize, restart or upgrade is under way");
         return p->stopping ? -ESHUTDOWN : -EBUSY;
@@ -1359,14 +1365,44 @@ static int pool_reload(void *ctx, struct cfg_report *changes, struct cfg_report 
     return rc;
 }
 
-/* SIGHUP: a reload (without a configuration file, the command line read
- * again changes nothing: a rolling restart). */
-static void pool_on_hup(uv_signal_t *h, int signum)
+/* A signal's reload: no one to answer, the outcome is logged. */
+static void pool_reload_signalled(struct pool *p)
 {
     static struct cfg_report changes, problems; /* the loop's thread alone */
 
+    pool_reload(p, &changes, &problems);
+}
+
+/* A SIGHUP that found the pool busy, tried again. */
+static void pool_on_hup_retry(uv_timer_t *t)
+{
+    struct pool *p = t->loop->data;
+
+    if (p->stopping) {
+        uv_timer_stop(t);
+    } else if (!pool_reload_busy(p)) {
+        uv_timer_stop(t);
+        pool_reload_signalled(p);
+    }
+}
+
+/* SIGHUP: a reload (without a configuration file, the command line read
+ * again changes nothing: a rolling restart). A signal has no one to answer
+ * "busy" to (systemctl reload twice in a row, an edit made during a
+ * restart), so one that finds a resize, restart or upgrade under way is
+ * not dropped but carried out once that is over. */
+static void pool_on_hup(uv_signal_t *h, int signum)
+{
+    struct pool *p = h->loop->data;
+
     (void)signum;
-    pool_reload(h->loop->data, &changes, &problems);
+    if (p->stopping || !pool_reload_busy(p)) {
+        pool_reload_signalled(p);
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&p->hup_retry))
+        log_info("SIGHUP: a resize, restart or upgrade is under way: the reload follows it");
+    uv_timer_start(&p->hup_retry, pool_on_hup_retry, 1000, 1000);
 }
 
 /*
@@ -1393,6 +1429,7 @@ static void pool_stop(struct pool *p, bool graceful, unsigned timeout_s, const c
             uv_timer_stop(&p->rows[k].respawn);
         uv_timer_stop(&p->unpause);
         uv_timer_stop(&p->recycle.drain); /* the shutdown's deadline bounds it now */
+        uv_timer_stop(&p->hup_retry);
     }
     pool_event(p, "shutdown_started", "{s:b,s:i,s:i,s:s}", "graceful", graceful, "timeout_s",
                timeout_s, "children", p->children, "cause", why);
@@ -1533,6 +1570,7 @@ static int pool_init(struct pool *p)
     uv_timer_init(&p->loop, &p->unpause);
     uv_timer_init(&p->loop, &p->sweep);
     uv_timer_init(&p->loop, &p->recycle.drain);
+    uv_timer_init(&p->loop, &p->hup_retry);
     if (p->ls->hub_ipc_open)
         pool_sweep(p); /* left by a previous run */
     if (p->cfg->stall_timeout > 0 || p->cfg->mode == MODE_EVENT || p->cfg->max_requests > 0)

@@ -86,6 +86,9 @@ struct pool {
     uint32_t *gen;
     uint32_t generation;
     bool roll_pending; /* a reload's rolling restart waits for its resize */
+    /* A SIGHUP that came during a resize, restart or upgrade: retried each
+     * second until that is over (several collapse into one reload). */
+    uv_timer_t hup_retry;
     /* The listening sockets are another master's too (a binary upgrade
      * under way): a stop closes this master's copies, never shuts them
      * down for every process. */

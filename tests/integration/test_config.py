@@ -8,7 +8,8 @@ live: the pool size, a new listener (served byte for byte) and a removed
 one (refused), the log level, redirects, per-protocol access rules; while
 a download in flight on a listener that stays finishes intact. What cannot
 change live (max-children) is refused with the old configuration left
-running, and an invalid file never stops ferryd."""
+running, and an invalid file never stops ferryd. A SIGHUP during a rolling
+restart is carried out after it."""
 
 import hashlib
 import http.client
@@ -206,6 +207,46 @@ class ConfigTest(FerryTest):
         self.assertEqual(hashlib.sha256(srv.fetch("hello.bin")).hexdigest(), self.sha)
         srv.wait_log(r"GET hello.bin|hello.bin", start=mark)  # its line in ferryd's log
         self.assertEqual(os.path.getsize(log), size)  # and none in the dropped access log
+
+    def test_sighup_during_a_restart_follows_it(self):
+        """ferryctl reload during a rolling restart is told busy; a SIGHUP
+        then (systemctl reload twice in a row) is not lost but carried out
+        once the restart is over, two of them as one reload, reading the
+        file as it is by then."""
+        big = os.urandom(16 << 20)
+        self.put("big.bin", big)
+        self.write(self.base())
+        srv = self.serve(config=self.conf)
+        # A download its reader holds (16 MiB: more than the socket buffers
+        # take) keeps the restart from ending.
+        s, (_, _, status, size) = srv.ask("big.bin")
+        self.assertEqual(status, 0)
+        s.sendall(READY)
+        first = recv_exact(s, 4096)
+        self.write(self.base("log-level = debug\n"))
+        r = srv.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = srv.ctl("reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("busy", r.stderr)
+        self.write(self.base("log-level = debug\n").replace("workers = 2", "workers = 3"))
+        mark = srv.mark()
+        os.kill(srv.pid, signal.SIGHUP)
+        srv.wait_log(r"SIGHUP: a resize, restart or upgrade is under way: the reload follows it",
+                     start=mark)
+        os.kill(srv.pid, signal.SIGHUP)
+        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 2)  # not yet
+        rest = recv_exact(s, size - len(first))
+        s.close()
+        self.assertEqual(hashlib.sha256(first + rest).digest(), hashlib.sha256(big).digest())
+        applied = srv.wait_log(r"reload: workers: 2 -> 3", start=mark)
+        srv.wait_log(r"rolling restart done", start=srv.lines.index(applied, mark))
+        self.assertEqual(srv.admin_json("status")["limits"]["workers"], 3)
+        later = srv.lines[mark:]
+        self.assertEqual(sum("reload: reading" in line for line in later), 1, later)
+        self.assertEqual(sum("the reload follows it" in line for line in later), 1, later)
+        self.assertEqual(hashlib.sha256(srv.fetch("hello.bin")).hexdigest(), self.sha)
+        self.assertEqual(srv.stop(), 0)
 
     def test_reload_refused_and_invalid_keep_running(self):
         self.write(self.base())
