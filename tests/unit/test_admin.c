@@ -2,149 +2,24 @@
  * in-process through a real admin socket in a temporary directory, with
  * stub pool operations. Every error path of the request handling. */
 #include "master/admin.h"
+#include "tests/unit/admin_fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-struct stub {
-    enum admin_state state;
-    unsigned stop_timeout;
-    unsigned target;
-    int resize_rc;
-    unsigned resized_to, drained;
-    int shutdowns;
-    bool graceful;
-};
-
-static enum admin_state stub_state(void *ctx)
+/* The fixture's client asks line (a C string). */
+static json_t *ask(struct admin_fixture *f, const char *line)
 {
-    return ((struct stub *)ctx)->state;
-}
-
-static unsigned stub_stop_timeout(void *ctx)
-{
-    return ((struct stub *)ctx)->stop_timeout;
-}
-
-static void stub_shutdown(void *ctx, bool graceful, int timeout_s)
-{
-    struct stub *s = ctx;
-    (void)timeout_s;
-    s->shutdowns++;
-    s->graceful = graceful;
-}
-
-static int stub_reopen(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-static unsigned stub_target(void *ctx)
-{
-    return ((struct stub *)ctx)->target;
-}
-
-static int stub_resize(void *ctx, unsigned workers, unsigned drain_s, uint64_t token)
-{
-    struct stub *s = ctx;
-    (void)token;
-    s->resized_to = workers;
-    s->drained = drain_s;
-    return s->resize_rc; /* never completes: tests use "wait": false */
-}
-
-static const struct admin_ops stub_ops = {
-    .state = stub_state,
-    .shutdown = stub_shutdown,
-    .stop_timeout = stub_stop_timeout,
-    .reopen_logs = stub_reopen,
-    .target = stub_target,
-    .resize = stub_resize,
-};
-
-struct fixture {
-    uv_loop_t loop;
-    struct admin admin;
-    struct scoreboard *sb;
-    struct config cfg;
-    struct listeners ls; /* none unless a test sets some: sockets closed */
-    struct stub stub;
-    char dir[64], path[96];
-    int fd;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-
-    strcpy(f->dir, "/tmp/ferry-test-admin-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/a.sock", f->dir);
-    f->cfg.max_children = 8;
-    f->cfg.shutdown_timeout = 30;
-    f->stub.target = 2;
-    f->sb = sb_create(8, 4);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(admin_open(&f->admin, &f->loop, f->path, (gid_t)-1, &f->cfg, f->sb, &f->ls,
-                                &stub_ops, &f->stub),
-                     0);
-    strcpy(sun.sun_path, f->path);
-    f->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(connect(f->fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    close(f->fd);
-    admin_close(&f->admin);
-    uv_run(&f->loop, UV_RUN_DEFAULT); /* let the handles finish closing */
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    sb_destroy(f->sb);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Sends line and pumps the loop until one answer line is back. */
-static json_t *ask(struct fixture *f, const char *line)
-{
-    char buf[65536];
-    size_t len = 0;
-
-    assert_int_equal(write(f->fd, line, strlen(line)), (ssize_t)strlen(line));
-    assert_int_equal(write(f->fd, "\n", 1), 1);
-    for (int spins = 0; spins < 10000; spins++) {
-        struct pollfd p = {.fd = f->fd, .events = POLLIN};
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (poll(&p, 1, 1) == 1) {
-            ssize_t n = read(f->fd, buf + len, sizeof(buf) - len - 1);
-            assert_true(n > 0);
-            len += (size_t)n;
-            if (memchr(buf, '\n', len) != NULL)
-                return json_loadb(buf, len, 0, NULL);
-        }
-    }
-    fail_msg("no answer to %s", line);
-    return NULL;
+    return admin_fixture_ask(f, line, strlen(line));
 }
 
 /* Every way a request can be wrong, and the code it gets. */
@@ -197,7 +72,7 @@ static void test_error_paths(void **state)
         {"{\"cmd\":\"connections\",\"peer\":\"1.2.3.4:99999\"}", "bad_argument"},
         {"{\"cmd\":\"connections\",\"peer\":[\"::1\"]}", "bad_argument"},
     };
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *r = ask(f, cases[i].line);
@@ -216,7 +91,7 @@ static void test_error_paths(void **state)
 
 static void test_valid_requests_reach_the_pool(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     json_t *r;
 
     r = ask(f, "{\"cmd\":\"resize\",\"workers\":\"+3\",\"drain_timeout_s\":7,\"wait\":false}");
@@ -243,7 +118,7 @@ static void test_valid_requests_reach_the_pool(void **state)
  * not the configured default, and says the stop was under way. */
 static void test_shutdown_while_stopping(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     json_t *r;
 
     f->stub.state = ADMIN_STOPPING;
@@ -288,7 +163,7 @@ static char *row_of(json_t *status, size_t i)
  * connection. */
 static void test_figures_by_listener(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct sockaddr_in6 v6 = {
         .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(12345)};
@@ -410,7 +285,7 @@ static struct sb_conn *open_conn(struct scoreboard *sb, int slot, uint32_t k, un
  * (record 1 used and closed); slot 1 (pid 101) one connection from
  * ::ffff:10.0.0.7:3333 kept alive after /x; slot 2 (pid 102) none.
  */
-static void event_pool(struct fixture *f)
+static void event_pool(struct admin_fixture *f)
 {
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(1111)};
     struct sockaddr_in6 v6 = {
@@ -443,7 +318,7 @@ static void event_pool(struct fixture *f)
 
 /* Asks "connections" with the filters in args ("" for none); returns the
  * list, after checking the answer's shape. The caller decrefs *resp. */
-static json_t *connections(struct fixture *f, const char *args, json_t **resp)
+static json_t *connections(struct admin_fixture *f, const char *args, json_t **resp)
 {
     char line[256];
     json_t *r, *list;
@@ -462,7 +337,7 @@ static json_t *connections(struct fixture *f, const char *args, json_t **resp)
 }
 
 /* How many connections args lets through. */
-static size_t count_of(struct fixture *f, const char *args)
+static size_t count_of(struct admin_fixture *f, const char *args)
 {
     json_t *r, *list = connections(f, args, &r);
     size_t n = json_array_size(list);
@@ -472,7 +347,7 @@ static size_t count_of(struct fixture *f, const char *args)
 }
 
 /* The "total" of the answer to args. */
-static json_int_t total_of(struct fixture *f, const char *args)
+static json_int_t total_of(struct admin_fixture *f, const char *args)
 {
     json_t *r;
     json_int_t n;
@@ -484,7 +359,7 @@ static json_int_t total_of(struct fixture *f, const char *args)
 }
 
 /* The (slot, id) of each connection args lets through, as "0/0 0/2". */
-static char *ids_of(struct fixture *f, const char *args, char *buf, size_t len)
+static char *ids_of(struct admin_fixture *f, const char *args, char *buf, size_t len)
 {
     json_t *r, *list = connections(f, args, &r);
     size_t at = 0;
@@ -504,7 +379,7 @@ static char *ids_of(struct fixture *f, const char *args, char *buf, size_t len)
  * number, its state and its transfer. */
 static void test_connections(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     json_t *r, *list, *o;
 
     event_pool(f);
@@ -581,7 +456,7 @@ static void test_connections_filters(void **state)
         {"\"pid\":100,\"state\":\"keepalive\"", ""},
         {"\"slot\":1,\"pid\":101,\"peer\":\"10.0.0.7\",\"state\":\"keepalive\"", "1/0"},
     };
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     char ids[64];
 
     event_pool(f);
@@ -601,7 +476,7 @@ static void test_connections_filters(void **state)
  * connection's when it holds exactly one). */
 static void test_status_and_workers_in_event_mode(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     json_t *r, *c, *w, *o;
     char *text;
 
@@ -681,7 +556,7 @@ static void test_status_and_workers_in_event_mode(void **state)
  * Without a hub listener, status has no hub object. */
 static void test_hub_in_status_and_workers(void **state)
 {
-    struct fixture *f = *state;
+    struct admin_fixture *f = *state;
     struct sb_hub fig = {.online = 2, .posts = 1, .forwards = 1, .rejected = 1};
     int w = sb_claim(f->sb, SB_KIND_WORKER), h = sb_claim(f->sb, SB_KIND_HUB);
     json_t *r, *o, *list;
@@ -755,14 +630,14 @@ static void test_default_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_valid_requests_reach_the_pool, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_while_stopping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_figures_by_listener, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connections_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_and_workers_in_event_mode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hub_in_status_and_workers, setup, teardown),
+        ADMIN_FIXTURE_TEST(test_error_paths),
+        ADMIN_FIXTURE_TEST(test_valid_requests_reach_the_pool),
+        ADMIN_FIXTURE_TEST(test_shutdown_while_stopping),
+        ADMIN_FIXTURE_TEST(test_figures_by_listener),
+        ADMIN_FIXTURE_TEST(test_connections),
+        ADMIN_FIXTURE_TEST(test_connections_filters),
+        ADMIN_FIXTURE_TEST(test_status_and_workers_in_event_mode),
+        ADMIN_FIXTURE_TEST(test_hub_in_status_and_workers),
         cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

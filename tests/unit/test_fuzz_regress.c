@@ -1,138 +1,19 @@
 /* Regression cases from the fuzzers (fuzz/, docs/FUZZING.md): each input
  * a fuzz target once failed on, minimised, with the answer it must get.
  * The admin cases go through a real admin socket in a temporary
- * directory, with stub pool operations, as tests/unit/test_admin.c does. */
+ * directory, with stub pool operations: tests/unit/admin_fixture.h, as
+ * test_admin.c's. */
 #include "master/admin.h"
+#include "tests/unit/admin_fixture.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-
-static enum admin_state stub_state(void *ctx)
-{
-    (void)ctx;
-    return ADMIN_RUNNING;
-}
-
-static void stub_shutdown(void *ctx, bool graceful, int timeout_s)
-{
-    (void)ctx, (void)graceful, (void)timeout_s;
-}
-
-static unsigned stub_stop_timeout(void *ctx)
-{
-    (void)ctx;
-    return 30;
-}
-
-static int stub_reopen(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-static unsigned stub_target(void *ctx)
-{
-    (void)ctx;
-    return 2;
-}
-
-static int stub_resize(void *ctx, unsigned workers, unsigned drain_s, uint64_t token)
-{
-    (void)ctx, (void)workers, (void)drain_s, (void)token;
-    fail_msg("no case here may reach the pool");
-    return 0;
-}
-
-static const struct admin_ops stub_ops = {
-    .state = stub_state,
-    .shutdown = stub_shutdown,
-    .stop_timeout = stub_stop_timeout,
-    .reopen_logs = stub_reopen,
-    .target = stub_target,
-    .resize = stub_resize,
-};
-
-struct fixture {
-    uv_loop_t loop;
-    struct admin admin;
-    struct scoreboard *sb;
-    struct config cfg;
-    struct listeners ls;
-    char dir[64], path[96];
-    int fd;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-
-    assert_non_null(f);
-    strcpy(f->dir, "/tmp/ferry-test-fuzz-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/a.sock", f->dir);
-    f->cfg.max_children = 8;
-    f->cfg.shutdown_timeout = 30;
-    f->sb = sb_create(8, 4);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(admin_open(&f->admin, &f->loop, f->path, (gid_t)-1, &f->cfg, f->sb, &f->ls,
-                                &stub_ops, NULL),
-                     0);
-    strcpy(sun.sun_path, f->path);
-    f->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(connect(f->fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    close(f->fd);
-    admin_close(&f->admin);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    sb_destroy(f->sb);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Sends len bytes and a newline; pumps the loop until one answer is back. */
-static json_t *ask(struct fixture *f, const char *line, size_t len)
-{
-    char buf[65536];
-    size_t got = 0;
-
-    assert_int_equal(write(f->fd, line, len), (ssize_t)len);
-    assert_int_equal(write(f->fd, "\n", 1), 1);
-    for (int spins = 0; spins < 10000; spins++) {
-        struct pollfd p = {.fd = f->fd, .events = POLLIN};
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (poll(&p, 1, 1) == 1) {
-            ssize_t n = read(f->fd, buf + got, sizeof(buf) - got - 1);
-            assert_true(n > 0);
-            got += (size_t)n;
-            if (memchr(buf, '\n', got) != NULL)
-                return json_loadb(buf, got, 0, NULL);
-        }
-    }
-    fail_msg("no answer");
-    return NULL;
-}
 
 /* A failure's answer: {"ok": false, "schema": 1, "error": code, "message": text}. */
 static void assert_failure(json_t *r, const char *code)
@@ -155,9 +36,11 @@ static void test_admin_relative_workers_overflow(void **state)
 {
     static const char line[] =
         "{\"cmd\":\"resize\",\"workers\":\"+19223372036854775807\",\"wait\":false}";
-    json_t *r = ask(*state, line, sizeof(line) - 1);
+    struct admin_fixture *f = *state;
+    json_t *r = admin_fixture_ask(f, line, sizeof(line) - 1);
 
     assert_failure(r, "out_of_range");
+    assert_int_equal(f->stub.resized_to, 0); /* it never reached the pool */
     assert_null(strstr(json_string_value(json_object_get(r, "message")), "asked for -"));
     json_decref(r);
 }
@@ -169,7 +52,7 @@ static void test_admin_relative_workers_overflow(void **state)
 static void test_admin_bad_json_message_cut_utf8(void **state)
 {
     static const char line[] = "\"\\\xc8\xb3";
-    json_t *r = ask(*state, line, sizeof(line) - 1);
+    json_t *r = admin_fixture_ask(*state, line, sizeof(line) - 1);
 
     assert_failure(r, "bad_json");
     json_decref(r);
@@ -182,7 +65,7 @@ static void test_admin_unknown_command_message_cut_utf8(void **state)
     char line[128];
     int n = snprintf(line, sizeof(line), "{\"cmd\":\"%.63s\xc3\xa9\"}",
                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-    json_t *r = ask(*state, line, (size_t)n);
+    json_t *r = admin_fixture_ask(*state, line, (size_t)n);
 
     assert_failure(r, "unknown_command");
     json_decref(r);
@@ -195,7 +78,7 @@ static void test_admin_unknown_command_message_cut_utf8(void **state)
 static void test_admin_reload_without_operation(void **state)
 {
     static const char line[] = "{\"cmd\":\"reload\"}";
-    json_t *r = ask(*state, line, sizeof(line) - 1);
+    json_t *r = admin_fixture_ask(*state, line, sizeof(line) - 1);
 
     assert_failure(r, "unsupported");
     json_decref(r);
@@ -207,7 +90,7 @@ static void test_admin_reload_without_operation(void **state)
 static void test_admin_command_name_with_nul(void **state)
 {
     static const char line[] = "{\"cmd\":\"ping\\u0000x\"}";
-    json_t *r = ask(*state, line, sizeof(line) - 1);
+    json_t *r = admin_fixture_ask(*state, line, sizeof(line) - 1);
 
     assert_failure(r, "bad_json");
     json_decref(r);
@@ -216,12 +99,11 @@ static void test_admin_command_name_with_nul(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_admin_relative_workers_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_bad_json_message_cut_utf8, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_unknown_command_message_cut_utf8, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_admin_reload_without_operation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_command_name_with_nul, setup, teardown),
+        ADMIN_FIXTURE_TEST(test_admin_relative_workers_overflow),
+        ADMIN_FIXTURE_TEST(test_admin_bad_json_message_cut_utf8),
+        ADMIN_FIXTURE_TEST(test_admin_unknown_command_message_cut_utf8),
+        ADMIN_FIXTURE_TEST(test_admin_reload_without_operation),
+        ADMIN_FIXTURE_TEST(test_admin_command_name_with_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
