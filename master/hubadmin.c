@@ -10,6 +10,7 @@
 #include "common/hubwire.h"
 #include "common/log.h"
 #include "master/listen.h"
+#include "master/privdrop.h"
 #include "worker/hub/hub.h"
 #include "worker/hub/store.h"
 
@@ -18,7 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Opens the hub's database, or fails resp. */
+/* Opens the hub's database as the hub's user (privdrop.h says why), or
+ * fails resp. hubadmin_close() ends what it began. */
 static struct store *hubadmin_open(struct admin *a, json_t *resp)
 {
     struct store *s = NULL;
@@ -28,11 +30,22 @@ static struct store *hubadmin_open(struct admin *a, json_t *resp)
         admin_fail(resp, "no_hub", "this ferryd has no hub (--listen hub=... --hub-db PATH)");
         return NULL;
     }
+    if ((rc = privdrop_act_as_serving()) < 0) {
+        admin_fail(resp, "io_error", "cannot act as the hub's user: %s", strerror(-rc));
+        return NULL;
+    }
     if ((rc = store_open(a->cfg->hub_db, &s)) < 0) {
+        privdrop_act_as_master();
         admin_fail(resp, "io_error", "cannot open %s: %s", a->cfg->hub_db, strerror(-rc));
         return NULL;
     }
     return s;
+}
+
+static void hubadmin_close(struct store *s)
+{
+    store_close(s);
+    privdrop_act_as_master();
 }
 
 /* Reads "id" (valid) and, when want_password, "password" (1..255 bytes). */
@@ -82,7 +95,7 @@ static int hubadmin_result(struct store *s, int rc, const char *id, json_t *resp
         rc = admin_fail(resp, "io_error", "the hub's database: %s", store_error(s));
     else
         json_object_set_new(resp, "id", json_string(id));
-    store_close(s);
+    hubadmin_close(s);
     return rc;
 }
 
@@ -97,7 +110,7 @@ static int hubadmin_write(struct admin *a, json_t *req, json_t *resp,
     if (hubadmin_args(req, true, &id, &password, resp) < 0 || (s = hubadmin_open(a, resp)) == NULL)
         return -1;
     if (hubadmin_hash(password, salt, verifier, resp) < 0) {
-        store_close(s);
+        hubadmin_close(s);
         return -1;
     }
     return hubadmin_result(s, op(s, id, salt, verifier), id, resp);
@@ -172,6 +185,6 @@ int hubadmin_users(struct admin *a, struct admin_conn *c, json_t *req, json_t *r
     } else {
         json_object_set_new(resp, "users", list);
     }
-    store_close(s);
+    hubadmin_close(s);
     return rc;
 }

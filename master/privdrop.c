@@ -349,6 +349,49 @@ static void privdrop_make_db(const char *path)
     close(fd);
 }
 
+/* The master's effective IDs and dumpable flag while it acts as the
+ * serving user (privdrop_act_as_serving()). */
+static struct {
+    bool on;
+    uid_t euid;
+    gid_t egid;
+    int dumpable;
+} privdrop_acting;
+
+int privdrop_act_as_serving(void)
+{
+    if (!privdrop_who.change || privdrop_acting.on)
+        return 0;
+    privdrop_acting.euid = geteuid();
+    privdrop_acting.egid = getegid();
+    privdrop_acting.dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (setresgid((gid_t)-1, privdrop_who.gid, (gid_t)-1) < 0)
+        return -errno;
+    if (setresuid((uid_t)-1, privdrop_who.uid, (uid_t)-1) < 0) {
+        int rc = -errno;
+
+        (void)setresgid((gid_t)-1, privdrop_acting.egid, (gid_t)-1);
+        return rc;
+    }
+    privdrop_acting.on = true;
+    return 0;
+}
+
+void privdrop_act_as_master(void)
+{
+    if (!privdrop_acting.on)
+        return;
+    /* The saved IDs are the master's own: going back needs no privilege
+     * and cannot fail; the effective capabilities return with the uid. */
+    if (setresuid((uid_t)-1, privdrop_acting.euid, (uid_t)-1) < 0 ||
+        setresgid((gid_t)-1, privdrop_acting.egid, (gid_t)-1) < 0)
+        log_error("cannot take back the master's own identity: %s", strerror(errno));
+    /* A change of effective ID reset it (prctl(2)); as it was. */
+    if (privdrop_acting.dumpable >= 0)
+        (void)prctl(PR_SET_DUMPABLE, privdrop_acting.dumpable, 0, 0, 0);
+    privdrop_acting.on = false;
+}
+
 /* Drops from the bounding set what keep lacks. Returns 0, or -errno of
  * the first drop refused (without CAP_SETPCAP: the rest are tried). */
 static int privdrop_bounding(uint64_t keep)

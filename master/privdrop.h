@@ -102,6 +102,21 @@ void privdrop_reload_commit(const struct config *cfg, int dirfd);
 void privdrop_logs_reopened(void);
 
 /*
+ * Makes the master act as the serving user (effective IDs only) until
+ * privdrop_act_as_master(): for its sessions on the hub's database, so
+ * that what SQLite makes beside it (-wal, -shm) is the hub's from its
+ * first instant. Made as root and given away after (SQLite's fchown), it
+ * was root's for a moment, and a hub opening the database then could not
+ * (EACCES: one start in ten in the tests). Returns 0 (also when there is
+ * no drop) or -errno, the master unchanged.
+ */
+int privdrop_act_as_serving(void);
+
+/* Back to the master's own effective IDs (after a successful
+ * privdrop_act_as_serving(); otherwise nothing). */
+void privdrop_act_as_master(void);
+
+/*
  * The master reaped the child of slot (kind: "worker", "hub"): when it
  * died of SIGSYS, logs the policy violation with the call's name and
  * counts it (before the slot is released). Returns true in that case.

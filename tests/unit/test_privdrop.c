@@ -3,12 +3,15 @@
  * nogroup), a named user and group, root kept on purpose, unknown names
  * refused; as anyone else: only oneself. And the master's reading of a
  * child killed by SIGSYS: logged, counted, the call named. No test here
- * changes this process's identity: the resolution only reads the user and
- * group databases. */
+ * changes this process's identity (the resolution only reads the user and
+ * group databases) but in a forked child: the master acting as the serving
+ * user for the hub's database, and back. */
 #include "master/privdrop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,7 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +161,79 @@ static void test_reaped(void **state)
     sb_destroy(sb);
 }
 
+/* The master's effective capabilities (capget). */
+static uint64_t effective_caps(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+
+    if (syscall(SYS_capget, &h, d) < 0)
+        return 0;
+    return d[0].effective | (uint64_t)d[1].effective << 32;
+}
+
+/* In the child: acts as nobody, makes a file, comes back. Exit 0 if all
+ * was as it should be, else the number of the check that failed. */
+static int act_as_serving_body(const char *dir, uid_t uid, gid_t gid)
+{
+    struct config cfg = {.user = "nobody", .group = "nogroup"};
+    char path[256];
+    struct stat st;
+    uint64_t caps = effective_caps();
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), fd;
+
+    if (privdrop_init(&cfg) != 0 || privdrop_act_as_serving() != 0)
+        return 1;
+    if (geteuid() != uid || getegid() != gid || getuid() != 0)
+        return 2;
+    snprintf(path, sizeof(path), "%s/made-as-nobody", dir);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+        return 3;
+    close(fd);
+    if (stat(path, &st) < 0 || st.st_uid != uid || st.st_gid != gid)
+        return 4; /* made the hub's, not root's and given away */
+    if (open("/etc/shadow", O_RDONLY) >= 0)
+        return 5; /* no capability acts meanwhile */
+    privdrop_act_as_master();
+    if (geteuid() != 0 || getegid() != 0 || effective_caps() != caps)
+        return 6;
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+        return 7;
+    privdrop_act_as_master(); /* a second time: nothing */
+    return geteuid() == 0 ? 0 : 8;
+}
+
+/* As root: the master's sessions on the hub's database run as the serving
+ * user, so a file they make is the hub's from the start; then the master
+ * is what it was, capabilities and dumpable flag included. */
+static void test_act_as_serving(void **state)
+{
+    struct ids nobody, nogroup;
+    char dir[] = "/tmp/ferry-test-privdrop-XXXXXX", path[256];
+    struct group *g;
+    pid_t pid;
+    int w;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    nobody = user_ids("nobody");
+    assert_non_null(g = getgrnam("nogroup"));
+    nogroup.gid = g->gr_gid;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0777), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(act_as_serving_body(dir, nobody.uid, nogroup.gid));
+    assert_int_equal(waitpid(pid, &w, 0), pid);
+    snprintf(path, sizeof(path), "%s/made-as-nobody", dir);
+    unlink(path);
+    rmdir(dir);
+    assert_true(WIFEXITED(w));
+    assert_int_equal(WEXITSTATUS(w), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_unknown_names),
         cmocka_unit_test(test_not_root),
         cmocka_unit_test(test_reaped),
+        cmocka_unit_test(test_act_as_serving),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
