@@ -312,9 +312,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (in[i] != '\n')
             continue;
         if (i > start) {
-            expects[n] = expect_of(in + start, i - start);
-            n++;
-            if (expects[n - 1].cmd != NULL && strcmp(expects[n - 1].cmd, "subscribe") == 0)
+            const char *cmd = (expects[n++] = expect_of(in + start, i - start)).cmd;
+
+            if (cmd != NULL && strcmp(cmd, "subscribe") == 0)
                 break; /* the stream of events that follows is no answer */
         }
         start = i + 1;

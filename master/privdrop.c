@@ -334,21 +334,6 @@ void privdrop_logs_reopened(void)
         privdrop_own_logs();
 }
 
-/* Makes the hub's database, empty, owned by the hub's user, unless it
- * exists: were the master's admin commands first to open it, SQLite
- * would make it root's, and the hub could not. */
-static void privdrop_make_db(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-    if (fd < 0) /* there already; or the probe will say why not */
-        return;
-    if (fchown(fd, privdrop_who.uid, privdrop_who.gid) < 0)
-        log_warn("cannot give the hub's database %s to %s: %s", path, privdrop_who.user,
-                 strerror(errno));
-    close(fd);
-}
-
 /* The master's effective IDs and dumpable flag while it acts as the
  * serving user (privdrop_act_as_serving()). */
 static struct {
@@ -574,8 +559,6 @@ int privdrop_prepare(const struct config *cfg, int dirfd, const char *admin_path
         log_warn("FERRY_TEST_HOOK=%s: the serving processes run this test hook (docs/SECURITY.md)",
                  getenv("FERRY_TEST_HOOK"));
     if (privdrop_who.change) {
-        if (cfg->hub_db != NULL)
-            privdrop_make_db(cfg->hub_db);
         privdrop_own_logs();
         if ((rc = privdrop_probe(cfg, dirfd, privdrop_say_stderr, NULL)) < 0) {
             if (rc != -EACCES)

@@ -16,8 +16,9 @@
  *   - keeps of its own capabilities only what it still needs: to give its
  *     children their user (CAP_SETUID, CAP_SETGID), signal them
  *     (CAP_KILL), bind during a restart (CAP_NET_BIND_SERVICE), hand log
- *     files over (CAP_CHOWN) and reach files its children own (the hub's
- *     database, the uploads: CAP_DAC_OVERRIDE); the bounding set likewise,
+ *     files over (CAP_CHOWN) and reach files its children own (the log
+ *     files, a dead worker's upload: CAP_DAC_OVERRIDE; the hub's database
+ *     it opens as the hub's user); the bounding set likewise,
  *     which is also what a new ferryd executed by this master may have.
  * Each serving process, after its fork: supplementary groups, gid, uid,
  * each checked, setuid(0) checked to fail, then the sandbox. Started as
