@@ -293,6 +293,13 @@ class Server:
         with self.cond:
             return len(self.lines)
 
+    def wait_exit(self, timeout):
+        """Waits for ferryd to exit and for its last log line to be read
+        (the pipe outlives the process by a moment); returns the exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout)
+        return code
+
     def log(self):
         with self.cond:
             return "\n".join(l for l in self.lines if l is not None)

@@ -604,7 +604,7 @@ class Hub(FerryTest):
         self.assertEqual(parse_response(recv_exact(s, 11))[2:], (OK, len(data)))
         with open(os.path.join(self.root, "late.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
-        self.assertEqual(srv.proc.wait(timeout=30), 0)
+        self.assertEqual(srv.wait_exit(timeout=30), 0)
         log = srv.log()
         self.assertLess(log.rindex("worker exited"), log.index("hub exited"), log)
 
