@@ -295,9 +295,11 @@ class Server:
 
     def wait_exit(self, timeout):
         """Waits for ferryd to exit and for its last log line to be read
-        (the pipe outlives the process by a moment); returns the exit code."""
+        (the pipe outlives the process by a moment); returns the exit code.
+        The wait for the log is bounded: after an upgrade the new master
+        holds the same pipe open."""
         code = self.proc.wait(timeout=timeout)
-        self.reader.join(timeout)
+        self.reader.join(timeout=5)
         return code
 
     def log(self):
@@ -354,9 +356,7 @@ class Server:
         """Signals ferryd and waits for it; returns its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=timeout)
-        self.reader.join(timeout=5)
-        return rc
+        return self.wait_exit(timeout)
 
     def kill(self):
         if self.proc.poll() is None:
