@@ -413,19 +413,17 @@ static void ev_abort_one(struct ev_conn *e, int64_t now)
     ev_next(e, conn_cut(&e->c, "cut by shutdown", EINTR), now);
 }
 
-/* The wake eventfd: a stop, a log reopening, a cut. */
-static void ev_wake(struct ev_worker *w)
+/* What the signal handlers asked for: a log reopening, a cut, a stop.
+ * Their flags are checked every turn, whatever woke the loop: a signal
+ * that lands just after epoll_wait() harvested a listener would
+ * otherwise wait a turn, and the connection accepted meanwhile be served
+ * as if it had not come (its line in the rotated log). The wake eventfd
+ * only ends the wait. */
+static void ev_signals(struct ev_worker *w)
 {
-    worker_wake_drain();
     worker_reopen_check();
     if (worker_cut_take())
         ev_each(w, ev_cut_one);
-}
-
-/* A stop was asked for (the signal's flag: checked every turn, whatever
- * woke the loop). */
-static void ev_stop_check(struct ev_worker *w)
-{
     if (worker_stop_requested())
         ev_stop(w);
 }
@@ -477,9 +475,9 @@ static int ev_turn(struct ev_worker *w)
     }
     for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == worker_wake_fd_get())
-            ev_wake(w);
+            worker_wake_drain();
     }
-    ev_stop_check(w);
+    ev_signals(w);
     if (n > 0)
         worker_mark_ready(w->cfg, &w->ready, evs, n);
     if (!w->relieved && worker_relieved(w->cfg, w->accepted)) {
