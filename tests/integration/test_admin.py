@@ -164,7 +164,10 @@ class Admin:
             t0 = time.monotonic()
             self.assertEqual(self.srv.ctl("status").returncode, 0)
             worst = max(worst, time.monotonic() - t0)
-        self.assertLess(worst, 0.5, "status must not wait for the transfers")
+        # A status that waited for the held transfers would never answer;
+        # the bound leaves room for a ferryctl started under ASan on a
+        # loaded machine.
+        self.assertLess(worst, 2.0, "status must not wait for the transfers")
         for s in held:
             s.close()
 

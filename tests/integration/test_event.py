@@ -194,7 +194,8 @@ class SlowClients(EventTest):
                 served += 1
             time.sleep(0.5)  # the attackers' pace, not synchronisation
         self.assertGreater(served, 10)
-        self.assertLess(worst, 1.0, "a normal client waited behind the slow ones")
+        # Behind them, it would wait out --header-timeout (3 s).
+        self.assertLess(worst, 2.0, "a normal client waited behind the slow ones")
         for s in loris:  # 408, then the close, by the whole-head deadline
             self.assert_eof(s, 6, "a slowloris head")
         # The readers are cut by --io-timeout (the log says so) before their
@@ -342,7 +343,7 @@ class KillAndDrain(EventTest):
     # closes within DRAIN_AT_ONCE of the trigger was closed by the drain,
     # not by its timeout; the transfer, unread meanwhile, is then checked
     # to be still under way, and read whole afterwards.
-    DRAIN_AT_ONCE = 2.0
+    DRAIN_AT_ONCE = 5.0
 
     def test_sigterm_closes_idle_keepalives_and_finishes_transfers(self):
         """SIGTERM tells every worker at once: every idle keep-alive closes

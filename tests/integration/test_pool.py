@@ -537,6 +537,8 @@ class PoolWorkers:
     def test_replaces_a_killed_worker(self):
         srv = self.serve(self.MODE, ("--workers", "2"))
         kids = wait_until(lambda: len(children_of(srv.pid)) == 2 and children_of(srv.pid))
+        for kid in kids:  # in /proc before the master logged the fork
+            srv.wait_log(rf"worker started: pid {kid} ")
         mark = srv.mark()
         os.kill(kids[0], signal.SIGKILL)
         srv.wait_log(rf"worker exited: pid {kids[0]} slot \d+ killed by signal 9", start=mark)

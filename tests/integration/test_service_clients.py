@@ -11,6 +11,7 @@ import pty
 import re
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -154,21 +155,25 @@ class ServiceClients:
                                             "0: 0x61, not 0x41 (the byte sent, upper-cased)\n")
 
     def test_a_silent_server_times_out(self):
-        def silent(conn):
-            recv_exact(conn, 6)
-            time.sleep(2)
-
         for cmd in ("echo", "daytime"):
             with self.subTest(cmd=cmd):
-                fake = FakeServer(silent if cmd == "echo" else lambda conn: time.sleep(2))
+                done = threading.Event()
+
+                def silent(conn):  # until the client is done, 10 s at most
+                    if cmd == "echo":
+                        recv_exact(conn, 6)
+                    done.wait(10)
+
+                fake = FakeServer(silent)
                 start = time.monotonic()
                 r = run(cmd, "-t", "300ms", "127.0.0.1", fake.port,
                         *(["hello"] if cmd == "echo" else []))
                 took = time.monotonic() - start
+                done.set()
                 fake.join()
                 self.assertEqual((r.returncode, r.stdout), (5, b""), r.stderr)
                 self.assertIn(b"timed out", r.stderr)
-                self.assertLess(took, 1.5)
+                self.assertLess(took, 2.5)  # -t 300ms, and a client started
 
     # --- daytime -------------------------------------------------------
 

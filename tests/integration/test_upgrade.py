@@ -151,7 +151,7 @@ class UpgradeMixin:
         self.assertEqual(hashlib.sha256(srv.fetch("file.bin")).hexdigest(), self.sha)
 
     def test_failed_upgrade_leaves_old_serving(self):
-        srv = self.serve_from_copy()
+        srv = self.serve_from_copy(upgrade_timeout=2)
         http_port = srv.listeners[1][2]
         load = Load(srv, "file.bin", self.sha, http_port)
         wait_until(lambda: load.count() >= 20, timeout=30, what="the load to be under way")
@@ -197,16 +197,24 @@ class UpgradeMixin:
         self.assertEqual(srv.admin_json("status")["pid"], new)  # one master answers
         stalled.close()
         self.assertEqual(srv.proc.wait(timeout=60), 0)
-        r = srv.ctl("upgrade", timeout=90)
+
+        def upgrade():  # None while the new master has yet to see the EOF
+            r = srv.ctl("upgrade", timeout=90)
+            return None if r.returncode == 1 and "busy" in r.stderr else r
+        r = wait_until(upgrade, timeout=30, what="the channel's end to be seen")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.successors.append(int(re.search(r"pid (\d+) serves", r.stdout).group(1)))
 
-    def serve_from_copy(self):
+    def serve_from_copy(self, upgrade_timeout=30):
+        """A ferryd run from self.exe. The upgrade timeout is short only
+        where a test waits it out: a successor under ASan, beside a load
+        on both cores, may take more than 2 s to have its workers idle."""
         import ferrytest
         saved = ferrytest.FERRYD
         ferrytest.FERRYD = self.exe
         try:
-            return self.serve(self.MODE, args=("--workers", "2", "--upgrade-timeout", "2"),
+            return self.serve(self.MODE, args=("--workers", "2", "--upgrade-timeout",
+                                               str(upgrade_timeout)),
                               listen=["native=127.0.0.1:0", "http=127.0.0.1:0"])
         finally:
             ferrytest.FERRYD = saved
