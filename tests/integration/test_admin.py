@@ -71,7 +71,11 @@ class Admin:
         s, (_, _, status, _) = self.srv.ask("missing")
         self.assertEqual(status, STATUS["NOT_FOUND"])
         s.close()
-        st = self.srv.admin_json("status")
+
+        def counted():  # a worker counts bytes once sendfile() returned:
+            st = self.srv.admin_json("status")  # the client may have them first
+            return st["totals"]["bytes"] == 18 and st
+        st = wait_until(counted, what="the bytes sent counted")
         self.assertEqual((st["ok"], st["schema"], st["mode"], st["state"]),
                          (True, 1, self.MODE, "running"))
         self.assertEqual(st["pid"], self.srv.pid)

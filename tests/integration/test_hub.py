@@ -276,15 +276,16 @@ class Hub(FerryTest):
         self.assertNotRegex(srv.log(), r"hub exited")
 
     def test_reset_from_the_client_and_the_timeout(self):
-        srv = self.start("--hub-session-timeout", "1")
+        srv = self.start("--hub-session-timeout", "2")
         a = self.client()
         a.login("alice", "alice-pw")
         a.send(RESET)
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)
         srv.wait_log(r"hub: session of alice \(token [0-9a-f]{8}\) ended: reset by the client")
         a.login("alice", "alice-pw")
-        # Silent for the timeout: the hub resets the session, not before.
-        self.assertTrue(a.silent(0.6))
+        # Silent for the timeout: the hub resets the session, not before
+        # (half of it here: room for a pause between login and silent()).
+        self.assertTrue(a.silent(1.0))
         op, token, _, _ = a.recv()
         self.assertEqual((op, token), (RESET, a.token))
         self.assertEqual(a.ask(POST, "x")[0], MUST_LOGIN)

@@ -15,6 +15,20 @@ from ferrytest import (READY, REFUSE, STATUS, Inotify, children_of, per_mode, pa
                        prlimit, recv_exact, request, wait_until)
 
 
+def owned_tcp_socket(local_port, remote_port):
+    """True while the IPv4 TCP socket local_port -> remote_port on
+    loopback is held by a process (its inode is 0 once closed, in FIN_WAIT
+    or TIME_WAIT)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if (int(local.split(":")[1], 16) == local_port and
+                    int(remote.split(":")[1], 16) == remote_port and inode != "0"):
+                return True
+    return False
+
+
 class Protocol:
     MODE = None
 
@@ -138,11 +152,19 @@ class Protocol:
             self.skipTest("a fork child's descriptors are not the master's: no limit "
                           "lets the master accept yet makes the child's open fail")
         self.start("--workers", "1")
-        self.assert_still_serves()  # the serving process is set up and in its loop...
-        # ...with that connection closed: its line is logged after close().
+        # The serving process is set up and in its loop...
+        s, _ = self.srv.ask("hello.txt")
+        s.sendall(READY)
+        self.assertEqual(recv_exact(s, 6), b"hello\n")
+        port = s.getsockname()[1]
+        s.close()
+        # ...with that connection closed. Its line is logged just before
+        # close(); the kernel's table says when its socket has no owner.
         # (Not asked over the admin socket: in iterative mode that
         # connection's descriptor would close in the same process, later.)
         self.srv.wait_log(r'file="hello.txt" status=OK bytes=6/6')
+        wait_until(lambda: not owned_tcp_socket(self.srv.port, port),
+                   what="the served connection's socket closed")
         server = self.srv.pid if self.MODE == "iterative" else children_of(self.srv.pid)[0]
         # New descriptors take the lowest free numbers: allow exactly one of
         # them (for accept) by setting the limit to the second free number.

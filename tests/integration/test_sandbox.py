@@ -212,13 +212,15 @@ class Drop(FerryTest):
                          listen=["native=127.0.0.1:0", "hub=127.0.0.1:0"])
         srv.wait_log(r"warn: --user root: the workers and the hub run as root, on purpose")
         srv.wait_log(r"hub: key ed25519:")
-        self.assertNotIn("policy violation", srv.log())
         # Served by the one worker: it is confined by then.
         self.put("hello.txt", b"hello\n")
         self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
         pid = int(re.search(r"worker started: pid (\d+)", srv.log()).group(1))
         st = status(pid)
         self.assertEqual((st["Uid"], st["NoNewPrivs"], st["Seccomp"]), (ids(0), "1", "2"))
+        # Stopped, every child's end is in the log: none by the filter.
+        self.assertEqual(srv.stop(), 0)
+        self.assertNotIn("policy violation", srv.log())
 
     def test_unknown_user_or_group(self):
         for args, what in ((("--user", "no-such-user-ferrytest"), "no such user"),
@@ -376,6 +378,7 @@ class Seccomp(FerryTest):
         self.put("hello.txt", b"hello\n")
         self.assertEqual(srv.fetch("hello.txt"), b"hello\n")
         self.assertEqual(children_of(srv.pid), [pid], "the same worker serves")
+        self.assertEqual(srv.stop(), 0)
         self.assertNotIn("policy violation", srv.log())
 
 

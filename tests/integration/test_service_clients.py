@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from ferrytest import FERRY, FakeServer, ferry, per_mode, recv_exact
+from ferrytest import FERRY, FakeServer, ferry, per_mode, recv_exact, wait_until
 
 LISTEN = ["echo=127.0.0.1:0", "upcase=127.0.0.1:0", "daytime=127.0.0.1:0", "lottery=127.0.0.1:0",
           "echo=[::1]:0", "upcase=[::1]:0", "daytime=[::1]:0", "lottery=[::1]:0"]
@@ -229,6 +229,9 @@ class ServiceClients:
                 self.assertEqual(len(lines), want, lines)
                 if want:
                     self.assertTrue(lines[-1].startswith("numbers: "), lines)
+        # Each session's line logged (the client may exit first), none
+        # with a problem.
+        wait_until(lambda: self.srv.log().count("proto=lottery ") >= 3, what="3 sessions logged")
         self.assertNotRegex(self.srv.log(), r"proto=lottery .*problem=")
 
     def test_lottery_prompts_on_a_terminal(self):
