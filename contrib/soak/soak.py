@@ -35,8 +35,8 @@ import tempfile
 import threading
 import time
 
-from soak_clients import (DISK_MB, IO_TIMEOUT, diskfull_client, ferry_client, http_client,
-                          native_client)
+from soak_clients import (DISK_MB, IO_TIMEOUT, TOO_BIG, diskfull_client, ferry_client,
+                          http_client, native_client)
 from soak_report import report, results, summary
 
 MODES = ("iterative", "fork", "prefork", "event")
@@ -107,13 +107,14 @@ class Corpus:
         self.next_seed = rng.randrange(1 << 30)
         self.counts = collections.Counter()
         # The edge cases, two files the disk-full client cannot fit, the rest
-        # drawn.
+        # drawn. The two too-big files are never mutated (see TOO_BIG).
         sizes = [0, 1, 100, 3 * MiB + 1, 5 * MiB + 7] + [self.size() for _ in range(NFILES - 5)]
         for i, size in enumerate(sizes):
             name = f"f{i:02d}"
             v = Version([(self.seed(), size, size)], now())
             self.write(name, v.segments, replace=False)
             self.versions[name] = [v]
+        assert all(self.versions[n][-1].length > DISK_MB * MiB + 64 * 1024 for n in TOO_BIG)
 
     def size(self):
         return int(2 ** self.rng.uniform(9, 22.58))  # 512 B .. 6 MiB
@@ -405,6 +406,7 @@ class Run:
         self.stats = stats
         self.stop = threading.Event()
         self.names = corpus.names()
+        self.mutable = [n for n in self.names if n not in TOO_BIG]
 
 
 # --- Chaos ----------------------------------------------------------------
@@ -626,7 +628,7 @@ def mutator_thread(run, deadline):
             break
         op = rng.choices(("replace", "grow", "truncate"), (5, 3, 2))[0]
         try:
-            run.corpus.mutate(rng.choice(run.names), op)
+            run.corpus.mutate(rng.choice(run.mutable), op)
         except Bookkeeping as e:
             run.stats.add("bookkeeping_errors")
             run.stats.example("bookkeeping", str(e))

@@ -112,9 +112,11 @@ def results(run, samples, q0, q1, hung, running, rc, text, mounted):
     # Fork mode: the master accepts, forks, then closes its copy, so under
     # load a sample most often finds one connection in its hands (watched
     # under ASan, where a fork is slow: a new socket at nearly every 0.3 s
-    # sample). One over is that; a leak shows in "descriptors when idle",
-    # which is exact, and in a longer run.
-    in_hand = 1 if run.mode == "fork" else 0
+    # sample). Iterative mode: the master serves, so a sample nearly always
+    # finds a connection and the file it sends (CI saw 19 to 21). That is
+    # what is allowed over; a leak shows in "descriptors when idle", which
+    # is exact, and in a longer run.
+    in_hand = {"fork": 1, "iterative": 2}.get(run.mode, 0)
     verdict("master descriptors flat", *flat(samples, "master_fds", d, 0, in_hand))
     if run.mode != "iterative":
         verdict("workers' max RSS flat", *((True, note) if run.args.sanitized else
